@@ -1,0 +1,243 @@
+// pcapng framing (draft-ietf-opsawg-pcapng): SHB (byte order per section), IDB (link type,
+// snaplen, if_tsresol, if_tsoffset), EPB, SPB, the obsolete PB; every other block is skipped by
+// its length. The trailing block length is checked on every block.
+
+import { ErrorCode, Stat, Status } from "../../src/abi";
+import { rd16, rd32, rd64, setSwapped } from "./bytes";
+import { count, fail } from "../stats";
+
+export const BT_SHB: u32 = 0x0a0d0d0a;
+const BT_IDB: u32 = 0x00000001;
+const BT_PB: u32 = 0x00000002;
+const BT_SPB: u32 = 0x00000003;
+const BT_EPB: u32 = 0x00000006;
+const BYTE_ORDER_MAGIC: u32 = 0x1a2b3c4d;
+
+const BLOCK_HEADER_LEN: u32 = 8;
+const BLOCK_MIN_LEN: u32 = 12;
+const SHB_MIN_LEN: u32 = 28;
+const IDB_MIN_LEN: u32 = 20;
+const EPB_MIN_LEN: u32 = 32;
+const PB_MIN_LEN: u32 = 32;
+const SPB_MIN_LEN: u32 = 16;
+/** Longer blocks are taken as damage rather than waited for. */
+export const MAX_BLOCK_LEN: u32 = 64 << 20;
+
+const OPT_ENDOFOPT: u32 = 0;
+const OPT_IF_TSRESOL: u32 = 9;
+const OPT_IF_TSOFFSET: u32 = 14;
+
+// One interface record: link type, snaplen, timestamp scaling (see tsToNs), offset in ns.
+const IF_LINKTYPE: usize = 0;
+const IF_SNAPLEN: usize = 4;
+const IF_TS_MODE: usize = 8;   // u32: 0 multiply by factor, 1 divide by factor, 2 binary fraction
+const IF_TS_SHIFT: usize = 12; // u32: for mode 2, the power of two
+const IF_TS_FACTOR: usize = 16; // u64
+const IF_TS_OFFSET_NS: usize = 24; // i64
+const IF_SIZE: usize = 32;
+
+const TS_MUL: u32 = 0;
+const TS_DIV: u32 = 1;
+const TS_BIN: u32 = 2;
+
+let interfaces: usize = 0;
+let interfaceCap: u32 = 0;
+let interfaceCount: u32 = 0;
+
+/** A parsed packet block, valid after parsePacketBlock returned true. */
+export let pktTsNs: i64 = 0;
+export let pktCapLen: u32 = 0;
+export let pktOrigLen: u32 = 0;
+export let pktLinkType: u32 = 0;
+export let pktInterface: u32 = 0;
+export let pktData: usize = 0;
+let lastTsNs: i64 = 0;
+
+export function resetPcapng(): void {
+  interfaceCount = 0;
+  lastTsNs = 0;
+}
+
+/**
+ * Length of the block at `p`, given its first 12 bytes. For an SHB this also decides the byte
+ * order of the section. Returns 0 (and sets the error) when the header is impossible.
+ */
+export function blockLength(p: usize, offset: u64): u32 {
+  if (load<u32>(p) == BT_SHB) {
+    const bom = load<u32>(p + BLOCK_HEADER_LEN);
+    if (bom == BYTE_ORDER_MAGIC) setSwapped(false);
+    else if (bom == bswap<u32>(BYTE_ORDER_MAGIC)) setSwapped(true);
+    else { fail(ErrorCode.BadSectionHeader, offset); return 0; }
+  }
+  const len = rd32(p + 4);
+  if (len < BLOCK_MIN_LEN || (len & 3) != 0 || len > MAX_BLOCK_LEN) {
+    fail(ErrorCode.BadBlockLength, offset);
+    return 0;
+  }
+  return len;
+}
+
+/** Whether the block at `p` (whole, `len` bytes) is a packet-carrying block. */
+export function isPacketBlock(p: usize): bool {
+  const type = rd32(p);
+  return type == BT_EPB || type == BT_SPB || type == BT_PB;
+}
+
+/**
+ * Handles a whole non-packet or packet block of `len` bytes at `p`. Returns NeedMore when the
+ * block was taken (for packet blocks: pkt* fields set, and `hasPacket` true), Error otherwise.
+ */
+export let hasPacket: bool = false;
+
+export function parseBlock(p: usize, len: u32, offset: u64): Status {
+  hasPacket = false;
+  // SAFE: the caller checked that `len` bytes are present and len >= 12.
+  if (rd32(p + len - 4) != len) return fail(ErrorCode.BlockLengthMismatch, offset);
+  const type = rd32(p);
+  if (type == BT_SHB) return parseSectionHeader(p, len, offset);
+  if (type == BT_IDB) return parseInterfaceDescription(p, len, offset);
+  if (type == BT_EPB) return parseEnhancedPacketBlock(p, len, offset);
+  if (type == BT_SPB) return parseSimplePacketBlock(p, len, offset);
+  if (type == BT_PB) return parseObsoletePacketBlock(p, len, offset);
+  count(Stat.SkippedBlocks);
+  return Status.NeedMore;
+}
+
+function parseSectionHeader(p: usize, len: u32, offset: u64): Status {
+  if (len < SHB_MIN_LEN) return fail(ErrorCode.BadBlockLength, offset);
+  const major = rd16(p + 12);
+  if (major != 1) return fail(ErrorCode.BadSectionHeader, offset);
+  interfaceCount = 0;
+  count(Stat.Sections);
+  return Status.NeedMore;
+}
+
+function parseInterfaceDescription(p: usize, len: u32, offset: u64): Status {
+  if (len < IDB_MIN_LEN) return fail(ErrorCode.BadBlockBody, offset);
+  const rec = addInterface();
+  store<u32>(rec + IF_LINKTYPE, rd16(p + 8));
+  store<u32>(rec + IF_SNAPLEN, rd32(p + 12));
+  setTsResolution(rec, 6);
+  store<i64>(rec + IF_TS_OFFSET_NS, 0);
+  // Options: code, length, value padded to 32 bits, up to the trailing length.
+  let o = p + 16;
+  const end = p + len - 4;
+  while (o + 4 <= end) {
+    const code = rd16(o);
+    const optLen = rd16(o + 2);
+    const value = o + 4;
+    if (code == OPT_ENDOFOPT || value + optLen > end) break;
+    if (code == OPT_IF_TSRESOL && optLen >= 1) setTsResolution(rec, load<u8>(value));
+    // if_tsoffset: one signed 64-bit count of seconds, in the section's byte order.
+    if (code == OPT_IF_TSOFFSET && optLen >= 8) store<i64>(rec + IF_TS_OFFSET_NS, <i64>rd64(value) * 1_000_000_000);
+    o = value + ((optLen + 3) & ~3);
+  }
+  return Status.NeedMore;
+}
+
+function addInterface(): usize {
+  if (interfaceCount == interfaceCap) {
+    const cap = interfaceCap == 0 ? 8 : interfaceCap * 2;
+    interfaces = interfaces == 0 ? heap.alloc(<usize>cap * IF_SIZE) : heap.realloc(interfaces, <usize>cap * IF_SIZE);
+    interfaceCap = cap;
+  }
+  return interfaces + <usize>(interfaceCount++) * IF_SIZE;
+}
+
+/** if_tsresol: MSB clear = 10^-n s, MSB set = 2^-n s. Precomputes the scaling to ns. */
+function setTsResolution(rec: usize, resol: u8): void {
+  const n = <u32>(resol & 0x7f);
+  if ((resol & 0x80) != 0) {
+    store<u32>(rec + IF_TS_MODE, TS_BIN);
+    store<u32>(rec + IF_TS_SHIFT, n > 63 ? 63 : n);
+    store<u64>(rec + IF_TS_FACTOR, 0);
+  } else if (n <= 9) {
+    store<u32>(rec + IF_TS_MODE, TS_MUL);
+    store<u64>(rec + IF_TS_FACTOR, pow10(9 - n));
+  } else {
+    store<u32>(rec + IF_TS_MODE, TS_DIV);
+    store<u64>(rec + IF_TS_FACTOR, pow10(n > 19 ? 10 : n - 9));
+  }
+}
+
+function pow10(n: u32): u64 {
+  let v: u64 = 1;
+  for (let i: u32 = 0; i < n; i++) v *= 10;
+  return v;
+}
+
+function tsToNs(rec: usize, ts: u64): i64 {
+  const mode = load<u32>(rec + IF_TS_MODE);
+  let ns: u64;
+  if (mode == TS_MUL) ns = ts * load<u64>(rec + IF_TS_FACTOR);
+  else if (mode == TS_DIV) ns = ts / load<u64>(rec + IF_TS_FACTOR);
+  else {
+    const shift = <u64>load<u32>(rec + IF_TS_SHIFT);
+    const whole = ts >> shift;
+    const frac = ts & ((<u64>1 << shift) - 1);
+    // frac < 2^shift; scale in f64 when frac * 1e9 could overflow 64 bits.
+    const fracNs = shift <= 34 ? (frac * 1_000_000_000) >> shift : <u64>(<f64>frac / Math.pow(2, <f64>shift) * 1e9);
+    ns = whole * 1_000_000_000 + fracNs;
+  }
+  return <i64>ns + load<i64>(rec + IF_TS_OFFSET_NS);
+}
+
+function interfaceRecord(id: u32): usize {
+  return id < interfaceCount ? interfaces + <usize>id * IF_SIZE : 0;
+}
+
+/** A packet block naming an unknown interface: counted, not fatal (the block is well formed). */
+export let unknownInterface: bool = false;
+
+function setPacket(rec: usize, tsNs: i64, capLen: u32, origLen: u32, iface: u32, data: usize): void {
+  pktTsNs = tsNs;
+  pktCapLen = capLen;
+  pktOrigLen = origLen;
+  pktLinkType = load<u32>(rec + IF_LINKTYPE);
+  pktInterface = iface;
+  pktData = data;
+  lastTsNs = tsNs;
+  hasPacket = true;
+}
+
+function parseEnhancedPacketBlock(p: usize, len: u32, offset: u64): Status {
+  if (len < EPB_MIN_LEN) return fail(ErrorCode.BadBlockBody, offset);
+  const iface = rd32(p + 8);
+  const ts = (<u64>rd32(p + 12) << 32) | <u64>rd32(p + 16);
+  const capLen = rd32(p + 20);
+  const origLen = rd32(p + 24);
+  if (<u64>capLen + 32 > <u64>len) return fail(ErrorCode.BadBlockBody, offset);
+  return packetOn(iface, ts, true, capLen, origLen, p + 28);
+}
+
+function parseObsoletePacketBlock(p: usize, len: u32, offset: u64): Status {
+  if (len < PB_MIN_LEN) return fail(ErrorCode.BadBlockBody, offset);
+  const iface = rd16(p + 8);
+  const ts = (<u64>rd32(p + 12) << 32) | <u64>rd32(p + 16);
+  const capLen = rd32(p + 20);
+  const origLen = rd32(p + 24);
+  if (<u64>capLen + 32 > <u64>len) return fail(ErrorCode.BadBlockBody, offset);
+  return packetOn(iface, ts, true, capLen, origLen, p + 28);
+}
+
+/** SPB: interface 0, no timestamp (the previous packet's is kept), caplen from the snaplen. */
+function parseSimplePacketBlock(p: usize, len: u32, offset: u64): Status {
+  if (len < SPB_MIN_LEN) return fail(ErrorCode.BadBlockBody, offset);
+  const origLen = rd32(p + 8);
+  let capLen = len - SPB_MIN_LEN;
+  if (origLen < capLen) capLen = origLen;
+  const rec = interfaceRecord(0);
+  if (rec != 0) {
+    const snaplen = load<u32>(rec + IF_SNAPLEN);
+    if (snaplen != 0 && snaplen < capLen) capLen = snaplen;
+  }
+  return packetOn(0, 0, false, capLen, origLen, p + 12);
+}
+
+function packetOn(iface: u32, ts: u64, hasTs: bool, capLen: u32, origLen: u32, data: usize): Status {
+  const rec = interfaceRecord(iface);
+  unknownInterface = rec == 0;
+  if (unknownInterface) { hasPacket = true; return Status.NeedMore; }
+  setPacket(rec, hasTs ? tsToNs(rec, ts) : lastTsNs, capLen, origLen, iface, data);
+  return Status.NeedMore;
+}

@@ -1,0 +1,101 @@
+// TCP header view (RFC 9293 §3.1) and options (MSS, window scale RFC 7323, SACK-permitted and SACK
+// RFC 2018, timestamps RFC 7323).
+
+import { Stat } from "../../src/abi";
+import { be16, be32 } from "../capture/bytes";
+import { onesComplementSum, foldChecksum } from "./checksum";
+
+export const TH_FIN: u32 = 0x01;
+export const TH_SYN: u32 = 0x02;
+export const TH_RST: u32 = 0x04;
+export const TH_PSH: u32 = 0x08;
+export const TH_ACK: u32 = 0x10;
+export const TH_URG: u32 = 0x20;
+export const TH_ECE: u32 = 0x40;
+export const TH_CWR: u32 = 0x80;
+
+const TCP_MIN_HEADER_LEN: u32 = 20;
+const TCP_SEQ: usize = 4;
+const TCP_ACK: usize = 8;
+const TCP_DATA_OFFSET: usize = 12;
+const TCP_FLAGS: usize = 13;
+const TCP_WINDOW: usize = 14;
+
+const OPT_EOL: u32 = 0;
+const OPT_NOP: u32 = 1;
+const OPT_MSS: u32 = 2;
+const OPT_WSCALE: u32 = 3;
+const OPT_SACK_PERMITTED: u32 = 4;
+const OPT_TIMESTAMPS: u32 = 8;
+
+/** Decoded TCP fields, valid after decodeTcp returned Stat.TcpPackets. */
+export let tcpSrcPort: u32 = 0;
+export let tcpDstPort: u32 = 0;
+export let tcpSeq: u32 = 0;
+export let tcpAck: u32 = 0;
+export let tcpFlags: u32 = 0;
+export let tcpWindow: u32 = 0;
+export let tcpHeaderLen: u32 = 0;
+export let tcpPayloadLen: u32 = 0;
+/** Whether the snap length cut the header's options (Zeek then drops the segment). */
+export let tcpHeaderCut: bool = false;
+/** Options (parsed on SYN segments only): -1 when absent. */
+export let optMss: i32 = -1;
+export let optWscale: i32 = -1;
+export let optSackOk: bool = false;
+export let optTimestamps: bool = false;
+
+/**
+ * Decodes the TCP header at `p`: `capLen` bytes of it captured, `segLen` bytes (header and
+ * payload) by the IP length fields.
+ */
+export function decodeTcp(p: usize, capLen: u32, segLen: u32): Stat {
+  if (capLen < TCP_MIN_HEADER_LEN || segLen < TCP_MIN_HEADER_LEN) return Stat.TruncatedHeader;
+  // SAFE: the 20-byte fixed header is captured (checked above).
+  const headerLen = (<u32>load<u8>(p + TCP_DATA_OFFSET) >> 4) << 2;
+  if (headerLen < TCP_MIN_HEADER_LEN || headerLen > segLen) return Stat.BadHeader;
+  tcpSrcPort = be16(p);
+  tcpDstPort = be16(p + 2);
+  tcpSeq = be32(p + TCP_SEQ);
+  tcpAck = be32(p + TCP_ACK);
+  tcpFlags = <u32>load<u8>(p + TCP_FLAGS);
+  tcpWindow = be16(p + TCP_WINDOW);
+  tcpHeaderLen = headerLen;
+  tcpPayloadLen = segLen - headerLen;
+  tcpHeaderCut = headerLen > capLen;
+  optMss = -1;
+  optWscale = -1;
+  optSackOk = false;
+  optTimestamps = false;
+  // Options cut by the snap length are read as far as they were captured.
+  if ((tcpFlags & TH_SYN) != 0) parseOptions(p + TCP_MIN_HEADER_LEN, (headerLen < capLen ? headerLen : capLen) - TCP_MIN_HEADER_LEN);
+  return Stat.TcpPackets;
+}
+
+function parseOptions(p: usize, len: u32): void {
+  let i: u32 = 0;
+  while (i < len) {
+    const kind = <u32>load<u8>(p + i);
+    if (kind == OPT_EOL) break;
+    if (kind == OPT_NOP) { i++; continue; }
+    if (i + 2 > len) break;
+    const optLen = <u32>load<u8>(p + i + 1);
+    if (optLen < 2 || i + optLen > len) break;
+    // SAFE: [i, i + optLen) lies inside the captured options (checked above).
+    if (kind == OPT_MSS && optLen == 4) optMss = <i32>be16(p + i + 2);
+    else if (kind == OPT_WSCALE && optLen == 3) optWscale = <i32>load<u8>(p + i + 2);
+    else if (kind == OPT_SACK_PERMITTED && optLen == 2) optSackOk = true;
+    else if (kind == OPT_TIMESTAMPS && optLen == 10) optTimestamps = true;
+    i += optLen;
+  }
+}
+
+/** Verifies the TCP checksum over the pseudo-header and `segLen` bytes at `p` (all captured). */
+export function tcpChecksumOk(p: usize, segLen: u32, ipVersion: u32, src: usize, dst: usize): bool {
+  const addrLen: u32 = ipVersion == 4 ? 4 : 16;
+  let sum = onesComplementSum(src, addrLen, 0);
+  sum = onesComplementSum(dst, addrLen, sum);
+  sum += <u64>6 + <u64>(segLen & 0xffff) + <u64>(segLen >> 16);
+  sum = onesComplementSum(p, segLen, sum);
+  return foldChecksum(sum) == 0xffff;
+}

@@ -1,0 +1,57 @@
+// From framed record to connection: timers first (on packet time), then link, IP and TCP
+// decoding, then the flow layer. Every record lands in exactly one accounting bucket.
+
+import { Stat } from "../src/abi";
+import { setFrame } from "./capture/frame";
+import { decodeLink, netOffset, vlanId, NET_OTHER, NET_TRUNCATED, NET_UNSUPPORTED } from "./decode/link";
+import { decodeIp, ipVersion, ipSrc, ipDst, ipTotalLen, l4Offset, l4Len } from "./decode/ip";
+import { decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFlags, tcpWindow, tcpHeaderLen, tcpPayloadLen, tcpHeaderCut } from "./decode/tcp";
+import { setKey } from "./flow/table";
+import { advanceTime, trackSegment, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
+import { outFull } from "./out/columns";
+import { count } from "./stats";
+
+export let verifyChecksums: bool = false;
+
+export function setVerifyChecksums(on: bool): void {
+  verifyChecksums = on;
+}
+
+/**
+ * Takes one framed record. Returns false, consuming nothing, when the output batch must be
+ * drained first (timers due before this record, or the row a port reuse may write).
+ */
+export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, iface: u32, hasIface: bool, data: usize): bool {
+  if (!advanceTime(tsNs)) return false;
+  if (outFull()) return false;
+  setFrame(tsNs, capLen, origLen, linkType, iface, hasIface, data);
+  count(Stat.Records);
+  count(decodeFrame(tsNs, capLen, origLen, linkType, data));
+  return true;
+}
+
+function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: usize): Stat {
+  const net = decodeLink(linkType, data, capLen);
+  if (net == NET_UNSUPPORTED) return Stat.UnsupportedLinkType;
+  if (net == NET_TRUNCATED) return Stat.TruncatedHeader;
+  if (net == NET_OTHER) return Stat.NonIp;
+  const ip = data + netOffset;
+  const ipCap = capLen - netOffset;
+  const wire = origLen > capLen ? origLen : capLen;
+  const ipStat = decodeIp(net, ip, ipCap, wire - netOffset, verifyChecksums);
+  if (ipStat != Stat.TcpPackets) return ipStat;
+  const tcp = ip + l4Offset;
+  const tcpCap = ipCap > l4Offset ? ipCap - l4Offset : 0;
+  const tcpStat = decodeTcp(tcp, tcpCap, l4Len);
+  if (tcpStat != Stat.TcpPackets) return tcpStat;
+  // Zeek checks the TCP checksum only when the whole segment was captured.
+  const badChecksum = verifyChecksums && tcpCap >= l4Len && !tcpChecksumOk(tcp, l4Len, ipVersion, ipSrc, ipDst);
+  // Zeek looks the connection up (creating it) before it drops a segment for a bad checksum or
+  // for options cut by the snap length: so do we.
+  const drop = tcpHeaderCut ? DROP_HEADER_CUT : badChecksum ? DROP_CHECKSUM : DROP_NONE;
+  const captured = tcpCap > tcpHeaderLen ? tcpCap - tcpHeaderLen : 0;
+  setKey(ipSrc, tcpSrcPort, ipDst, tcpDstPort, ipVersion == 4 ? 4 : 16, vlanId);
+  trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop);
+  if (drop == DROP_HEADER_CUT) return Stat.TruncatedHeader;
+  return drop == DROP_CHECKSUM ? Stat.BadChecksum : Stat.TcpPackets;
+}

@@ -1,0 +1,145 @@
+// What synfin adds to Zeek's model, per packet after it: each endpoint's inferred RFC 9293 state
+// (as the capture point sees it: a segment is taken to reach its receiver), the lifecycle
+// instants, handshake options, Wireshark's completeness bits and the per-direction counters
+// (retransmission, zero window, keep-alive, with Wireshark's rules of packet-tcp.c).
+
+import { Closer, TcpState } from "../../src/abi";
+import { Flow, Endpoint, NO_TIME, endpointOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "./record";
+import { seqGe, seqGt, seqLt } from "./seq";
+import { TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_RST, TH_SYN, optMss, optSackOk, optTimestamps, optWscale } from "../decode/tcp";
+
+// Wireshark's tcp.completeness bits.
+const COMPLETE_SYN: u8 = 0x01;
+const COMPLETE_SYNACK: u8 = 0x02;
+const COMPLETE_ACK: u8 = 0x04;
+const COMPLETE_DATA: u8 = 0x08;
+const COMPLETE_FIN: u8 = 0x10;
+const COMPLETE_RST: u8 = 0x20;
+
+/** Resets an endpoint's lifecycle fields when its flow is created. */
+export function initLifecycle(e: Endpoint): void {
+  e.rfcState = TcpState.UNKNOWN;
+  e.synTs = NO_TIME;
+  e.lastSynTs = NO_TIME;
+  e.firstDataTs = NO_TIME;
+  e.finTs = NO_TIME;
+}
+
+/** Updates the lifecycle of `f` for a segment sent by side `s` (after Zeek's model ran). */
+export function trackLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
+  const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
+  const syn = (flags & TH_SYN) != 0, fin = (flags & TH_FIN) != 0, rst = (flags & TH_RST) != 0, hasAck = (flags & TH_ACK) != 0;
+  countAnalysis(x, flags, seq, len, window);
+  if (syn) noteSyn(x, tsNs, flags, seq);
+  if (len > 0 && !rst && x.firstDataTs == NO_TIME) x.firstDataTs = tsNs;
+  f.completeness |= completenessBits(f, flags, len);
+  if (rst) { onReset(f, s, tsNs); return; }
+  if (hasAck) onAck(f, s, tsNs, flags, ack);
+  if (syn) onSynState(x, y, hasAck);
+  if (fin) onFin(f, s, tsNs, seq + len + (syn ? 1 : 0), hasAck, ack);
+  // Midstream: a side we first see without a handshake is taken as established.
+  if (x.rfcState == TcpState.UNKNOWN && !syn) x.rfcState = TcpState.ESTABLISHED;
+}
+
+/** Wireshark's zero_window, keep_alive and retransmission rules (the first-pass subset). */
+function countAnalysis(x: Endpoint, flags: u32, seq: u32, len: u32, window: u32): void {
+  const syn = (flags & TH_SYN) != 0, fin = (flags & TH_FIN) != 0, rst = (flags & TH_RST) != 0;
+  const control = syn || fin || rst;
+  if (window == 0 && !control) x.zeroWindows++;
+  const segLen = len + (syn ? 1 : 0) + (fin ? 1 : 0);
+  if (x.nextSeqSet && !rst) {
+    const keepalive = !control && len <= 1 && seq == x.nextSeq - 1;
+    if (keepalive) x.keepalives++;
+    else if ((len > 0 || syn || fin) && seqLt(seq, x.nextSeq) && !(len > 1 && seq == x.nextSeq - 1)) x.retransmits++;
+  }
+  if (rst) return;
+  const end = seq + segLen;
+  if (!x.nextSeqSet || seqGt(end, x.nextSeq)) { x.nextSeq = end; x.nextSeqSet = true; }
+}
+
+function noteSyn(x: Endpoint, tsNs: i64, flags: u32, seq: u32): void {
+  x.lastSynTs = tsNs;
+  if (x.synTs != NO_TIME) return;
+  x.synTs = tsNs;
+  x.isn = seq;
+  let bits = OPT_ISN;
+  if (optMss >= 0) { bits |= OPT_MSS; x.mss = <u16>optMss; }
+  if (optWscale >= 0) { bits |= OPT_WSCALE; x.wscale = <u8>optWscale; }
+  if (optSackOk) bits |= OPT_SACK_OK;
+  if (optTimestamps) bits |= OPT_TIMESTAMPS;
+  // RFC 3168 §6.1.1: ECN-setup SYN has ECE and CWR; ECN-setup SYN-ACK has ECE only.
+  const ecnSetup = (flags & TH_ACK) != 0 ? (flags & (TH_ECE | TH_CWR)) == TH_ECE : (flags & (TH_ECE | TH_CWR)) == (TH_ECE | TH_CWR);
+  if (ecnSetup) bits |= OPT_ECN_SETUP;
+  x.optionBits = bits;
+}
+
+function completenessBits(f: Flow, flags: u32, len: u32): u8 {
+  const synAck = flags & (TH_SYN | TH_ACK);
+  let bits: u8 = 0;
+  if (synAck == TH_SYN && f.completeness == 0) bits |= COMPLETE_SYN | (len > 0 ? COMPLETE_DATA : 0);
+  if (synAck == (TH_SYN | TH_ACK)) bits |= COMPLETE_SYNACK;
+  if (synAck == TH_ACK) bits |= len == 0 ? COMPLETE_ACK : COMPLETE_DATA;
+  if ((flags & (TH_FIN | TH_ACK)) == (TH_FIN | TH_ACK)) bits |= COMPLETE_FIN;
+  if ((flags & TH_RST) != 0) bits |= COMPLETE_RST;
+  return bits;
+}
+
+function onReset(f: Flow, s: u32, tsNs: i64): void {
+  if (f.rstNs == NO_TIME) f.rstNs = tsNs;
+  if (f.closedNs == NO_TIME) f.closedNs = tsNs;
+  if (f.closer == Closer.None) f.closer = s == 0 ? Closer.Orig : Closer.Resp;
+  endpointOf(f, 0).rfcState = TcpState.CLOSED;
+  endpointOf(f, 1).rfcState = TcpState.CLOSED;
+}
+
+/** The ACK field: completes the handshake, or acknowledges the peer's FIN. */
+function onAck(f: Flow, s: u32, tsNs: i64, flags: u32, ack: u32): void {
+  const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
+  const ackOfSyn = y.synTs != NO_TIME && ack == y.isn + 1;
+  if ((flags & TH_SYN) == 0 && ackOfSyn) {
+    // RFC 9293 §3.5: SYN-RECEIVED + ACK of our SYN → ESTABLISHED.
+    if (y.rfcState == TcpState.SYN_RECEIVED) y.rfcState = TcpState.ESTABLISHED;
+    if (s == 0 && f.establishedNs == NO_TIME && y.synTs != NO_TIME) f.establishedNs = tsNs;
+    if (x.rfcState == TcpState.SYN_SENT || x.rfcState == TcpState.UNKNOWN) x.rfcState = TcpState.ESTABLISHED;
+  }
+  if (y.finTs != NO_TIME && !y.finAcked && seqGe(ack, y.finSeqAbs + 1)) {
+    y.finAcked = true;
+    // §3.6: the ACK of our FIN moves FIN-WAIT-1 on, CLOSING to TIME-WAIT, LAST-ACK to CLOSED.
+    if (y.rfcState == TcpState.FIN_WAIT_1) y.rfcState = TcpState.FIN_WAIT_2;
+    else if (y.rfcState == TcpState.CLOSING) y.rfcState = TcpState.TIME_WAIT;
+    else if (y.rfcState == TcpState.LAST_ACK) y.rfcState = TcpState.CLOSED;
+    if (x.finAcked && f.closedNs == NO_TIME) f.closedNs = tsNs;
+  }
+}
+
+function onSynState(x: Endpoint, y: Endpoint, hasAck: bool): void {
+  if (!hasAck) {
+    if (x.rfcState == TcpState.UNKNOWN || x.rfcState == TcpState.CLOSED) x.rfcState = TcpState.SYN_SENT;
+    return;
+  }
+  // A SYN-ACK: its sender is SYN-RECEIVED; a SYN-SENT receiver is established by it.
+  if (x.rfcState == TcpState.UNKNOWN || x.rfcState == TcpState.CLOSED || x.rfcState == TcpState.SYN_SENT) x.rfcState = TcpState.SYN_RECEIVED;
+  if (y.rfcState == TcpState.SYN_SENT) y.rfcState = TcpState.ESTABLISHED;
+}
+
+/** A FIN from side `s` whose sequence number is finSeqAbs (RFC 9293 §3.6). */
+function onFin(f: Flow, s: u32, tsNs: i64, finSeqAbs: u32, hasAck: bool, ack: u32): void {
+  const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
+  if (x.finTs != NO_TIME) return;
+  x.finTs = tsNs;
+  x.finSeqAbs = finSeqAbs;
+  if (f.closer == Closer.None) {
+    f.closer = s == 0 ? Closer.Orig : Closer.Resp;
+  } else if (y.finTs != NO_TIME && !(hasAck && seqGe(ack, y.finSeqAbs + 1))) {
+    // This FIN was sent before the peer's FIN arrived: a simultaneous close.
+    f.closer = Closer.Both;
+  }
+  const peerClosing = y.rfcState == TcpState.FIN_WAIT_1 || y.rfcState == TcpState.FIN_WAIT_2 || y.rfcState == TcpState.CLOSING;
+  if (f.closer == Closer.Both) x.rfcState = y.finAcked ? TcpState.TIME_WAIT : TcpState.CLOSING;
+  else if (x.rfcState == TcpState.CLOSE_WAIT) x.rfcState = TcpState.LAST_ACK;
+  else x.rfcState = TcpState.FIN_WAIT_1;
+  // The receiver: ESTABLISHED → CLOSE-WAIT; FIN-WAIT-1 → CLOSING; FIN-WAIT-2 → TIME-WAIT.
+  if (!peerClosing) y.rfcState = TcpState.CLOSE_WAIT;
+  else if (y.rfcState == TcpState.FIN_WAIT_2) y.rfcState = TcpState.TIME_WAIT;
+  else if (y.rfcState == TcpState.FIN_WAIT_1) y.rfcState = TcpState.CLOSING;
+}

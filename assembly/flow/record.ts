@@ -1,0 +1,150 @@
+// The flow record: one fixed-size block in the flow arena per live connection. A Flow header is
+// followed by two Endpoint records (originator, responder) and the history bytes. Field names
+// follow Zeek's TCP_Endpoint where the field is Zeek's.
+
+import { Abi } from "../../src/abi";
+
+/** Zeek's endpoint states (TCP_Endpoint.h, EndpointState). */
+export const enum Zeek {
+  Inactive = 0, SynSent = 1, SynAckSent = 2, Partial = 3, Established = 4, Closed = 5, Reset = 6,
+}
+
+/** Out-of-order data blocks kept per endpoint for gap detection (Zeek keeps all of them). */
+export const MAX_BLOCKS: u32 = 4;
+
+@unmanaged export class Endpoint {
+  // Zeek's passive model (TCP_Endpoint).
+  state: i32;
+  prevState: i32;
+  didClose: bool;
+  finSeen: bool;           // FIN_cnt > 0
+  startSeq: u32;
+  lastSeq: u32;
+  ackSeq: u32;
+  seqWraps: u32;
+  ackWraps: u32;
+  finSeq: u64;             // relative seq one past the FIN
+  histLastSyn: u64;
+  histLastFin: u64;
+  histLastRst: u64;
+  // Scaled history counters (Session::ScaledHistoryEntry): count and next threshold.
+  chkCount: u32; chkThresh: u32;
+  rxmitCount: u32; rxmitThresh: u32;
+  win0Count: u32; win0Thresh: u32;
+  gapCount: u32; gapThresh: u32;
+  // Reassembly bookkeeping for content gaps (TCP_Reassembler), relative sequence space.
+  lastReassemSeq: u64;
+  trimSeq: u64;
+  skipDeliveries: bool;
+  didEof: bool;
+  blockCount: u8;
+  // ConnSize.
+  pkts: u64;
+  ipBytes: u64;
+  // synfin's own per-direction facts.
+  rfcState: i32;
+  synSeen: bool;
+  optionBits: u8;          // OPT_* below
+  wscale: u8;
+  mss: u16;
+  nextSeqSet: bool;
+  isn: u32;
+  nextSeq: u32;            // Wireshark's nextseq: highest seq + seglen sent
+  finSeqAbs: u32;          // absolute seq of this side's first FIN
+  synTs: i64;              // first SYN (or SYN-ACK) from this side
+  lastSynTs: i64;          // most recent one
+  firstDataTs: i64;
+  finTs: i64;
+  finAcked: bool;
+  retransmits: u64;
+  zeroWindows: u64;
+  keepalives: u64;
+}
+
+// Endpoint.optionBits
+export const OPT_MSS: u8 = 1;
+export const OPT_WSCALE: u8 = 2;
+export const OPT_SACK_OK: u8 = 4;
+export const OPT_TIMESTAMPS: u8 = 8;
+export const OPT_ECN_SETUP: u8 = 16;   // SYN with ECE+CWR, or SYN-ACK with ECE
+export const OPT_ISN: u8 = 32;
+
+@unmanaged export class Flow {
+  // Canonical key: side A sorts below side B (see table.ts).
+  keyA0: u64; keyA1: u64; keyB0: u64; keyB1: u64;
+  portA: u16; portB: u16; vlan: u16; keyBits: u16;
+  hash: u32;
+  gen: u32;
+  nextFree: u32;
+  origIsA: bool;
+  hasInterface: bool;
+  historyLen: u8;
+  completeness: u8;
+  histSeen: u32;           // Zeek's hist_seen mask (responder bits << 16)
+  interface: u32;
+  firstPacketSeen: u8;     // Zeek's first_packet_seen bits (1 orig, 2 resp)
+  isPartial: bool;
+  closeDeferred: bool;
+  deferredGenEvent: bool;
+  closer: i32;
+  isActive: bool;          // Zeek's is_active (cleared by connection_attempt / reset / finish)
+  attemptArmed: bool;
+  connId: i64;
+  firstPacket: i64;
+  startNs: i64;            // Zeek's start_time
+  lastNs: i64;             // Zeek's last_time (duration)
+  lastPacketNs: i64;       // any packet, for last_ts
+  inactivityNs: i64;       // current inactivity timeout
+  attemptNs: i64;          // AttemptTimer deadline, or NO_TIME
+  expireNs: i64;           // ExpireTimer deadline, or NO_TIME
+  deleteNs: i64;           // ConnDeleteTimer deadline, or NO_TIME
+  timerNs: i64;            // earliest queued timer entry (timers.ts)
+  establishedNs: i64;
+  rstNs: i64;
+  closedNs: i64;
+  missedBytes: u64;
+  index: u32;              // this record's index in the arena
+  older: u32;              // creation-order list (for the end-of-input flush)
+  newer: u32;
+}
+
+export const ENDPOINT_SIZE: usize = (offsetof<Endpoint>() + 7) & ~7;
+const BLOCKS_SIZE: usize = <usize>MAX_BLOCKS * 16;
+const FLOW_HEADER_SIZE: usize = (offsetof<Flow>() + 7) & ~7;
+const ENDPOINTS_OFFSET: usize = FLOW_HEADER_SIZE;
+const BLOCKS_OFFSET: usize = ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE;
+const HISTORY_OFFSET: usize = BLOCKS_OFFSET + 2 * BLOCKS_SIZE;
+export const FLOW_SIZE: usize = (HISTORY_OFFSET + <usize>Abi.HistoryBytes + 7) & ~7;
+
+export const NO_TIME: i64 = i64.MIN_VALUE;
+
+/** The originator's (0) or responder's (1) endpoint. */
+@inline export function endpointOf(f: Flow, side: u32): Endpoint {
+  return changetype<Endpoint>(changetype<usize>(f) + ENDPOINTS_OFFSET + <usize>side * ENDPOINT_SIZE);
+}
+
+/** Start of an endpoint's reassembly blocks: MAX_BLOCKS pairs of u64 (seq, upper). */
+@inline export function blocksOf(f: Flow, side: u32): usize {
+  return changetype<usize>(f) + BLOCKS_OFFSET + <usize>side * BLOCKS_SIZE;
+}
+
+@inline export function historyOf(f: Flow): usize {
+  return changetype<usize>(f) + HISTORY_OFFSET;
+}
+
+/** Swaps the originator and responder records (Zeek's FlipRoles), blocks included. */
+export function swapEndpoints(f: Flow): void {
+  const a = changetype<usize>(f) + ENDPOINTS_OFFSET;
+  const b = a + ENDPOINT_SIZE;
+  swapBytes(a, b, ENDPOINT_SIZE);
+  const ba = changetype<usize>(f) + BLOCKS_OFFSET;
+  swapBytes(ba, ba + BLOCKS_SIZE, BLOCKS_SIZE);
+}
+
+function swapBytes(a: usize, b: usize, len: usize): void {
+  for (let i: usize = 0; i < len; i += 8) {
+    const t = load<u64>(a + i);
+    store<u64>(a + i, load<u64>(b + i));
+    store<u64>(b + i, t);
+  }
+}

@@ -1,0 +1,183 @@
+// The flow table: a flat arena of fixed-size flow records and an open-addressing index (linear
+// probing, backward-shift deletion) keyed canonically, so both directions of a connection find the
+// same slot with one symmetric hash. Nothing here allocates per packet; the arena and the index
+// grow by doubling when a new flow needs room.
+
+import { FLOW_SIZE, Flow } from "./record";
+
+export const NO_FLOW: u32 = 0xffffffff;
+const KEY_IPV6: u32 = 1;
+const KEY_VLAN: u32 = 2;
+const INITIAL_FLOWS: u32 = 1024;
+
+let arena: usize = 0;
+let arenaCap: u32 = 0;
+let arenaUsed: u32 = 0;
+let freeHead: u32 = NO_FLOW;
+export let liveFlows: u32 = 0;
+
+let index: usize = 0;
+let indexMask: u32 = 0;
+
+// The key of the packet being looked up, in canonical order (A sorts below B).
+let keyA0: u64 = 0;
+let keyA1: u64 = 0;
+let keyB0: u64 = 0;
+let keyB1: u64 = 0;
+let keyPortA: u32 = 0;
+let keyPortB: u32 = 0;
+let keyVlan: u32 = 0;
+let keyBits: u32 = 0;
+let keyHash: u32 = 0;
+/** Whether the looked-up packet travels from side A to side B. */
+export let packetFromA: bool = false;
+
+@inline export function flowAt(idx: u32): Flow {
+  return changetype<Flow>(arena + <usize>idx * FLOW_SIZE);
+}
+
+export function resetTable(): void {
+  if (arena == 0) {
+    arenaCap = INITIAL_FLOWS;
+    arena = heap.alloc(<usize>arenaCap * FLOW_SIZE);
+    indexMask = INITIAL_FLOWS * 2 - 1;
+    index = heap.alloc(<usize>(indexMask + 1) * 8);
+  }
+  memory.fill(index, 0, <usize>(indexMask + 1) * 8);
+  arenaUsed = 0;
+  freeHead = NO_FLOW;
+  liveFlows = 0;
+}
+
+/** Sets the lookup key from a packet's addresses (`addrLen` 4 or 16 bytes), ports and VLAN. */
+export function setKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32): void {
+  let s0: u64, s1: u64, d0: u64, d1: u64;
+  if (addrLen == 4) {
+    s0 = <u64>load<u32>(src); s1 = 0;
+    d0 = <u64>load<u32>(dst); d1 = 0;
+  } else {
+    s0 = load<u64>(src); s1 = load<u64>(src, 8);
+    d0 = load<u64>(dst); d1 = load<u64>(dst, 8);
+  }
+  const srcFirst = s0 < d0 || (s0 == d0 && (s1 < d1 || (s1 == d1 && sport <= dport)));
+  packetFromA = srcFirst;
+  keyA0 = srcFirst ? s0 : d0; keyA1 = srcFirst ? s1 : d1;
+  keyB0 = srcFirst ? d0 : s0; keyB1 = srcFirst ? d1 : s1;
+  keyPortA = srcFirst ? sport : dport;
+  keyPortB = srcFirst ? dport : sport;
+  keyVlan = vlan < 0 ? 0 : <u32>vlan;
+  keyBits = (addrLen == 16 ? KEY_IPV6 : 0) | (vlan < 0 ? 0 : KEY_VLAN);
+  keyHash = hashKey();
+}
+
+function hashKey(): u32 {
+  // Canonical order makes the hash symmetric; murmur3's 64-bit finaliser mixes each word.
+  let h = mix64(keyA0 ^ 0x9e3779b97f4a7c15);
+  h = mix64(h ^ keyA1);
+  h = mix64(h ^ keyB0);
+  h = mix64(h ^ keyB1);
+  h = mix64(h ^ ((<u64>keyPortA << 48) | (<u64>keyPortB << 32) | (<u64>keyVlan << 8) | <u64>keyBits));
+  return <u32>(h ^ (h >> 32));
+}
+
+@inline function mix64(x: u64): u64 {
+  let k = x;
+  k ^= k >> 33; k *= 0xff51afd7ed558ccd;
+  k ^= k >> 33; k *= 0xc4ceb9fe1a85ec53;
+  k ^= k >> 33;
+  return k;
+}
+
+@inline function sameKey(f: Flow): bool {
+  return f.keyA0 == keyA0 && f.keyA1 == keyA1 && f.keyB0 == keyB0 && f.keyB1 == keyB1 &&
+    <u32>f.portA == keyPortA && <u32>f.portB == keyPortB && <u32>f.vlan == keyVlan && <u32>f.keyBits == keyBits;
+}
+
+/** The flow with the current key, or NO_FLOW. */
+export function findFlow(): u32 {
+  let slot = keyHash & indexMask;
+  while (true) {
+    const e = load<u64>(index + (<usize>slot << 3));
+    if (e == 0) return NO_FLOW;
+    if (<u32>(e >> 32) == keyHash) {
+      const idx = <u32>e - 1;
+      if (sameKey(flowAt(idx))) return idx;
+    }
+    slot = (slot + 1) & indexMask;
+  }
+}
+
+/** Creates a flow with the current key (not yet in the table), zeroed but for its key. */
+export function insertFlow(): u32 {
+  if ((liveFlows + 1) * 2 > indexMask + 1) growIndex();
+  let idx: u32;
+  if (freeHead != NO_FLOW) {
+    idx = freeHead;
+    freeHead = flowAt(idx).nextFree;
+  } else {
+    if (arenaUsed == arenaCap) growArena();
+    idx = arenaUsed++;
+  }
+  const f = flowAt(idx);
+  const gen = f.gen;
+  memory.fill(changetype<usize>(f), 0, FLOW_SIZE);
+  f.gen = gen;
+  f.keyA0 = keyA0; f.keyA1 = keyA1; f.keyB0 = keyB0; f.keyB1 = keyB1;
+  f.portA = <u16>keyPortA; f.portB = <u16>keyPortB; f.vlan = <u16>keyVlan; f.keyBits = <u16>keyBits;
+  f.hash = keyHash;
+  indexInsert(keyHash, idx);
+  liveFlows++;
+  return idx;
+}
+
+function indexInsert(hash: u32, idx: u32): void {
+  let slot = hash & indexMask;
+  while (load<u64>(index + (<usize>slot << 3)) != 0) slot = (slot + 1) & indexMask;
+  store<u64>(index + (<usize>slot << 3), (<u64>hash << 32) | <u64>(idx + 1));
+}
+
+/** Removes a flow from the index and returns its record to the free list. */
+export function removeFlow(idx: u32): void {
+  const f = flowAt(idx);
+  let slot = f.hash & indexMask;
+  while (<u32>load<u64>(index + (<usize>slot << 3)) != idx + 1) slot = (slot + 1) & indexMask;
+  // Backward-shift deletion: pull later entries of the probe run into the hole.
+  let hole = slot;
+  let next = (slot + 1) & indexMask;
+  while (true) {
+    const e = load<u64>(index + (<usize>next << 3));
+    if (e == 0) break;
+    const home = <u32>(e >> 32) & indexMask;
+    // The entry may move to the hole when its home is not cyclically within (hole, next].
+    if (((next - home) & indexMask) >= ((next - hole) & indexMask)) {
+      store<u64>(index + (<usize>hole << 3), e);
+      hole = next;
+    }
+    next = (next + 1) & indexMask;
+  }
+  store<u64>(index + (<usize>hole << 3), 0);
+  f.gen = f.gen + 1;
+  f.nextFree = freeHead;
+  freeHead = idx;
+  liveFlows--;
+}
+
+function growArena(): void {
+  const cap = arenaCap * 2;
+  arena = heap.realloc(arena, <usize>cap * FLOW_SIZE);
+  arenaCap = cap;
+}
+
+function growIndex(): void {
+  const oldIndex = index;
+  const oldSize = indexMask + 1;
+  const size = oldSize * 2;
+  index = heap.alloc(<usize>size * 8);
+  memory.fill(index, 0, <usize>size * 8);
+  indexMask = size - 1;
+  for (let i: u32 = 0; i < oldSize; i++) {
+    const e = load<u64>(oldIndex + (<usize>i << 3));
+    if (e != 0) indexInsert(<u32>(e >> 32), <u32>e - 1);
+  }
+  heap.free(oldIndex);
+}

@@ -1,0 +1,150 @@
+// The per-packet entry of the flow layer: finds or creates the connection (Zeek's port-reuse rule
+// and creation-time flip), runs Zeek's model and synfin's lifecycle on the segment, and ends
+// connections whose timers ran out. Nothing here allocates per packet.
+
+import { EndReason, Stat } from "../../src/abi";
+import { Flow, Zeek, NO_TIME, endpointOf } from "./record";
+import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows } from "./table";
+import { NO_TIMER, nextDeadline, popTimer } from "./timers";
+import { processSegment, checksumError, HANDSHAKE_INACTIVITY_NS } from "./zeek";
+import { flipAtCreation, flipRoles } from "./roles";
+import { initReassembly } from "./reassembly";
+import { initLifecycle, trackLifecycle } from "./lifecycle";
+import { armFirstExpire, scheduleFlow, onWake, STAY } from "./expiry";
+import { TH_ACK, TH_SYN } from "../decode/tcp";
+import { writeRow } from "../out/row";
+import { outFull } from "../out/columns";
+import { count, setMax } from "../stats";
+import { frameIndex, frameInterface, frameHasInterface } from "../capture/frame";
+
+/** Why a looked-up segment is not processed (Zeek drops it after the connection lookup). */
+export const DROP_NONE: u32 = 0;
+export const DROP_CHECKSUM: u32 = 1;
+export const DROP_HEADER_CUT: u32 = 2;
+
+let nextConnId: i64 = 0;
+let oldest: u32 = NO_FLOW;
+let newest: u32 = NO_FLOW;
+/** Zeek's network_time: the latest packet time seen (it never goes back). */
+export let networkTimeNs: i64 = i64.MIN_VALUE;
+
+export function resetTracker(): void {
+  nextConnId = 0;
+  oldest = NO_FLOW;
+  newest = NO_FLOW;
+  networkTimeNs = i64.MIN_VALUE;
+}
+
+/**
+ * Runs every timer due at `nowNs` (before the packet of that time, as Zeek does). Returns false if
+ * the output batch filled up first; the caller retries after draining it.
+ */
+export function advanceTime(nowNs: i64): bool {
+  if (nowNs > networkTimeNs) networkTimeNs = nowNs;
+  while (nextDeadline() <= networkTimeNs) {
+    if (outFull()) return false;
+    const idx = popTimer();
+    if (idx == NO_FLOW) continue;
+    const reason = onWake(flowAt(idx), networkTimeNs);
+    if (reason != STAY) endFlow(idx, <EndReason>reason);
+  }
+  return true;
+}
+
+/**
+ * One TCP segment whose key was set with setKey. `capturedLen` is how much of the payload the
+ * capture holds; `drop` says why it goes no further than the lookup (see DROP_*).
+ */
+export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32): void {
+  let idx = findFlow();
+  if (idx != NO_FLOW && isReuse(flowAt(idx), flags, seq)) {
+    endFlow(idx, EndReason.Reuse);
+    idx = NO_FLOW;
+  }
+  if (idx == NO_FLOW) idx = createFlow(tsNs, flags, srcPort, dstPort, drop);
+  const f = flowAt(idx);
+  const isOrig = packetFromA == f.origIsA;
+  if (drop != DROP_NONE) {
+    if (drop == DROP_CHECKSUM) checksumError(f, isOrig);
+    scheduleFlow(f);
+    return;
+  }
+  f.lastPacketNs = tsNs;
+  const counted = endpointOf(f, processSegment(f, isOrig, tsNs, flags, seq, ack, window, len, capturedLen));
+  counted.pkts++;
+  counted.ipBytes += ipTotalLen;
+  // Zeek's flips may have moved the sender to the other side: find it again.
+  trackLifecycle(f, (packetFromA == f.origIsA) ? 0 : 1, tsNs, flags, seq, ack, window, len);
+  scheduleFlow(f);
+}
+
+/** TCPSessionAdapter::IsReuse: a SYN that cannot belong to the connection starts a new one. */
+function isReuse(f: Flow, flags: u32, seq: u32): bool {
+  if ((flags & TH_SYN) == 0) return false;
+  const orig = endpointOf(f, 0), resp = endpointOf(f, 1);
+  let cOrig = orig;
+  if ((flags & TH_ACK) != 0) {
+    if (orig.state != Zeek.Inactive) return false;
+    cOrig = resp;
+  }
+  if (!orig.didClose && !resp.didClose) {
+    if (seq == cOrig.startSeq) return false;
+    if ((flags & TH_ACK) == 0 && cOrig.state == Zeek.SynAckSent && resp.state == Zeek.Inactive && seq == resp.startSeq) return false;
+  }
+  return true;
+}
+
+function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32): u32 {
+  const idx = insertFlow();
+  const f = flowAt(idx);
+  f.index = idx;
+  f.origIsA = packetFromA;
+  f.connId = nextConnId++;
+  f.firstPacket = frameIndex;
+  f.interface = frameInterface;
+  f.hasInterface = frameHasInterface;
+  f.startNs = tsNs;
+  f.lastNs = tsNs;
+  f.lastPacketNs = tsNs;
+  f.inactivityNs = HANDSHAKE_INACTIVITY_NS;
+  f.isActive = true;
+  f.timerNs = NO_TIMER;
+  f.attemptNs = NO_TIME;
+  f.deleteNs = NO_TIME;
+  f.establishedNs = NO_TIME;
+  f.rstNs = NO_TIME;
+  f.closedNs = NO_TIME;
+  armFirstExpire(f, networkTimeNs);
+  for (let s: u32 = 0; s < 2; s++) {
+    const e = endpointOf(f, s);
+    e.chkThresh = 1; e.rxmitThresh = 1; e.win0Thresh = 1; e.gapThresh = 1;
+    initReassembly(e);
+    initLifecycle(e);
+  }
+  // Creation order, for the flush at the end of the input.
+  f.older = newest;
+  f.newer = NO_FLOW;
+  if (newest != NO_FLOW) flowAt(newest).newer = idx; else oldest = idx;
+  newest = idx;
+  // A segment whose options the snap length cut does not flip (Zeek baseline core.vntag-in-vlan).
+  if (drop != DROP_HEADER_CUT && flipAtCreation(flags, srcPort, dstPort)) flipRoles(f);
+  setMax(Stat.PeakFlows, liveFlows);
+  return idx;
+}
+
+/** Writes the connection's row and forgets it. */
+export function endFlow(idx: u32, cause: EndReason): void {
+  const f = flowAt(idx);
+  writeRow(f, cause);
+  count(Stat.Connections);
+  if (f.older != NO_FLOW) flowAt(f.older).newer = f.newer; else oldest = f.newer;
+  if (f.newer != NO_FLOW) flowAt(f.newer).older = f.older; else newest = f.older;
+  removeFlow(idx);
+}
+
+/** Ends the oldest live connection (end of input); false when none is left. */
+export function endOldest(): bool {
+  if (oldest == NO_FLOW) return false;
+  endFlow(oldest, EndReason.Eof);
+  return true;
+}

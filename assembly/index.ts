@@ -1,0 +1,88 @@
+// The core's exports: the whole surface the host calls (src/core.ts). Per-packet work never
+// crosses it: the host hands over a chunk of bytes and gets back bytes consumed and, when a batch
+// is full or the input ends, finished connections as column regions.
+
+import { Abi, Flag, Status } from "../src/abi";
+import { readRecords, beginFile as beginCaptureFile, consumed } from "./capture/reader";
+import { resetFrames } from "./capture/frame";
+import { setVerifyChecksums } from "./engine";
+import { resetTable } from "./flow/table";
+import { resetTimers } from "./flow/timers";
+import { resetTracker, endOldest } from "./flow/tracker";
+import { initOutput, clearOutput as clearOutputRows, columnAddress as outColumnAddress, outRows, outFull } from "./out/columns";
+import { STATS, clearStats, errorCode as lastErrorCode, errorOffset as lastErrorOffset } from "./stats";
+
+let input: usize = 0;
+let inputCap: u32 = 0;
+
+export function abiVersion(): i32 {
+  return Abi.Version;
+}
+
+/** Starts a new run: forgets all flows and counters. */
+export function reset(flags: u32): void {
+  initOutput();
+  clearOutputRows();
+  clearStats();
+  resetFrames();
+  resetTable();
+  resetTimers();
+  resetTracker();
+  beginCaptureFile();
+  setVerifyChecksums((flags & Flag.VerifyChecksums) != 0);
+}
+
+/** The input buffer, grown to `capacity` bytes (its contents are kept); returns its address. */
+export function inputBuffer(capacity: u32): usize {
+  if (capacity > inputCap) {
+    input = input == 0 ? heap.alloc(capacity) : heap.realloc(input, capacity);
+    inputCap = capacity;
+  }
+  return input;
+}
+
+/** The next bytes come from a new file (its own header), but the same capture. */
+export function beginFile(): void {
+  beginCaptureFile();
+}
+
+/** Frames the first `len` bytes of the input buffer; see Status for what it stopped on. */
+export function feed(len: u32, atEof: bool): Status {
+  return readRecords(input, len, atEof);
+}
+
+export function consumedBytes(): u32 {
+  return consumed;
+}
+
+/** End of input: emits every connection still open, oldest first. */
+export function finish(): Status {
+  while (!outFull()) {
+    if (!endOldest()) return Status.Done;
+  }
+  return Status.OutputFull;
+}
+
+export function outputRows(): u32 {
+  return outRows;
+}
+
+export function clearOutput(): void {
+  clearOutputRows();
+}
+
+export function columnAddress(group: u32, col: u32): usize {
+  return outColumnAddress(group, col);
+}
+
+export function statsAddress(): usize {
+  return STATS;
+}
+
+export function errorCode(): u32 {
+  return lastErrorCode;
+}
+
+export function errorOffset(): u64 {
+  return lastErrorOffset;
+}

@@ -1,0 +1,72 @@
+// The output batch: finished connections as column-major regions (one region per column group in
+// src/abi.ts), read by the host once per batch and then cleared.
+
+import { Abi, ColI64, ColU32, ColU16, ColU8, ColBytes } from "../../src/abi";
+
+/** Null for i64 timestamp and duration columns. */
+export const NULL_I64: i64 = i64.MIN_VALUE;
+
+const ROWS: usize = <usize>Abi.BatchRows;
+const ADDR_BYTES: usize = 16;
+
+let regionI64: usize = 0;
+let regionU32: usize = 0;
+let regionU16: usize = 0;
+let regionU8: usize = 0;
+let regionBytes: usize = 0;
+export let outRows: u32 = 0;
+
+/** Width in bytes of each ColBytes column. */
+export function bytesWidth(col: ColBytes): usize {
+  if (col == ColBytes.History) return <usize>Abi.HistoryBytes;
+  if (col == ColBytes.CommunityId) return <usize>Abi.CommunityIdBytes;
+  return ADDR_BYTES;
+}
+
+function bytesOffset(col: ColBytes): usize {
+  let off: usize = 0;
+  for (let c = 0; c < <i32>col; c++) off += bytesWidth(<ColBytes>c) * ROWS;
+  return off;
+}
+
+export function initOutput(): void {
+  if (regionI64 != 0) return;
+  regionI64 = heap.alloc(ROWS * 8 * ColI64.Count);
+  regionU32 = heap.alloc(ROWS * 4 * ColU32.Count);
+  regionU16 = heap.alloc(ROWS * 2 * ColU16.Count);
+  regionU8 = heap.alloc(ROWS * ColU8.Count);
+  regionBytes = heap.alloc(bytesOffset(ColBytes.Count));
+}
+
+@inline export function outFull(): bool { return outRows >= <u32>Abi.BatchRows; }
+
+export function clearOutput(): void { outRows = 0; }
+
+/** Base address of a column, for the host: group 0 i64, 1 u32, 2 u16, 3 u8, 4 bytes. */
+export function columnAddress(group: u32, col: u32): usize {
+  if (group == 0) return regionI64 + <usize>col * ROWS * 8;
+  if (group == 1) return regionU32 + <usize>col * ROWS * 4;
+  if (group == 2) return regionU16 + <usize>col * ROWS * 2;
+  if (group == 3) return regionU8 + <usize>col * ROWS;
+  return regionBytes + bytesOffset(<ColBytes>col);
+}
+
+// Writers for the row being filled (index outRows); `commitRow` makes it part of the batch.
+@inline export function putI64(col: ColI64, v: i64): void {
+  store<i64>(regionI64 + (<usize>col * ROWS + <usize>outRows) * 8, v);
+}
+@inline export function putU32(col: ColU32, v: u32): void {
+  store<u32>(regionU32 + (<usize>col * ROWS + <usize>outRows) * 4, v);
+}
+@inline export function putU16(col: ColU16, v: u32): void {
+  store<u16>(regionU16 + (<usize>col * ROWS + <usize>outRows) * 2, <u16>v);
+}
+@inline export function putU8(col: ColU8, v: u32): void {
+  store<u8>(regionU8 + <usize>col * ROWS + <usize>outRows, <u8>v);
+}
+/** Address of this row's cell in a fixed-width bytes column. */
+export function bytesCell(col: ColBytes): usize {
+  return regionBytes + bytesOffset(col) + <usize>outRows * bytesWidth(col);
+}
+
+export function commitRow(): void { outRows++; }

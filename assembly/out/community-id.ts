@@ -1,0 +1,54 @@
+// Community ID flow hash v1 (https://github.com/corelight/community-id-spec), seed 0, for TCP:
+// SHA-1 over seed, ordered addresses, protocol, pad and ordered ports. The host base64-encodes it.
+
+const SHA1_BLOCK: usize = memory.data(64, 8);
+const SHA1_W: usize = memory.data(80 * 4, 8);
+const IPPROTO_TCP: u8 = 6;
+
+/** Writes the 20-byte digest for the flow (addresses of `addrLen` bytes) to `out`. */
+export function communityId(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, out: usize): void {
+  let swap = false;
+  const order = memory.compare(src, dst, addrLen);
+  if (order > 0 || (order == 0 && sport > dport)) swap = true;
+  const a = swap ? dst : src;
+  const b = swap ? src : dst;
+  const ap = swap ? dport : sport;
+  const bp = swap ? sport : dport;
+  const m = SHA1_BLOCK;
+  memory.fill(m, 0, 64);
+  // seed (u16, 0), addresses, protocol, pad, ports; all big endian.
+  let n: usize = 2;
+  memory.copy(m + n, a, addrLen); n += addrLen;
+  memory.copy(m + n, b, addrLen); n += addrLen;
+  store<u8>(m + n, IPPROTO_TCP); n += 2;
+  store<u16>(m + n, bswap<u16>(<u16>ap)); n += 2;
+  store<u16>(m + n, bswap<u16>(<u16>bp)); n += 2;
+  sha1OneBlock(m, n, out);
+}
+
+/** SHA-1 (FIPS 180-4) of a message of `len` < 56 bytes held in the 64-byte block `m`. */
+function sha1OneBlock(m: usize, len: usize, out: usize): void {
+  store<u8>(m + len, 0x80);
+  store<u64>(m + 56, bswap<u64>(<u64>len * 8));
+  const w = SHA1_W;
+  for (let i: usize = 0; i < 16; i++) store<u32>(w + i * 4, bswap<u32>(load<u32>(m + i * 4)));
+  for (let i: usize = 16; i < 80; i++) {
+    const x = load<u32>(w + (i - 3) * 4) ^ load<u32>(w + (i - 8) * 4) ^ load<u32>(w + (i - 14) * 4) ^ load<u32>(w + (i - 16) * 4);
+    store<u32>(w + i * 4, rotl<u32>(x, 1));
+  }
+  let a: u32 = 0x67452301, b: u32 = 0xefcdab89, c: u32 = 0x98badcfe, d: u32 = 0x10325476, e: u32 = 0xc3d2e1f0;
+  for (let i: usize = 0; i < 80; i++) {
+    let f: u32, k: u32;
+    if (i < 20) { f = (b & c) | (~b & d); k = 0x5a827999; }
+    else if (i < 40) { f = b ^ c ^ d; k = 0x6ed9eba1; }
+    else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8f1bbcdc; }
+    else { f = b ^ c ^ d; k = 0xca62c1d6; }
+    const t = rotl<u32>(a, 5) + f + e + k + load<u32>(w + i * 4);
+    e = d; d = c; c = rotl<u32>(b, 30); b = a; a = t;
+  }
+  store<u32>(out, bswap<u32>(0x67452301 + a));
+  store<u32>(out + 4, bswap<u32>(0xefcdab89 + b));
+  store<u32>(out + 8, bswap<u32>(0x98badcfe + c));
+  store<u32>(out + 12, bswap<u32>(0x10325476 + d));
+  store<u32>(out + 16, bswap<u32>(0xc3d2e1f0 + e));
+}

@@ -1,0 +1,160 @@
+// One connection's row: conn_state (the pure function of the two endpoint states in Zeek's
+// scripts/base/protocols/conn/main.zeek), end_reason, and every column of src/schema.ts.
+
+import { ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, EndReason, Present, TcpState } from "../../src/abi";
+import { Flow, Endpoint, Zeek, NO_TIME, endpointOf, historyOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "../flow/record";
+import { endpointSize } from "../flow/zeek";
+import { origPort, respPort } from "../flow/roles";
+import { NULL_I64, putI64, putU16, putU32, putU8, bytesCell, commitRow } from "./columns";
+import { communityId } from "./community-id";
+
+const LETTER_CARET: u8 = 0x5e;
+const LETTER_S: u8 = 0x53;
+const LETTER_R: u8 = 0x52;
+
+/** Zeek's conn_state(c, trans), in its order of tests. */
+export function connState(f: Flow): ConnState {
+  const o = endpointOf(f, 0), r = endpointOf(f, 1);
+  const os = o.state, rs = r.state;
+  const oInactive = os == Zeek.Inactive || os == Zeek.Partial;
+  const rInactive = rs == Zeek.Inactive || rs == Zeek.Partial;
+  if (rs == Zeek.Reset) {
+    if (os == Zeek.SynSent || os == Zeek.SynAckSent) return ConnState.REJ;
+    if (os == Zeek.Reset && endpointSize(f, 0) == 0 && endpointSize(f, 1) == 0) return ConnState.REJ;
+    return oInactive ? ConnState.RSTRH : ConnState.RSTR;
+  }
+  if (os == Zeek.Reset) {
+    if (rInactive) return historyIsSynThenRst(f) ? ConnState.RSTOS0 : ConnState.OTH;
+    return ConnState.RSTO;
+  }
+  if (rs == Zeek.Closed && os == Zeek.Closed) return ConnState.SF;
+  if (os == Zeek.Closed) return rInactive ? ConnState.SH : ConnState.S2;
+  if (rs == Zeek.Closed) return oInactive ? ConnState.SHR : ConnState.S3;
+  if (os == Zeek.SynSent && rs == Zeek.Inactive) return ConnState.S0;
+  if (os == Zeek.Established && rs == Zeek.Established) return ConnState.S1;
+  return ConnState.OTH;
+}
+
+/** history matches /^\^?S[^HAFGIQ]*R.*$/ (zeek/zeek#1164). */
+function historyIsSynThenRst(f: Flow): bool {
+  const h = historyOf(f);
+  const n = <u32>f.historyLen;
+  let i: u32 = 0;
+  if (i < n && load<u8>(h + i) == LETTER_CARET) i++;
+  if (i >= n || load<u8>(h + i) != LETTER_S) return false;
+  for (i++; i < n; i++) {
+    const c = load<u8>(h + i);
+    if (c == LETTER_R) return true;
+    if (c == 0x48 || c == 0x41 || c == 0x46 || c == 0x47 || c == 0x49 || c == 0x51) return false;
+  }
+  return false;
+}
+
+/** Why the row ends: a completed close says so, whatever removed the connection. */
+function endReason(f: Flow, cause: EndReason): EndReason {
+  const o = endpointOf(f, 0), r = endpointOf(f, 1);
+  if (o.state == Zeek.Reset || r.state == Zeek.Reset) return EndReason.Rst;
+  if (o.state == Zeek.Closed && r.state == Zeek.Closed) return EndReason.Fin;
+  return cause;
+}
+
+@inline function orNull(t: i64): i64 { return t == NO_TIME ? NULL_I64 : t; }
+
+export function writeRow(f: Flow, cause: EndReason): void {
+  const o = endpointOf(f, 0), r = endpointOf(f, 1);
+  const durationNs = f.lastNs - f.startNs;
+  putI64(ColI64.ConnId, f.connId);
+  putI64(ColI64.FirstPacket, f.firstPacket);
+  putI64(ColI64.Ts, f.startNs);
+  putI64(ColI64.LastTs, f.lastPacketNs);
+  putI64(ColI64.DurationNs, durationNs > 0 ? durationNs : 0);
+  putI64(ColI64.SynTs, orNull(o.synTs));
+  putI64(ColI64.SynAckTs, orNull(r.synTs));
+  putI64(ColI64.EstablishedTs, orNull(f.establishedNs));
+  putI64(ColI64.OrigFirstDataTs, orNull(o.firstDataTs));
+  putI64(ColI64.RespFirstDataTs, orNull(r.firstDataTs));
+  putI64(ColI64.OrigFinTs, orNull(o.finTs));
+  putI64(ColI64.RespFinTs, orNull(r.finTs));
+  putI64(ColI64.RstTs, orNull(f.rstNs));
+  putI64(ColI64.ClosedTs, orNull(f.closedNs));
+  // Handshake legs: the SYN-ACK against the latest SYN before it, the ACK against the latest SYN-ACK.
+  const synAckTs = r.synTs;
+  putI64(ColI64.RttSynSynAck, o.lastSynTs != NO_TIME && synAckTs != NO_TIME && synAckTs >= o.lastSynTs ? synAckTs - o.lastSynTs : NULL_I64);
+  putI64(ColI64.RttSynAckAck, f.establishedNs != NO_TIME && r.lastSynTs != NO_TIME ? f.establishedNs - r.lastSynTs : NULL_I64);
+  putI64(ColI64.OrigPkts, o.pkts);
+  putI64(ColI64.RespPkts, r.pkts);
+  // Zeek logs the byte counts only with a positive duration.
+  putI64(ColI64.OrigBytes, durationNs > 0 ? endpointSize(f, 0) : 0);
+  putI64(ColI64.RespBytes, durationNs > 0 ? endpointSize(f, 1) : 0);
+  putI64(ColI64.OrigIpBytes, o.ipBytes);
+  putI64(ColI64.RespIpBytes, r.ipBytes);
+  putI64(ColI64.MissedBytes, f.missedBytes);
+  putI64(ColI64.OrigRetransmits, o.retransmits);
+  putI64(ColI64.RespRetransmits, r.retransmits);
+  putI64(ColI64.OrigZeroWindows, o.zeroWindows);
+  putI64(ColI64.RespZeroWindows, r.zeroWindows);
+  putI64(ColI64.OrigKeepalives, o.keepalives);
+  putI64(ColI64.RespKeepalives, r.keepalives);
+  writeStates(f, o, r, cause);
+  writeOptions(f, o, r);
+  writeAddresses(f);
+  commitRow();
+}
+
+function writeStates(f: Flow, o: Endpoint, r: Endpoint, cause: EndReason): void {
+  putU8(ColU8.ConnState, connState(f));
+  putU8(ColU8.OrigState, o.rfcState);
+  putU8(ColU8.RespState, r.rfcState);
+  putU8(ColU8.Closer, f.closer);
+  putU8(ColU8.EndReason, endReason(f, cause));
+  putU8(ColU8.Completeness, f.completeness);
+  putU8(ColU8.HistoryLen, f.historyLen);
+  memory.copy(bytesCell(ColBytes.History), historyOf(f), f.historyLen);
+}
+
+function writeOptions(f: Flow, o: Endpoint, r: Endpoint): void {
+  let present: u32 = 0;
+  if ((f.keyBits & 2) != 0) present |= Present.Vlan;
+  if ((o.optionBits & OPT_MSS) != 0) present |= Present.OrigMss;
+  if ((r.optionBits & OPT_MSS) != 0) present |= Present.RespMss;
+  if ((o.optionBits & OPT_WSCALE) != 0) present |= Present.OrigWscale;
+  if ((r.optionBits & OPT_WSCALE) != 0) present |= Present.RespWscale;
+  if ((o.optionBits & OPT_ISN) != 0) present |= Present.OrigIsn;
+  if ((r.optionBits & OPT_ISN) != 0) present |= Present.RespIsn;
+  if (f.hasInterface) present |= Present.Interface;
+  putU8(ColU8.Present, present);
+  putU16(ColU16.Vlan, f.vlan);
+  putU16(ColU16.OrigMss, o.mss);
+  putU16(ColU16.RespMss, r.mss);
+  putU8(ColU8.OrigWscale, o.wscale);
+  putU8(ColU8.RespWscale, r.wscale);
+  putU8(ColU8.OrigSackOk, (o.optionBits & OPT_SACK_OK) != 0 ? 1 : 0);
+  putU8(ColU8.RespSackOk, (r.optionBits & OPT_SACK_OK) != 0 ? 1 : 0);
+  putU8(ColU8.OrigTsOk, (o.optionBits & OPT_TIMESTAMPS) != 0 ? 1 : 0);
+  putU8(ColU8.RespTsOk, (r.optionBits & OPT_TIMESTAMPS) != 0 ? 1 : 0);
+  putU8(ColU8.Ecn, (o.optionBits & r.optionBits & OPT_ECN_SETUP) != 0 ? 1 : 0);
+  putU32(ColU32.OrigIsn, o.isn);
+  putU32(ColU32.RespIsn, r.isn);
+  putU32(ColU32.Interface, f.interface);
+}
+
+function writeAddresses(f: Flow): void {
+  const ipv6 = (f.keyBits & 1) != 0;
+  const addrLen: u32 = ipv6 ? 16 : 4;
+  putU8(ColU8.IpVersion, ipv6 ? 6 : 4);
+  const origCell = bytesCell(ColBytes.OrigAddr);
+  const respCell = bytesCell(ColBytes.RespAddr);
+  const a = changetype<usize>(f); // keyA0 is the first field of Flow
+  const sideA = a, sideB = a + 16;
+  copyAddress(origCell, f.origIsA ? sideA : sideB, addrLen);
+  copyAddress(respCell, f.origIsA ? sideB : sideA, addrLen);
+  putU16(ColU16.OrigPort, origPort(f));
+  putU16(ColU16.RespPort, respPort(f));
+  communityId(origCell, origPort(f), respCell, respPort(f), addrLen, bytesCell(ColBytes.CommunityId));
+}
+
+/** Key words hold addresses as loaded (little-endian words of the wire bytes). */
+function copyAddress(dst: usize, key: usize, addrLen: u32): void {
+  if (addrLen == 4) store<u32>(dst, <u32>load<u64>(key));
+  else memory.copy(dst, key, 16);
+}

@@ -1,0 +1,165 @@
+// The ABI between the AssemblyScript core and the TypeScript host: every enum and constant both
+// compilers need. This file is compiled by both `asc` (assembly/ imports it) and `tsc`, so it holds
+// plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
+
+export enum Abi {
+  Version = 1,
+  /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
+  BatchRows = 8192,
+  /** Bytes of history kept per connection (Zeek's history is log-scaled, so it stays short). */
+  HistoryBytes = 40,
+  /** Community ID v1 digest length (SHA-1). */
+  CommunityIdBytes = 20,
+}
+
+/** Options passed to `reset()` as bit flags. */
+export enum Flag {
+  VerifyChecksums = 1,
+}
+
+/** What `feed()` / `finish()` stopped on. */
+export enum Status {
+  /** Every whole record of the input was consumed; give more bytes (keep the unconsumed tail). */
+  NeedMore = 0,
+  /** The output batch is full: drain it, then call again with the unconsumed bytes. */
+  OutputFull = 1,
+  /** The input is not a capture we can read; see `errorCode()` and `errorOffset()`. */
+  Error = 2,
+  /** `finish()` emitted every remaining connection. */
+  Done = 3,
+}
+
+/** Fatal input errors: the capture cannot be read on from this point. */
+export enum ErrorCode {
+  None = 0,
+  /** The first bytes are neither a pcap magic nor a pcapng Section Header Block. */
+  NotACapture = 1,
+  /** The input ended inside the file header (or the input is empty). */
+  TruncatedFileHeader = 2,
+  /** A pcap record header claims more captured bytes than any capture can hold. */
+  ImpossibleRecordLength = 3,
+  /** A pcapng block length is below the minimum or not a multiple of 4. */
+  BadBlockLength = 4,
+  /** A pcapng block's trailing length differs from its leading length. */
+  BlockLengthMismatch = 5,
+  /** A pcapng Section Header Block with an unknown byte-order magic or major version. */
+  BadSectionHeader = 6,
+  /** A pcapng block's fields do not fit inside the block. */
+  BadBlockBody = 7,
+  /** A pcapng file whose first block is not a Section Header Block. */
+  MissingSectionHeader = 8,
+}
+
+/**
+ * Accounting: every record read lands in exactly one of the `Used`..`BadChecksum` buckets, so they
+ * add up to `Records`. The remaining counters are informational.
+ */
+export enum Stat {
+  /** Packet records read (pcap records; pcapng EPB, SPB and PB). */
+  Records = 0,
+  /** TCP segments that reached a connection's state machine. */
+  TcpPackets = 1,
+  /** IP packets carrying another protocol (UDP, ICMP, GRE, …). */
+  NonTcpIp = 2,
+  /** Frames that carry no IP packet (ARP, LLDP, other ethertypes). */
+  NonIp = 3,
+  /** IP fragments that are not a first fragment holding a whole TCP header. */
+  IpFragment = 4,
+  /** Frames cut (by the snap length) before the IP or TCP fixed header was whole. */
+  TruncatedHeader = 5,
+  /** Impossible header fields (IP version, header lengths, total length, TCP data offset). */
+  BadHeader = 6,
+  /** Frames of a link type the decoder does not handle. */
+  UnsupportedLinkType = 7,
+  /** Packets dropped for a bad IPv4 header or TCP checksum (only with VerifyChecksums). */
+  BadChecksum = 8,
+  /** Packet records cut short by the end of the file. */
+  TruncatedRecord = 9,
+  /** pcapng packet blocks naming an interface that no IDB declared. */
+  UnknownInterface = 10,
+  // --- informational, not part of the sum ---
+  /** Bytes of input consumed. */
+  Bytes = 11,
+  /** Connections emitted. */
+  Connections = 12,
+  /** Non-packet pcapng blocks skipped (NRB, ISB, custom, unknown, …). */
+  SkippedBlocks = 13,
+  /** Sections (pcapng SHBs) or files (pcap) read. */
+  Sections = 14,
+  /** Largest number of connections alive at once. */
+  PeakFlows = 15,
+  Count = 16,
+}
+
+/** Zeek's conn_state codes, in a fixed order (names in src/schema.ts). */
+export enum ConnState {
+  S0 = 0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH,
+}
+
+/** An endpoint's inferred RFC 9293 state at the end of the connection. */
+export enum TcpState {
+  UNKNOWN = 0, SYN_SENT, SYN_RECEIVED, ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING,
+  LAST_ACK, TIME_WAIT, CLOSED,
+}
+
+/** Who started the close. */
+export enum Closer {
+  None = 0, Orig, Resp, Both,
+}
+
+/** Why a connection's row was written. */
+export enum EndReason {
+  /** Both sides sent FIN. */
+  Fin = 0,
+  /** A RST ended it. */
+  Rst,
+  /** No packet for the inactivity timeout (Zeek's tcp_inactivity_timeout, 5 min). */
+  IdleTimeout,
+  /** An unanswered attempt expired (Zeek's tcp_attempt_delay, 5 s). */
+  AttemptTimeout,
+  /** A new SYN on the same 4-tuple started a new connection (Zeek's port reuse rule). */
+  Reuse,
+  /** The capture ended while the connection was still open. */
+  Eof,
+}
+
+/** Output columns of 8-byte values (i64 timestamps use NullTime for null). */
+export enum ColI64 {
+  ConnId = 0, FirstPacket, Ts, LastTs, DurationNs, SynTs, SynAckTs, EstablishedTs,
+  OrigFirstDataTs, RespFirstDataTs, OrigFinTs, RespFinTs, RstTs, ClosedTs,
+  RttSynSynAck, RttSynAckAck,
+  OrigPkts, RespPkts, OrigBytes, RespBytes, OrigIpBytes, RespIpBytes, MissedBytes,
+  OrigRetransmits, RespRetransmits, OrigZeroWindows, RespZeroWindows, OrigKeepalives, RespKeepalives,
+  Count,
+}
+
+/** Output columns of 4-byte values. */
+export enum ColU32 {
+  OrigIsn = 0, RespIsn, Interface, Count,
+}
+
+/** Output columns of 2-byte values. */
+export enum ColU16 {
+  OrigPort = 0, RespPort, Vlan, OrigMss, RespMss, Count,
+}
+
+/** Output columns of 1-byte values. */
+export enum ColU8 {
+  IpVersion = 0, ConnState, OrigState, RespState, Closer, EndReason, Completeness,
+  OrigWscale, RespWscale, OrigSackOk, RespSackOk, OrigTsOk, RespTsOk, Ecn, HistoryLen,
+  /** Bit set of which nullable non-timestamp columns are present (see Present). */
+  Present,
+  Count,
+}
+
+/** Bits of the ColU8.Present column. */
+export enum Present {
+  Vlan = 1, OrigMss = 2, RespMss = 4, OrigWscale = 8, RespWscale = 16, OrigIsn = 32, RespIsn = 64,
+  Interface = 128,
+}
+
+/** Output columns of fixed-width byte strings. */
+export enum ColBytes {
+  /** 16 bytes; IPv4 addresses in the first 4. */
+  OrigAddr = 0, RespAddr, History, CommunityId, Count,
+}

@@ -1,0 +1,174 @@
+// Turns one output batch of the core (column regions in wasm memory) into an Arrow RecordBatch:
+// numeric columns are copied once into typed arrays and wrapped with makeData; strings (addresses,
+// history, community id) are formatted here, at the edge.
+
+import { Data, RecordBatch, Struct, Utf8, Vector, makeData, makeVector, type DataType } from "apache-arrow";
+import { Abi, ColBytes, ColI64, ColU8, Present } from "./abi.js";
+import { COLUMNS, SCHEMA, arrowType, type ColumnDef } from "./schema.js";
+import { formatAddress } from "./address.js";
+
+/** Column groups of the core's output, as numbered by its `columnAddress` export. */
+export const enum Group { I64 = 0, U32 = 1, U16 = 2, U8 = 3, Bytes = 4 }
+
+/** A read-only look at the core's current output batch. */
+export interface OutputView {
+  /** The wasm memory's current buffer (re-read after every call that may grow memory). */
+  buffer: ArrayBuffer;
+  rows: number;
+  address(group: Group, col: number): number;
+}
+
+const NULL_TIME = -(2n ** 63n);
+const HISTORY_WIDTH = Abi.HistoryBytes as number;
+const COMMUNITY_WIDTH = Abi.CommunityIdBytes as number;
+const ADDRESS_WIDTH = 16;
+const textDecoder = new TextDecoder();
+
+/** Builds RecordBatches; keeps the history dictionary growing across batches (delta dictionaries). */
+export class BatchBuilder {
+  private readonly enumDictionaries = new Map<string, Vector>();
+  private historyChunks: Data<Utf8>[] = [];
+  private readonly historyIndex = new Map<string, number>();
+
+  build(view: OutputView): RecordBatch {
+    const n = view.rows;
+    const present = this.u8(view, ColU8.Present, n);
+    const ipVersion = this.u8(view, ColU8.IpVersion, n);
+    const children = COLUMNS.map((def) => this.column(def, view, n, present, ipVersion));
+    return new RecordBatch(SCHEMA, makeData({ type: new Struct(SCHEMA.fields), length: n, nullCount: 0, children }));
+  }
+
+  private column(def: ColumnDef, view: OutputView, n: number, present: Uint8Array, ipVersion: Uint8Array): Data {
+    const type = arrowType(def);
+    const s = def.source;
+    switch (s.kind) {
+      case "timestamp":
+      case "duration": {
+        const values = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
+        return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => values[i] !== NULL_TIME) } as never);
+      }
+      case "seconds": {
+        const ns = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n);
+        const seconds = new Float64Array(n);
+        for (let i = 0; i < n; i++) seconds[i] = Number(ns[i]) / 1e9;
+        return makeData({ type, length: n, data: seconds } as never);
+      }
+      case "u64":
+        return makeData({ type, length: n, data: new BigUint64Array(view.buffer, view.address(Group.I64, s.col), n).slice() } as never);
+      case "u32":
+        return withPresence(type, n, new Uint32Array(view.buffer, view.address(Group.U32, s.col), n).slice(), present, s.present);
+      case "u16":
+        return withPresence(type, n, new Uint16Array(view.buffer, view.address(Group.U16, s.col), n).slice(), present, s.present);
+      case "u8":
+        return withPresence(type, n, this.u8(view, s.col, n), present, s.present);
+      case "bool": {
+        const v = this.u8(view, s.col, n);
+        return makeData({ type, length: n, data: bitmap(n, (i) => v[i] !== 0) } as never);
+      }
+      case "enum": {
+        const codes = new Int8Array(this.u8(view, s.col, n).buffer);
+        const dictionary = this.enumDictionary(def.name, s.names);
+        const nullCode = s.nullCode;
+        const nullBitmap = nullCode === undefined ? undefined : bitmap(n, (i) => codes[i] !== nullCode);
+        return makeData({ type, length: n, data: codes, dictionary, nullBitmap } as never);
+      }
+      case "address": {
+        const base = view.address(Group.Bytes, s.col);
+        const bytes = new Uint8Array(view.buffer);
+        return utf8(n, (i) => formatAddress(bytes, base + i * ADDRESS_WIDTH, ipVersion[i] === 4 ? 4 : 16));
+      }
+      case "history":
+        return this.history(view, n);
+      case "community-id": {
+        const base = view.address(Group.Bytes, ColBytes.CommunityId);
+        const bytes = new Uint8Array(view.buffer);
+        return utf8(n, (i) => "1:" + base64(bytes.subarray(base + i * COMMUNITY_WIDTH, base + (i + 1) * COMMUNITY_WIDTH)));
+      }
+      case "null-string":
+        return makeData({ type: new Utf8(), length: n, nullCount: n, nullBitmap: new Uint8Array((n + 7) >> 3), valueOffsets: new Int32Array(n + 1), data: new Uint8Array(0) });
+    }
+  }
+
+  private u8(view: OutputView, col: ColU8, n: number): Uint8Array {
+    return new Uint8Array(view.buffer, view.address(Group.U8, col), n).slice();
+  }
+
+  private enumDictionary(name: string, names: readonly string[]): Vector {
+    let dict = this.enumDictionaries.get(name);
+    if (!dict) {
+      dict = makeVector(utf8(names.length, (i) => names[i] ?? ""));
+      this.enumDictionaries.set(name, dict);
+    }
+    return dict;
+  }
+
+  /** History strings, dictionary-encoded; new strings go into a new dictionary chunk (a delta). */
+  private history(view: OutputView, n: number): Data {
+    const base = view.address(Group.Bytes, ColBytes.History);
+    const lengths = this.u8(view, ColU8.HistoryLen, n);
+    const bytes = new Uint8Array(view.buffer);
+    const indices = new Int32Array(n);
+    const fresh: string[] = [];
+    // Zeek logs an empty history as unset: so is ours (null).
+    const nullBitmap = bitmap(n, (i) => lengths[i] !== 0);
+    for (let i = 0; i < n; i++) {
+      const start = base + i * HISTORY_WIDTH;
+      const text = textDecoder.decode(bytes.subarray(start, start + lengths[i]!));
+      let index = this.historyIndex.get(text);
+      if (index === undefined) {
+        index = this.historyIndex.size;
+        this.historyIndex.set(text, index);
+        fresh.push(text);
+      }
+      indices[i] = index;
+    }
+    if (fresh.length > 0 || this.historyChunks.length === 0) this.historyChunks = [...this.historyChunks, utf8(fresh.length, (i) => fresh[i]!)];
+    const dictionary = new Vector(this.historyChunks);
+    return makeData({ type: arrowType(COLUMNS.find((c) => c.name === "history")!), length: n, data: indices, dictionary, nullBitmap } as never);
+  }
+}
+
+function withPresence(type: DataType, n: number, values: ArrayLike<number> & ArrayBufferView, present: Uint8Array, bit: Present | undefined): Data {
+  const nullBitmap = bit === undefined ? undefined : bitmap(n, (i) => (present[i]! & bit) !== 0);
+  return makeData({ type, length: n, data: values, nullBitmap } as never);
+}
+
+/** An Arrow validity (or boolean) bitmap, LSB first. */
+function bitmap(n: number, isSet: (i: number) => boolean): Uint8Array {
+  const bits = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < n; i++) if (isSet(i)) bits[i >> 3]! |= 1 << (i & 7);
+  return bits;
+}
+
+const textEncoder = new TextEncoder();
+
+function utf8(n: number, valueOf: (i: number) => string): Data<Utf8> {
+  const offsets = new Int32Array(n + 1);
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const encoded = textEncoder.encode(valueOf(i));
+    parts.push(encoded);
+    total += encoded.length;
+    offsets[i + 1] = total;
+  }
+  const data = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) { data.set(p, at); at += p.length; }
+  return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data });
+}
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+function base64(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 3) {
+    const b0 = bytes[i]!, b1 = bytes[i + 1], b2 = bytes[i + 2];
+    const v = (b0 << 16) | ((b1 ?? 0) << 8) | (b2 ?? 0);
+    out += BASE64[(v >> 18) & 63]! + BASE64[(v >> 12) & 63]!;
+    out += b1 === undefined ? "=" : BASE64[(v >> 6) & 63]!;
+    out += b2 === undefined ? "=" : BASE64[v & 63]!;
+  }
+  return out;
+}
+

@@ -1,0 +1,167 @@
+// The host's handle on one instance of the wasm core: the exports it calls, the input buffer it
+// fills, and the output batch and accounting it reads back. Views into wasm memory are made fresh
+// after every call, since any call may grow (and so detach) the memory.
+
+import type { RecordBatch } from "apache-arrow";
+import { Abi, ErrorCode, Flag, Stat, Status } from "./abi.js";
+import { BatchBuilder, type Group } from "./batch.js";
+
+interface CoreExports {
+  memory: WebAssembly.Memory;
+  abiVersion(): number;
+  reset(flags: number): void;
+  inputBuffer(capacity: number): number;
+  beginFile(): void;
+  feed(len: number, atEof: number): Status;
+  consumedBytes(): number;
+  finish(): Status;
+  outputRows(): number;
+  clearOutput(): void;
+  columnAddress(group: number, col: number): number;
+  statsAddress(): number;
+  errorCode(): ErrorCode;
+  errorOffset(): bigint;
+}
+
+/** Accounting for one run: `records` equals the sum of the per-reason counts. */
+export interface Stats {
+  /** Packet records read from the input. */
+  records: number;
+  /** TCP segments used for connection state. */
+  tcpPackets: number;
+  /** IP packets of other protocols (UDP, ICMP, tunnels not decoded, …). */
+  nonTcpIp: number;
+  /** Frames without an IP packet (ARP, LLDP, …). */
+  nonIp: number;
+  /** IP fragments other than a first fragment with a whole TCP header. */
+  ipFragments: number;
+  /** Frames cut by the snap length before the IP or TCP fixed header. */
+  truncatedHeaders: number;
+  /** Frames with impossible IP or TCP header fields. */
+  badHeaders: number;
+  /** Frames of a link type synfin does not decode. */
+  unsupportedLinkType: number;
+  /** Packets dropped for a bad IPv4 or TCP checksum (with verifyChecksums). */
+  badChecksums: number;
+  /** Records cut short by the end of a file. */
+  truncatedRecords: number;
+  /** pcapng packet blocks naming an undeclared interface. */
+  unknownInterface: number;
+  /** Input bytes consumed. */
+  bytes: number;
+  /** Connection rows produced. */
+  connections: number;
+  /** Non-packet pcapng blocks skipped. */
+  skippedBlocks: number;
+  /** pcap files and pcapng sections read. */
+  sections: number;
+  /** Most connections tracked at once. */
+  peakFlows: number;
+}
+
+const STAT_KEYS: Array<[keyof Stats, Stat]> = [
+  ["records", Stat.Records], ["tcpPackets", Stat.TcpPackets], ["nonTcpIp", Stat.NonTcpIp],
+  ["nonIp", Stat.NonIp], ["ipFragments", Stat.IpFragment], ["truncatedHeaders", Stat.TruncatedHeader],
+  ["badHeaders", Stat.BadHeader], ["unsupportedLinkType", Stat.UnsupportedLinkType],
+  ["badChecksums", Stat.BadChecksum], ["truncatedRecords", Stat.TruncatedRecord],
+  ["unknownInterface", Stat.UnknownInterface], ["bytes", Stat.Bytes], ["connections", Stat.Connections],
+  ["skippedBlocks", Stat.SkippedBlocks], ["sections", Stat.Sections], ["peakFlows", Stat.PeakFlows],
+];
+
+/** The per-reason buckets whose sum is `records`. */
+export const RECORD_BUCKETS: ReadonlyArray<keyof Stats> = [
+  "tcpPackets", "nonTcpIp", "nonIp", "ipFragments", "truncatedHeaders", "badHeaders",
+  "unsupportedLinkType", "badChecksums", "truncatedRecords", "unknownInterface",
+];
+
+export class Core {
+  private readonly x: CoreExports;
+  private readonly batches = new BatchBuilder();
+  private inputPtr = 0;
+  private inputCap = 0;
+
+  private constructor(instance: WebAssembly.Instance) {
+    this.x = instance.exports as unknown as CoreExports;
+    const version = this.x.abiVersion();
+    if (version !== Abi.Version) throw new Error(`synfin: wasm core ABI ${version}, host expects ${Abi.Version}; rebuild with npm run build`);
+  }
+
+  static async create(module: WebAssembly.Module, options: { verifyChecksums?: boolean }): Promise<Core> {
+    let memory: WebAssembly.Memory | undefined;
+    const imports = {
+      env: {
+        abort(msg: number, file: number, line: number, column: number): never {
+          const text = (p: number) => (memory ? readAsString(memory, p) : "?");
+          throw new Error(`synfin core assertion failed: ${text(msg)} (${text(file)}:${line}:${column})`);
+        },
+      },
+    };
+    const instance = await WebAssembly.instantiate(module, imports);
+    memory = (instance.exports as unknown as CoreExports).memory;
+    const core = new Core(instance);
+    core.x.reset(options.verifyChecksums ? Flag.VerifyChecksums : 0);
+    return core;
+  }
+
+  /** A view of the input buffer with at least `capacity` bytes; its first bytes are the carry-over. */
+  input(capacity: number): Uint8Array {
+    if (capacity > this.inputCap) {
+      this.inputPtr = this.x.inputBuffer(capacity);
+      this.inputCap = capacity;
+    }
+    return new Uint8Array(this.x.memory.buffer, this.inputPtr, this.inputCap);
+  }
+
+  get inputCapacity(): number { return this.inputCap; }
+
+  beginFile(): void { this.x.beginFile(); }
+
+  /** Frames the first `len` input bytes; returns the status and how many bytes were consumed. */
+  feed(len: number, atEof: boolean): { status: Status; consumed: number } {
+    const status = this.x.feed(len, atEof ? 1 : 0);
+    return { status, consumed: this.x.consumedBytes() };
+  }
+
+  /** Moves the unconsumed tail [consumed, len) to the start of the input buffer. */
+  carryOver(consumed: number, len: number): void {
+    const bytes = new Uint8Array(this.x.memory.buffer);
+    bytes.copyWithin(this.inputPtr, this.inputPtr + consumed, this.inputPtr + len);
+  }
+
+  finish(): Status { return this.x.finish(); }
+
+  /** The finished connections of the output batch as a RecordBatch (and clears it), or null. */
+  takeBatch(): RecordBatch | null {
+    const rows = this.x.outputRows();
+    if (rows === 0) return null;
+    const x = this.x;
+    const batch = this.batches.build({
+      buffer: x.memory.buffer,
+      rows,
+      address: (group: Group, col: number) => x.columnAddress(group, col),
+    });
+    x.clearOutput();
+    return batch;
+  }
+
+  stats(): Stats {
+    const values = new BigUint64Array(this.x.memory.buffer, this.x.statsAddress(), Stat.Count);
+    const stats = {} as Stats;
+    for (const [key, stat] of STAT_KEYS) stats[key] = Number(values[stat]);
+    return stats;
+  }
+
+  error(): { code: ErrorCode; offset: number } {
+    return { code: this.x.errorCode(), offset: Number(this.x.errorOffset()) };
+  }
+}
+
+/** Reads an AssemblyScript string (UTF-16, byte length at ptr - 4) for abort messages. */
+function readAsString(memory: WebAssembly.Memory, ptr: number): string {
+  if (ptr === 0) return "";
+  const bytes = new Uint8Array(memory.buffer);
+  const len = new Uint32Array(memory.buffer, ptr - 4, 1)[0]! >>> 1;
+  let s = "";
+  for (let i = 0; i < len; i++) s += String.fromCharCode(bytes[ptr + 2 * i]! | (bytes[ptr + 2 * i + 1]! << 8));
+  return s;
+}

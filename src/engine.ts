@@ -1,0 +1,91 @@
+// The engine loop: fills the core's input buffer from each source in turn, carries partial records
+// over, drains full output batches, and finishes with every connection still open. Users never
+// write this loop: `analyze` and `connections` run it.
+
+import type { RecordBatch } from "apache-arrow";
+import { Status } from "./abi.js";
+import { Core, type Stats } from "./core.js";
+import { SynfinError } from "./errors.js";
+import type { ByteSource } from "./sources.js";
+
+export interface EngineOptions {
+  /** Verify IPv4 header and TCP checksums and drop bad packets, as Zeek does without -C. Default false. */
+  verifyChecksums?: boolean;
+  /** Bytes read per step into wasm memory. Default 8 MiB. */
+  chunkSize?: number;
+  /** Called after each read with the bytes read so far. */
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface Progress {
+  /** The source being read. */
+  file: string;
+  /** Bytes read so far, over all sources. */
+  bytesRead: number;
+  /** Total bytes of all sources, when every size is known. */
+  totalBytes: number | undefined;
+}
+
+export const DEFAULT_CHUNK_SIZE = 8 << 20;
+/** No record may need a larger input buffer than this (the core refuses longer records first). */
+const MAX_INPUT_CAPACITY = 128 << 20;
+
+/** Runs the core over the sources in order, as one capture; yields each finished batch. */
+export async function* runEngine(core: Core, sources: ByteSource[], options: EngineOptions, done: (stats: Stats) => void): AsyncGenerator<RecordBatch> {
+  const chunkSize = Math.max(64 << 10, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  const sizes = sources.map((s) => s.size);
+  const totalBytes = sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
+  let bytesRead = 0;
+  try {
+    for (const source of sources) {
+      core.beginFile();
+      let capacity = chunkSize;
+      let len = 0;
+      let fileBytes = 0;
+      let eof = false;
+      while (true) {
+        const input = core.input(capacity);
+        if (!eof) {
+          const n = await source.read(input.subarray(len));
+          if (n === 0) eof = true;
+          len += n;
+          fileBytes += n;
+          bytesRead += n;
+          options.onProgress?.({ file: source.name, bytesRead, totalBytes });
+        }
+        let consumed = 0;
+        while (true) {
+          const step = core.feed(len, eof);
+          consumed = step.consumed;
+          if (step.status === Status.Error) {
+            const { code, offset } = core.error();
+            throw SynfinError.fromCore(code, source.name, offset);
+          }
+          if (step.status !== Status.OutputFull) break;
+          const batch = core.takeBatch();
+          if (batch) yield batch;
+          core.carryOver(consumed, len);
+          len -= consumed;
+        }
+        core.carryOver(consumed, len);
+        len -= consumed;
+        if (eof) break;
+        if (len === capacity) {
+          // One record is larger than the buffer: make room for it.
+          if (capacity >= MAX_INPUT_CAPACITY) throw new SynfinError("IMPOSSIBLE_RECORD_LENGTH", source.name, fileBytes - len, "a record larger than 128 MiB (damaged file)");
+          capacity *= 2;
+        }
+      }
+      await source.close();
+    }
+    while (core.finish() === Status.OutputFull) {
+      const batch = core.takeBatch();
+      if (batch) yield batch;
+    }
+    const last = core.takeBatch();
+    if (last) yield last;
+    done(core.stats());
+  } finally {
+    await Promise.all(sources.map((s) => s.close().catch(() => undefined)));
+  }
+}

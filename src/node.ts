@@ -1,0 +1,60 @@
+// The Node entry: everything the neutral entry reads, plus file paths, read straight into wasm
+// memory with positioned reads (no intermediate buffers).
+
+import { statSync } from "node:fs";
+import { open, readFile, type FileHandle } from "node:fs/promises";
+import { SynfinError } from "./errors.js";
+import { makeApi } from "./api.js";
+import { openInput, type ByteSource, type CaptureInput } from "./sources.js";
+
+/** A path, or bytes/streams; an array is several files read as one capture, in order. */
+export type CaptureSource = string | CaptureInput | ReadonlyArray<string | CaptureInput>;
+
+const wasmBuild = process.env.SYNFIN_WASM_BUILD === "debug" ? "debug" : "release";
+
+const api = makeApi<CaptureSource>({
+  async loadModule() {
+    const bytes = await readFile(new URL(`../build/synfin.${wasmBuild}.wasm`, import.meta.url));
+    return WebAssembly.compile(bytes);
+  },
+  open(source) {
+    const list: ReadonlyArray<string | CaptureInput> = Array.isArray(source) ? source : [source as string | CaptureInput];
+    return list.map((input, i) => (typeof input === "string" ? fileSource(input) : openInput(input, list.length > 1 ? `input ${i + 1}` : "input")));
+  },
+});
+
+/** A file read with positioned reads into the caller's buffer (a view of wasm memory). */
+function fileSource(path: string): ByteSource {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error("not a regular file");
+    size = st.size;
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
+    throw new SynfinError("READ_FAILED", path, 0, `cannot read: ${reason}`);
+  }
+  let handle: Promise<FileHandle> | undefined;
+  let position = 0;
+  let closed = false;
+  const opened = () => (handle ??= open(path, "r"));
+  return {
+    name: path,
+    size,
+    async read(into) {
+      const fh = await opened();
+      const { bytesRead } = await fh.read(into, 0, into.length, position);
+      position += bytesRead;
+      return bytesRead;
+    },
+    async close() {
+      if (closed || !handle) return;
+      closed = true;
+      await (await handle).close();
+    },
+  };
+}
+
+export const analyze = api.analyze;
+export const connections = api.connections;
+export * from "./exports.js";

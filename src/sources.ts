@@ -1,0 +1,105 @@
+// Byte sources: everything synfin reads from, behind one `read(into)` call so that the engine can
+// hand each source a view of wasm memory to fill. Platform-neutral; the Node entry adds file paths.
+
+/** A sequential reader of one capture file's bytes. */
+export interface ByteSource {
+  /** Named in error messages. */
+  readonly name: string;
+  /** Total bytes, when known (for progress). */
+  readonly size: number | undefined;
+  /** Fills `into` from the front with up to `into.length` bytes; resolves to the count, 0 at the end. */
+  read(into: Uint8Array): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** One capture file's bytes, in any form a browser or Node hands out. */
+export type CaptureInput =
+  | Uint8Array
+  | ArrayBuffer
+  | Blob
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array>;
+
+export function openInput(input: CaptureInput, name: string): ByteSource {
+  if (input instanceof Uint8Array) return bytesSource(input, name);
+  if (input instanceof ArrayBuffer) return bytesSource(new Uint8Array(input), name);
+  if (typeof Blob !== "undefined" && input instanceof Blob) return blobSource(input, name);
+  if (typeof ReadableStream !== "undefined" && input instanceof ReadableStream) return chunkSource(streamChunks(input), name, undefined);
+  if (input && typeof (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === "function") {
+    return chunkSource((input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator](), name, undefined);
+  }
+  throw new TypeError(`synfin: cannot read ${name}: expected a Uint8Array, ArrayBuffer, Blob, ReadableStream or AsyncIterable<Uint8Array>`);
+}
+
+function bytesSource(bytes: Uint8Array, name: string): ByteSource {
+  let at = 0;
+  return {
+    name,
+    size: bytes.length,
+    async read(into) {
+      const n = Math.min(into.length, bytes.length - at);
+      into.set(bytes.subarray(at, at + n));
+      at += n;
+      return n;
+    },
+    async close() {},
+  };
+}
+
+function blobSource(blob: Blob, name: string): ByteSource {
+  let at = 0;
+  return {
+    name: (blob as File).name || name,
+    size: blob.size,
+    async read(into) {
+      const n = Math.min(into.length, blob.size - at);
+      if (n <= 0) return 0;
+      into.set(new Uint8Array(await blob.slice(at, at + n).arrayBuffer()));
+      at += n;
+      return n;
+    },
+    async close() {},
+  };
+}
+
+async function* streamChunks(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** A source over chunks of any size: fills each `into` as far as the chunks allow. */
+export function chunkSource(chunks: AsyncIterator<Uint8Array>, name: string, size: number | undefined): ByteSource {
+  let pending: Uint8Array | undefined;
+  let ended = false;
+  return {
+    name,
+    size,
+    async read(into) {
+      let filled = 0;
+      while (filled < into.length && !ended) {
+        if (!pending || pending.length === 0) {
+          const next = await chunks.next();
+          if (next.done) { ended = true; break; }
+          pending = next.value instanceof Uint8Array ? next.value : new Uint8Array(next.value as ArrayBufferLike);
+          continue;
+        }
+        const n = Math.min(pending.length, into.length - filled);
+        into.set(pending.subarray(0, n), filled);
+        pending = pending.subarray(n);
+        filled += n;
+      }
+      return filled;
+    },
+    async close() {
+      if (!ended) await chunks.return?.();
+    },
+  };
+}
