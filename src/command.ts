@@ -1,0 +1,191 @@
+// The synfin command: captures in, connection lifecycles out (summary table, NDJSON, CSV or
+// Arrow IPC). Exit 0 on success, 2 when an input is not a readable capture or the usage is wrong.
+
+import { createWriteStream } from "node:fs";
+import { parseArgs } from "node:util";
+import { RecordBatchFileWriter, type RecordBatch } from "apache-arrow";
+import { connections, SynfinError, type Progress, type Stats } from "./node.js";
+import { RECORD_BUCKETS } from "./core.js";
+import { csvHeader, csvLines, ndjsonLines } from "./format.js";
+import { Summary, table } from "./summary.js";
+
+const USAGE = `usage: synfin <capture...> [--format table|ndjson|csv|arrow] [-o FILE]
+              [--verify-checksums] [--stats] [--no-progress]
+
+Reads pcap/pcapng captures (several files are read as one capture, in order) and writes one row
+per TCP connection.
+
+  --format F           table (default without -o), ndjson (default with -o), csv, arrow (IPC file)
+  -o, --output FILE    write to FILE instead of standard output
+  --verify-checksums   drop packets with a bad IPv4 header or TCP checksum (as Zeek without -C)
+  --stats              print the accounting of every record read to standard error
+  --no-progress        no progress bar (it is shown only when standard error is a terminal)
+  -h, --help           this text
+  -v, --version        the version`;
+
+type Format = "table" | "ndjson" | "csv" | "arrow";
+const FORMATS: readonly Format[] = ["table", "ndjson", "csv", "arrow"];
+
+class UsageError extends Error {}
+
+interface Options {
+  files: string[];
+  format: Format;
+  output: string | undefined;
+  verifyChecksums: boolean;
+  stats: boolean;
+  progress: boolean;
+}
+
+function parseOptions(argv: string[]): Options | "help" | "version" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        format: { type: "string" },
+        output: { type: "string", short: "o" },
+        "verify-checksums": { type: "boolean" },
+        stats: { type: "boolean" },
+        "no-progress": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  if (v.version) return "version";
+  if (parsed.positionals.length === 0) throw new UsageError("no capture file given");
+  const format = (v.format ?? (v.output ? "ndjson" : "table")) as Format;
+  if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}' (one of ${FORMATS.join(", ")})`);
+  if (format === "arrow" && !v.output && process.stdout.isTTY) throw new UsageError("--format arrow writes binary: give -o FILE or redirect standard output");
+  return {
+    files: parsed.positionals,
+    format,
+    output: v.output,
+    verifyChecksums: v["verify-checksums"] ?? false,
+    stats: v.stats ?? false,
+    progress: !v["no-progress"] && process.stderr.isTTY === true,
+  };
+}
+
+/** Writes text or bytes to a file or stdout, waiting when the stream is full. */
+class Sink {
+  private readonly stream: NodeJS.WritableStream;
+  private closedEarly = false;
+  constructor(path: string | undefined) {
+    this.stream = path ? createWriteStream(path) : process.stdout;
+    this.stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") { this.closedEarly = true; return; }
+      process.stderr.write(`synfin: cannot write ${path ?? "standard output"}: ${e.message}\n`);
+      process.exit(2);
+    });
+  }
+  get closed(): boolean { return this.closedEarly; }
+  async write(chunk: string | Uint8Array): Promise<void> {
+    if (this.closedEarly) return;
+    if (!this.stream.write(chunk)) await new Promise<void>((resolve) => this.stream.once("drain", () => resolve()));
+  }
+  async end(): Promise<void> {
+    if (this.stream === process.stdout) return;
+    await new Promise<void>((resolve) => this.stream.end(() => resolve()));
+  }
+}
+
+function progressBar(enabled: boolean): { update(p: Progress): void; done(): void } {
+  const started = performance.now();
+  let last = 0;
+  return {
+    update(p) {
+      const now = performance.now();
+      if (!enabled || now - last < 200) return;
+      last = now;
+      const seconds = (now - started) / 1000;
+      const rate = p.bytesRead / Math.max(seconds, 1e-3);
+      const mb = (n: number) => `${(n / 1e6).toFixed(0)} MB`;
+      let text = `${mb(p.bytesRead)} ${mb(rate)}/s`;
+      if (p.totalBytes) {
+        const frac = Math.min(1, p.bytesRead / p.totalBytes);
+        const eta = frac > 0 ? seconds * (1 / frac - 1) : 0;
+        const width = 30;
+        const filled = Math.round(frac * width);
+        text = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(frac * 100).toFixed(0)}% ${text} ETA ${eta.toFixed(0)} s`;
+      }
+      process.stderr.write(`\r${text}\x1b[K`);
+    },
+    done() {
+      if (enabled) process.stderr.write("\r\x1b[K");
+    },
+  };
+}
+
+async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, sink: Sink, summary: Summary): Promise<void> {
+  if (opts.format === "arrow") {
+    const writer = new RecordBatchFileWriter();
+    const pump = (async () => { for await (const chunk of writer) await sink.write(chunk); })();
+    for await (const batch of batches) writer.write(batch);
+    writer.finish();
+    await pump;
+    return;
+  }
+  if (opts.format === "csv") await sink.write(csvHeader() + "\n");
+  for await (const batch of batches) {
+    if (opts.format === "table") { summary.add(batch); continue; }
+    const lines = opts.format === "ndjson" ? ndjsonLines(batch) : csvLines(batch);
+    let text = "";
+    for (const line of lines) text += line + "\n";
+    await sink.write(text);
+    if (sink.closed) return;
+  }
+}
+
+function statsText(stats: Stats): string {
+  const rows = RECORD_BUCKETS.map((k) => [k, String(stats[k])]);
+  rows.push(["= records", String(stats.records)]);
+  for (const k of ["connections", "bytes", "sections", "skippedBlocks", "peakFlows"] as const) rows.push([k, String(stats[k])]);
+  return table(["accounting", "count"], rows);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let opts;
+  try {
+    opts = parseOptions(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`synfin: ${e.message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (opts === "help") { process.stdout.write(USAGE + "\n"); return 0; }
+  if (opts === "version") { process.stdout.write(`synfin ${await version()}\n`); return 0; }
+  const started = performance.now();
+  const bar = progressBar(opts.progress);
+  const stream = connections(opts.files, { verifyChecksums: opts.verifyChecksums, onProgress: (p) => bar.update(p) });
+  const sink = new Sink(opts.output);
+  const summary = new Summary();
+  try {
+    await writeBatches(opts, stream, sink, summary);
+  } catch (e) {
+    bar.done();
+    if (e instanceof SynfinError) {
+      process.stderr.write(`synfin: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  bar.done();
+  const stats = stream.stats!;
+  if (opts.format === "table") await sink.write(summary.render(opts.files.join(", "), stats, (performance.now() - started) / 1000) + "\n");
+  await sink.end();
+  if (opts.stats) process.stderr.write(statsText(stats) + "\n");
+  return 0;
+}
+
+async function version(): Promise<string> {
+  const { readFile } = await import("node:fs/promises");
+  const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
