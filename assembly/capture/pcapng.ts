@@ -17,8 +17,8 @@ const BLOCK_HEADER_LEN: u32 = 8;
 const BLOCK_MIN_LEN: u32 = 12;
 const SHB_MIN_LEN: u32 = 28;
 const IDB_MIN_LEN: u32 = 20;
+/** EPB and PB: 28 bytes of header and fields, the trailing length. */
 const EPB_MIN_LEN: u32 = 32;
-const PB_MIN_LEN: u32 = 32;
 const SPB_MIN_LEN: u32 = 16;
 /** Longer blocks are taken as damage rather than waited for. */
 export const MAX_BLOCK_LEN: u32 = 64 << 20;
@@ -96,9 +96,9 @@ export function parseBlock(p: usize, len: u32, offset: u64): Status {
   const type = rd32(p);
   if (type == BT_SHB) return parseSectionHeader(p, len, offset);
   if (type == BT_IDB) return parseInterfaceDescription(p, len, offset);
-  if (type == BT_EPB) return parseEnhancedPacketBlock(p, len, offset);
+  if (type == BT_EPB) return parseTimestampedPacketBlock(p, len, offset, false);
   if (type == BT_SPB) return parseSimplePacketBlock(p, len, offset);
-  if (type == BT_PB) return parseObsoletePacketBlock(p, len, offset);
+  if (type == BT_PB) return parseTimestampedPacketBlock(p, len, offset, true);
   count(Stat.SkippedBlocks);
   return Status.NeedMore;
 }
@@ -200,23 +200,17 @@ function setPacket(rec: usize, tsNs: i64, capLen: u32, origLen: u32, iface: u32,
   hasPacket = true;
 }
 
-function parseEnhancedPacketBlock(p: usize, len: u32, offset: u64): Status {
+/**
+ * EPB and the obsolete PB share a layout after the block header: interface id (EPB 32 bits; PB 16
+ * bits and a drop count), timestamp high and low words, captured and original length, data.
+ */
+function parseTimestampedPacketBlock(p: usize, len: u32, offset: u64, obsolete: bool): Status {
   if (len < EPB_MIN_LEN) return fail(ErrorCode.BadBlockBody, offset);
-  const iface = rd32(p + 8);
+  const iface = obsolete ? rd16(p + 8) : rd32(p + 8);
   const ts = (<u64>rd32(p + 12) << 32) | <u64>rd32(p + 16);
   const capLen = rd32(p + 20);
   const origLen = rd32(p + 24);
-  if (<u64>capLen + 32 > <u64>len) return fail(ErrorCode.BadBlockBody, offset);
-  return packetOn(iface, ts, true, capLen, origLen, p + 28);
-}
-
-function parseObsoletePacketBlock(p: usize, len: u32, offset: u64): Status {
-  if (len < PB_MIN_LEN) return fail(ErrorCode.BadBlockBody, offset);
-  const iface = rd16(p + 8);
-  const ts = (<u64>rd32(p + 12) << 32) | <u64>rd32(p + 16);
-  const capLen = rd32(p + 20);
-  const origLen = rd32(p + 24);
-  if (<u64>capLen + 32 > <u64>len) return fail(ErrorCode.BadBlockBody, offset);
+  if (<u64>capLen + EPB_MIN_LEN > <u64>len) return fail(ErrorCode.BadBlockBody, offset);
   return packetOn(iface, ts, true, capLen, origLen, p + 28);
 }
 
