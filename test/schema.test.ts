@@ -1,0 +1,70 @@
+// The schema, the core's column layout (src/abi.ts) and the README agree: every column the core
+// writes is in the schema exactly once, every schema column is documented, in order.
+
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ColI64, ColU16, ColU32, ColU8, ColBytes } from "../src/abi.js";
+import { COLUMNS, SCHEMA } from "../src/schema.js";
+import { analyze } from "../src/node.js";
+import { writePcap } from "../src/writer/capture.js";
+import { Conversation } from "../src/writer/conversation.js";
+import { LINKTYPE } from "../src/writer/packet.js";
+
+/** Core columns that feed other columns instead of being columns themselves. */
+const INTERNAL_U8 = new Set([ColU8.HistoryLen, ColU8.Present]);
+
+/** The core columns of one width group that schema columns read. */
+function sourcesOf(group: "i64" | "u32" | "u16" | "u8"): number[] {
+  const kinds = {
+    i64: ["timestamp", "duration", "seconds", "u64"],
+    u32: ["u32"],
+    u16: ["u16"],
+    u8: ["u8", "bool", "enum"],
+  }[group];
+  return COLUMNS.filter((c) => kinds.includes(c.source.kind)).map((c) => (c.source as { col: number }).col);
+}
+
+function enumValues(e: Record<string, string | number>): number[] {
+  return Object.entries(e).filter(([k, v]) => typeof v === "number" && k !== "Count").map(([, v]) => v as number);
+}
+
+describe("schema and core layout", () => {
+  it("maps every 8-, 4- and 2-byte core column to exactly one schema column", () => {
+    expect(sourcesOf("i64").sort((a, b) => a - b)).toEqual(enumValues(ColI64));
+    expect(sourcesOf("u32").sort((a, b) => a - b)).toEqual(enumValues(ColU32));
+    expect(sourcesOf("u16").sort((a, b) => a - b)).toEqual(enumValues(ColU16));
+  });
+
+  it("maps every 1-byte core column to one schema column, but for the internal ones", () => {
+    const used = sourcesOf("u8");
+    expect(new Set(used).size).toBe(used.length);
+    expect([...used, ...INTERNAL_U8].sort((a, b) => a - b)).toEqual(enumValues(ColU8).sort((a, b) => a - b));
+    expect(COLUMNS.filter((c) => c.source.kind === "address").map((c) => (c.source as { col: ColBytes }).col)).toEqual([ColBytes.OrigAddr, ColBytes.RespAddr]);
+  });
+
+  it("gives every column a unique name and the Arrow field the same name", () => {
+    const names = COLUMNS.map((c) => c.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(SCHEMA.fields.map((f) => f.name)).toEqual(names);
+  });
+
+  it("is the schema of the tables analyze returns", async () => {
+    const packets = new Conversation({ client: "10.0.0.1", server: "10.0.0.2", clientPort: 40000, serverPort: 80 }).handshake().close("client").packets();
+    const { table } = await analyze(writePcap(packets, { linkType: LINKTYPE.ETHERNET }));
+    expect(table.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual(SCHEMA.fields.map((f) => `${f.name}:${f.type}`));
+  });
+});
+
+describe("README", () => {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+
+  it("starts with the two quick-start commands", () => {
+    const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1]?.trim().split("\n");
+    expect(firstBlock).toEqual(["npm install && npm start", "npm test"]);
+  });
+
+  it("documents every column, in schema order", () => {
+    const documented = [...readme.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented).toEqual(COLUMNS.map((c) => c.name));
+  });
+});
