@@ -3,8 +3,10 @@
 
 import { Stat } from "../src/abi";
 import { setFrame } from "./capture/frame";
-import { decodeLink, netOffset, vlanId, NET_OTHER, NET_TRUNCATED, NET_UNSUPPORTED } from "./decode/link";
-import { decodeIp, ipVersion, ipSrc, ipDst, ipTotalLen, l4Offset, l4Len } from "./decode/ip";
+import { Tunnel } from "../src/abi";
+import { decodeLink, decodeWifi, netOffset, vlanId, linkTunnel, LINKTYPE_ETHERNET, NET_OTHER, NET_TRUNCATED, NET_UNSUPPORTED } from "./decode/link";
+import { decodeIp, ipVersion, ipSrc, ipDst, ipTotalLen, ipProtocol, l4Offset, l4Len } from "./decode/ip";
+import { decapsulate, innerOffset, innerTunnel, NET_ETHERNET, NET_WIFI } from "./decode/tunnel";
 import { decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFlags, tcpWindow, tcpHeaderLen, tcpPayloadLen, tcpHeaderCut } from "./decode/tcp";
 import { setKey } from "./flow/table";
 import { advanceTime, trackSegment, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
@@ -30,16 +32,44 @@ export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32
   return true;
 }
 
+/** Tunnels inside tunnels are followed this deep. */
+const MAX_TUNNEL_DEPTH: u32 = 4;
+
 function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: usize): Stat {
-  const net = decodeLink(linkType, data, capLen);
+  let net = decodeLink(linkType, data, capLen);
   if (net == NET_UNSUPPORTED) return Stat.UnsupportedLinkType;
-  if (net == NET_TRUNCATED) return Stat.TruncatedHeader;
-  if (net == NET_OTHER) return Stat.NonIp;
-  const ip = data + netOffset;
-  const ipCap = capLen - netOffset;
-  const wire = origLen > capLen ? origLen : capLen;
-  const ipStat = decodeIp(net, ip, ipCap, wire - netOffset, verifyChecksums);
-  if (ipStat != Stat.TcpPackets) return ipStat;
+  const vlan = vlanId;
+  let tunnel = linkTunnel;
+  let base = data;
+  let cap = capLen;
+  let wire = origLen > capLen ? origLen : capLen;
+  let ip: usize = 0, ipCap: u32 = 0;
+  let netOff = netOffset;
+  for (let depth: u32 = 0; ; depth++) {
+    if (net == NET_TRUNCATED) return depth == 0 ? Stat.TruncatedHeader : Stat.NonTcpIp;
+    if (net == NET_OTHER) return depth == 0 ? Stat.NonIp : Stat.NonTcpIp;
+    ip = base + netOff;
+    ipCap = cap - netOff;
+    const ipWire = wire > netOff ? wire - netOff : 0;
+    const ipStat = decodeIp(net, ip, ipCap, ipWire, verifyChecksums);
+    if (ipStat == Stat.TcpPackets) break;
+    if (ipStat != Stat.NonTcpIp || depth == MAX_TUNNEL_DEPTH || l4Offset > ipCap) return ipStat;
+    // A tunnel: carry on with the packet inside it.
+    const inner = decapsulate(ipProtocol, ip + l4Offset, ipCap - l4Offset);
+    const skip = l4Offset + innerOffset;
+    if (inner == NET_OTHER || skip > ipCap) return ipStat;
+    if (tunnel == Tunnel.None) tunnel = innerTunnel;
+    base = ip + skip;
+    cap = ipCap - skip;
+    wire = ipWire > skip ? ipWire - skip : 0;
+    if (inner == NET_ETHERNET || inner == NET_WIFI) {
+      net = inner == NET_ETHERNET ? decodeLink(LINKTYPE_ETHERNET, base, cap) : decodeWifi(base, cap);
+      netOff = netOffset;
+    } else {
+      net = inner;
+      netOff = 0;
+    }
+  }
   const tcp = ip + l4Offset;
   const tcpCap = ipCap > l4Offset ? ipCap - l4Offset : 0;
   const tcpStat = decodeTcp(tcp, tcpCap, l4Len);
@@ -50,8 +80,8 @@ function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: 
   // for options cut by the snap length: so do we.
   const drop = tcpHeaderCut ? DROP_HEADER_CUT : badChecksum ? DROP_CHECKSUM : DROP_NONE;
   const captured = tcpCap > tcpHeaderLen ? tcpCap - tcpHeaderLen : 0;
-  setKey(ipSrc, tcpSrcPort, ipDst, tcpDstPort, ipVersion == 4 ? 4 : 16, vlanId);
-  trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop);
+  setKey(ipSrc, tcpSrcPort, ipDst, tcpDstPort, ipVersion == 4 ? 4 : 16, vlan);
+  trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
   if (drop == DROP_HEADER_CUT) return Stat.TruncatedHeader;
   return drop == DROP_CHECKSUM ? Stat.BadChecksum : Stat.TcpPackets;
 }

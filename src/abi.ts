@@ -3,7 +3,7 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 1,
+  Version = 2,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
   /** Bytes of history kept per connection (Zeek's history is log-scaled, so it stays short). */
@@ -123,6 +123,11 @@ export enum EndReason {
   Eof,
 }
 
+/** The outermost encapsulation a connection's first packet came in. */
+export enum Tunnel {
+  None = 0, Mpls, Pppoe, Pbb, FabricPath, VnTag, Gre, Erspan, Vxlan, Geneve, GtpU, Teredo, Ayiya, IpInIp,
+}
+
 /** Output columns of 8-byte values (i64 timestamps use NullTime for null). */
 export enum ColI64 {
   ConnId = 0, FirstPacket, Ts, LastTs, DurationNs, SynTs, SynAckTs, EstablishedTs,
@@ -146,7 +151,7 @@ export enum ColU16 {
 /** Output columns of 1-byte values. */
 export enum ColU8 {
   IpVersion = 0, ConnState, OrigState, RespState, Closer, EndReason, Completeness,
-  OrigWscale, RespWscale, OrigSackOk, RespSackOk, OrigTsOk, RespTsOk, Ecn, HistoryLen,
+  OrigWscale, RespWscale, OrigSackOk, RespSackOk, OrigTsOk, RespTsOk, Ecn, Tunnel, HistoryLen,
   /** Bit set of which nullable non-timestamp columns are present (see Present). */
   Present,
   Count,

@@ -84,8 +84,6 @@ export class BatchBuilder {
         const bytes = new Uint8Array(view.buffer);
         return utf8(n, (i) => "1:" + base64(bytes.subarray(base + i * COMMUNITY_WIDTH, base + (i + 1) * COMMUNITY_WIDTH)));
       }
-      case "null-string":
-        return makeData({ type: new Utf8(), length: n, nullCount: n, nullBitmap: new Uint8Array((n + 7) >> 3), valueOffsets: new Int32Array(n + 1), data: new Uint8Array(0) });
     }
   }
 

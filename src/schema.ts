@@ -6,7 +6,7 @@ import {
   Bool, Dictionary, Duration, Field, Float64, Int32, Int8, Schema, TimeUnit, Timestamp,
   Uint16, Uint32, Uint64, Uint8, Utf8, type DataType,
 } from "apache-arrow";
-import { ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, Closer, EndReason, Present, TcpState } from "./abi.js";
+import { ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, Closer, EndReason, Present, TcpState, Tunnel } from "./abi.js";
 
 /** Where a column's values come from in the core's output batch. */
 export type ColumnSource =
@@ -21,8 +21,7 @@ export type ColumnSource =
   | { kind: "enum"; col: ColU8; names: readonly string[]; nullCode?: number }
   | { kind: "address"; col: ColBytes }
   | { kind: "history" }
-  | { kind: "community-id" }
-  | { kind: "null-string" };
+  | { kind: "community-id" };
 
 export interface ColumnDef {
   name: string;
@@ -38,6 +37,7 @@ const count = (name: string, col: ColI64, doc: string): ColumnDef => ({ name, so
 export const CONN_STATE_NAMES = enumNames(ConnState);
 export const TCP_STATE_NAMES = enumNames(TcpState);
 export const CLOSER_NAMES = ["", "orig", "resp", "both"] as const;
+export const TUNNEL_NAMES = ["", "mpls", "pppoe", "pbb", "fabricpath", "vntag", "gre", "erspan", "vxlan", "geneve", "gtpu", "teredo", "ayiya", "ipip"] as const;
 export const END_REASON_NAMES = ["fin", "rst", "idle_timeout", "attempt_timeout", "reuse", "eof"] as const;
 
 function enumNames(e: Record<string, string | number>): string[] {
@@ -52,7 +52,7 @@ export const COLUMNS: readonly ColumnDef[] = [
   { name: "community_id", source: { kind: "community-id" }, doc: "Community ID v1 flow hash (seed 0), `1:` + base64" },
   { name: "ip_version", source: { kind: "u8", col: ColU8.IpVersion }, doc: "4 or 6" },
   { name: "vlan", source: { kind: "u16", col: ColU16.Vlan, present: Present.Vlan }, doc: "Outermost 802.1Q/802.1ad VLAN id; null when untagged" },
-  { name: "tunnel", source: { kind: "null-string" }, doc: "Outermost encapsulation; null when none (tunnels are not decoded yet)" },
+  { name: "tunnel", source: { kind: "enum", col: ColU8.Tunnel, names: TUNNEL_NAMES, nullCode: Tunnel.None }, doc: "Outermost encapsulation of the first packet: mpls, pppoe, pbb, fabricpath, vntag, gre, erspan, vxlan, geneve, gtpu, teredo, ayiya, ipip; null when none" },
   { name: "orig_h", source: { kind: "address", col: ColBytes.OrigAddr }, doc: "Originator address (text)" },
   { name: "orig_p", source: { kind: "u16", col: ColU16.OrigPort }, doc: "Originator port" },
   { name: "resp_h", source: { kind: "address", col: ColBytes.RespAddr }, doc: "Responder address (text)" },
@@ -114,7 +114,7 @@ export const COLUMNS: readonly ColumnDef[] = [
 ];
 
 /** Arrow dictionaries are keyed by id; these are fixed for the life of the schema. */
-export const DICT_ID = { connState: 0, origState: 1, respState: 2, closer: 3, endReason: 4, history: 5 } as const;
+export const DICT_ID = { connState: 0, origState: 1, respState: 2, closer: 3, endReason: 4, history: 5, tunnel: 6 } as const;
 
 function dictionaryId(name: string): number {
   if (name === "conn_state") return DICT_ID.connState;
@@ -122,6 +122,7 @@ function dictionaryId(name: string): number {
   if (name === "resp_state") return DICT_ID.respState;
   if (name === "closer") return DICT_ID.closer;
   if (name === "end_reason") return DICT_ID.endReason;
+  if (name === "tunnel") return DICT_ID.tunnel;
   return DICT_ID.history;
 }
 
@@ -139,14 +140,13 @@ export function arrowType(def: ColumnDef): DataType {
     case "enum": return new Dictionary(new Utf8(), new Int8(), dictionaryId(def.name));
     case "history": return new Dictionary(new Utf8(), new Int32(), DICT_ID.history);
     case "address":
-    case "community-id":
-    case "null-string": return new Utf8();
+    case "community-id": return new Utf8();
   }
 }
 
 export function isNullable(def: ColumnDef): boolean {
   const s = def.source;
-  if (s.kind === "timestamp" || s.kind === "duration" || s.kind === "null-string" || s.kind === "history") return true;
+  if (s.kind === "timestamp" || s.kind === "duration" || s.kind === "history") return true;
   if (s.kind === "enum") return s.nullCode !== undefined;
   return "present" in s && s.present !== undefined;
 }

@@ -39,6 +39,8 @@ export let ipTotalLen: u32 = 0;
 export let l4Offset: u32 = 0;
 /** Length of the transport header and payload, from the IP length fields. */
 export let l4Len: u32 = 0;
+/** The transport protocol number (IPv6: after the extension headers). */
+export let ipProtocol: u32 = 0;
 /** Whether the packet is a first fragment with more to come. */
 export let ipFirstFragment: bool = false;
 
@@ -79,7 +81,8 @@ function decodeIpv4(p: usize, capLen: u32, wireLen: u32, verifyChecksum: bool): 
   const frag = be16(p + IPV4_FRAG);
   if ((frag & IPV4_FRAG_OFFSET_MASK) != 0) return Stat.IpFragment;
   ipFirstFragment = (frag & IPV4_MORE_FRAGMENTS) != 0;
-  return <u32>load<u8>(p + IPV4_PROTOCOL) == IPPROTO_TCP ? Stat.TcpPackets : Stat.NonTcpIp;
+  ipProtocol = <u32>load<u8>(p + IPV4_PROTOCOL);
+  return ipProtocol == IPPROTO_TCP ? Stat.TcpPackets : Stat.NonTcpIp;
 }
 
 function decodeIpv6(p: usize, capLen: u32, wireLen: u32): Stat {
@@ -100,7 +103,7 @@ function decodeIpv6(p: usize, capLen: u32, wireLen: u32): Stat {
   for (let i: u32 = 0; i < IPV6_MAX_EXTENSION_HEADERS; i++) {
     if (next == IPPROTO_TCP) break;
     const isExtension = next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_DSTOPTS || next == IPPROTO_FRAGMENT || next == IPPROTO_AH;
-    if (!isExtension) return Stat.NonTcpIp;
+    if (!isExtension) break;
     if (off + 2 > capLen) return Stat.TruncatedHeader;
     const h = p + off;
     let len: u32;
@@ -119,8 +122,8 @@ function decodeIpv6(p: usize, capLen: u32, wireLen: u32): Stat {
     off += len;
     if (off > end) return Stat.BadHeader;
   }
-  if (next != IPPROTO_TCP) return Stat.NonTcpIp;
+  ipProtocol = next;
   l4Offset = off;
   l4Len = end - off;
-  return Stat.TcpPackets;
+  return next == IPPROTO_TCP ? Stat.TcpPackets : Stat.NonTcpIp;
 }

@@ -3,6 +3,7 @@
 // encapsulations 802.1ah PBB, Cisco FabricPath and VN-Tag), raw IP, BSD null/loopback, Linux
 // cooked capture v1 and v2.
 
+import { Tunnel } from "../../src/abi";
 import { be16 } from "../capture/bytes";
 
 export const LINKTYPE_NULL: u32 = 0;
@@ -15,6 +16,7 @@ export const LINKTYPE_LOOP: u32 = 108;
 export const LINKTYPE_LINUX_SLL: u32 = 113;
 export const LINKTYPE_IPV4: u32 = 228;
 export const LINKTYPE_IPV6: u32 = 229;
+export const LINKTYPE_NFLOG: u32 = 239;
 export const LINKTYPE_LINUX_SLL2: u32 = 276;
 
 export const ETHERTYPE_IPV4: u32 = 0x0800;
@@ -43,6 +45,20 @@ const LLC_SNAP_SAP: u32 = 0xaa;
 const LLC_UI: u32 = 0x03;
 const LLC_HEADER_LEN: u32 = 3;
 const SNAP_HEADER_LEN: u32 = 5;
+// Linux NFLOG (https://www.tcpdump.org/linktypes/LINKTYPE_NFLOG.html): header, then TLVs with
+// lengths and types in host byte order, padded to 4 bytes; NFULA_PAYLOAD holds the packet.
+const NFLOG_HEADER_LEN: u32 = 4;
+const NFLOG_TLV_HEADER_LEN: u32 = 4;
+const NFULA_PAYLOAD: u32 = 9;
+const NFPROTO_IPV4: u32 = 2;
+const NFPROTO_IPV6: u32 = 10;
+// IEEE 802.11 data frames (as Aruba tunnels them in GRE).
+const WIFI_HEADER_LEN: u32 = 24;
+const WIFI_ADDR4_LEN: u32 = 6;
+const WIFI_QOS_LEN: u32 = 2;
+const WIFI_HT_CONTROL_LEN: u32 = 4;
+const WIFI_AMSDU_SUBFRAME_LEN: u32 = 14;
+const WIFI_TYPE_DATA: u32 = 2;
 /** Bound on nested tags and encapsulations per frame. */
 const MAX_LAYERS: u32 = 16;
 
@@ -74,10 +90,18 @@ export const NET_UNSUPPORTED: i32 = -2;
 export let netOffset: u32 = 0;
 /** Outermost VLAN id, or -1. */
 export let vlanId: i32 = -1;
+/** Outermost layer-2 encapsulation (MPLS, PPPoE, PBB, FabricPath, VN-Tag), or Tunnel.None. */
+export let linkTunnel: Tunnel = Tunnel.None;
+
+@inline function encapsulation(kind: Tunnel): void {
+  if (linkTunnel == Tunnel.None) linkTunnel = kind;
+}
 
 export function decodeLink(linkType: u32, p: usize, capLen: u32): i32 {
   vlanId = -1;
+  linkTunnel = Tunnel.None;
   switch (linkType) {
+    case LINKTYPE_NFLOG: return decodeNflog(p, capLen);
     case LINKTYPE_ETHERNET: return decodeEthernet(p, capLen);
     case LINKTYPE_FDDI: return afterLlc(p, capLen, FDDI_HEADER_LEN);
     case LINKTYPE_RAW:
@@ -115,14 +139,19 @@ function afterEthertype(p: usize, capLen: u32, typeOffset: u32): i32 {
       if (vlanId < 0) vlanId = <i32>(be16(p + body) & 0x0fff);
       off = body + 2;
     } else if (type == ETHERTYPE_PBB) {
+      encapsulation(Tunnel.Pbb);
       off = body + PBB_ITAG_LEN + MAC_PAIR_LEN;
     } else if (type == ETHERTYPE_FABRICPATH) {
+      encapsulation(Tunnel.FabricPath);
       off = body + FABRICPATH_TAG_LEN + MAC_PAIR_LEN;
     } else if (type == ETHERTYPE_VNTAG) {
+      encapsulation(Tunnel.VnTag);
       off = body + VNTAG_LEN;
     } else if (type == ETHERTYPE_MPLS || type == ETHERTYPE_MPLS_MULTICAST) {
+      encapsulation(Tunnel.Mpls);
       return afterMpls(p, capLen, body);
     } else if (type == ETHERTYPE_PPPOE_SESSION) {
+      encapsulation(Tunnel.Pppoe);
       return afterPppoe(p, capLen, body);
     } else if (type <= MAX_8023_LENGTH) {
       return afterLlc(p, capLen, body);
@@ -163,6 +192,45 @@ function afterLlc(p: usize, capLen: u32, start: u32): i32 {
   const type = start + LLC_HEADER_LEN + SNAP_HEADER_LEN - 2;
   if (type + 2 > capLen) return NET_TRUNCATED;
   return byEthertype(be16(p + type), capLen, type + 2);
+}
+
+function decodeNflog(p: usize, capLen: u32): i32 {
+  if (capLen < NFLOG_HEADER_LEN) return NET_TRUNCATED;
+  const family = <u32>load<u8>(p);
+  let off = NFLOG_HEADER_LEN;
+  while (off + NFLOG_TLV_HEADER_LEN <= capLen) {
+    const len = <u32>load<u16>(p + off);
+    const type = <u32>load<u16>(p + off + 2);
+    if (len < NFLOG_TLV_HEADER_LEN) return NET_OTHER;
+    if (type == NFULA_PAYLOAD) {
+      if (family == NFPROTO_IPV4) return atOffset(NET_IPV4, capLen, off + NFLOG_TLV_HEADER_LEN);
+      if (family == NFPROTO_IPV6) return atOffset(NET_IPV6, capLen, off + NFLOG_TLV_HEADER_LEN);
+      return NET_OTHER;
+    }
+    off += (len + 3) & ~3;
+  }
+  return NET_TRUNCATED;
+}
+
+/** An IEEE 802.11 data frame: header (4th address, QoS, HT control), A-MSDU subframe, LLC/SNAP. */
+export function decodeWifi(p: usize, capLen: u32): i32 {
+  vlanId = -1;
+  linkTunnel = Tunnel.None;
+  if (capLen < WIFI_HEADER_LEN) return NET_TRUNCATED;
+  const fc = <u32>load<u16>(p);
+  // Frame control is little endian: type bits 2-3, subtype 4-7, flags in the second byte.
+  if (((fc >> 2) & 3) != WIFI_TYPE_DATA || (fc & 0x4000) != 0) return NET_OTHER;
+  let off = WIFI_HEADER_LEN;
+  if ((fc & 0x0300) == 0x0300) off += WIFI_ADDR4_LEN;
+  let amsdu = false;
+  if ((fc & 0x0080) != 0) {
+    if (off + WIFI_QOS_LEN > capLen) return NET_TRUNCATED;
+    amsdu = (load<u8>(p + off) & 0x80) != 0;
+    off += WIFI_QOS_LEN;
+    if ((fc & 0x8000) != 0) off += WIFI_HT_CONTROL_LEN;
+  }
+  if (amsdu) off += WIFI_AMSDU_SUBFRAME_LEN;
+  return afterLlc(p, capLen, off);
 }
 
 function decodeNull(p: usize, capLen: u32): i32 {

@@ -80,6 +80,7 @@ export const OPT_ISN: u8 = 32;
   hasInterface: bool;
   historyLen: u8;
   completeness: u8;
+  tunnel: u8;
   histSeen: u32;           // Zeek's hist_seen mask (responder bits << 16)
   interface: u32;
   firstPacketSeen: u8;     // Zeek's first_packet_seen bits (1 orig, 2 resp)

@@ -2,7 +2,7 @@
 // and creation-time flip), runs Zeek's model and synfin's lifecycle on the segment, and ends
 // connections whose timers ran out. Nothing here allocates per packet.
 
-import { EndReason, Stat } from "../../src/abi";
+import { EndReason, Stat, Tunnel } from "../../src/abi";
 import { Flow, Zeek, NO_TIME, endpointOf } from "./record";
 import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows } from "./table";
 import { NO_TIMER, nextDeadline, popTimer } from "./timers";
@@ -55,13 +55,13 @@ export function advanceTime(nowNs: i64): bool {
  * One TCP segment whose key was set with setKey. `capturedLen` is how much of the payload the
  * capture holds; `drop` says why it goes no further than the lookup (see DROP_*).
  */
-export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32): void {
+export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel): void {
   let idx = findFlow();
   if (idx != NO_FLOW && isReuse(flowAt(idx), flags, seq)) {
     endFlow(idx, EndReason.Reuse);
     idx = NO_FLOW;
   }
-  if (idx == NO_FLOW) idx = createFlow(tsNs, flags, srcPort, dstPort, drop);
+  if (idx == NO_FLOW) idx = createFlow(tsNs, flags, srcPort, dstPort, drop, tunnel);
   const f = flowAt(idx);
   const isOrig = packetFromA == f.origIsA;
   if (drop != DROP_NONE) {
@@ -94,7 +94,7 @@ function isReuse(f: Flow, flags: u32, seq: u32): bool {
   return true;
 }
 
-function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32): u32 {
+function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32, tunnel: Tunnel): u32 {
   const idx = insertFlow();
   const f = flowAt(idx);
   f.index = idx;
@@ -103,6 +103,7 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
   f.firstPacket = frameIndex;
   f.interface = frameInterface;
   f.hasInterface = frameHasInterface;
+  f.tunnel = <u8>tunnel;
   f.startNs = tsNs;
   f.lastNs = tsNs;
   f.lastPacketNs = tsNs;

@@ -108,6 +108,7 @@ function writeStates(f: Flow, o: Endpoint, r: Endpoint, cause: EndReason): void 
   putU8(ColU8.Closer, f.closer);
   putU8(ColU8.EndReason, endReason(f, cause));
   putU8(ColU8.Completeness, f.completeness);
+  putU8(ColU8.Tunnel, f.tunnel);
   putU8(ColU8.HistoryLen, f.historyLen);
   memory.copy(bytesCell(ColBytes.History), historyOf(f), f.historyLen);
 }
