@@ -59,6 +59,12 @@ export const MAX_BLOCKS: u32 = 4;
   retransmits: u64;
   zeroWindows: u64;
   keepalives: u64;
+  // Wireshark's per-direction analysis state (packet-tcp.c tcp_analyze_sequence_number).
+  lastAckTs: i64;          // time of this side's last segment with ACK
+  lastAck: u32;            // its ACK value
+  lastWindow: u32;         // its raw window
+  dupAcks: u32;            // duplicate ACKs in a row
+  ackSet: bool;
 }
 
 // Endpoint.optionBits
