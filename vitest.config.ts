@@ -6,5 +6,6 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
+    env: { SYNFIN_WASM_BUILD: "debug" },
   },
 });

@@ -1,0 +1,216 @@
+// The built command line (dist/cli.js), run as a child process on captures written to a temporary
+// directory: every output format agrees with the library, and unreadable input or bad usage exits 2
+// with one line on standard error.
+
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { tableFromIPC } from "apache-arrow";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COLUMNS, RECORD_BUCKETS } from "../src/node.js";
+import { Conversation } from "../src/writer/conversation.js";
+import { type Cell, type Row, NS_PER_MS, NS_PER_SECOND, analyzeRows, pcapOf } from "./support/fixtures.js";
+
+const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const T0 = 1_700_000_000n * NS_PER_SECOND;
+
+let dir: string;
+let capture: string;
+let expectedRows: Row[];
+let packetCount: number;
+
+/** Three connections: a complete one (SF), an unanswered SYN (S0) and a rejected one (REJ). */
+function threeConnections() {
+  const base = { client: "10.0.0.1", server: "10.0.0.2", serverPort: 80 };
+  const complete = new Conversation({ ...base, clientPort: 40001, startNs: T0 })
+    .handshake().data("client", 100).ack("server").data("server", 2000).ack("client").close("client");
+  const unanswered = new Conversation({ ...base, clientPort: 40002, startNs: T0 + 10n * NS_PER_MS }).syn();
+  const rejected = new Conversation({ ...base, clientPort: 40003, startNs: T0 + 20n * NS_PER_MS }).syn().rst("server", { withAck: true });
+  return [...complete.packets(), ...unanswered.packets(), ...rejected.packets()].sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
+}
+
+function run(...args: string[]) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", maxBuffer: 256 << 20 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function lines(text: string): string[] {
+  return text.split("\n").filter((line) => line.length > 0);
+}
+
+/** ISO-8601 UTC with nine fractional digits, from ns since the epoch (the CLI's text form of a timestamp). */
+function isoNs(ns: bigint): string {
+  const secondsPart = ns / NS_PER_SECOND;
+  const fraction = ns % NS_PER_SECOND;
+  return `${new Date(Number(secondsPart) * 1000).toISOString().slice(0, 19)}.${fraction.toString().padStart(9, "0")}Z`;
+}
+
+/** A library row as the CLI writes it: timestamps as ISO text, durations in seconds. */
+function asText(row: Row): Record<string, Cell> {
+  const out: Record<string, Cell> = {};
+  for (const def of COLUMNS) {
+    const value = row[def.name]!;
+    if (def.source.kind === "timestamp") out[def.name] = value === null ? null : isoNs(value as bigint);
+    else if (def.source.kind === "duration") out[def.name] = value === null ? null : Number(value as bigint) / 1e9;
+    else out[def.name] = value;
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "synfin-cli-"));
+  capture = join(dir, "three.pcap");
+  const packets = threeConnections();
+  packetCount = packets.length;
+  writeFileSync(capture, pcapOf(packets));
+  expectedRows = (await analyzeRows(capture)).rows;
+  expect(expectedRows.map((r) => r.conn_state)).toEqual(["SF", "S0", "REJ"]);
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("output formats", () => {
+  it("--format ndjson: one JSON object per connection, equal to the library's rows", () => {
+    const { status, stdout, stderr } = run(capture, "--format", "ndjson");
+    expect({ status, stderr }).toEqual({ status: 0, stderr: "" });
+    const parsed = lines(stdout).map((line) => JSON.parse(line) as Record<string, Cell>);
+    expect(parsed).toEqual(expectedRows.map(asText));
+  });
+
+  it("-o FILE without --format writes NDJSON to the file", () => {
+    const out = join(dir, "rows.ndjson");
+    const { status, stdout } = run(capture, "-o", out);
+    expect(status).toBe(0);
+    expect(stdout).toBe("");
+    expect(lines(readFileSync(out, "utf8")).map((line) => JSON.parse(line))).toEqual(expectedRows.map(asText));
+  });
+
+  it("--format csv: the schema's column names, then one line per connection", () => {
+    const { status, stdout } = run(capture, "--format", "csv");
+    expect(status).toBe(0);
+    const [header, ...rows] = lines(stdout);
+    expect(header!.split(",")).toEqual(COLUMNS.map((c) => c.name));
+    expect(rows).toHaveLength(expectedRows.length);
+    const historyColumn = COLUMNS.findIndex((c) => c.name === "history");
+    expect(rows.map((r) => r.split(",")[historyColumn])).toEqual(expectedRows.map((r) => r.history));
+  });
+
+  it("--format arrow -o FILE: an Arrow IPC file with the same rows", () => {
+    const out = join(dir, "rows.arrow");
+    const { status } = run(capture, "--format", "arrow", "-o", out);
+    expect(status).toBe(0);
+    const table = tableFromIPC(readFileSync(out));
+    expect(table.numRows).toBe(expectedRows.length);
+    expect(table.schema.fields.map((f) => f.name)).toEqual(COLUMNS.map((c) => c.name));
+    expect(table.getChild("conn_state")!.toArray()).toEqual(["SF", "S0", "REJ"]);
+  });
+
+  it("the default format prints a summary of the connections", () => {
+    const { status, stdout } = run(capture);
+    expect(status).toBe(0);
+    expect(stdout).toContain(`${expectedRows.length} TCP connections from ${packetCount} packets`);
+    // The conn_state table: a header, a rule, then "<state>  <count>" lines up to a blank line.
+    const all = stdout.split("\n");
+    const header = all.findIndex((line) => /^conn_state\s+connections$/.test(line));
+    expect(header).toBeGreaterThanOrEqual(0);
+    const table: Record<string, number> = {};
+    for (const line of all.slice(header + 2)) {
+      const m = line.match(/^(\S+)\s+(\d+)$/);
+      if (!m) break;
+      table[m[1]!] = Number(m[2]);
+    }
+    expect(table).toEqual({ SF: 1, S0: 1, REJ: 1 });
+  });
+
+  it("--stats prints the accounting of every record to standard error", () => {
+    const { status, stderr } = run(capture, "--format", "ndjson", "--stats");
+    expect(status).toBe(0);
+    for (const bucket of RECORD_BUCKETS) expect(stderr).toContain(bucket);
+    const count = (name: string) => Number(lines(stderr).find((line) => line.includes(name))!.match(/(\d+)\D*$/)![1]);
+    expect(count("records")).toBe(packetCount);
+    expect(count("tcpPackets")).toBe(packetCount);
+    expect(count("connections")).toBe(expectedRows.length);
+  });
+});
+
+describe("more connections than one output batch (8192 rows)", () => {
+  it("arrow, csv and ndjson all carry every row, histories included", async () => {
+    // 9000 connections: the first 8500 unanswered SYNs ("S"), the last 500 handshakes ("ShA"), so
+    // the second batch brings a history the first did not have.
+    const packets = [];
+    for (let i = 0; i < 9000; i++) {
+      const conv = new Conversation({ client: `10.1.${i >> 8}.${i & 0xff}`, server: "10.0.0.2", clientPort: 40000, serverPort: 80, startNs: T0 + BigInt(i) * 10_000n, stepNs: 1_000n });
+      packets.push(...(i < 8500 ? conv.syn() : conv.handshake()).packets());
+    }
+    packets.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
+    const many = join(dir, "many.pcap");
+    writeFileSync(many, pcapOf(packets));
+    const histories = (list: unknown[]) => ({ S: list.filter((h) => h === "S").length, ShA: list.filter((h) => h === "ShA").length });
+
+    const arrowFile = join(dir, "many.arrow");
+    expect(run(many, "--format", "arrow", "-o", arrowFile).status).toBe(0);
+    const table = tableFromIPC(readFileSync(arrowFile));
+    expect(table.numRows).toBe(9000);
+    expect(histories([...table.getChild("history")!])).toEqual({ S: 8500, ShA: 500 });
+
+    const csv = run(many, "--format", "csv");
+    const historyColumn = COLUMNS.findIndex((c) => c.name === "history");
+    expect(histories(lines(csv.stdout).slice(1).map((line) => line.split(",")[historyColumn]))).toEqual({ S: 8500, ShA: 500 });
+
+    const ndjson = run(many, "--format", "ndjson");
+    expect(histories(lines(ndjson.stdout).map((line) => (JSON.parse(line) as Row).history))).toEqual({ S: 8500, ShA: 500 });
+  });
+});
+
+describe("errors and usage", () => {
+  it("a file that is not a capture: exit 2, one line naming the file and the byte offset", () => {
+    const notCapture = join(dir, "photo.jpg");
+    writeFileSync(notCapture, Uint8Array.of(0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01));
+    const { status, stdout, stderr } = run(notCapture, "--format", "ndjson");
+    expect(status).toBe(2);
+    expect(stdout).toBe("");
+    expect(lines(stderr)).toHaveLength(1);
+    expect(stderr).toContain(notCapture);
+    expect(stderr).toContain("byte offset 0");
+  });
+
+  it("damage later in the file names its offset", () => {
+    const damaged = join(dir, "damaged.pcap");
+    const bytes = readFileSync(capture);
+    const PCAP_HEADER = 24, CAPLEN_FIELD = 8;
+    bytes.writeUInt32LE(0x7fff_ffff, PCAP_HEADER + CAPLEN_FIELD);
+    writeFileSync(damaged, bytes);
+    const { status, stderr } = run(damaged);
+    expect(status).toBe(2);
+    expect(lines(stderr)).toHaveLength(1);
+    expect(stderr).toContain(damaged);
+    expect(stderr).toContain(`byte offset ${PCAP_HEADER}`);
+  });
+
+  it("a missing file: exit 2, one line", () => {
+    const missing = join(dir, "no-such-file.pcap");
+    const { status, stderr } = run(missing);
+    expect(status).toBe(2);
+    expect(lines(stderr)).toHaveLength(1);
+    expect(stderr).toContain(missing);
+  });
+
+  it("an unknown --format: exit 2", () => {
+    const { status, stderr } = run(capture, "--format", "bogus");
+    expect(status).toBe(2);
+    expect(stderr).toContain("bogus");
+  });
+
+  it("no capture given: exit 2", () => {
+    expect(run().status).toBe(2);
+  });
+
+  it("--help and --version exit 0", () => {
+    expect(run("--help")).toMatchObject({ status: 0, stdout: expect.stringContaining("usage: synfin") });
+    expect(run("--version")).toMatchObject({ status: 0, stdout: expect.stringMatching(/^synfin \d+\.\d+\.\d+/) });
+  });
+});
