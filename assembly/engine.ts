@@ -4,8 +4,9 @@
 import { Stat } from "../src/abi";
 import { setFrame } from "./capture/frame";
 import { Tunnel } from "../src/abi";
-import { decodeLink, decodeWifi, netOffset, vlanId, linkTunnel, LINKTYPE_ETHERNET, NET_OTHER, NET_TRUNCATED, NET_UNSUPPORTED } from "./decode/link";
-import { decodeIp, ipVersion, ipSrc, ipDst, ipTotalLen, ipProtocol, l4Offset, l4Len } from "./decode/ip";
+import { decodeLink, decodeWifi, netOffset, vlanId, linkTunnel, LINKTYPE_ETHERNET, NET_IPV4, NET_OTHER, NET_TRUNCATED, NET_UNSUPPORTED } from "./decode/link";
+import { decodeIp, ipVersion, ipSrc, ipDst, ipTotalLen, ipProtocol, l4Offset, l4Len, ipFragmentWhole, ipFragmentOffset, ipMoreFragments } from "./decode/ip";
+import { addFragment, datagramLen } from "./decode/fragments";
 import { decapsulate, innerOffset, innerTunnel, NET_ETHERNET, NET_WIFI } from "./decode/tunnel";
 import { decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFlags, tcpWindow, tcpHeaderLen, tcpPayloadLen, tcpHeaderCut } from "./decode/tcp";
 import { setKey } from "./flow/table";
@@ -45,14 +46,26 @@ function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: 
   let wire = origLen > capLen ? origLen : capLen;
   let ip: usize = 0, ipCap: u32 = 0;
   let netOff = netOffset;
+  let verifyIp = verifyChecksums;
   for (let depth: u32 = 0; ; depth++) {
     if (net == NET_TRUNCATED) return depth == 0 ? Stat.TruncatedHeader : Stat.NonTcpIp;
     if (net == NET_OTHER) return depth == 0 ? Stat.NonIp : Stat.NonTcpIp;
     ip = base + netOff;
     ipCap = cap - netOff;
     const ipWire = wire > netOff ? wire - netOff : 0;
-    const ipStat = decodeIp(net, ip, ipCap, ipWire, verifyChecksums);
+    const ipStat = decodeIp(net, ip, ipCap, ipWire, verifyIp);
     if (ipStat == Stat.TcpPackets) break;
+    if (ipStat == Stat.IpFragment && ipFragmentWhole && net == NET_IPV4 && depth < MAX_TUNNEL_DEPTH) {
+      // Held until its datagram is whole; the fragment completing it carries on with the datagram.
+      const datagram = addFragment(ip, l4Offset, l4Len, ipFragmentOffset, ipMoreFragments, tsNs);
+      if (datagram == 0) return Stat.IpFragment;
+      base = datagram;
+      cap = datagramLen;
+      wire = datagramLen;
+      netOff = 0;
+      verifyIp = false; // each fragment's header was checked; the rebuilt one has no checksum
+      continue;
+    }
     if (ipStat != Stat.NonTcpIp || depth == MAX_TUNNEL_DEPTH || l4Offset > ipCap) return ipStat;
     // A tunnel: carry on with the packet inside it.
     const inner = decapsulate(ipProtocol, ip + l4Offset, ipCap - l4Offset);
@@ -62,6 +75,7 @@ function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: 
     base = ip + skip;
     cap = ipCap - skip;
     wire = ipWire > skip ? ipWire - skip : 0;
+    verifyIp = verifyChecksums;
     if (inner == NET_ETHERNET || inner == NET_WIFI) {
       net = inner == NET_ETHERNET ? decodeLink(LINKTYPE_ETHERNET, base, cap) : decodeWifi(base, cap);
       netOff = netOffset;

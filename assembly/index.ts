@@ -5,6 +5,7 @@
 import { Abi, Flag, Status } from "../src/abi";
 import { readRecords, beginFile as beginCaptureFile, consumed } from "./capture/reader";
 import { resetFrames } from "./capture/frame";
+import { resetFragments } from "./decode/fragments";
 import { setVerifyChecksums } from "./engine";
 import { resetTable } from "./flow/table";
 import { resetTimers } from "./flow/timers";
@@ -25,6 +26,7 @@ export function reset(flags: u32): void {
   clearOutputRows();
   clearStats();
   resetFrames();
+  resetFragments();
   resetTable();
   resetTimers();
   resetTracker();

@@ -316,15 +316,47 @@ describe("frames that are not TCP land in their own bucket", () => {
     expect(stats).toMatchObject({ records: 1, unsupportedLinkType: 1, connections: 0 });
   });
 
-  it("an IPv4 fragment past the first is a fragment; a first fragment with a whole TCP header is TCP", async () => {
+  describe("IPv4 fragments are reassembled, as Zeek does", () => {
+    const IPV4_HEADER = 20;
+    const IPV4_TOTAL_LENGTH = 2;
     const IPV4_FLAGS_FRAGMENT = 6;
     const MORE_FRAGMENTS = 0x2000;
-    const later = ipPacket(tcpSpec());
-    putU16(later, IPV4_FLAGS_FRAGMENT, 185); // offset 185 × 8 bytes, last fragment
-    const first = ipPacket(tcpSpec({ payload: 100 }));
-    putU16(first, IPV4_FLAGS_FRAGMENT, MORE_FRAGMENTS); // offset 0, more to come
-    const stats = await statsOfFrames([ethernet(fixIpv4Checksum(later)), ethernet(fixIpv4Checksum(first))]);
-    expect(stats).toMatchObject({ records: 2, ipFragments: 1, tcpPackets: 1 });
+    /** 20 bytes of TCP header and 200 of payload: an IP payload of 220 bytes. */
+    const datagram = () => ipPacket(tcpSpec({ flags: ACK | PSH, ack: 5000, options: undefined, payload: 200 }));
+
+    /** RFC 791 §3.2: the datagram's data from `start` (a multiple of 8) to `end`, as one fragment. */
+    function fragmentOf(ip: Uint8Array, start: number, end: number, more: boolean): Uint8Array {
+      const piece = new Uint8Array(IPV4_HEADER + end - start);
+      piece.set(ip.subarray(0, IPV4_HEADER));
+      piece.set(ip.subarray(IPV4_HEADER + start, IPV4_HEADER + end), IPV4_HEADER);
+      putU16(piece, IPV4_TOTAL_LENGTH, piece.length);
+      putU16(piece, IPV4_FLAGS_FRAGMENT, (start / 8) | (more ? MORE_FRAGMENTS : 0));
+      return fixIpv4Checksum(piece);
+    }
+
+    it("two fragments that complete a datagram are one TCP segment, counted at its full length", async () => {
+      const ip = datagram();
+      const frames = [ethernet(fragmentOf(ip, 104, 220, false)), ethernet(fragmentOf(ip, 0, 104, true))];
+      const packets = frames.map((data, i) => ({ tsNs: START_NS + BigInt(i) * NS_PER_SECOND, data }));
+      const { rows, stats } = await analyzeRows(pcapOf(packets));
+      // The first record waits for its datagram; the second completes it.
+      expect(stats).toMatchObject({ records: 2, ipFragments: 1, tcpPackets: 1 });
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ orig_pkts: 1, orig_ip_bytes: ip.length, ts: START_NS + NS_PER_SECOND, history: "D" });
+    });
+
+    it("fragments that never complete their datagram are only counted", async () => {
+      const ip = datagram();
+      const stats = await statsOfFrames([ethernet(fragmentOf(ip, 0, 104, true)), ethernet(fragmentOf(ip, 104, 200, true))]);
+      expect(stats).toMatchObject({ records: 2, ipFragments: 2, tcpPackets: 0, connections: 0 });
+    });
+
+    it("a first fragment cut by the snap length is used alone when its TCP header is whole", async () => {
+      const first = ethernet(fragmentOf(datagram(), 0, 104, true));
+      const cut = { tsNs: START_NS, data: first.subarray(0, 14 + IPV4_HEADER + 20 + 10), origLen: first.length };
+      const { stats } = await analyzeRows(pcapOf([cut]));
+      expect(stats).toMatchObject({ records: 1, tcpPackets: 1 });
+    });
   });
 
   it("impossible header fields are bad headers", async () => {

@@ -43,6 +43,11 @@ export let l4Len: u32 = 0;
 export let ipProtocol: u32 = 0;
 /** Whether the packet is a first fragment with more to come. */
 export let ipFirstFragment: bool = false;
+/** For Stat.IpFragment: the fragment was captured whole, so it can be reassembled. */
+export let ipFragmentWhole: bool = false;
+/** For fragments: offset of this fragment's data in the datagram, and whether more follow. */
+export let ipFragmentOffset: u32 = 0;
+export let ipMoreFragments: bool = false;
 
 /**
  * Decodes the IP header at `p` with `capLen` bytes captured and `wireLen` on the wire. Returns
@@ -79,9 +84,16 @@ function decodeIpv4(p: usize, capLen: u32, wireLen: u32, verifyChecksum: bool): 
   l4Offset = headerLen;
   l4Len = totalLen - headerLen;
   const frag = be16(p + IPV4_FRAG);
-  if ((frag & IPV4_FRAG_OFFSET_MASK) != 0) return Stat.IpFragment;
-  ipFirstFragment = (frag & IPV4_MORE_FRAGMENTS) != 0;
   ipProtocol = <u32>load<u8>(p + IPV4_PROTOCOL);
+  ipFragmentOffset = (frag & IPV4_FRAG_OFFSET_MASK) << 3;
+  ipMoreFragments = (frag & IPV4_MORE_FRAGMENTS) != 0;
+  // A fragment captured whole waits for its datagram (as Zeek reassembles); a cut one cannot be
+  // reassembled: a cut first fragment is used alone, the others are only counted.
+  ipFragmentWhole = totalLen <= capLen && headerTotalLen != 0;
+  if (ipFragmentOffset != 0 || ipMoreFragments) {
+    if (ipFragmentWhole || ipFragmentOffset != 0) return Stat.IpFragment;
+  }
+  ipFirstFragment = ipMoreFragments;
   return ipProtocol == IPPROTO_TCP ? Stat.TcpPackets : Stat.NonTcpIp;
 }
 
