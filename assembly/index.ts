@@ -11,6 +11,7 @@ import { resetTable } from "./flow/table";
 import { resetTimers } from "./flow/timers";
 import { resetTracker, endOldest } from "./flow/tracker";
 import { initOutput, clearOutput as clearOutputRows, columnAddress as outColumnAddress, outRows, outFull } from "./out/columns";
+import { initEvents, eventRows, clearEvents as clearEventRows, eventColumnAddress as eventsColumnAddress, eventsRoom } from "./out/events";
 import { STATS, clearStats, errorCode as lastErrorCode, errorOffset as lastErrorOffset } from "./stats";
 
 let input: usize = 0;
@@ -32,6 +33,7 @@ export function reset(flags: u32): void {
   resetTracker();
   beginCaptureFile();
   setVerifyChecksums((flags & Flag.VerifyChecksums) != 0);
+  initEvents((flags & Flag.Events) != 0);
 }
 
 /** The input buffer, grown to `capacity` bytes (its contents are kept); returns its address. */
@@ -59,7 +61,7 @@ export function consumedBytes(): u32 {
 
 /** End of input: emits every connection still open, oldest first. */
 export function finish(): Status {
-  while (!outFull()) {
+  while (!outFull() && eventsRoom(1)) {
     if (!endOldest()) return Status.Done;
   }
   return Status.OutputFull;
@@ -75,6 +77,18 @@ export function clearOutput(): void {
 
 export function columnAddress(group: u32, col: u32): usize {
   return outColumnAddress(group, col);
+}
+
+export function eventCount(): u32 {
+  return eventRows;
+}
+
+export function clearEvents(): void {
+  clearEventRows();
+}
+
+export function eventColumnAddress(group: u32, col: u32): usize {
+  return eventsColumnAddress(group, col);
 }
 
 export function statsAddress(): usize {

@@ -3,18 +3,22 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 2,
+  Version = 3,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
   /** Bytes of history kept per connection (Zeek's history is log-scaled, so it stays short). */
   HistoryBytes = 40,
   /** Community ID v1 digest length (SHA-1). */
   CommunityIdBytes = 20,
+  /** Events in one output batch. */
+  BatchEvents = 16384,
 }
 
 /** Options passed to `reset()` as bit flags. */
 export enum Flag {
   VerifyChecksums = 1,
+  /** Write the events table (one row per lifecycle transition). */
+  Events = 2,
 }
 
 /** What `feed()` / `finish()` stopped on. */
@@ -126,6 +130,44 @@ export enum EndReason {
 /** The outermost encapsulation a connection's first packet came in. */
 export enum Tunnel {
   None = 0, Mpls, Pppoe, Pbb, FabricPath, VnTag, Gre, Erspan, Vxlan, Geneve, GtpU, Teredo, Ayiya, IpInIp,
+}
+
+/** Lifecycle transitions in the events table. */
+export enum Event {
+  /** A SYN (without ACK); every one, so retransmitted SYNs show. */
+  Syn = 0,
+  /** A SYN-ACK; every one. */
+  SynAck,
+  /** The originator's ACK of the SYN-ACK completed the handshake. */
+  Established,
+  /** The first segment with payload in this direction. */
+  FirstData,
+  /** This side's first FIN. */
+  Fin,
+  /** The peer acknowledged this side's FIN. */
+  FinAcked,
+  /** A RST; every one. */
+  Rst,
+  /** Both FINs acknowledged, or a RST: the connection is closed. */
+  Closed,
+  /** Zeek swapped originator and responder (history '^'): earlier directions are reversed. */
+  Flip,
+  /** The row ended: nothing for the inactivity timeout. */
+  IdleTimeout,
+  /** The row ended: an attempt unanswered for 5 s. */
+  AttemptTimeout,
+  /** The row ended: a new SYN on the same 4-tuple starts a new connection. */
+  Reuse,
+  /** The row ended: the input ended. */
+  Eof,
+}
+
+/** Output columns of the events table. */
+export enum EventCol {
+  /** i64 group */
+  ConnId = 0, Ts, Packet,
+  /** u8 group (indices from 0 again) */
+  Direction = 0, Event, OrigState, RespState,
 }
 
 /** Output columns of 8-byte values (i64 timestamps use NullTime for null). */

@@ -4,7 +4,7 @@
 import { Table, type RecordBatch } from "apache-arrow";
 import { Core, type Stats } from "./core.js";
 import { runEngine, type EngineOptions } from "./engine.js";
-import { SCHEMA } from "./schema.js";
+import { EVENT_SCHEMA, SCHEMA } from "./schema.js";
 import type { ByteSource } from "./sources.js";
 
 /** Options of `analyze` and `connections`. */
@@ -13,6 +13,8 @@ export type AnalyzeOptions = EngineOptions;
 export interface AnalyzeResult {
   /** One row per TCP connection (see the README for the columns). */
   table: Table;
+  /** With `events: true`: one row per lifecycle transition. */
+  events?: Table;
   /** Accounting of every record read. */
   stats: Stats;
 }
@@ -45,10 +47,14 @@ export function makeApi<S>(platform: Platform<S>) {
   }
 
   async function analyze(source: S, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
-    const stream = connections(source, options);
+    const eventBatches: RecordBatch[] = [];
+    const onEvents = (batch: RecordBatch) => { eventBatches.push(batch); options.onEvents?.(batch); };
+    const stream = connections(source, options.events ? { ...options, onEvents } : options);
     const batches: RecordBatch[] = [];
     for await (const batch of stream) batches.push(batch);
-    return { table: new Table(SCHEMA, batches), stats: stream.stats! };
+    const result: AnalyzeResult = { table: new Table(SCHEMA, batches), stats: stream.stats! };
+    if (options.events) result.events = new Table(EVENT_SCHEMA, eventBatches);
+    return result;
   }
 
   return { analyze, connections };

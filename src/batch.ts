@@ -4,7 +4,7 @@
 
 import { Data, RecordBatch, Struct, Utf8, Vector, makeData, makeVector, type DataType } from "apache-arrow";
 import { Abi, ColBytes, ColI64, ColU8, Present } from "./abi.js";
-import { COLUMNS, SCHEMA, arrowType, type ColumnDef } from "./schema.js";
+import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA, arrowType, type ColumnDef } from "./schema.js";
 import { formatAddress } from "./address.js";
 
 /** Column groups of the core's output, as numbered by its `columnAddress` export. */
@@ -38,6 +38,14 @@ export class BatchBuilder {
     return new RecordBatch(SCHEMA, makeData({ type: new Struct(SCHEMA.fields), length: n, nullCount: 0, children }));
   }
 
+  /** The events batch: the view's i64 and u8 groups are the events region's. */
+  buildEvents(view: OutputView): RecordBatch {
+    const n = view.rows;
+    const none = new Uint8Array(n);
+    const children = EVENT_COLUMNS.map((def) => this.column(def, view, n, none, none));
+    return new RecordBatch(EVENT_SCHEMA, makeData({ type: new Struct(EVENT_SCHEMA.fields), length: n, nullCount: 0, children }));
+  }
+
   private column(def: ColumnDef, view: OutputView, n: number, present: Uint8Array, ipVersion: Uint8Array): Data {
     const type = arrowType(def);
     const s = def.source;
@@ -55,6 +63,10 @@ export class BatchBuilder {
       }
       case "u64":
         return makeData({ type, length: n, data: new BigUint64Array(view.buffer, view.address(Group.I64, s.col), n).slice() } as never);
+      case "index": {
+        const values = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
+        return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => values[i]! >= 0n) } as never);
+      }
       case "u32":
         return withPresence(type, n, new Uint32Array(view.buffer, view.address(Group.U32, s.col), n).slice(), present, s.present);
       case "u16":

@@ -3,13 +3,14 @@
 
 import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
-import { RecordBatchFileWriter, type RecordBatch } from "apache-arrow";
+import { RecordBatch, RecordBatchFileWriter, Struct, makeData, type Schema } from "apache-arrow";
 import { connections, SynfinError, type Progress, type Stats } from "./node.js";
 import { RECORD_BUCKETS } from "./core.js";
 import { csvHeader, csvLines, ndjsonLines } from "./format.js";
+import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA } from "./schema.js";
 import { Summary, table } from "./summary.js";
 
-const USAGE = `usage: synfin <capture...> [--format table|ndjson|csv|arrow] [-o FILE]
+const USAGE = `usage: synfin <capture...> [--format table|ndjson|csv|arrow] [-o FILE] [--events FILE]
               [--verify-checksums] [--stats] [--no-progress]
 
 Reads pcap/pcapng captures (several files are read as one capture, in order) and writes one row
@@ -17,6 +18,8 @@ per TCP connection.
 
   --format F           table (default without -o), ndjson (default with -o), csv, arrow (IPC file)
   -o, --output FILE    write to FILE instead of standard output
+  --events FILE        also write the events table (one row per lifecycle transition) to FILE,
+                       in the output format (NDJSON when the output is the summary table)
   --verify-checksums   drop packets with a bad IPv4 header or TCP checksum (as Zeek without -C)
   --stats              print the accounting of every record read to standard error
   --no-progress        no progress bar (it is shown only when standard error is a terminal)
@@ -32,6 +35,7 @@ interface Options {
   files: string[];
   format: Format;
   output: string | undefined;
+  events: string | undefined;
   verifyChecksums: boolean;
   stats: boolean;
   progress: boolean;
@@ -46,6 +50,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
       options: {
         format: { type: "string" },
         output: { type: "string", short: "o" },
+        events: { type: "string" },
         "verify-checksums": { type: "boolean" },
         stats: { type: "boolean" },
         "no-progress": { type: "boolean" },
@@ -67,6 +72,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
     files: parsed.positionals,
     format,
     output: v.output,
+    events: v.events,
     verifyChecksums: v["verify-checksums"] ?? false,
     stats: v.stats ?? false,
     progress: !v["no-progress"] && process.stderr.isTTY === true,
@@ -123,24 +129,53 @@ function progressBar(enabled: boolean): { update(p: Progress): void; done(): voi
   };
 }
 
-async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, sink: Sink, summary: Summary): Promise<void> {
-  if (opts.format === "arrow") {
-    const writer = new RecordBatchFileWriter();
-    const pump = (async () => { for await (const chunk of writer) await sink.write(chunk); })();
-    for await (const batch of batches) writer.write(batch);
-    writer.finish();
-    await pump;
-    return;
-  }
-  if (opts.format === "csv") await sink.write(csvHeader() + "\n");
-  for await (const batch of batches) {
-    if (opts.format === "table") { summary.add(batch); continue; }
-    const lines = opts.format === "ndjson" ? ndjsonLines(batch) : csvLines(batch);
+/** Writes batches of one table to a sink in one format. */
+class BatchWriter {
+  private arrow: RecordBatchFileWriter | undefined;
+  private pump: Promise<void> | undefined;
+  private started = false;
+  constructor(private readonly format: Exclude<Format, "table">, private readonly sink: Sink) {}
+
+  async write(batch: RecordBatch): Promise<void> {
+    if (this.format === "arrow") {
+      if (!this.arrow) {
+        const writer = (this.arrow = new RecordBatchFileWriter());
+        this.pump = (async () => { for await (const chunk of writer) await this.sink.write(chunk); })();
+      }
+      this.arrow.write(batch);
+      return;
+    }
     let text = "";
-    for (const line of lines) text += line + "\n";
-    await sink.write(text);
+    if (this.format === "csv" && !this.started) text += csvHeader(batch.schema.fields.length === EVENT_COLUMNS.length ? EVENT_COLUMNS : COLUMNS) + "\n";
+    this.started = true;
+    for (const line of this.format === "ndjson" ? ndjsonLines(batch) : csvLines(batch)) text += line + "\n";
+    await this.sink.write(text);
+  }
+
+  /** Finishes the table; `schema` is written for an Arrow file that received no batch. */
+  async end(schema: Schema): Promise<void> {
+    if (this.format === "arrow") {
+      if (!this.arrow) await this.write(new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 0, nullCount: 0, children: schema.fields.map((f) => makeData({ type: f.type, length: 0 } as never)) })));
+      this.arrow!.finish();
+      await this.pump;
+    } else if (this.format === "csv" && !this.started) {
+      await this.sink.write(csvHeader(schema === EVENT_SCHEMA ? EVENT_COLUMNS : COLUMNS) + "\n");
+    }
+    await this.sink.end();
+  }
+}
+
+async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, sink: Sink, summary: Summary, pendingEvents: RecordBatch[], events: BatchWriter | undefined): Promise<void> {
+  const writer = opts.format === "table" ? undefined : new BatchWriter(opts.format, sink);
+  const flushEvents = async () => { for (const batch of pendingEvents.splice(0)) await events!.write(batch); };
+  for await (const batch of batches) {
+    if (events) await flushEvents();
+    if (writer) await writer.write(batch);
+    else summary.add(batch);
     if (sink.closed) return;
   }
+  if (events) { await flushEvents(); await events.end(EVENT_SCHEMA); }
+  await writer?.end(SCHEMA);
 }
 
 function statsText(stats: Stats): string {
@@ -163,11 +198,18 @@ export async function main(argv: string[]): Promise<number> {
   if (opts === "version") { process.stdout.write(`synfin ${await version()}\n`); return 0; }
   const started = performance.now();
   const bar = progressBar(opts.progress);
-  const stream = connections(opts.files, { verifyChecksums: opts.verifyChecksums, onProgress: (p) => bar.update(p) });
+  const pendingEvents: RecordBatch[] = [];
+  const stream = connections(opts.files, {
+    verifyChecksums: opts.verifyChecksums,
+    onProgress: (p) => bar.update(p),
+    events: opts.events !== undefined,
+    onEvents: (batch) => pendingEvents.push(batch),
+  });
   const sink = new Sink(opts.output);
+  const eventsWriter = opts.events === undefined ? undefined : new BatchWriter(opts.format === "table" ? "ndjson" : opts.format, new Sink(opts.events));
   const summary = new Summary();
   try {
-    await writeBatches(opts, stream, sink, summary);
+    await writeBatches(opts, stream, sink, summary, pendingEvents, eventsWriter);
   } catch (e) {
     bar.done();
     if (e instanceof SynfinError) {
@@ -178,8 +220,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   bar.done();
   const stats = stream.stats!;
-  if (opts.format === "table") await sink.write(summary.render(opts.files.join(", "), stats, (performance.now() - started) / 1000) + "\n");
-  await sink.end();
+  if (opts.format === "table") {
+    await sink.write(summary.render(opts.files.join(", "), stats, (performance.now() - started) / 1000) + "\n");
+    await sink.end();
+  }
   if (opts.stats) process.stderr.write(statsText(stats) + "\n");
   return 0;
 }

@@ -19,6 +19,9 @@ interface CoreExports {
   clearOutput(): void;
   columnAddress(group: number, col: number): number;
   statsAddress(): number;
+  eventCount(): number;
+  clearEvents(): void;
+  eventColumnAddress(group: number, col: number): number;
   errorCode(): ErrorCode;
   errorOffset(): bigint;
 }
@@ -86,7 +89,7 @@ export class Core {
     if (version !== Abi.Version) throw new Error(`synfin: wasm core ABI ${version}, host expects ${Abi.Version}; rebuild with npm run build`);
   }
 
-  static async create(module: WebAssembly.Module, options: { verifyChecksums?: boolean }): Promise<Core> {
+  static async create(module: WebAssembly.Module, options: { verifyChecksums?: boolean; events?: boolean }): Promise<Core> {
     let memory: WebAssembly.Memory | undefined;
     const imports = {
       env: {
@@ -99,7 +102,7 @@ export class Core {
     const instance = await WebAssembly.instantiate(module, imports);
     memory = (instance.exports as unknown as CoreExports).memory;
     const core = new Core(instance);
-    core.x.reset(options.verifyChecksums ? Flag.VerifyChecksums : 0);
+    core.x.reset((options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0));
     return core;
   }
 
@@ -141,6 +144,20 @@ export class Core {
       address: (group: Group, col: number) => x.columnAddress(group, col),
     });
     x.clearOutput();
+    return batch;
+  }
+
+  /** The events written since the last call, as a RecordBatch (and clears them), or null. */
+  takeEvents(): RecordBatch | null {
+    const rows = this.x.eventCount();
+    if (rows === 0) return null;
+    const x = this.x;
+    const batch = this.batches.buildEvents({
+      buffer: x.memory.buffer,
+      rows,
+      address: (group: Group, col: number) => x.eventColumnAddress(group === 0 ? 0 : 1, col),
+    });
+    x.clearEvents();
     return batch;
   }
 

@@ -15,6 +15,10 @@ export interface EngineOptions {
   chunkSize?: number;
   /** Called after each read with the bytes read so far. */
   onProgress?: (progress: Progress) => void;
+  /** Also produce the events table (one row per lifecycle transition). Default false. */
+  events?: boolean;
+  /** Receives the events batches as they are produced (with `events`). */
+  onEvents?: (batch: RecordBatch) => void;
 }
 
 export interface Progress {
@@ -29,6 +33,11 @@ export interface Progress {
 export const DEFAULT_CHUNK_SIZE = 8 << 20;
 /** No record may need a larger input buffer than this (the core refuses longer records first). */
 const MAX_INPUT_CAPACITY = 128 << 20;
+
+function drainEvents(core: Core, options: EngineOptions): void {
+  const events = core.takeEvents();
+  if (events) options.onEvents?.(events);
+}
 
 /** Runs the core over the sources in order, as one capture; yields each finished batch. */
 export async function* runEngine(core: Core, sources: ByteSource[], options: EngineOptions, done: (stats: Stats) => void): AsyncGenerator<RecordBatch> {
@@ -62,6 +71,7 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Eng
             throw SynfinError.fromCore(code, source.name, offset);
           }
           if (step.status !== Status.OutputFull) break;
+          drainEvents(core, options);
           const batch = core.takeBatch();
           if (batch) yield batch;
           core.carryOver(consumed, len);
@@ -79,9 +89,11 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Eng
       await source.close();
     }
     while (core.finish() === Status.OutputFull) {
+      drainEvents(core, options);
       const batch = core.takeBatch();
       if (batch) yield batch;
     }
+    drainEvents(core, options);
     const last = core.takeBatch();
     if (last) yield last;
     done(core.stats());

@@ -1,6 +1,6 @@
 // What both entries export besides analyze/connections.
 
-export { SCHEMA, COLUMNS, type ColumnDef } from "./schema.js";
+export { SCHEMA, COLUMNS, EVENT_SCHEMA, EVENT_COLUMNS, type ColumnDef } from "./schema.js";
 export { SynfinError, type SynfinErrorCode } from "./errors.js";
 export { RECORD_BUCKETS, type Stats } from "./core.js";
 export type { AnalyzeOptions, AnalyzeResult, ConnectionStream } from "./api.js";

@@ -2,7 +2,7 @@
 // timestamps as ISO-8601 UTC with nanoseconds, durations as seconds.
 
 import type { Data, RecordBatch } from "apache-arrow";
-import { COLUMNS, type ColumnDef } from "./schema.js";
+import { COLUMNS, EVENT_COLUMNS, type ColumnDef } from "./schema.js";
 
 /** A column value as plain JSON: string, number, boolean or null. */
 export type Cell = string | number | boolean | null;
@@ -29,31 +29,38 @@ function cellReader(def: ColumnDef, batch: RecordBatch, index: number): CellRead
       const values = data.values as BigInt64Array;
       return (row) => (valid(row) ? Number(values[row]!) / 1e9 : null);
     }
-    case "u64": {
-      const values = data.values as BigUint64Array;
-      return (row) => Number(values[row]!);
+    case "u64":
+    case "index": {
+      const values = data.values as BigUint64Array | BigInt64Array;
+      return (row) => (valid(row) ? Number(values[row]!) : null);
     }
     default:
       return (row) => (vector.get(row) ?? null) as Cell;
   }
 }
 
+/** The column list of a batch: the connection table's or the events table's. */
+function columnsOf(batch: RecordBatch): readonly ColumnDef[] {
+  return batch.schema.fields.length === EVENT_COLUMNS.length && batch.schema.fields[1]?.name === "ts" ? EVENT_COLUMNS : COLUMNS;
+}
+
 /** Readers for every column of a batch, in schema order. */
 export function batchReaders(batch: RecordBatch): CellReader[] {
-  return COLUMNS.map((def, i) => cellReader(def, batch, i));
+  return columnsOf(batch).map((def, i) => cellReader(def, batch, i));
 }
 
 export function* ndjsonLines(batch: RecordBatch): Generator<string> {
   const readers = batchReaders(batch);
+  const columns = columnsOf(batch);
   for (let row = 0; row < batch.numRows; row++) {
     const obj: Record<string, Cell> = {};
-    for (let c = 0; c < COLUMNS.length; c++) obj[COLUMNS[c]!.name] = readers[c]!(row);
+    for (let c = 0; c < columns.length; c++) obj[columns[c]!.name] = readers[c]!(row);
     yield JSON.stringify(obj);
   }
 }
 
-export function csvHeader(): string {
-  return COLUMNS.map((c) => c.name).join(",");
+export function csvHeader(columns: readonly ColumnDef[] = COLUMNS): string {
+  return columns.map((c) => c.name).join(",");
 }
 
 function csvCell(v: Cell): string {

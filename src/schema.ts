@@ -3,10 +3,10 @@
 // schema table) is generated from this list.
 
 import {
-  Bool, Dictionary, Duration, Field, Float64, Int32, Int8, Schema, TimeUnit, Timestamp,
+  Bool, Dictionary, Duration, Field, Float64, Int32, Int64, Int8, Schema, TimeUnit, Timestamp,
   Uint16, Uint32, Uint64, Uint8, Utf8, type DataType,
 } from "apache-arrow";
-import { ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, Closer, EndReason, Present, TcpState, Tunnel } from "./abi.js";
+import { ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, Closer, EndReason, Event, EventCol, Present, TcpState, Tunnel } from "./abi.js";
 
 /** Where a column's values come from in the core's output batch. */
 export type ColumnSource =
@@ -21,7 +21,8 @@ export type ColumnSource =
   | { kind: "enum"; col: ColU8; names: readonly string[]; nullCode?: number }
   | { kind: "address"; col: ColBytes }
   | { kind: "history" }
-  | { kind: "community-id" };
+  | { kind: "community-id" }
+  | { kind: "index"; col: ColI64 };
 
 export interface ColumnDef {
   name: string;
@@ -38,6 +39,8 @@ export const CONN_STATE_NAMES = enumNames(ConnState);
 export const TCP_STATE_NAMES = enumNames(TcpState);
 export const CLOSER_NAMES = ["", "orig", "resp", "both"] as const;
 export const TUNNEL_NAMES = ["", "mpls", "pppoe", "pbb", "fabricpath", "vntag", "gre", "erspan", "vxlan", "geneve", "gtpu", "teredo", "ayiya", "ipip"] as const;
+export const EVENT_NAMES = enumNames(Event).map((n) => n.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase());
+export const DIRECTION_NAMES = ["orig", "resp", ""] as const;
 export const END_REASON_NAMES = ["fin", "rst", "idle_timeout", "attempt_timeout", "reuse", "eof"] as const;
 
 function enumNames(e: Record<string, string | number>): string[] {
@@ -113,8 +116,19 @@ export const COLUMNS: readonly ColumnDef[] = [
   { name: "interface", source: { kind: "u32", col: ColU32.Interface, present: Present.Interface }, doc: "pcapng interface id; null for pcap" },
 ];
 
+/** The events table (option `events`): one row per lifecycle transition of a connection. */
+export const EVENT_COLUMNS: readonly ColumnDef[] = [
+  { name: "conn_id", source: { kind: "u64", col: EventCol.ConnId as number as ColI64 }, doc: "The connection (its conn_id in the connection table)" },
+  { name: "ts", source: { kind: "timestamp", col: EventCol.Ts as number as ColI64 }, doc: "When (UTC, ns): the packet's time, or the time a timer ran out" },
+  { name: "packet", source: { kind: "index", col: EventCol.Packet as number as ColI64 }, doc: "Index of the packet that caused it among all records of the input; null for timers and the end of input" },
+  { name: "direction", source: { kind: "enum", col: EventCol.Direction as number as ColU8, names: DIRECTION_NAMES, nullCode: 2 }, doc: "Sender of that packet: orig or resp, as the roles stood then (see FLIP); null when no packet" },
+  { name: "event", source: { kind: "enum", col: EventCol.Event as number as ColU8, names: EVENT_NAMES }, doc: "SYN, SYN_ACK, ESTABLISHED, FIRST_DATA, FIN, FIN_ACKED, RST, CLOSED, FLIP, IDLE_TIMEOUT, ATTEMPT_TIMEOUT, REUSE, EOF" },
+  { name: "orig_state", source: { kind: "enum", col: EventCol.OrigState as number as ColU8, names: TCP_STATE_NAMES }, doc: "Originator's inferred RFC 9293 state after the event" },
+  { name: "resp_state", source: { kind: "enum", col: EventCol.RespState as number as ColU8, names: TCP_STATE_NAMES }, doc: "Responder's inferred RFC 9293 state after the event" },
+];
+
 /** Arrow dictionaries are keyed by id; these are fixed for the life of the schema. */
-export const DICT_ID = { connState: 0, origState: 1, respState: 2, closer: 3, endReason: 4, history: 5, tunnel: 6 } as const;
+export const DICT_ID = { connState: 0, origState: 1, respState: 2, closer: 3, endReason: 4, history: 5, tunnel: 6, direction: 7, event: 8 } as const;
 
 function dictionaryId(name: string): number {
   if (name === "conn_state") return DICT_ID.connState;
@@ -123,6 +137,8 @@ function dictionaryId(name: string): number {
   if (name === "closer") return DICT_ID.closer;
   if (name === "end_reason") return DICT_ID.endReason;
   if (name === "tunnel") return DICT_ID.tunnel;
+  if (name === "direction") return DICT_ID.direction;
+  if (name === "event") return DICT_ID.event;
   return DICT_ID.history;
 }
 
@@ -130,6 +146,7 @@ export function arrowType(def: ColumnDef): DataType {
   const s = def.source;
   switch (s.kind) {
     case "timestamp": return new Timestamp(TimeUnit.NANOSECOND, "UTC");
+    case "index": return new Int64();
     case "duration": return new Duration(TimeUnit.NANOSECOND);
     case "seconds": return new Float64();
     case "u64": return new Uint64();
@@ -146,9 +163,10 @@ export function arrowType(def: ColumnDef): DataType {
 
 export function isNullable(def: ColumnDef): boolean {
   const s = def.source;
-  if (s.kind === "timestamp" || s.kind === "duration" || s.kind === "history") return true;
+  if (s.kind === "timestamp" || s.kind === "duration" || s.kind === "history" || s.kind === "index") return true;
   if (s.kind === "enum") return s.nullCode !== undefined;
   return "present" in s && s.present !== undefined;
 }
 
 export const SCHEMA = new Schema(COLUMNS.map((c) => new Field(c.name, arrowType(c), isNullable(c))));
+export const EVENT_SCHEMA = new Schema(EVENT_COLUMNS.map((c) => new Field(c.name, arrowType(c), isNullable(c))));

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ColI64, ColU16, ColU32, ColU8, ColBytes } from "../src/abi.js";
-import { COLUMNS, SCHEMA } from "../src/schema.js";
+import { COLUMNS, EVENT_COLUMNS, SCHEMA } from "../src/schema.js";
 import { analyze } from "../src/node.js";
 import { writePcap } from "../src/writer/capture.js";
 import { Conversation } from "../src/writer/conversation.js";
@@ -63,8 +63,17 @@ describe("README", () => {
     expect(firstBlock).toEqual(["npm install && npm start", "npm test"]);
   });
 
+  /** Names in the first column of the Markdown tables between two headings. */
+  const documentedIn = (from: string, to: string) => {
+    const section = readme.slice(readme.indexOf(from), readme.indexOf(to));
+    return [...section.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
+  };
+
   it("documents every column, in schema order", () => {
-    const documented = [...readme.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
-    expect(documented).toEqual(COLUMNS.map((c) => c.name));
+    expect(documentedIn("## Columns", "### Events")).toEqual(COLUMNS.map((c) => c.name));
+  });
+
+  it("documents every events column, in schema order", () => {
+    expect(documentedIn("### Events", "### Semantics")).toEqual(EVENT_COLUMNS.map((c) => c.name));
   });
 });

@@ -3,7 +3,9 @@
 // instants, handshake options, Wireshark's completeness bits and the per-direction counters
 // (retransmission, zero window, keep-alive, with Wireshark's rules of packet-tcp.c).
 
-import { Closer, TcpState } from "../../src/abi";
+import { Closer, Event, TcpState } from "../../src/abi";
+import { eventsEnabled, putEvent } from "../out/events";
+import { frameIndex } from "../capture/frame";
 import { Flow, Endpoint, NO_TIME, endpointOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "./record";
 import { seqGe, seqGt, seqLt } from "./seq";
 import { TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_RST, TH_SYN, optMss, optSackOk, optTimestamps, optWscale } from "../decode/tcp";
@@ -26,8 +28,34 @@ export function initLifecycle(e: Endpoint): void {
   e.lastAckTs = NO_TIME;
 }
 
-/** Updates the lifecycle of `f` for a segment sent by side `s` (after Zeek's model ran). */
+/**
+ * Updates the lifecycle of `f` for a segment sent by side `s` (after Zeek's model ran) and, when
+ * the run asked for them, writes the transitions it made to the events table.
+ */
 export function trackLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
+  if (!eventsEnabled) { updateLifecycle(f, s, tsNs, flags, seq, ack, window, len); return; }
+  const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
+  const wasEstablished = f.establishedNs != NO_TIME, wasClosed = f.closedNs != NO_TIME;
+  const hadData = x.firstDataTs != NO_TIME, hadFin = x.finTs != NO_TIME, peerFinWasAcked = y.finAcked;
+  updateLifecycle(f, s, tsNs, flags, seq, ack, window, len);
+  if ((flags & TH_SYN) != 0) emit(f, s, tsNs, (flags & TH_ACK) != 0 ? Event.SynAck : Event.Syn);
+  if (!wasEstablished && f.establishedNs != NO_TIME) emit(f, s, tsNs, Event.Established);
+  if (!hadData && x.firstDataTs != NO_TIME) emit(f, s, tsNs, Event.FirstData);
+  if (!peerFinWasAcked && y.finAcked) emit(f, s, tsNs, Event.FinAcked);
+  if (!hadFin && x.finTs != NO_TIME) emit(f, s, tsNs, Event.Fin);
+  if ((flags & TH_RST) != 0) emit(f, s, tsNs, Event.Rst);
+  if (!wasClosed && f.closedNs != NO_TIME) emit(f, s, tsNs, Event.Closed);
+}
+
+/** An event caused by the current segment from side `s`, with both endpoints' states after it. */
+function emit(f: Flow, s: u32, tsNs: i64, event: Event): void {
+  putEvent(f.connId, tsNs, frameIndex, s, event, endpointOf(f, 0).rfcState, endpointOf(f, 1).rfcState);
+}
+
+/** The most events one segment can write (SYN-ACK, ESTABLISHED, data, FIN acked, FIN, RST, CLOSED). */
+export const MAX_EVENTS_PER_SEGMENT: u32 = 7;
+
+function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
   const syn = (flags & TH_SYN) != 0, fin = (flags & TH_FIN) != 0, rst = (flags & TH_RST) != 0, hasAck = (flags & TH_ACK) != 0;
   countAnalysis(f, x, y, tsNs, flags, seq, ack, len, window);

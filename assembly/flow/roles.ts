@@ -1,8 +1,10 @@
 // Who is the originator: Zeek's choice at connection creation (TCPAnalyzer::WantConnection with
 // likely_server_ports), and FlipRoles when later packets prove it wrong.
 
-import { Closer } from "../../src/abi";
-import { Flow, swapEndpoints } from "./record";
+import { Closer, Event } from "../../src/abi";
+import { Flow, swapEndpoints, endpointOf } from "./record";
+import { putEvent, DIR_NONE } from "../out/events";
+import { frameIndex, frameTsNs } from "../capture/frame";
 import { appendLetter } from "./history";
 import { TH_ACK, TH_SYN } from "../decode/tcp";
 
@@ -54,6 +56,7 @@ export function flipRoles(f: Flow): void {
   if (f.closer == Closer.Orig) f.closer = Closer.Resp;
   else if (f.closer == Closer.Resp) f.closer = Closer.Orig;
   appendLetter(f, LETTER_CARET);
+  putEvent(f.connId, frameTsNs, frameIndex, DIR_NONE, Event.Flip, endpointOf(f, 0).rfcState, endpointOf(f, 1).rfcState);
 }
 
 /** Port numbers of the flow as originator and responder. */

@@ -2,7 +2,8 @@
 // and creation-time flip), runs Zeek's model and synfin's lifecycle on the segment, and ends
 // connections whose timers ran out. Nothing here allocates per packet.
 
-import { EndReason, Stat, Tunnel } from "../../src/abi";
+import { EndReason, Event, Stat, Tunnel } from "../../src/abi";
+import { putEvent, eventsRoom, DIR_NONE } from "../out/events";
 import { Flow, Zeek, NO_TIME, endpointOf } from "./record";
 import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows } from "./table";
 import { NO_TIMER, nextDeadline, popTimer } from "./timers";
@@ -42,11 +43,11 @@ export function resetTracker(): void {
 export function advanceTime(nowNs: i64): bool {
   if (nowNs > networkTimeNs) networkTimeNs = nowNs;
   while (nextDeadline() <= networkTimeNs) {
-    if (outFull()) return false;
+    if (outFull() || !eventsRoom(1)) return false;
     const idx = popTimer();
     if (idx == NO_FLOW) continue;
     const reason = onWake(flowAt(idx), networkTimeNs);
-    if (reason != STAY) endFlow(idx, <EndReason>reason);
+    if (reason != STAY) endFlow(idx, <EndReason>reason, networkTimeNs);
   }
   return true;
 }
@@ -58,7 +59,7 @@ export function advanceTime(nowNs: i64): bool {
 export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel): void {
   let idx = findFlow();
   if (idx != NO_FLOW && isReuse(flowAt(idx), flags, seq)) {
-    endFlow(idx, EndReason.Reuse);
+    endFlow(idx, EndReason.Reuse, tsNs);
     idx = NO_FLOW;
   }
   if (idx == NO_FLOW) idx = createFlow(tsNs, flags, srcPort, dstPort, drop, tunnel);
@@ -133,10 +134,12 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
   return idx;
 }
 
-/** Writes the connection's row and forgets it. */
-export function endFlow(idx: u32, cause: EndReason): void {
+/** Writes the connection's row (and its last event) and forgets it. */
+export function endFlow(idx: u32, cause: EndReason, nowNs: i64): void {
   const f = flowAt(idx);
-  writeRow(f, cause);
+  const reason = writeRow(f, cause);
+  const ending = endEvent(reason);
+  if (ending >= 0) putEvent(f.connId, nowNs, -1, DIR_NONE, <Event>ending, endpointOf(f, 0).rfcState, endpointOf(f, 1).rfcState);
   count(Stat.Connections);
   if (f.older != NO_FLOW) flowAt(f.older).newer = f.newer; else oldest = f.newer;
   if (f.newer != NO_FLOW) flowAt(f.newer).older = f.older; else newest = f.older;
@@ -146,6 +149,15 @@ export function endFlow(idx: u32, cause: EndReason): void {
 /** Ends the oldest live connection (end of input); false when none is left. */
 export function endOldest(): bool {
   if (oldest == NO_FLOW) return false;
-  endFlow(oldest, EndReason.Eof);
+  endFlow(oldest, EndReason.Eof, flowAt(oldest).lastPacketNs);
   return true;
+}
+
+/** The event that says why a row ended, or -1 when its close already said so. */
+function endEvent(reason: EndReason): i32 {
+  if (reason == EndReason.IdleTimeout) return Event.IdleTimeout;
+  if (reason == EndReason.AttemptTimeout) return Event.AttemptTimeout;
+  if (reason == EndReason.Reuse) return Event.Reuse;
+  if (reason == EndReason.Eof) return Event.Eof;
+  return -1;
 }

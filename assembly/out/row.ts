@@ -60,7 +60,8 @@ function endReason(f: Flow, cause: EndReason): EndReason {
 
 @inline function orNull(t: i64): i64 { return t == NO_TIME ? NULL_I64 : t; }
 
-export function writeRow(f: Flow, cause: EndReason): void {
+/** Writes the row; returns the end_reason it was given. */
+export function writeRow(f: Flow, cause: EndReason): EndReason {
   const o = endpointOf(f, 0), r = endpointOf(f, 1);
   const durationNs = f.lastNs - f.startNs;
   putI64(ColI64.ConnId, f.connId);
@@ -95,18 +96,20 @@ export function writeRow(f: Flow, cause: EndReason): void {
   putI64(ColI64.RespZeroWindows, r.zeroWindows);
   putI64(ColI64.OrigKeepalives, o.keepalives);
   putI64(ColI64.RespKeepalives, r.keepalives);
-  writeStates(f, o, r, cause);
+  const reason = endReason(f, cause);
+  writeStates(f, o, r, reason);
   writeOptions(f, o, r);
   writeAddresses(f);
   commitRow();
+  return reason;
 }
 
-function writeStates(f: Flow, o: Endpoint, r: Endpoint, cause: EndReason): void {
+function writeStates(f: Flow, o: Endpoint, r: Endpoint, reason: EndReason): void {
   putU8(ColU8.ConnState, connState(f));
   putU8(ColU8.OrigState, o.rfcState);
   putU8(ColU8.RespState, r.rfcState);
   putU8(ColU8.Closer, f.closer);
-  putU8(ColU8.EndReason, endReason(f, cause));
+  putU8(ColU8.EndReason, reason);
   putU8(ColU8.Completeness, f.completeness);
   putU8(ColU8.Tunnel, f.tunnel);
   putU8(ColU8.HistoryLen, f.historyLen);
