@@ -4,11 +4,11 @@
 import { Stat } from "../src/abi";
 import { setFrame } from "./capture/frame";
 import { Tunnel } from "../src/abi";
-import { decodeLink, decodeWifi, netOffset, vlanId, linkTunnel, LINKTYPE_ETHERNET, NET_IPV4, NET_OTHER, NET_TRUNCATED, NET_UNSUPPORTED } from "./decode/link";
+import { decodeLink, decodeWifi, netOffset, vlanId, linkTunnel, linkIpLimit, LINKTYPE_ETHERNET, NET_IPV4, NET_OTHER, NET_TRUNCATED, NET_UNSUPPORTED } from "./decode/link";
 import { decodeIp, ipVersion, ipSrc, ipDst, ipTotalLen, ipProtocol, l4Offset, l4Len, ipFragmentWhole, ipFragmentOffset, ipMoreFragments } from "./decode/ip";
 import { addFragment, datagramLen } from "./decode/fragments";
 import { decapsulate, innerOffset, innerTunnel, NET_ETHERNET, NET_WIFI } from "./decode/tunnel";
-import { decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFlags, tcpWindow, tcpHeaderLen, tcpPayloadLen, tcpHeaderCut } from "./decode/tcp";
+import { decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFlags, tcpWindow, tcpHeaderLen, tcpPayloadLen, tcpHeaderCut, setAnalysisLen } from "./decode/tcp";
 import { setKey } from "./flow/table";
 import { advanceTime, trackSegment, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
 import { outFull } from "./out/columns";
@@ -49,6 +49,7 @@ function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: 
   let wire = origLen > capLen ? origLen : capLen;
   let ip: usize = 0, ipCap: u32 = 0;
   let netOff = netOffset;
+  let ipLimit = linkIpLimit;
   let verifyIp = verifyChecksums;
   for (let depth: u32 = 0; ; depth++) {
     if (net == NET_TRUNCATED) return depth == 0 ? Stat.TruncatedHeader : Stat.NonTcpIp;
@@ -66,6 +67,7 @@ function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: 
       cap = datagramLen;
       wire = datagramLen;
       netOff = 0;
+      ipLimit = u32.MAX_VALUE;
       verifyIp = false; // each fragment's header was checked; the rebuilt one has no checksum
       continue;
     }
@@ -82,9 +84,11 @@ function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: 
     if (inner == NET_ETHERNET || inner == NET_WIFI) {
       net = inner == NET_ETHERNET ? decodeLink(LINKTYPE_ETHERNET, base, cap) : decodeWifi(base, cap);
       netOff = netOffset;
+      ipLimit = linkIpLimit;
     } else {
       net = inner;
       netOff = 0;
+      ipLimit = u32.MAX_VALUE;
     }
   }
   const tcp = ip + l4Offset;
@@ -97,6 +101,8 @@ function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: 
   // for options cut by the snap length: so do we.
   const drop = tcpHeaderCut ? DROP_HEADER_CUT : badChecksum ? DROP_CHECKSUM : DROP_NONE;
   const captured = tcpCap > tcpHeaderLen ? tcpCap - tcpHeaderLen : 0;
+  const linkBound = ipLimit > l4Offset + tcpHeaderLen ? ipLimit - l4Offset - tcpHeaderLen : 0;
+  setAnalysisLen(linkBound < tcpPayloadLen ? linkBound : tcpPayloadLen);
   setKey(ipSrc, tcpSrcPort, ipDst, tcpDstPort, ipVersion == 4 ? 4 : 16, vlan);
   trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
   if (drop == DROP_HEADER_CUT) return Stat.TruncatedHeader;

@@ -3,7 +3,7 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 3,
+  Version = 4,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
   /** Bytes of history kept per connection (Zeek's history is log-scaled, so it stays short). */
@@ -176,7 +176,12 @@ export enum ColI64 {
   OrigFirstDataTs, RespFirstDataTs, OrigFinTs, RespFinTs, RstTs, ClosedTs,
   RttSynSynAck, RttSynAckAck,
   OrigPkts, RespPkts, OrigBytes, RespBytes, OrigIpBytes, RespIpBytes, MissedBytes,
-  OrigRetransmits, RespRetransmits, OrigZeroWindows, RespZeroWindows, OrigKeepalives, RespKeepalives,
+  OrigRetransmits, RespRetransmits, OrigFastRetransmits, RespFastRetransmits,
+  OrigSpuriousRetransmits, RespSpuriousRetransmits, OrigOutOfOrder, RespOutOfOrder,
+  OrigLostSegments, RespLostSegments, OrigAckLostSegments, RespAckLostSegments,
+  OrigDupAcks, RespDupAcks, OrigZeroWindows, RespZeroWindows,
+  OrigZeroWindowProbes, RespZeroWindowProbes, OrigWindowFull, RespWindowFull,
+  OrigKeepalives, RespKeepalives,
   Count,
 }
 

@@ -33,6 +33,11 @@ export interface ColumnDef {
 
 const ts = (name: string, col: ColI64, doc: string): ColumnDef => ({ name, source: { kind: "timestamp", col }, doc });
 const count = (name: string, col: ColI64, doc: string): ColumnDef => ({ name, source: { kind: "u64", col }, doc });
+/** A Wireshark analysis total for each direction (tshark 4.0's per-packet flags, counted). */
+const analysisPair = (name: string, orig: ColI64, resp: ColI64, doc: string): ColumnDef[] => [
+  count(`orig_${name}`, orig, `Originator ${doc}`),
+  count(`resp_${name}`, resp, `Responder ${doc}`),
+];
 
 /** Names of the enums, indexed by their codes in src/abi.ts. */
 export const CONN_STATE_NAMES = enumNames(ConnState);
@@ -93,12 +98,17 @@ export const COLUMNS: readonly ColumnDef[] = [
   count("resp_ip_bytes", ColI64.RespIpBytes, "Responder IP-layer bytes (IP total length)"),
   count("missed_bytes", ColI64.MissedBytes, "Bytes in sequence gaps never seen (as Zeek's missed_bytes)"),
   // quality
-  count("orig_retransmits", ColI64.OrigRetransmits, "Originator segments carrying only already-seen sequence space"),
-  count("resp_retransmits", ColI64.RespRetransmits, "Responder segments carrying only already-seen sequence space"),
-  count("orig_zero_windows", ColI64.OrigZeroWindows, "Originator segments advertising a zero window (no SYN/FIN/RST)"),
-  count("resp_zero_windows", ColI64.RespZeroWindows, "Responder segments advertising a zero window (no SYN/FIN/RST)"),
-  count("orig_keepalives", ColI64.OrigKeepalives, "Originator keep-alives (0 or 1 byte at next sequence − 1)"),
-  count("resp_keepalives", ColI64.RespKeepalives, "Responder keep-alives (0 or 1 byte at next sequence − 1)"),
+  ...analysisPair("retransmits", ColI64.OrigRetransmits, ColI64.RespRetransmits, "segments Wireshark marks tcp.analysis.retransmission (fast and spurious ones included)"),
+  ...analysisPair("fast_retransmits", ColI64.OrigFastRetransmits, ColI64.RespFastRetransmits, "tcp.analysis.fast_retransmission: within 20 ms of the peer's last segment, after two duplicate ACKs for it"),
+  ...analysisPair("spurious_retransmits", ColI64.OrigSpuriousRetransmits, ColI64.RespSpuriousRetransmits, "tcp.analysis.spurious_retransmission: data the peer had already acknowledged"),
+  ...analysisPair("out_of_order", ColI64.OrigOutOfOrder, ColI64.RespOutOfOrder, "tcp.analysis.out_of_order: below the highest sequence, within the initial RTT (or 3 ms) of it"),
+  ...analysisPair("lost_segments", ColI64.OrigLostSegments, ColI64.RespLostSegments, "tcp.analysis.lost_segment: a gap before this segment (previous segment not captured)"),
+  ...analysisPair("ack_lost_segments", ColI64.OrigAckLostSegments, ColI64.RespAckLostSegments, "tcp.analysis.ack_lost_segment: ACKs of data never seen"),
+  ...analysisPair("dup_acks", ColI64.OrigDupAcks, ColI64.RespDupAcks, "tcp.analysis.duplicate_ack"),
+  ...analysisPair("zero_windows", ColI64.OrigZeroWindows, ColI64.RespZeroWindows, "tcp.analysis.zero_window: a zero window advertised (no SYN/FIN/RST)"),
+  ...analysisPair("zero_window_probes", ColI64.OrigZeroWindowProbes, ColI64.RespZeroWindowProbes, "tcp.analysis.zero_window_probe"),
+  ...analysisPair("window_full", ColI64.OrigWindowFull, ColI64.RespWindowFull, "tcp.analysis.window_full: a segment filling the peer's window exactly"),
+  ...analysisPair("keepalives", ColI64.OrigKeepalives, ColI64.RespKeepalives, "tcp.analysis.keep_alive: 0 or 1 byte at next sequence − 1"),
   // options
   { name: "orig_mss", source: { kind: "u16", col: ColU16.OrigMss, present: Present.OrigMss }, doc: "MSS option of the originator's SYN (bytes); null if absent" },
   { name: "resp_mss", source: { kind: "u16", col: ColU16.RespMss, present: Present.RespMss }, doc: "MSS option of the responder's SYN-ACK (bytes); null if absent" },

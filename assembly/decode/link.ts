@@ -90,6 +90,8 @@ export const NET_UNSUPPORTED: i32 = -2;
 export let netOffset: u32 = 0;
 /** Outermost VLAN id, or -1. */
 export let vlanId: i32 = -1;
+/** Most IP bytes the link layer says it carries (PPPoE's length field), or u32.MAX_VALUE. */
+export let linkIpLimit: u32 = u32.MAX_VALUE;
 /** Outermost layer-2 encapsulation (MPLS, PPPoE, PBB, FabricPath, VN-Tag), or Tunnel.None. */
 export let linkTunnel: Tunnel = Tunnel.None;
 
@@ -100,6 +102,7 @@ export let linkTunnel: Tunnel = Tunnel.None;
 export function decodeLink(linkType: u32, p: usize, capLen: u32): i32 {
   vlanId = -1;
   linkTunnel = Tunnel.None;
+  linkIpLimit = u32.MAX_VALUE;
   switch (linkType) {
     case LINKTYPE_NFLOG: return decodeNflog(p, capLen);
     case LINKTYPE_ETHERNET: return decodeEthernet(p, capLen);
@@ -178,6 +181,9 @@ function afterMpls(p: usize, capLen: u32, start: u32): i32 {
 function afterPppoe(p: usize, capLen: u32, start: u32): i32 {
   const proto = start + PPPOE_HEADER_LEN;
   if (proto + 2 > capLen) return NET_TRUNCATED;
+  // The session payload length covers the PPP protocol field and the packet.
+  const payloadLen = be16(p + start + 4);
+  linkIpLimit = payloadLen > 2 ? payloadLen - 2 : 0;
   const ppp = be16(p + proto);
   if (ppp == PPP_IPV4) return atOffset(NET_IPV4, capLen, proto + 2);
   if (ppp == PPP_IPV6) return atOffset(NET_IPV6, capLen, proto + 2);

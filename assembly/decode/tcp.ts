@@ -37,6 +37,16 @@ export let tcpFlags: u32 = 0;
 export let tcpWindow: u32 = 0;
 export let tcpHeaderLen: u32 = 0;
 export let tcpPayloadLen: u32 = 0;
+/**
+ * The segment length Wireshark's analysis sees: the payload length, but bounded by what the link
+ * layer says it carries (Wireshark trims the IP packet to a PPPoE length, Zeek does not).
+ */
+export let tcpAnalysisLen: u32 = 0;
+
+export function setAnalysisLen(len: u32): void {
+  tcpAnalysisLen = len;
+}
+
 /** Whether the snap length cut the header's options (Zeek then drops the segment). */
 export let tcpHeaderCut: bool = false;
 /** Options (parsed on SYN segments only): -1 when absent. */

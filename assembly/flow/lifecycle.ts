@@ -1,14 +1,15 @@
 // What synfin adds to Zeek's model, per packet after it: each endpoint's inferred RFC 9293 state
 // (as the capture point sees it: a segment is taken to reach its receiver), the lifecycle
-// instants, handshake options, Wireshark's completeness bits and the per-direction counters
-// (retransmission, zero window, keep-alive, with Wireshark's rules of packet-tcp.c).
+// instants, handshake options, Wireshark's completeness bits, and Wireshark's per-direction
+// analysis (analysis.ts).
 
 import { Closer, Event, TcpState } from "../../src/abi";
 import { eventsEnabled, putEvent } from "../out/events";
+import { analyzeSegment, initAnalysis } from "./analysis";
 import { frameIndex } from "../capture/frame";
 import { Flow, Endpoint, NO_TIME, endpointOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "./record";
 import { seqGe, seqGt, seqLt } from "./seq";
-import { TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_RST, TH_SYN, optMss, optSackOk, optTimestamps, optWscale } from "../decode/tcp";
+import { TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_RST, TH_SYN, optMss, optSackOk, optTimestamps, optWscale, tcpAnalysisLen } from "../decode/tcp";
 
 // Wireshark's tcp.completeness bits.
 const COMPLETE_SYN: u8 = 0x01;
@@ -25,7 +26,7 @@ export function initLifecycle(e: Endpoint): void {
   e.lastSynTs = NO_TIME;
   e.firstDataTs = NO_TIME;
   e.finTs = NO_TIME;
-  e.lastAckTs = NO_TIME;
+  initAnalysis(e);
 }
 
 /**
@@ -58,7 +59,7 @@ export const MAX_EVENTS_PER_SEGMENT: u32 = 7;
 function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
   const syn = (flags & TH_SYN) != 0, fin = (flags & TH_FIN) != 0, rst = (flags & TH_RST) != 0, hasAck = (flags & TH_ACK) != 0;
-  countAnalysis(f, x, y, tsNs, flags, seq, ack, len, window);
+  analyzeSegment(f, s, tsNs, flags, seq, ack, tcpAnalysisLen, window);
   if (syn) noteSyn(x, tsNs, flags, seq);
   if (len > 0 && !rst && x.firstDataTs == NO_TIME) x.firstDataTs = tsNs;
   f.completeness |= completenessBits(f, flags, len);
@@ -68,57 +69,6 @@ function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: 
   if (fin) onFin(f, s, tsNs, seq + len + (syn ? 1 : 0), hasAck, ack);
   // Midstream: a side we first see without a handshake is taken as established.
   if (x.rfcState == TcpState.UNKNOWN && !syn) x.rfcState = TcpState.ESTABLISHED;
-}
-
-/** Wireshark's out-of-order threshold when the initial RTT is unknown (ooo_thres default). */
-const OOO_THRESHOLD_NS: i64 = 3_000_000;
-/** A fast retransmission comes within 20 ms of the peer's last ACK. */
-const FAST_RETRANSMIT_NS: i64 = 20_000_000;
-
-/**
- * Wireshark's zero_window, keep_alive, duplicate_ack and the retransmission family
- * (tcp_analyze_sequence_number, first pass): a segment below nextseq is a fast retransmission
- * after two duplicate ACKs, out of order when it comes within the initial RTT (or 3 ms) of the
- * peer's last ACK and does not end at nextseq, and a retransmission otherwise.
- */
-function countAnalysis(f: Flow, x: Endpoint, y: Endpoint, tsNs: i64, flags: u32, seq: u32, ack: u32, len: u32, window: u32): void {
-  const syn = (flags & TH_SYN) != 0, fin = (flags & TH_FIN) != 0, rst = (flags & TH_RST) != 0;
-  const control = syn || fin || rst;
-  if (window == 0 && !control) x.zeroWindows++;
-  const segLen = len + (syn ? 1 : 0) + (fin ? 1 : 0);
-  if (x.nextSeqSet && !rst) {
-    const keepalive = !control && len <= 1 && seq == x.nextSeq - 1;
-    if (keepalive) x.keepalives++;
-    else if ((len > 0 || syn || fin) && seqLt(seq, x.nextSeq) && !(len > 1 && seq == x.nextSeq - 1)) {
-      if (!isOutOfOrder(f, y, tsNs, seq, segLen, x.nextSeq)) x.retransmits++;
-    }
-  }
-  noteDuplicateAck(x, tsNs, flags, seq, ack, len, window);
-  if (rst) return;
-  const end = seq + segLen;
-  if (!x.nextSeqSet || seqGt(end, x.nextSeq)) { x.nextSeq = end; x.nextSeqSet = true; }
-}
-
-function isOutOfOrder(f: Flow, y: Endpoint, tsNs: i64, seq: u32, segLen: u32, nextSeq: u32): bool {
-  const sincePeerAck = y.lastAckTs == NO_TIME || tsNs < y.lastAckTs ? 0 : tsNs - y.lastAckTs;
-  // A fast retransmission (also a retransmission): the peer asked twice for exactly this segment.
-  if (sincePeerAck < FAST_RETRANSMIT_NS && y.dupAcks >= 2 && y.lastAck == seq) return false;
-  const origSyn = endpointOf(f, 0).lastSynTs;
-  const initialRtt = f.establishedNs != NO_TIME && origSyn != NO_TIME ? f.establishedNs - origSyn : OOO_THRESHOLD_NS;
-  return sincePeerAck < initialRtt && seq + segLen != nextSeq;
-}
-
-/** duplicate_ack: a bare ACK repeating the last ACK and window, at nextseq; any new ACK resets. */
-function noteDuplicateAck(x: Endpoint, tsNs: i64, flags: u32, seq: u32, ack: u32, len: u32, window: u32): void {
-  if ((flags & TH_ACK) == 0) return;
-  const control = (flags & (TH_SYN | TH_FIN | TH_RST)) != 0;
-  const duplicate = x.ackSet && len == 0 && !control && window != 0 && window == x.lastWindow && ack == x.lastAck && seq == x.nextSeq;
-  if (duplicate) x.dupAcks++;
-  else if (!x.ackSet || ack != x.lastAck) x.dupAcks = 0;
-  x.lastAck = ack;
-  x.lastWindow = window;
-  x.lastAckTs = tsNs;
-  x.ackSet = true;
 }
 
 function noteSyn(x: Endpoint, tsNs: i64, flags: u32, seq: u32): void {

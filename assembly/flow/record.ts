@@ -47,24 +47,38 @@ export const MAX_BLOCKS: u32 = 4;
   optionBits: u8;          // OPT_* below
   wscale: u8;
   mss: u16;
-  nextSeqSet: bool;
   isn: u32;
-  nextSeq: u32;            // Wireshark's nextseq: highest seq + seglen sent
   finSeqAbs: u32;          // absolute seq of this side's first FIN
   synTs: i64;              // first SYN (or SYN-ACK) from this side
   lastSynTs: i64;          // most recent one
   firstDataTs: i64;
   finTs: i64;
   finAcked: bool;
+  // Wireshark's tcp.analysis flags from this side, totalled (analysis.ts).
   retransmits: u64;
+  fastRetransmits: u64;
+  spuriousRetransmits: u64;
+  outOfOrder: u64;
+  lostSegments: u64;
+  ackLostSegments: u64;
+  dupAcks: u64;
   zeroWindows: u64;
+  zeroWindowProbes: u64;
+  windowFull: u64;
   keepalives: u64;
-  // Wireshark's per-direction analysis state (packet-tcp.c tcp_analyze_sequence_number).
-  lastAckTs: i64;          // time of this side's last segment with ACK
-  lastAck: u32;            // its ACK value
-  lastWindow: u32;         // its raw window
-  dupAcks: u32;            // duplicate ACKs in a row
-  ackSet: bool;
+  // Wireshark 4.0's per-flow analysis state (tcp_flow_t, tcp_analyze_seq_info), absolute numbers.
+  wsWindow: u32;           // last raw window
+  wsWinScale: i32;         // -1 unknown, -2 not in use, else the shift
+  wsLastSegmentFlags: u32; // TCP_A_* flags of the last segment
+  wsLastAck: u32;          // last ack field (any segment)
+  wsDupAcks: u32;          // dupacknum (u32: the ACKed-unseen path stores 0xffffffff)
+  wsNextSeq: u32;          // nextseq, 0 = unknown
+  wsMaxSeqToBeAcked: u32;  // maxseqtobeacked, 0 = unknown
+  wsBaseSeq: u32;
+  wsLastAckTs: i64;        // lastacktime: time of the last segment (any)
+  wsNextSeqTs: i64;        // time of the segment that last moved nextseq
+  wsIsFirstAck: bool;
+  wsBaseSeqSet: bool;
 }
 
 // Endpoint.optionBits
@@ -110,6 +124,8 @@ export const OPT_ISN: u8 = 32;
   rstNs: i64;
   closedNs: i64;
   missedBytes: u64;
+  wsMruSynNs: i64;         // Wireshark's ts_mru_syn (0 = none)
+  wsFirstRttNs: i64;       // Wireshark's ts_first_rtt, the initial RTT (0 = not yet)
   index: u32;              // this record's index in the arena
   older: u32;              // creation-order list (for the end-of-input flush)
   newer: u32;

@@ -90,18 +90,39 @@ export function writeRow(f: Flow, cause: EndReason): EndReason {
   putI64(ColI64.OrigIpBytes, o.ipBytes);
   putI64(ColI64.RespIpBytes, r.ipBytes);
   putI64(ColI64.MissedBytes, f.missedBytes);
-  putI64(ColI64.OrigRetransmits, o.retransmits);
-  putI64(ColI64.RespRetransmits, r.retransmits);
-  putI64(ColI64.OrigZeroWindows, o.zeroWindows);
-  putI64(ColI64.RespZeroWindows, r.zeroWindows);
-  putI64(ColI64.OrigKeepalives, o.keepalives);
-  putI64(ColI64.RespKeepalives, r.keepalives);
+  writeAnalysis(o, r);
   const reason = endReason(f, cause);
   writeStates(f, o, r, reason);
   writeOptions(f, o, r);
   writeAddresses(f);
   commitRow();
   return reason;
+}
+
+/** Wireshark's tcp.analysis totals, per direction. */
+function writeAnalysis(o: Endpoint, r: Endpoint): void {
+  putI64(ColI64.OrigRetransmits, o.retransmits);
+  putI64(ColI64.RespRetransmits, r.retransmits);
+  putI64(ColI64.OrigFastRetransmits, o.fastRetransmits);
+  putI64(ColI64.RespFastRetransmits, r.fastRetransmits);
+  putI64(ColI64.OrigSpuriousRetransmits, o.spuriousRetransmits);
+  putI64(ColI64.RespSpuriousRetransmits, r.spuriousRetransmits);
+  putI64(ColI64.OrigOutOfOrder, o.outOfOrder);
+  putI64(ColI64.RespOutOfOrder, r.outOfOrder);
+  putI64(ColI64.OrigLostSegments, o.lostSegments);
+  putI64(ColI64.RespLostSegments, r.lostSegments);
+  putI64(ColI64.OrigAckLostSegments, o.ackLostSegments);
+  putI64(ColI64.RespAckLostSegments, r.ackLostSegments);
+  putI64(ColI64.OrigDupAcks, o.dupAcks);
+  putI64(ColI64.RespDupAcks, r.dupAcks);
+  putI64(ColI64.OrigZeroWindows, o.zeroWindows);
+  putI64(ColI64.RespZeroWindows, r.zeroWindows);
+  putI64(ColI64.OrigZeroWindowProbes, o.zeroWindowProbes);
+  putI64(ColI64.RespZeroWindowProbes, r.zeroWindowProbes);
+  putI64(ColI64.OrigWindowFull, o.windowFull);
+  putI64(ColI64.RespWindowFull, r.windowFull);
+  putI64(ColI64.OrigKeepalives, o.keepalives);
+  putI64(ColI64.RespKeepalives, r.keepalives);
 }
 
 function writeStates(f: Flow, o: Endpoint, r: Endpoint, reason: EndReason): void {

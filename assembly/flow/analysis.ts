@@ -1,0 +1,195 @@
+// Wireshark 4.0's TCP sequence analysis (epan/dissectors/packet-tcp.c, tcp_analyze_sequence_number
+// and the steps of dissect_tcp around it), on absolute sequence numbers, totalled per direction:
+// the counts equal those of tshark 4.0's tcp.analysis.* flags for the same packets. Where 4.0
+// differs from later Wireshark (no SACK rules, no "already in the unacked list" test, unsigned
+// time differences, a u32 duplicate-ACK counter that the ACKed-unseen path sets to -1), 4.0 is
+// followed.
+
+import { Flow, Endpoint, endpointOf } from "./record";
+import { seqGt, seqLt, seqLe } from "./seq";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN, optWscale } from "../decode/tcp";
+
+// The TCP_A_* flags of one packet.
+const A_RETRANSMISSION: u32 = 0x0001;
+const A_LOST_PACKET: u32 = 0x0002;
+const A_ACK_LOST_PACKET: u32 = 0x0004;
+const A_KEEP_ALIVE: u32 = 0x0008;
+const A_DUPLICATE_ACK: u32 = 0x0010;
+const A_ZERO_WINDOW: u32 = 0x0020;
+const A_ZERO_WINDOW_PROBE: u32 = 0x0040;
+const A_ZERO_WINDOW_PROBE_ACK: u32 = 0x0080;
+const A_KEEP_ALIVE_ACK: u32 = 0x0100;
+const A_OUT_OF_ORDER: u32 = 0x0200;
+const A_FAST_RETRANSMISSION: u32 = 0x0400;
+const A_WINDOW_UPDATE: u32 = 0x0800;
+const A_WINDOW_FULL: u32 = 0x1000;
+const A_SPURIOUS_RETRANSMISSION: u32 = 0x4000;
+
+/** win_scale: not known yet, or not in use (one SYN lacked the option). */
+const SCALE_UNKNOWN: i32 = -1;
+const SCALE_NONE: i32 = -2;
+const MAX_SCALE: i32 = 14;
+const FAST_RETRANSMIT_NS: i64 = 20_000_000;
+const OOO_DEFAULT_NS: i64 = 3_000_000;
+const DUPACK_LOST: u32 = 0xffffffff;
+
+/** Initial per-direction state (init_tcp_conversation_data). */
+export function initAnalysis(e: Endpoint): void {
+  e.wsWindow = 0xffffffff;
+  e.wsWinScale = SCALE_UNKNOWN;
+  e.wsIsFirstAck = false;
+  e.wsLastSegmentFlags = 0;
+  e.wsLastAck = 0;
+  e.wsLastAckTs = 0;
+  e.wsDupAcks = 0;
+  e.wsNextSeq = 0;
+  e.wsNextSeqTs = 0;
+  e.wsMaxSeqToBeAcked = 0;
+  e.wsBaseSeqSet = false;
+}
+
+/** `now - then` is below `limit`, in 4.0's unsigned arithmetic (time running back never is). */
+@inline function within(now: i64, then: i64, limit: i64): bool {
+  const t = now - then;
+  return t >= 0 && t < limit;
+}
+
+/** One TCP segment from side `s` of `f`. */
+export function analyzeSegment(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, len: u32, window: u32): void {
+  const fwd = endpointOf(f, s), rev = endpointOf(f, s ^ 1);
+  const syn = (flags & TH_SYN) != 0, fin = (flags & TH_FIN) != 0, rst = (flags & TH_RST) != 0;
+  const synAck = flags & (TH_SYN | TH_ACK);
+  beforeAnalysis(f, fwd, rev, synAck, seq, ack, (flags & TH_ACK) != 0);
+  let a: u32 = 0;
+  const control = syn || fin || rst;
+  // 1. A zero-window probe: one byte at nextseq into a zero window.
+  if (len == 1 && seq == fwd.wsNextSeq && rev.wsWindow == 0) {
+    a |= A_ZERO_WINDOW_PROBE;
+  } else {
+    a |= forwardChecks(fwd, rev, control, rst, seq, ack, len, window);
+  }
+  // FINISHED_FWD
+  if (ack != fwd.wsLastAck) fwd.wsDupAcks = 0;
+  a |= ackLost(rev, ack, (flags & TH_ACK) != 0);
+  if (len > 0 || syn || fin) a |= retransmissionFamily(f, fwd, rev, a, tsNs, seq, len, syn || fin);
+  advance(fwd, a, tsNs, seq, len, syn || fin);
+  fwd.wsWindow = window;
+  fwd.wsLastAck = ack;
+  fwd.wsLastAckTs = tsNs;
+  fwd.wsLastSegmentFlags = a;
+  afterAnalysis(f, fwd, rev, syn, synAck, tsNs);
+  count(fwd, a);
+}
+
+/** dissect_tcp before the analysis: a new ISN on a pure SYN resets the stream; base_seq set. */
+function beforeAnalysis(f: Flow, fwd: Endpoint, rev: Endpoint, synAck: u32, seq: u32, ack: u32, hasAck: bool): void {
+  if (synAck == TH_SYN && fwd.wsBaseSeqSet) {
+    if (seq != fwd.wsBaseSeq) {
+      // A new conversation (tcp.stream) in Wireshark: fresh analysis state both ways.
+      initAnalysis(fwd);
+      initAnalysis(rev);
+      f.wsMruSynNs = 0;
+      f.wsFirstRttNs = 0;
+    } else {
+      fwd.wsNextSeq = fwd.wsMaxSeqToBeAcked; // issue 17616: a SYN retransmitted with the same ISN
+    }
+  }
+  if (synAck == (TH_SYN | TH_ACK) && fwd.wsBaseSeqSet && seq != fwd.wsBaseSeq) fwd.wsBaseSeq = seq;
+  if (!fwd.wsBaseSeqSet) {
+    fwd.wsBaseSeq = (synAck & TH_SYN) != 0 ? seq : seq - 1;
+    fwd.wsBaseSeqSet = true;
+  }
+  if (!rev.wsBaseSeqSet && hasAck) {
+    rev.wsBaseSeq = ack - 1;
+    rev.wsBaseSeqSet = true;
+  }
+}
+
+/** Steps 2–9: zero window, lost segment, keep-alive, window update/full, their ACKs, dup ACK. */
+function forwardChecks(fwd: Endpoint, rev: Endpoint, control: bool, rst: bool, seq: u32, ack: u32, len: u32, window: u32): u32 {
+  let a: u32 = 0;
+  if (window == 0 && !control) a |= A_ZERO_WINDOW;
+  if (fwd.wsNextSeq != 0 && seqGt(seq, fwd.wsNextSeq) && !rst) a |= A_LOST_PACKET;
+  if (len <= 1 && seq == fwd.wsNextSeq - 1 && !control) a |= A_KEEP_ALIVE;
+  if (control) return a;
+  const atNext = seq == fwd.wsNextSeq && ack == fwd.wsLastAck;
+  if (len == 0 && window != 0 && window != fwd.wsWindow && atNext) a |= A_WINDOW_UPDATE;
+  if (len > 0 && rev.wsWinScale != SCALE_UNKNOWN) {
+    const shift = rev.wsIsFirstAck || rev.wsWinScale == SCALE_NONE ? 0 : rev.wsWinScale;
+    if (seq + len == rev.wsLastAck + (rev.wsWindow << <u32>shift)) a |= A_WINDOW_FULL;
+  }
+  if (len != 0 || !atNext) return a;
+  if (window != 0 && window == fwd.wsWindow && (rev.wsLastSegmentFlags & A_KEEP_ALIVE) != 0) return a | A_KEEP_ALIVE_ACK;
+  if (window == 0 && fwd.wsWindow == 0 && (rev.wsLastSegmentFlags & A_ZERO_WINDOW_PROBE) != 0) return a | A_ZERO_WINDOW_PROBE_ACK;
+  if (window != 0 && window == fwd.wsWindow) {
+    fwd.wsDupAcks = fwd.wsDupAcks == DUPACK_LOST ? 1 : fwd.wsDupAcks + 1;
+    a |= A_DUPLICATE_ACK;
+  }
+  return a;
+}
+
+/** Step 10: an ACK above what the peer is known to have sent ("ACKed unseen segment"). */
+function ackLost(rev: Endpoint, ack: u32, hasAck: bool): u32 {
+  if (rev.wsMaxSeqToBeAcked == 0 || !seqGt(ack, rev.wsMaxSeqToBeAcked) || !hasAck) return 0;
+  if (seqLt(rev.wsMaxSeqToBeAcked, rev.wsNextSeq)) {
+    rev.wsMaxSeqToBeAcked = rev.wsNextSeq;
+    return A_ACK_LOST_PACKET;
+  }
+  const flag = rev.wsDupAcks == 0 ? A_ACK_LOST_PACKET : 0;
+  rev.wsDupAcks = DUPACK_LOST;
+  return flag;
+}
+
+/** Step 11: spurious, fast, out-of-order or plain retransmission. */
+function retransmissionFamily(f: Flow, fwd: Endpoint, rev: Endpoint, a: u32, tsNs: i64, seq: u32, len: u32, synOrFin: bool): u32 {
+  if ((a & A_KEEP_ALIVE) != 0) return 0;
+  let notAdvanced = fwd.wsNextSeq != 0 && seqLt(seq, fwd.wsNextSeq);
+  if (len > 1 && fwd.wsNextSeq - 1 == seq) notAdvanced = false;
+  if (len > 0 && rev.wsLastAck != 0 && seqLe(seq + len, rev.wsLastAck)) return A_SPURIOUS_RETRANSMISSION;
+  if (!notAdvanced) return 0;
+  if (rev.wsDupAcks >= 2 && rev.wsLastAck == seq && within(tsNs, rev.wsLastAckTs, FAST_RETRANSMIT_NS)) return A_FAST_RETRANSMISSION;
+  const threshold = f.wsFirstRttNs == 0 ? OOO_DEFAULT_NS : f.wsFirstRttNs;
+  const inTime = threshold < 0 || within(tsNs, fwd.wsNextSeqTs, threshold);
+  if (inTime && fwd.wsNextSeq != seq + len + (synOrFin ? 1 : 0)) return A_OUT_OF_ORDER;
+  return A_RETRANSMISSION;
+}
+
+/** Steps 12–14: nextseq and maxseqtobeacked move forward (never for a zero-window probe). */
+function advance(fwd: Endpoint, a: u32, tsNs: i64, seq: u32, len: u32, synOrFin: bool): void {
+  if ((a & A_ZERO_WINDOW_PROBE) != 0) return;
+  // SYN and FIN take a sequence number (the 10000-segment cap on the +1 is not reproduced).
+  const next = seq + len + (synOrFin ? 1 : 0);
+  if (seqGt(next, fwd.wsNextSeq) || fwd.wsNextSeq == 0) {
+    fwd.wsNextSeq = next;
+    fwd.wsNextSeqTs = tsNs;
+  }
+  if (seq == fwd.wsMaxSeqToBeAcked || fwd.wsMaxSeqToBeAcked == 0) fwd.wsMaxSeqToBeAcked = fwd.wsNextSeq;
+}
+
+/** dissect_tcp after the analysis: window scale option, is_first_ack, the initial RTT. */
+function afterAnalysis(f: Flow, fwd: Endpoint, rev: Endpoint, syn: bool, synAck: u32, tsNs: i64): void {
+  if (optWscale >= 0) fwd.wsWinScale = optWscale > MAX_SCALE ? MAX_SCALE : optWscale;
+  if (syn) {
+    if (fwd.wsWinScale == SCALE_UNKNOWN) { fwd.wsWinScale = SCALE_NONE; rev.wsWinScale = SCALE_NONE; }
+    else if (synAck == (TH_SYN | TH_ACK) && rev.wsWinScale == SCALE_NONE) fwd.wsWinScale = SCALE_NONE;
+    fwd.wsIsFirstAck = true;
+  }
+  if (synAck == TH_ACK) fwd.wsIsFirstAck = false;
+  if (synAck == TH_SYN) f.wsMruSynNs = tsNs;
+  if (synAck == TH_ACK && f.wsMruSynNs != 0 && f.wsFirstRttNs == 0) f.wsFirstRttNs = tsNs - f.wsMruSynNs;
+}
+
+/** tshark shows tcp.analysis.retransmission on fast and spurious retransmissions too. */
+function count(e: Endpoint, a: u32): void {
+  if ((a & (A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION)) != 0) e.retransmits++;
+  if ((a & A_FAST_RETRANSMISSION) != 0) e.fastRetransmits++;
+  if ((a & A_SPURIOUS_RETRANSMISSION) != 0) e.spuriousRetransmits++;
+  if ((a & A_OUT_OF_ORDER) != 0) e.outOfOrder++;
+  if ((a & A_LOST_PACKET) != 0) e.lostSegments++;
+  if ((a & A_ACK_LOST_PACKET) != 0) e.ackLostSegments++;
+  if ((a & A_DUPLICATE_ACK) != 0) e.dupAcks++;
+  if ((a & A_ZERO_WINDOW) != 0) e.zeroWindows++;
+  if ((a & A_ZERO_WINDOW_PROBE) != 0) e.zeroWindowProbes++;
+  if ((a & A_WINDOW_FULL) != 0) e.windowFull++;
+  if ((a & A_KEEP_ALIVE) != 0) e.keepalives++;
+}
