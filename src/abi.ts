@@ -3,7 +3,7 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 4,
+  Version = 5,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
   /** Bytes of history kept per connection (Zeek's history is log-scaled, so it stays short). */
@@ -182,6 +182,7 @@ export enum ColI64 {
   OrigDupAcks, RespDupAcks, OrigZeroWindows, RespZeroWindows,
   OrigZeroWindowProbes, RespZeroWindowProbes, OrigWindowFull, RespWindowFull,
   OrigKeepalives, RespKeepalives,
+  OrigRttMin, OrigRttAvg, OrigRttMax, RespRttMin, RespRttAvg, RespRttMax,
   Count,
 }
 

@@ -33,6 +33,14 @@ export interface ColumnDef {
 
 const ts = (name: string, col: ColI64, doc: string): ColumnDef => ({ name, source: { kind: "timestamp", col }, doc });
 const count = (name: string, col: ColI64, doc: string): ColumnDef => ({ name, source: { kind: "u64", col }, doc });
+/** min, avg, max of a direction's data RTT samples (three consecutive core columns). */
+const rttColumns = (side: string, first: ColI64, who: string, peer: string): ColumnDef[] =>
+  (["min", "avg", "max"] as const).map((stat, i) => ({
+    name: `${side}_rtt_${stat}`,
+    source: { kind: "duration", col: (first + i) as ColI64 },
+    doc: `${stat === "avg" ? "Mean" : stat === "min" ? "Smallest" : "Largest"} RTT of the ${who.toLowerCase()}'s data: from a segment to the ${peer}'s ACK covering it, at the capture point (ns; Karn's rule: one segment timed at a time, none that was retransmitted); null without a sample`,
+  }));
+
 /** A Wireshark analysis total for each direction (tshark 4.0's per-packet flags, counted). */
 const analysisPair = (name: string, orig: ColI64, resp: ColI64, doc: string): ColumnDef[] => [
   count(`orig_${name}`, orig, `Originator ${doc}`),
@@ -109,6 +117,8 @@ export const COLUMNS: readonly ColumnDef[] = [
   ...analysisPair("zero_window_probes", ColI64.OrigZeroWindowProbes, ColI64.RespZeroWindowProbes, "tcp.analysis.zero_window_probe"),
   ...analysisPair("window_full", ColI64.OrigWindowFull, ColI64.RespWindowFull, "tcp.analysis.window_full: a segment filling the peer's window exactly"),
   ...analysisPair("keepalives", ColI64.OrigKeepalives, ColI64.RespKeepalives, "tcp.analysis.keep_alive: 0 or 1 byte at next sequence − 1"),
+  ...rttColumns("orig", ColI64.OrigRttMin, "Originator", "responder"),
+  ...rttColumns("resp", ColI64.RespRttMin, "Responder", "originator"),
   // options
   { name: "orig_mss", source: { kind: "u16", col: ColU16.OrigMss, present: Present.OrigMss }, doc: "MSS option of the originator's SYN (bytes); null if absent" },
   { name: "resp_mss", source: { kind: "u16", col: ColU16.RespMss, present: Present.RespMss }, doc: "MSS option of the responder's SYN-ACK (bytes); null if absent" },

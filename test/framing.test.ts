@@ -46,6 +46,7 @@ async function referenceRow(): Promise<Row> {
 const TIME_COLUMNS = [
   "ts", "last_ts", "duration", "syn_ts", "synack_ts", "established_ts", "orig_first_data_ts", "resp_first_data_ts",
   "orig_fin_ts", "resp_fin_ts", "rst_ts", "closed_ts", "rtt_syn_synack", "rtt_synack_ack",
+  "orig_rtt_min", "orig_rtt_avg", "orig_rtt_max", "resp_rtt_min", "resp_rtt_avg", "resp_rtt_max",
   // Zeek logs the byte counts only for a positive duration.
   "orig_bytes", "resp_bytes",
 ];

@@ -478,6 +478,27 @@ describe("payload on control segments and out-of-order data", () => {
   });
 });
 
+describe("data RTT samples (Karn's rule)", () => {
+  it("each segment timed alone gives one sample: from the data to the ACK covering it", async () => {
+    const conv = conversation().handshake()
+      .data("client", 100, { after: ms(5) }).ack("server", { after: ms(30) }) // sample 30 ms
+      .data("client", 100, { after: ms(5) }).ack("server", { after: ms(50) }) // sample 50 ms
+      .data("server", 300, { after: ms(5) }).ack("client", { after: ms(20) }); // responder: 20 ms
+    expect(await rowOf(conv)).toMatchObject({
+      orig_rtt_min: ms(30), orig_rtt_avg: ms(40), orig_rtt_max: ms(50),
+      resp_rtt_min: ms(20), resp_rtt_avg: ms(20), resp_rtt_max: ms(20),
+    });
+  });
+
+  it("a retransmitted segment gives no sample (its ACK is ambiguous)", async () => {
+    const conv = conversation().handshake()
+      .data("client", 100, { after: ms(5) })
+      .retransmit("client", { after: ms(300) })
+      .ack("server", { after: ms(10) });
+    expect(await rowOf(conv)).toMatchObject({ orig_rtt_min: null, orig_rtt_avg: null, orig_rtt_max: null, orig_retransmits: 1 });
+  });
+});
+
 describe("after the close: Zeek's tcp_close_delay", () => {
   it("packets within 5 s of the close stay in the row (last_ts), outside duration", async () => {
     const conv = conversation().handshake().close("client");

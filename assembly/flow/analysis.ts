@@ -6,7 +6,7 @@
 // followed.
 
 import { Flow, Endpoint, endpointOf } from "./record";
-import { seqGt, seqLt, seqLe } from "./seq";
+import { seqGe, seqGt, seqLt, seqLe } from "./seq";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN, optWscale } from "../decode/tcp";
 
 // The TCP_A_* flags of one packet.
@@ -72,6 +72,7 @@ export function analyzeSegment(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
   if (ack != fwd.wsLastAck) fwd.wsDupAcks = 0;
   a |= ackLost(rev, ack, (flags & TH_ACK) != 0);
   if (len > 0 || syn || fin) a |= retransmissionFamily(f, fwd, rev, a, tsNs, seq, len, syn || fin);
+  timeData(fwd, rev, a, tsNs, seq, ack, len, (flags & TH_ACK) != 0);
   advance(fwd, a, tsNs, seq, len, syn || fin);
   fwd.wsWindow = window;
   fwd.wsLastAck = ack;
@@ -152,6 +153,33 @@ function retransmissionFamily(f: Flow, fwd: Endpoint, rev: Endpoint, a: u32, tsN
   const inTime = threshold < 0 || within(tsNs, fwd.wsNextSeqTs, threshold);
   if (inTime && fwd.wsNextSeq != seq + len + (synOrFin ? 1 : 0)) return A_OUT_OF_ORDER;
   return A_RETRANSMISSION;
+}
+
+const A_RETRANSMISSION_FAMILY: u32 = A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION | A_OUT_OF_ORDER;
+
+/**
+ * Data RTT samples, Karn's rule (RFC 6298 §3): a segment of new data is timed when none is, the
+ * first ACK covering it gives a sample, and a retransmission of it discards the timing.
+ */
+function timeData(fwd: Endpoint, rev: Endpoint, a: u32, tsNs: i64, seq: u32, ack: u32, len: u32, hasAck: bool): void {
+  if (hasAck && rev.rttTimed && seqGe(ack, rev.rttTimedEnd)) {
+    const sample = tsNs - rev.rttTimedNs;
+    rev.rttTimed = false;
+    if (sample >= 0) {
+      rev.rttMinNs = rev.rttCount == 0 || sample < rev.rttMinNs ? sample : rev.rttMinNs;
+      rev.rttMaxNs = rev.rttCount == 0 || sample > rev.rttMaxNs ? sample : rev.rttMaxNs;
+      rev.rttSumNs += sample;
+      rev.rttCount++;
+    }
+  }
+  if (len == 0) return;
+  if ((a & A_RETRANSMISSION_FAMILY) != 0) {
+    if (fwd.rttTimed && seqLt(seq, fwd.rttTimedEnd)) fwd.rttTimed = false;
+  } else if (!fwd.rttTimed && (a & A_ZERO_WINDOW_PROBE) == 0) {
+    fwd.rttTimed = true;
+    fwd.rttTimedEnd = seq + len;
+    fwd.rttTimedNs = tsNs;
+  }
 }
 
 /** Steps 12–14: nextseq and maxseqtobeacked move forward (never for a zero-window probe). */

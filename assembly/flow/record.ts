@@ -79,6 +79,14 @@ export const MAX_BLOCKS: u32 = 4;
   wsNextSeqTs: i64;        // time of the segment that last moved nextseq
   wsIsFirstAck: bool;
   wsBaseSeqSet: bool;
+  // Data RTT (Karn's rule): one segment of this side's timed at a time.
+  rttTimed: bool;
+  rttTimedEnd: u32;
+  rttTimedNs: i64;
+  rttCount: u32;
+  rttSumNs: i64;
+  rttMinNs: i64;
+  rttMaxNs: i64;
 }
 
 // Endpoint.optionBits

@@ -123,6 +123,12 @@ function writeAnalysis(o: Endpoint, r: Endpoint): void {
   putI64(ColI64.RespWindowFull, r.windowFull);
   putI64(ColI64.OrigKeepalives, o.keepalives);
   putI64(ColI64.RespKeepalives, r.keepalives);
+  putI64(ColI64.OrigRttMin, o.rttCount == 0 ? NULL_I64 : o.rttMinNs);
+  putI64(ColI64.OrigRttAvg, o.rttCount == 0 ? NULL_I64 : o.rttSumNs / <i64>o.rttCount);
+  putI64(ColI64.OrigRttMax, o.rttCount == 0 ? NULL_I64 : o.rttMaxNs);
+  putI64(ColI64.RespRttMin, r.rttCount == 0 ? NULL_I64 : r.rttMinNs);
+  putI64(ColI64.RespRttAvg, r.rttCount == 0 ? NULL_I64 : r.rttSumNs / <i64>r.rttCount);
+  putI64(ColI64.RespRttMax, r.rttCount == 0 ? NULL_I64 : r.rttMaxNs);
 }
 
 function writeStates(f: Flow, o: Endpoint, r: Endpoint, reason: EndReason): void {
