@@ -11,7 +11,7 @@ import { decapsulate, innerOffset, innerTunnel, NET_ETHERNET, NET_WIFI } from ".
 import { decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFlags, tcpWindow, tcpHeaderLen, tcpPayloadLen, tcpHeaderCut, setAnalysisLen } from "./decode/tcp";
 import { setKey } from "./flow/table";
 import { advanceTime, trackSegment, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
-import { outFull } from "./out/columns";
+import { outRoom } from "./out/columns";
 import { eventsRoom } from "./out/events";
 import { MAX_EVENTS_PER_SEGMENT } from "./flow/lifecycle";
 import { count } from "./stats";
@@ -28,8 +28,8 @@ export function setVerifyChecksums(on: bool): void {
  */
 export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, iface: u32, hasIface: bool, data: usize): bool {
   if (!advanceTime(tsNs)) return false;
-  // Room for the row a port reuse may write, and for every event one segment may write.
-  if (outFull() || !eventsRoom(MAX_EVENTS_PER_SEGMENT + 2)) return false;
+  // Room for the rows a port reuse and an eviction may write, and the events of one segment.
+  if (!outRoom(2) || !eventsRoom(MAX_EVENTS_PER_SEGMENT + 4)) return false;
   setFrame(tsNs, capLen, origLen, linkType, iface, hasIface, data);
   count(Stat.Records);
   count(decodeFrame(tsNs, capLen, origLen, linkType, data));

@@ -7,7 +7,8 @@ import { readRecords, beginFile as beginCaptureFile, consumed } from "./capture/
 import { resetFrames } from "./capture/frame";
 import { resetFragments } from "./decode/fragments";
 import { setVerifyChecksums } from "./engine";
-import { resetTable } from "./flow/table";
+import { resetTable, setMaxFlows } from "./flow/table";
+import { FLOW_SIZE } from "./flow/record";
 import { resetTimers } from "./flow/timers";
 import { resetTracker, endOldest } from "./flow/tracker";
 import { initOutput, clearOutput as clearOutputRows, columnAddress as outColumnAddress, outRows, outFull } from "./out/columns";
@@ -21,8 +22,9 @@ export function abiVersion(): i32 {
   return Abi.Version;
 }
 
-/** Starts a new run: forgets all flows and counters. */
-export function reset(flags: u32): void {
+/** Starts a new run: forgets all flows and counters; at most `maxFlows` connections live at once. */
+export function reset(flags: u32, maxFlows: u32): void {
+  setMaxFlows(maxFlows);
   initOutput();
   clearOutputRows();
   clearStats();
@@ -101,4 +103,9 @@ export function errorCode(): u32 {
 
 export function errorOffset(): u64 {
   return lastErrorOffset;
+}
+
+/** Bytes of one flow record (for memory bounds). */
+export function flowRecordBytes(): u32 {
+  return <u32>FLOW_SIZE;
 }

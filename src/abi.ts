@@ -3,7 +3,7 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 5,
+  Version = 6,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
   /** Bytes of history kept per connection (Zeek's history is log-scaled, so it stays short). */
@@ -92,7 +92,9 @@ export enum Stat {
   Sections = 14,
   /** Largest number of connections alive at once. */
   PeakFlows = 15,
-  Count = 16,
+  /** Connections ended early to stay within maxFlows. */
+  Evicted = 16,
+  Count = 17,
 }
 
 /** Zeek's conn_state codes, in a fixed order (names in src/schema.ts). */
@@ -125,6 +127,8 @@ export enum EndReason {
   Reuse,
   /** The capture ended while the connection was still open. */
   Eof,
+  /** Evicted to keep the number of live connections within maxFlows. */
+  Evicted,
 }
 
 /** The outermost encapsulation a connection's first packet came in. */
@@ -160,6 +164,8 @@ export enum Event {
   Reuse,
   /** The row ended: the input ended. */
   Eof,
+  /** The row ended: evicted to stay within maxFlows. */
+  Evicted,
 }
 
 /** Output columns of the events table. */

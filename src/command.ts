@@ -11,7 +11,7 @@ import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA } from "./schema.js";
 import { Summary, table } from "./summary.js";
 
 const USAGE = `usage: synfin <capture...> [--format table|ndjson|csv|arrow] [-o FILE] [--events FILE]
-              [--verify-checksums] [--stats] [--no-progress]
+              [--verify-checksums] [--max-flows N] [--stats] [--no-progress]
 
 Reads pcap/pcapng captures (several files are read as one capture, in order) and writes one row
 per TCP connection.
@@ -21,6 +21,8 @@ per TCP connection.
   --events FILE        also write the events table (one row per lifecycle transition) to FILE,
                        in the output format (NDJSON when the output is the summary table)
   --verify-checksums   drop packets with a bad IPv4 header or TCP checksum (as Zeek without -C)
+  --max-flows N        track at most N connections at once (default 800000, about 1 GB); the
+                       least recently active is ended as "evicted", unanswered attempts first
   --stats              print the accounting of every record read to standard error
   --no-progress        no progress bar (it is shown only when standard error is a terminal)
   -h, --help           this text
@@ -37,6 +39,7 @@ interface Options {
   output: string | undefined;
   events: string | undefined;
   verifyChecksums: boolean;
+  maxFlows: number | undefined;
   stats: boolean;
   progress: boolean;
 }
@@ -52,6 +55,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
         output: { type: "string", short: "o" },
         events: { type: "string" },
         "verify-checksums": { type: "boolean" },
+        "max-flows": { type: "string" },
         stats: { type: "boolean" },
         "no-progress": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -67,6 +71,8 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
   if (parsed.positionals.length === 0) throw new UsageError("no capture file given");
   const format = (v.format ?? (v.output ? "ndjson" : "table")) as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}' (one of ${FORMATS.join(", ")})`);
+  const maxFlows = v["max-flows"] === undefined ? undefined : Number(v["max-flows"]);
+  if (maxFlows !== undefined && !(Number.isInteger(maxFlows) && maxFlows >= 1)) throw new UsageError(`--max-flows takes a positive whole number, got '${v["max-flows"]}'`);
   if (format === "arrow" && !v.output && process.stdout.isTTY) throw new UsageError("--format arrow writes binary: give -o FILE or redirect standard output");
   return {
     files: parsed.positionals,
@@ -74,6 +80,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
     output: v.output,
     events: v.events,
     verifyChecksums: v["verify-checksums"] ?? false,
+    maxFlows,
     stats: v.stats ?? false,
     progress: !v["no-progress"] && process.stderr.isTTY === true,
   };
@@ -181,7 +188,7 @@ async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, 
 function statsText(stats: Stats): string {
   const rows = RECORD_BUCKETS.map((k) => [k, String(stats[k])]);
   rows.push(["= records", String(stats.records)]);
-  for (const k of ["connections", "bytes", "sections", "skippedBlocks", "peakFlows"] as const) rows.push([k, String(stats[k])]);
+  for (const k of ["connections", "bytes", "sections", "skippedBlocks", "peakFlows", "evicted"] as const) rows.push([k, String(stats[k])]);
   return table(["accounting", "count"], rows);
 }
 
@@ -201,6 +208,7 @@ export async function main(argv: string[]): Promise<number> {
   const pendingEvents: RecordBatch[] = [];
   const stream = connections(opts.files, {
     verifyChecksums: opts.verifyChecksums,
+    maxFlows: opts.maxFlows,
     onProgress: (p) => bar.update(p),
     events: opts.events !== undefined,
     onEvents: (batch) => pendingEvents.push(batch),

@@ -9,7 +9,7 @@ import { BatchBuilder, type Group } from "./batch.js";
 interface CoreExports {
   memory: WebAssembly.Memory;
   abiVersion(): number;
-  reset(flags: number): void;
+  reset(flags: number, maxFlows: number): void;
   inputBuffer(capacity: number): number;
   beginFile(): void;
   feed(len: number, atEof: number): Status;
@@ -60,7 +60,14 @@ export interface Stats {
   sections: number;
   /** Most connections tracked at once. */
   peakFlows: number;
+  /** Connections ended early (end_reason "evicted") to stay within maxFlows. */
+  evicted: number;
 }
+
+/** Live connections by default: about 1 GB of wasm memory (a flow record is about 1.2 KB). */
+export const DEFAULT_MAX_FLOWS = 800_000;
+/** Above this, wasm's 4 GB would not hold the flow table. */
+const MAX_MAX_FLOWS = 2_500_000;
 
 const STAT_KEYS: Array<[keyof Stats, Stat]> = [
   ["records", Stat.Records], ["tcpPackets", Stat.TcpPackets], ["nonTcpIp", Stat.NonTcpIp],
@@ -69,6 +76,7 @@ const STAT_KEYS: Array<[keyof Stats, Stat]> = [
   ["badChecksums", Stat.BadChecksum], ["truncatedRecords", Stat.TruncatedRecord],
   ["unknownInterface", Stat.UnknownInterface], ["bytes", Stat.Bytes], ["connections", Stat.Connections],
   ["skippedBlocks", Stat.SkippedBlocks], ["sections", Stat.Sections], ["peakFlows", Stat.PeakFlows],
+  ["evicted", Stat.Evicted],
 ];
 
 /** The per-reason buckets whose sum is `records`. */
@@ -89,7 +97,7 @@ export class Core {
     if (version !== Abi.Version) throw new Error(`synfin: wasm core ABI ${version}, host expects ${Abi.Version}; rebuild with npm run build`);
   }
 
-  static async create(module: WebAssembly.Module, options: { verifyChecksums?: boolean; events?: boolean }): Promise<Core> {
+  static async create(module: WebAssembly.Module, options: { verifyChecksums?: boolean; events?: boolean; maxFlows?: number }): Promise<Core> {
     let memory: WebAssembly.Memory | undefined;
     const imports = {
       env: {
@@ -102,7 +110,9 @@ export class Core {
     const instance = await WebAssembly.instantiate(module, imports);
     memory = (instance.exports as unknown as CoreExports).memory;
     const core = new Core(instance);
-    core.x.reset((options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0));
+    const maxFlows = options.maxFlows ?? DEFAULT_MAX_FLOWS;
+    if (!Number.isInteger(maxFlows) || maxFlows < 1 || maxFlows > MAX_MAX_FLOWS) throw new RangeError(`synfin: maxFlows must be an integer from 1 to ${MAX_MAX_FLOWS}, got ${maxFlows}`);
+    core.x.reset((options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0), maxFlows);
     return core;
   }
 

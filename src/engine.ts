@@ -15,6 +15,11 @@ export interface EngineOptions {
   chunkSize?: number;
   /** Called after each read with the bytes read so far. */
   onProgress?: (progress: Progress) => void;
+  /**
+   * Most connections tracked at once; beyond it the least recently active connection is ended
+   * (unanswered attempts first) with end_reason "evicted". Default 800,000 (about 1 GB).
+   */
+  maxFlows?: number;
   /** Also produce the events table (one row per lifecycle transition). Default false. */
   events?: boolean;
   /** Receives the events batches as they are produced (with `events`). */

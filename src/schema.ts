@@ -54,7 +54,7 @@ export const CLOSER_NAMES = ["", "orig", "resp", "both"] as const;
 export const TUNNEL_NAMES = ["", "mpls", "pppoe", "pbb", "fabricpath", "vntag", "gre", "erspan", "vxlan", "geneve", "gtpu", "teredo", "ayiya", "ipip"] as const;
 export const EVENT_NAMES = enumNames(Event).map((n) => n.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase());
 export const DIRECTION_NAMES = ["orig", "resp", ""] as const;
-export const END_REASON_NAMES = ["fin", "rst", "idle_timeout", "attempt_timeout", "reuse", "eof"] as const;
+export const END_REASON_NAMES = ["fin", "rst", "idle_timeout", "attempt_timeout", "reuse", "eof", "evicted"] as const;
 
 function enumNames(e: Record<string, string | number>): string[] {
   const names: string[] = [];
@@ -95,7 +95,7 @@ export const COLUMNS: readonly ColumnDef[] = [
   { name: "orig_state", source: { kind: "enum", col: ColU8.OrigState, names: TCP_STATE_NAMES }, doc: "Originator's inferred RFC 9293 state at the end" },
   { name: "resp_state", source: { kind: "enum", col: ColU8.RespState, names: TCP_STATE_NAMES }, doc: "Responder's inferred RFC 9293 state at the end" },
   { name: "closer", source: { kind: "enum", col: ColU8.Closer, names: CLOSER_NAMES, nullCode: Closer.None }, doc: "Who closed first: orig, resp, both (simultaneous close); null if nobody closed" },
-  { name: "end_reason", source: { kind: "enum", col: ColU8.EndReason, names: END_REASON_NAMES }, doc: "Why the row ended: fin, rst, idle_timeout, attempt_timeout, reuse, eof" },
+  { name: "end_reason", source: { kind: "enum", col: ColU8.EndReason, names: END_REASON_NAMES }, doc: "Why the row ended: fin, rst, idle_timeout, attempt_timeout, reuse, eof, evicted (to stay within maxFlows)" },
   { name: "completeness", source: { kind: "u8", col: ColU8.Completeness }, doc: "Wireshark's tcp.completeness bitmask (1 SYN, 2 SYN-ACK, 4 ACK, 8 DATA, 16 FIN, 32 RST)" },
   // volume
   count("orig_pkts", ColI64.OrigPkts, "Packets from the originator"),
@@ -142,7 +142,7 @@ export const EVENT_COLUMNS: readonly ColumnDef[] = [
   { name: "ts", source: { kind: "timestamp", col: EventCol.Ts as number as ColI64 }, doc: "When (UTC, ns): the packet's time, or the time a timer ran out" },
   { name: "packet", source: { kind: "index", col: EventCol.Packet as number as ColI64 }, doc: "Index of the packet that caused it among all records of the input; null for timers and the end of input" },
   { name: "direction", source: { kind: "enum", col: EventCol.Direction as number as ColU8, names: DIRECTION_NAMES, nullCode: 2 }, doc: "Sender of that packet: orig or resp, as the roles stood then (see FLIP); null when no packet" },
-  { name: "event", source: { kind: "enum", col: EventCol.Event as number as ColU8, names: EVENT_NAMES }, doc: "SYN, SYN_ACK, ESTABLISHED, FIRST_DATA, FIN, FIN_ACKED, RST, CLOSED, FLIP, IDLE_TIMEOUT, ATTEMPT_TIMEOUT, REUSE, EOF" },
+  { name: "event", source: { kind: "enum", col: EventCol.Event as number as ColU8, names: EVENT_NAMES }, doc: "SYN, SYN_ACK, ESTABLISHED, FIRST_DATA, FIN, FIN_ACKED, RST, CLOSED, FLIP, IDLE_TIMEOUT, ATTEMPT_TIMEOUT, REUSE, EOF, EVICTED" },
   { name: "orig_state", source: { kind: "enum", col: EventCol.OrigState as number as ColU8, names: TCP_STATE_NAMES }, doc: "Originator's inferred RFC 9293 state after the event" },
   { name: "resp_state", source: { kind: "enum", col: EventCol.RespState as number as ColU8, names: TCP_STATE_NAMES }, doc: "Responder's inferred RFC 9293 state after the event" },
 ];

@@ -137,6 +137,9 @@ export const OPT_ISN: u8 = 32;
   index: u32;              // this record's index in the arena
   older: u32;              // creation-order list (for the end-of-input flush)
   newer: u32;
+  lruPrev: u32;            // activity-order list (for eviction), one of two (tracker.ts)
+  lruNext: u32;
+  lruList: u8;             // which: 0 attempts without a reply, 1 the others
 }
 
 export const ENDPOINT_SIZE: usize = (offsetof<Endpoint>() + 7) & ~7;

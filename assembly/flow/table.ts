@@ -15,6 +15,12 @@ let arenaCap: u32 = 0;
 let arenaUsed: u32 = 0;
 let freeHead: u32 = NO_FLOW;
 export let liveFlows: u32 = 0;
+/** The arena never grows past this many records (the live-flow bound). */
+export let maxFlows: u32 = u32.MAX_VALUE;
+
+export function setMaxFlows(n: u32): void {
+  maxFlows = n < 1 ? 1 : n;
+}
 
 let index: usize = 0;
 let indexMask: u32 = 0;
@@ -163,7 +169,8 @@ export function removeFlow(idx: u32): void {
 }
 
 function growArena(): void {
-  const cap = arenaCap * 2;
+  const doubled = <u64>arenaCap * 2;
+  const cap = doubled > <u64>maxFlows ? (maxFlows > arenaCap ? maxFlows : arenaCap + 1) : <u32>doubled;
   arena = heap.realloc(arena, <usize>cap * FLOW_SIZE);
   arenaCap = cap;
 }

@@ -5,7 +5,7 @@
 import { EndReason, Event, Stat, Tunnel } from "../../src/abi";
 import { putEvent, eventsRoom, DIR_NONE } from "../out/events";
 import { Flow, Zeek, NO_TIME, endpointOf } from "./record";
-import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows } from "./table";
+import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows, maxFlows } from "./table";
 import { NO_TIMER, nextDeadline, popTimer } from "./timers";
 import { processSegment, checksumError, HANDSHAKE_INACTIVITY_NS } from "./zeek";
 import { flipAtCreation, flipRoles } from "./roles";
@@ -26,6 +26,12 @@ export const DROP_HEADER_CUT: u32 = 2;
 let nextConnId: i64 = 0;
 let oldest: u32 = NO_FLOW;
 let newest: u32 = NO_FLOW;
+// Two activity-ordered lists (least recently active first): attempts that got no reply yet, and
+// the others. Eviction takes from the first, then from the second.
+const ATTEMPTS: u8 = 0;
+const ANSWERED: u8 = 1;
+let lruHead = StaticArray.fromArray<u32>([NO_FLOW, NO_FLOW]);
+let lruTail = StaticArray.fromArray<u32>([NO_FLOW, NO_FLOW]);
 /** Zeek's network_time: the latest packet time seen (it never goes back). */
 export let networkTimeNs: i64 = i64.MIN_VALUE;
 
@@ -34,6 +40,7 @@ export function resetTracker(): void {
   oldest = NO_FLOW;
   newest = NO_FLOW;
   networkTimeNs = i64.MIN_VALUE;
+  for (let i = 0; i < 2; i++) { unchecked(lruHead[i] = NO_FLOW); unchecked(lruTail[i] = NO_FLOW); }
 }
 
 /**
@@ -77,6 +84,40 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
   // Zeek's flips may have moved the sender to the other side: find it again.
   trackLifecycle(f, (packetFromA == f.origIsA) ? 0 : 1, tsNs, flags, seq, ack, window, len);
   scheduleFlow(f);
+  touch(idx);
+}
+
+/** Moves a flow to the most recently active end of its list (attempts until both sides spoke). */
+function touch(idx: u32): void {
+  const f = flowAt(idx);
+  const list = endpointOf(f, 0).pkts == 0 || endpointOf(f, 1).pkts == 0 ? ATTEMPTS : ANSWERED;
+  if (unchecked(lruTail[list]) == idx && f.lruList == list) return;
+  lruUnlink(idx);
+  lruAppend(idx, list);
+}
+
+function lruAppend(idx: u32, list: u8): void {
+  const f = flowAt(idx);
+  f.lruList = list;
+  f.lruNext = NO_FLOW;
+  f.lruPrev = unchecked(lruTail[list]);
+  if (f.lruPrev != NO_FLOW) flowAt(f.lruPrev).lruNext = idx; else unchecked(lruHead[list] = idx);
+  unchecked(lruTail[list] = idx);
+}
+
+function lruUnlink(idx: u32): void {
+  const f = flowAt(idx);
+  const list = f.lruList;
+  if (f.lruPrev != NO_FLOW) flowAt(f.lruPrev).lruNext = f.lruNext; else unchecked(lruHead[list] = f.lruNext);
+  if (f.lruNext != NO_FLOW) flowAt(f.lruNext).lruPrev = f.lruPrev; else unchecked(lruTail[list] = f.lruPrev);
+}
+
+/** At maxFlows: ends the least recently active unanswered attempt, else the least recently active flow. */
+function evictOne(nowNs: i64): void {
+  const victim = unchecked(lruHead[ATTEMPTS]) != NO_FLOW ? unchecked(lruHead[ATTEMPTS]) : unchecked(lruHead[ANSWERED]);
+  if (victim == NO_FLOW) return;
+  count(Stat.Evicted);
+  endFlow(victim, EndReason.Evicted, nowNs);
 }
 
 /** TCPSessionAdapter::IsReuse: a SYN that cannot belong to the connection starts a new one. */
@@ -96,6 +137,7 @@ function isReuse(f: Flow, flags: u32, seq: u32): bool {
 }
 
 function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32, tunnel: Tunnel): u32 {
+  if (liveFlows >= maxFlows) evictOne(tsNs);
   const idx = insertFlow();
   const f = flowAt(idx);
   f.index = idx;
@@ -128,6 +170,7 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
   f.newer = NO_FLOW;
   if (newest != NO_FLOW) flowAt(newest).newer = idx; else oldest = idx;
   newest = idx;
+  lruAppend(idx, ATTEMPTS);
   // A segment whose options the snap length cut does not flip (Zeek baseline core.vntag-in-vlan).
   if (drop != DROP_HEADER_CUT && flipAtCreation(flags, srcPort, dstPort)) flipRoles(f);
   setMax(Stat.PeakFlows, liveFlows);
@@ -143,6 +186,7 @@ export function endFlow(idx: u32, cause: EndReason, nowNs: i64): void {
   count(Stat.Connections);
   if (f.older != NO_FLOW) flowAt(f.older).newer = f.newer; else oldest = f.newer;
   if (f.newer != NO_FLOW) flowAt(f.newer).older = f.older; else newest = f.older;
+  lruUnlink(idx);
   removeFlow(idx);
 }
 
@@ -159,5 +203,6 @@ function endEvent(reason: EndReason): i32 {
   if (reason == EndReason.AttemptTimeout) return Event.AttemptTimeout;
   if (reason == EndReason.Reuse) return Event.Reuse;
   if (reason == EndReason.Eof) return Event.Eof;
+  if (reason == EndReason.Evicted) return Event.Evicted;
   return -1;
 }

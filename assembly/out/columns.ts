@@ -39,6 +39,7 @@ export function initOutput(): void {
 }
 
 @inline export function outFull(): bool { return outRows >= <u32>Abi.BatchRows; }
+@inline export function outRoom(n: u32): bool { return outRows + n <= <u32>Abi.BatchRows; }
 
 export function clearOutput(): void { outRows = 0; }
 
