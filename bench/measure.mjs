@@ -5,6 +5,7 @@ import { openSync, readSync, closeSync } from "node:fs";
 
 const [mode, ...args] = process.argv.slice(2);
 let packets = 0;
+const stats = {};
 if (mode === "read") {
   const fd = openSync(args[0], "r");
   const buf = new Uint8Array(8 << 20);
@@ -20,5 +21,6 @@ if (mode === "read") {
   process.stderr.write = write;
   if (code !== 0) { process.stderr.write(captured); process.exit(code); }
   packets = Number(/= records\s+(\d+)/.exec(captured)?.[1] ?? 0);
+  for (const m of captured.matchAll(/^(\w+)\s+(\d+)$/gm)) stats[m[1]] = Number(m[2]);
 }
-process.stderr.write("\n" + JSON.stringify({ maxRssBytes: process.resourceUsage().maxRSS * 1024, packets }) + "\n");
+process.stderr.write("\n" + JSON.stringify({ maxRssBytes: process.resourceUsage().maxRSS * 1024, packets, stats }) + "\n");

@@ -41,5 +41,4 @@ const p = spawnSync(process.execPath, [`${here}measure.mjs`, "cli", capture, "--
 const seconds = (performance.now() - t0) / 1000;
 if (p.status !== 0) { process.stderr.write(p.stderr); process.exit(1); }
 const report = JSON.parse(p.stderr.trim().split("\n").pop());
-const grab = (k) => Number(new RegExp(`${k}\\s+(\\d+)`).exec(p.stderr)?.[1]);
-console.log(JSON.stringify({ sources, seconds: +seconds.toFixed(2), peakRssMb: Math.round(report.maxRssBytes / 2 ** 20), records: grab("= records"), tcpPackets: grab("tcpPackets"), connections: grab("connections"), evicted: grab("evicted"), peakFlows: grab("peakFlows") }));
+console.log(JSON.stringify({ sources, seconds: +seconds.toFixed(2), peakRssMb: Math.round(report.maxRssBytes / 2 ** 20), ...report.stats }));

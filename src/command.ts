@@ -3,7 +3,7 @@
 
 import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
-import { RecordBatch, RecordBatchFileWriter, Struct, makeData, type Schema } from "apache-arrow";
+import { AsyncByteQueue, RecordBatch, RecordBatchFileWriter, Struct, makeData, type Schema } from "apache-arrow";
 import { connections, SynfinError, type Progress, type Stats } from "./node.js";
 import { RECORD_BUCKETS } from "./core.js";
 import { csvHeader, csvLines, ndjsonLines } from "./format.js";
@@ -21,7 +21,7 @@ per TCP connection.
   --events FILE        also write the events table (one row per lifecycle transition) to FILE,
                        in the output format (NDJSON when the output is the summary table)
   --verify-checksums   drop packets with a bad IPv4 header or TCP checksum (as Zeek without -C)
-  --max-flows N        track at most N connections at once (default 800000, about 1 GB); the
+  --max-flows N        track at most N connections at once (default 500000, about 1 GB); the
                        least recently active is ended as "evicted", unanswered attempts first
   --stats              print the accounting of every record read to standard error
   --no-progress        no progress bar (it is shown only when standard error is a terminal)
@@ -136,20 +136,33 @@ function progressBar(enabled: boolean): { update(p: Progress): void; done(): voi
   };
 }
 
+/**
+ * Arrow's writer queues every byte it produces until someone reads them; this queue keeps them
+ * for the BatchWriter to hand to the sink after each batch, so output waits for a slow disk.
+ */
+class HandOverQueue extends AsyncByteQueue {
+  readonly pending: Uint8Array[] = [];
+  override write(value: ArrayBufferView): void {
+    if (value.byteLength > 0) this.pending.push(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+  }
+}
+
 /** Writes batches of one table to a sink in one format. */
 class BatchWriter {
   private arrow: RecordBatchFileWriter | undefined;
-  private pump: Promise<void> | undefined;
+  private readonly queue = new HandOverQueue();
   private started = false;
   constructor(private readonly format: Exclude<Format, "table">, private readonly sink: Sink) {}
 
+  private async handOver(): Promise<void> {
+    for (const chunk of this.queue.pending.splice(0)) await this.sink.write(chunk);
+  }
+
   async write(batch: RecordBatch): Promise<void> {
     if (this.format === "arrow") {
-      if (!this.arrow) {
-        const writer = (this.arrow = new RecordBatchFileWriter());
-        this.pump = (async () => { for await (const chunk of writer) await this.sink.write(chunk); })();
-      }
+      if (!this.arrow) this.arrow = new RecordBatchFileWriter().reset(this.queue as never) as RecordBatchFileWriter;
       this.arrow.write(batch);
+      await this.handOver();
       return;
     }
     let text = "";
@@ -164,7 +177,7 @@ class BatchWriter {
     if (this.format === "arrow") {
       if (!this.arrow) await this.write(new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 0, nullCount: 0, children: schema.fields.map((f) => makeData({ type: f.type, length: 0 } as never)) })));
       this.arrow!.finish();
-      await this.pump;
+      await this.handOver();
     } else if (this.format === "csv" && !this.started) {
       await this.sink.write(csvHeader(schema === EVENT_SCHEMA ? EVENT_COLUMNS : COLUMNS) + "\n");
     }

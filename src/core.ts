@@ -64,8 +64,11 @@ export interface Stats {
   evicted: number;
 }
 
-/** Live connections by default: about 1 GB of wasm memory (a flow record is about 1.2 KB). */
-export const DEFAULT_MAX_FLOWS = 800_000;
+/**
+ * Live connections by default: about 1 GB of wasm memory (a flow record is 1.2 KB, and the
+ * table's growth by doubling leaves its earlier arenas allocated).
+ */
+export const DEFAULT_MAX_FLOWS = 500_000;
 /** Above this, wasm's 4 GB would not hold the flow table. */
 const MAX_MAX_FLOWS = 2_500_000;
 

@@ -17,7 +17,7 @@ export interface EngineOptions {
   onProgress?: (progress: Progress) => void;
   /**
    * Most connections tracked at once; beyond it the least recently active connection is ended
-   * (unanswered attempts first) with end_reason "evicted". Default 800,000 (about 1 GB).
+   * (unanswered attempts first) with end_reason "evicted". Default 500,000 (about 1 GB).
    */
   maxFlows?: number;
   /** Also produce the events table (one row per lifecycle transition). Default false. */
