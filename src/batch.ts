@@ -152,19 +152,34 @@ function bitmap(n: number, isSet: (i: number) => boolean): Uint8Array {
 
 const textEncoder = new TextEncoder();
 
+/**
+ * A Utf8 column. The strings synfin makes (addresses, base64, history letters, names) are ASCII,
+ * so the whole column is encoded in one call, with offsets from the string lengths; anything
+ * else is encoded string by string.
+ */
 function utf8(n: number, valueOf: (i: number) => string): Data<Utf8> {
   const offsets = new Int32Array(n + 1);
-  const parts: Uint8Array[] = [];
+  const values: string[] = new Array(n);
   let total = 0;
+  let ascii = true;
   for (let i = 0; i < n; i++) {
-    const encoded = textEncoder.encode(valueOf(i));
-    parts.push(encoded);
-    total += encoded.length;
+    const v = valueOf(i);
+    values[i] = v;
+    total += v.length;
     offsets[i + 1] = total;
+    if (ascii && !/^[\x00-\x7f]*$/.test(v)) ascii = false;
   }
-  const data = new Uint8Array(total);
+  if (ascii) {
+    const data = new Uint8Array(total);
+    textEncoder.encodeInto(values.join(""), data);
+    return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data });
+  }
+  const parts = values.map((v) => textEncoder.encode(v));
   let at = 0;
-  for (const p of parts) { data.set(p, at); at += p.length; }
+  parts.forEach((part, i) => { at += part.length; offsets[i + 1] = at; });
+  const data = new Uint8Array(at);
+  at = 0;
+  for (const part of parts) { data.set(part, at); at += part.length; }
   return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data });
 }
 

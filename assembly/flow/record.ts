@@ -140,6 +140,7 @@ export const OPT_ISN: u8 = 32;
   lruPrev: u32;            // activity-order list (for eviction), one of two (tracker.ts)
   lruNext: u32;
   lruList: u8;             // which: 0 attempts without a reply, 1 the others
+  lruStamp: i64;           // packet index of its last move in that list
 }
 
 export const ENDPOINT_SIZE: usize = (offsetof<Endpoint>() + 7) & ~7;

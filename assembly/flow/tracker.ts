@@ -87,11 +87,19 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
   touch(idx);
 }
 
-/** Moves a flow to the most recently active end of its list (attempts until both sides spoke). */
+/** A flow moved to the recent end of its list stays there this many packets before moving again. */
+const LRU_SLACK: i64 = 1024;
+
+/**
+ * Moves a flow to the most recently active end of its list (attempts until both sides spoke).
+ * Within LRU_SLACK packets of its last move it stays put: eviction order is least recently active
+ * to within that many packets, and a busy flow costs no relinking per packet.
+ */
 function touch(idx: u32): void {
   const f = flowAt(idx);
   const list = endpointOf(f, 0).pkts == 0 || endpointOf(f, 1).pkts == 0 ? ATTEMPTS : ANSWERED;
-  if (unchecked(lruTail[list]) == idx && f.lruList == list) return;
+  if (f.lruList == list && frameIndex - f.lruStamp < LRU_SLACK) return;
+  f.lruStamp = frameIndex;
   lruUnlink(idx);
   lruAppend(idx, list);
 }
@@ -170,6 +178,7 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
   f.newer = NO_FLOW;
   if (newest != NO_FLOW) flowAt(newest).newer = idx; else oldest = idx;
   newest = idx;
+  f.lruStamp = frameIndex;
   lruAppend(idx, ATTEMPTS);
   // A segment whose options the snap length cut does not flip (Zeek baseline core.vntag-in-vlan).
   if (drop != DROP_HEADER_CUT && flipAtCreation(flags, srcPort, dstPort)) flipRoles(f);
