@@ -50,8 +50,6 @@ export enum ErrorCode {
   BadSectionHeader = 6,
   /** A pcapng block's fields do not fit inside the block. */
   BadBlockBody = 7,
-  /** A pcapng file whose first block is not a Section Header Block. */
-  MissingSectionHeader = 8,
 }
 
 /**

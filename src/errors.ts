@@ -4,8 +4,7 @@ import { ErrorCode } from "./abi.js";
 
 export type SynfinErrorCode =
   | "NOT_A_CAPTURE" | "TRUNCATED_FILE_HEADER" | "IMPOSSIBLE_RECORD_LENGTH" | "BAD_BLOCK_LENGTH"
-  | "BLOCK_LENGTH_MISMATCH" | "BAD_SECTION_HEADER" | "BAD_BLOCK_BODY" | "MISSING_SECTION_HEADER"
-  | "READ_FAILED";
+  | "BLOCK_LENGTH_MISMATCH" | "BAD_SECTION_HEADER" | "BAD_BLOCK_BODY" | "READ_FAILED";
 
 const CODES: Record<ErrorCode, [SynfinErrorCode, string]> = {
   [ErrorCode.None]: ["READ_FAILED", "unknown error"],
@@ -16,7 +15,6 @@ const CODES: Record<ErrorCode, [SynfinErrorCode, string]> = {
   [ErrorCode.BlockLengthMismatch]: ["BLOCK_LENGTH_MISMATCH", "a pcapng block's trailing length differs from its leading length (damaged file)"],
   [ErrorCode.BadSectionHeader]: ["BAD_SECTION_HEADER", "a pcapng section header has an unknown byte-order magic or version"],
   [ErrorCode.BadBlockBody]: ["BAD_BLOCK_BODY", "a pcapng block's fields do not fit inside the block (damaged file)"],
-  [ErrorCode.MissingSectionHeader]: ["MISSING_SECTION_HEADER", "a pcapng file must start with a section header block"],
 };
 
 export class SynfinError extends Error {
