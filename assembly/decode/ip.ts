@@ -41,8 +41,6 @@ export let l4Offset: u32 = 0;
 export let l4Len: u32 = 0;
 /** The transport protocol number (IPv6: after the extension headers). */
 export let ipProtocol: u32 = 0;
-/** Whether the packet is a first fragment with more to come. */
-export let ipFirstFragment: bool = false;
 /** For Stat.IpFragment: the fragment was captured whole, so it can be reassembled. */
 export let ipFragmentWhole: bool = false;
 /** For fragments: offset of this fragment's data in the datagram, and whether more follow. */
@@ -93,7 +91,6 @@ function decodeIpv4(p: usize, capLen: u32, wireLen: u32, verifyChecksum: bool): 
   if (ipFragmentOffset != 0 || ipMoreFragments) {
     if (ipFragmentWhole || ipFragmentOffset != 0) return Stat.IpFragment;
   }
-  ipFirstFragment = ipMoreFragments;
   return ipProtocol == IPPROTO_TCP ? Stat.TcpPackets : Stat.NonTcpIp;
 }
 
@@ -108,7 +105,6 @@ function decodeIpv6(p: usize, capLen: u32, wireLen: u32): Stat {
   ipSrc = p + IPV6_SRC;
   ipDst = p + IPV6_DST;
   ipTotalLen = payloadLen + IPV6_HEADER_LEN;
-  ipFirstFragment = false;
   const end = ipTotalLen;
   let next = <u32>load<u8>(p + IPV6_NEXT_HEADER);
   let off = IPV6_HEADER_LEN;
@@ -123,7 +119,6 @@ function decodeIpv6(p: usize, capLen: u32, wireLen: u32): Stat {
       if (off + IPV6_FRAGMENT_HEADER_LEN > capLen) return Stat.TruncatedHeader;
       const fragField = be16(h + 2);
       if ((fragField >> 3) != 0) return Stat.IpFragment;
-      ipFirstFragment = (fragField & 1) != 0;
       len = IPV6_FRAGMENT_HEADER_LEN;
     } else if (next == IPPROTO_AH) {
       len = (<u32>load<u8>(h + 1) + 2) << 2;

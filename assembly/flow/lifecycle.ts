@@ -8,7 +8,7 @@ import { eventsEnabled, putEvent } from "../out/events";
 import { analyzeSegment, initAnalysis } from "./analysis";
 import { frameIndex } from "../capture/frame";
 import { Flow, Endpoint, NO_TIME, endpointOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "./record";
-import { seqGe, seqGt, seqLt } from "./seq";
+import { seqGe } from "./seq";
 import { TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_RST, TH_SYN, optMss, optSackOk, optTimestamps, optWscale, tcpAnalysisLen } from "../decode/tcp";
 
 // Wireshark's tcp.completeness bits.

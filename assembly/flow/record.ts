@@ -43,7 +43,6 @@ export const MAX_BLOCKS: u32 = 4;
   ipBytes: u64;
   // synfin's own per-direction facts.
   rfcState: i32;
-  synSeen: bool;
   optionBits: u8;          // OPT_* below
   wscale: u8;
   mss: u16;
@@ -117,7 +116,6 @@ export const OPT_ISN: u8 = 32;
   deferredGenEvent: bool;
   closer: i32;
   isActive: bool;          // Zeek's is_active (cleared by connection_attempt / reset / finish)
-  attemptArmed: bool;
   connId: i64;
   firstPacket: i64;
   startNs: i64;            // Zeek's start_time
