@@ -5,9 +5,9 @@
 import type { RecordBatch } from "apache-arrow";
 import { Abi, ErrorCode, Flag, Stat, Status } from "./abi.js";
 import { BatchBuilder, type Group } from "./batch.js";
+import { SynfinError } from "./errors.js";
 
 interface CoreExports {
-  memory: WebAssembly.Memory;
   abiVersion(): number;
   reset(flags: number, maxFlows: number): void;
   inputBuffer(capacity: number): number;
@@ -71,6 +71,24 @@ export interface Stats {
 export const DEFAULT_MAX_FLOWS = 500_000;
 /** Above this, wasm's 4 GB would not hold the flow table. */
 const MAX_MAX_FLOWS = 2_500_000;
+const PAGE = 65536;
+/** What asconfig.json declares as the initial memory (static data, the output batch, the input). */
+const INITIAL_PAGES = 64;
+const MIN_MEMORY_LIMIT = INITIAL_PAGES * PAGE;
+const MAX_MEMORY_LIMIT = 65536 * PAGE;
+/** wasm32's whole address space: the bound that binds by default is maxFlows. */
+export const DEFAULT_MEMORY_LIMIT = MAX_MEMORY_LIMIT;
+
+export interface CoreOptions {
+  verifyChecksums?: boolean;
+  events?: boolean;
+  maxFlows?: number;
+  memoryLimit?: number;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(0)} MiB`;
+}
 
 const STAT_KEYS: Array<[keyof Stats, Stat]> = [
   ["records", Stat.Records], ["tcpPackets", Stat.TcpPackets], ["nonTcpIp", Stat.NonTcpIp],
@@ -94,38 +112,60 @@ export class Core {
   private inputPtr = 0;
   private inputCap = 0;
 
-  private constructor(instance: WebAssembly.Instance) {
+  private constructor(instance: WebAssembly.Instance, private readonly memory: WebAssembly.Memory, private readonly memoryLimit: number) {
     this.x = instance.exports as unknown as CoreExports;
     const version = this.x.abiVersion();
     if (version !== Abi.Version) throw new Error(`synfin: wasm core ABI ${version}, host expects ${Abi.Version}; rebuild with npm run build`);
   }
 
-  static async create(module: WebAssembly.Module, options: { verifyChecksums?: boolean; events?: boolean; maxFlows?: number }): Promise<Core> {
-    let memory: WebAssembly.Memory | undefined;
-    const imports = {
-      env: {
-        abort(msg: number, file: number, line: number, column: number): never {
-          const text = (p: number) => (memory ? readAsString(memory, p) : "?");
-          throw new Error(`synfin core assertion failed: ${text(msg)} (${text(file)}:${line}:${column})`);
-        },
-      },
-    };
-    const instance = await WebAssembly.instantiate(module, imports);
-    memory = (instance.exports as unknown as CoreExports).memory;
-    const core = new Core(instance);
+  /**
+   * Instantiates the core over a fresh wasm memory of at most `memoryLimit` bytes. `imports` adds
+   * import modules (the fuzzer's coverage hook); `env` is the core's own.
+   */
+  static async create(module: WebAssembly.Module, options: CoreOptions, imports: WebAssembly.Imports = {}): Promise<Core> {
     const maxFlows = options.maxFlows ?? DEFAULT_MAX_FLOWS;
     if (!Number.isInteger(maxFlows) || maxFlows < 1 || maxFlows > MAX_MAX_FLOWS) throw new RangeError(`synfin: maxFlows must be an integer from 1 to ${MAX_MAX_FLOWS}, got ${maxFlows}`);
-    core.x.reset((options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0), maxFlows);
+    const memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+    if (!Number.isInteger(memoryLimit) || memoryLimit < MIN_MEMORY_LIMIT || memoryLimit > MAX_MEMORY_LIMIT) {
+      throw new RangeError(`synfin: memoryLimit must be a whole number of bytes from ${MIN_MEMORY_LIMIT} (4 MiB) to ${MAX_MEMORY_LIMIT} (4 GiB), got ${memoryLimit}`);
+    }
+    const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: Math.floor(memoryLimit / PAGE) });
+    const env = {
+      memory,
+      abort(msg: number, file: number, line: number, column: number): never {
+        throw new Error(`synfin core assertion failed: ${readAsString(memory, msg)} (${readAsString(memory, file)}:${line}:${column})`);
+      },
+    };
+    const instance = await WebAssembly.instantiate(module, { ...imports, env });
+    const core = new Core(instance, memory, memoryLimit);
+    core.call(() => core.x.reset((options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0), maxFlows));
     return core;
+  }
+
+  /**
+   * Runs a call into the core. The one trap the core means to hit is a failed `memory.grow` (the
+   * allocator's `unreachable`): that becomes OUT_OF_MEMORY, and the instance is not used again.
+   * Any other trap is a bug and says so.
+   */
+  private call<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof WebAssembly.RuntimeError)) throw e;
+      if (!/unreachable/.test(e.message)) throw new Error(`synfin core trapped (a bug; please report it with the capture): ${e.message}`, { cause: e });
+      const used = this.memory.buffer.byteLength;
+      throw new SynfinError("OUT_OF_MEMORY", "core", used,
+        `the wasm core needs more than its memory limit of ${mib(this.memoryLimit)} (${mib(used)} in use; ${e.message}); lower maxFlows or raise memoryLimit`);
+    }
   }
 
   /** A view of the input buffer with at least `capacity` bytes; its first bytes are the carry-over. */
   input(capacity: number): Uint8Array {
     if (capacity > this.inputCap) {
-      this.inputPtr = this.x.inputBuffer(capacity);
+      this.inputPtr = this.call(() => this.x.inputBuffer(capacity));
       this.inputCap = capacity;
     }
-    return new Uint8Array(this.x.memory.buffer, this.inputPtr, this.inputCap);
+    return new Uint8Array(this.memory.buffer, this.inputPtr, this.inputCap);
   }
 
   get inputCapacity(): number { return this.inputCap; }
@@ -134,17 +174,17 @@ export class Core {
 
   /** Frames the first `len` input bytes; returns the status and how many bytes were consumed. */
   feed(len: number, atEof: boolean): { status: Status; consumed: number } {
-    const status = this.x.feed(len, atEof ? 1 : 0);
+    const status = this.call(() => this.x.feed(len, atEof ? 1 : 0));
     return { status, consumed: this.x.consumedBytes() };
   }
 
   /** Moves the unconsumed tail [consumed, len) to the start of the input buffer. */
   carryOver(consumed: number, len: number): void {
-    const bytes = new Uint8Array(this.x.memory.buffer);
+    const bytes = new Uint8Array(this.memory.buffer);
     bytes.copyWithin(this.inputPtr, this.inputPtr + consumed, this.inputPtr + len);
   }
 
-  finish(): Status { return this.x.finish(); }
+  finish(): Status { return this.call(() => this.x.finish()); }
 
   /** The finished connections of the output batch as a RecordBatch (and clears it), or null. */
   takeBatch(): RecordBatch | null {
@@ -152,7 +192,7 @@ export class Core {
     if (rows === 0) return null;
     const x = this.x;
     const batch = this.batches.build({
-      buffer: x.memory.buffer,
+      buffer: this.memory.buffer,
       rows,
       address: (group: Group, col: number) => x.columnAddress(group, col),
     });
@@ -166,7 +206,7 @@ export class Core {
     if (rows === 0) return null;
     const x = this.x;
     const batch = this.batches.buildEvents({
-      buffer: x.memory.buffer,
+      buffer: this.memory.buffer,
       rows,
       address: (group: Group, col: number) => x.eventColumnAddress(group === 0 ? 0 : 1, col),
     });
@@ -175,7 +215,7 @@ export class Core {
   }
 
   stats(): Stats {
-    const values = new BigUint64Array(this.x.memory.buffer, this.x.statsAddress(), Stat.Count);
+    const values = new BigUint64Array(this.memory.buffer, this.x.statsAddress(), Stat.Count);
     const stats = {} as Stats;
     for (const [key, stat] of STAT_KEYS) stats[key] = Number(values[stat]);
     return stats;

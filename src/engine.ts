@@ -20,6 +20,12 @@ export interface EngineOptions {
    * (unanswered attempts first) with end_reason "evicted". Default 500,000 (about 1 GB).
    */
   maxFlows?: number;
+  /**
+   * Bytes of wasm memory the core may use (its WebAssembly.Memory maximum). Going past it is a
+   * SynfinError OUT_OF_MEMORY, never a crash. Default 4 GiB (wasm32's limit); maxFlows is what
+   * bounds memory by default.
+   */
+  memoryLimit?: number;
   /** Also produce the events table (one row per lifecycle transition). Default false. */
   events?: boolean;
   /** Receives the events batches as they are produced (with `events`). */

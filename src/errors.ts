@@ -4,7 +4,8 @@ import { ErrorCode } from "./abi.js";
 
 export type SynfinErrorCode =
   | "NOT_A_CAPTURE" | "TRUNCATED_FILE_HEADER" | "IMPOSSIBLE_RECORD_LENGTH" | "BAD_BLOCK_LENGTH"
-  | "BLOCK_LENGTH_MISMATCH" | "BAD_SECTION_HEADER" | "BAD_BLOCK_BODY" | "READ_FAILED";
+  | "BLOCK_LENGTH_MISMATCH" | "BAD_SECTION_HEADER" | "BAD_BLOCK_BODY" | "READ_FAILED"
+  | "OUT_OF_MEMORY";
 
 const CODES: Record<ErrorCode, [SynfinErrorCode, string]> = {
   [ErrorCode.None]: ["READ_FAILED", "unknown error"],
