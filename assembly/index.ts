@@ -2,7 +2,7 @@
 // crosses it: the host hands over a chunk of bytes and gets back bytes consumed and, when a batch
 // is full or the input ends, finished connections as column regions.
 
-import { Abi, Flag, Status } from "../src/abi";
+import { Abi, ErrorCode, Flag, Status } from "../src/abi";
 import { readRecords, beginFile as beginCaptureFile, consumed } from "./capture/reader";
 import { resetFrames } from "./capture/frame";
 import { resetFragments } from "./decode/fragments";
@@ -13,7 +13,7 @@ import { resetTimers } from "./flow/timers";
 import { resetTracker, endOldest } from "./flow/tracker";
 import { initOutput, clearOutput as clearOutputRows, columnAddress as outColumnAddress, outRows, outFull } from "./out/columns";
 import { initEvents, eventRows, clearEvents as clearEventRows, eventColumnAddress as eventsColumnAddress, eventsRoom } from "./out/events";
-import { STATS, clearStats, errorCode as lastErrorCode, errorOffset as lastErrorOffset } from "./stats";
+import { STATS, clearStats, fail, errorCode as lastErrorCode, errorOffset as lastErrorOffset } from "./stats";
 
 let input: usize = 0;
 let inputCap: u32 = 0;
@@ -22,20 +22,24 @@ export function abiVersion(): i32 {
   return Abi.Version;
 }
 
-/** Starts a new run: forgets all flows and counters; at most `maxFlows` connections live at once. */
-export function reset(flags: u32, maxFlows: u32): void {
+/**
+ * Starts a new run: forgets all flows and counters; at most `maxFlows` connections live at once.
+ * Fails with OutOfMemory when memory cannot hold that many flow records.
+ */
+export function reset(flags: u32, maxFlows: u32): Status {
   setMaxFlows(maxFlows);
   initOutput();
   clearOutputRows();
   clearStats();
   resetFrames();
   resetFragments();
-  resetTable();
+  if (!resetTable()) return fail(ErrorCode.OutOfMemory, 0);
   resetTimers();
   resetTracker();
   beginCaptureFile();
   setVerifyChecksums((flags & Flag.VerifyChecksums) != 0);
   initEvents((flags & Flag.Events) != 0);
+  return Status.Done;
 }
 
 /** The input buffer, grown to `capacity` bytes (its contents are kept); returns its address. */

@@ -34,6 +34,12 @@ export function clearStats(): void {
 export let errorCode: ErrorCode = ErrorCode.None;
 export let errorOffset: u64 = 0;
 
+/** Forgets an error that was recovered from (damage skipped). */
+export function clearError(): void {
+  errorCode = ErrorCode.None;
+  errorOffset = 0;
+}
+
 export function fail(code: ErrorCode, offset: u64): Status {
   errorCode = code;
   errorOffset = offset;

@@ -3,7 +3,7 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 6,
+  Version = 7,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
   /** Bytes of history kept per connection (Zeek's history is log-scaled, so it stays short). */
@@ -48,13 +48,13 @@ export enum ErrorCode {
   BlockLengthMismatch = 5,
   /** A pcapng Section Header Block with an unknown byte-order magic or major version. */
   BadSectionHeader = 6,
-  /** A pcapng block's fields do not fit inside the block. */
-  BadBlockBody = 7,
+  /** wasm memory cannot hold `maxFlows` flow records within the memory limit. */
+  OutOfMemory = 7,
 }
 
 /**
- * Accounting: every record read lands in exactly one of the `Used`..`BadChecksum` buckets, so they
- * add up to `Records`. The remaining counters are informational.
+ * Accounting: every record read lands in exactly one of the buckets `TcpPackets`..`UnknownInterface`
+ * and `BadRecord`, so they add up to `Records`. The remaining counters are informational.
  */
 export enum Stat {
   /** Packet records read (pcap records; pcapng EPB, SPB and PB). */
@@ -92,7 +92,18 @@ export enum Stat {
   PeakFlows = 15,
   /** Connections ended early to stay within maxFlows. */
   Evicted = 16,
-  Count = 17,
+  /** Bucket: pcapng packet blocks, well framed, whose fields do not fit inside the block. */
+  BadRecord = 17,
+  // --- damage: where framing broke, reading resumed at the next plausible record ---
+  /** pcap records or pcapng blocks with an impossible length (pcap caplen; pcapng block length). */
+  DamagedLength = 18,
+  /** pcapng blocks whose trailing length differs from the leading one. */
+  DamagedTrailer = 19,
+  /** pcapng sections with an unknown byte order or version, skipped to the next section. */
+  DamagedSection = 20,
+  /** Bytes skipped while looking for the next plausible record after damage. */
+  DamagedBytes = 21,
+  Count = 22,
 }
 
 /** Zeek's conn_state codes, in a fixed order (names in src/schema.ts). */

@@ -11,7 +11,8 @@ import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA } from "./schema.js";
 import { Summary, table } from "./summary.js";
 
 const USAGE = `usage: synfin <capture...> [--format table|ndjson|csv|arrow] [-o FILE] [--events FILE]
-              [--verify-checksums] [--max-flows N] [--stats] [--no-progress]
+              [--verify-checksums] [--max-flows N] [--memory-limit SIZE] [--stats]
+              [--no-progress]
 
 Reads pcap/pcapng captures (several files are read as one capture, in order) and writes one row
 per TCP connection.
@@ -21,8 +22,11 @@ per TCP connection.
   --events FILE        also write the events table (one row per lifecycle transition) to FILE,
                        in the output format (NDJSON when the output is the summary table)
   --verify-checksums   drop packets with a bad IPv4 header or TCP checksum (as Zeek without -C)
-  --max-flows N        track at most N connections at once (default 500000, about 1 GB); the
-                       least recently active is ended as "evicted", unanswered attempts first
+  --max-flows N        track at most N connections at once (default 500000, at most ~580 MB of
+                       flow records); the least recently active is ended as "evicted",
+                       unanswered attempts first
+  --memory-limit SIZE  most wasm memory the core may use, e.g. 1G (default 4G, wasm's limit);
+                       going past it is an OUT_OF_MEMORY error
   --stats              print the accounting of every record read to standard error
   --no-progress        no progress bar (it is shown only when standard error is a terminal)
   -h, --help           this text
@@ -40,6 +44,7 @@ interface Options {
   events: string | undefined;
   verifyChecksums: boolean;
   maxFlows: number | undefined;
+  memoryLimit: number | undefined;
   stats: boolean;
   progress: boolean;
 }
@@ -56,6 +61,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
         events: { type: "string" },
         "verify-checksums": { type: "boolean" },
         "max-flows": { type: "string" },
+        "memory-limit": { type: "string" },
         stats: { type: "boolean" },
         "no-progress": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -73,6 +79,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
   if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}' (one of ${FORMATS.join(", ")})`);
   const maxFlows = v["max-flows"] === undefined ? undefined : Number(v["max-flows"]);
   if (maxFlows !== undefined && !(Number.isInteger(maxFlows) && maxFlows >= 1)) throw new UsageError(`--max-flows takes a positive whole number, got '${v["max-flows"]}'`);
+  const memoryLimit = v["memory-limit"] === undefined ? undefined : parseSize(v["memory-limit"]);
   if (format === "arrow" && !v.output && process.stdout.isTTY) throw new UsageError("--format arrow writes binary: give -o FILE or redirect standard output");
   return {
     files: parsed.positionals,
@@ -81,9 +88,19 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
     events: v.events,
     verifyChecksums: v["verify-checksums"] ?? false,
     maxFlows,
+    memoryLimit,
     stats: v.stats ?? false,
     progress: !v["no-progress"] && process.stderr.isTTY === true,
   };
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 };
+
+/** "512M", "2G", "1048576": a size in bytes (binary units). */
+function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`--memory-limit takes a size such as 512M or 2G, got '${text}'`);
+  return Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!);
 }
 
 /** Writes text or bytes to a file or stdout, waiting when the stream is full. */
@@ -202,6 +219,7 @@ function statsText(stats: Stats): string {
   const rows = RECORD_BUCKETS.map((k) => [k, String(stats[k])]);
   rows.push(["= records", String(stats.records)]);
   for (const k of ["connections", "bytes", "sections", "skippedBlocks", "peakFlows", "evicted"] as const) rows.push([k, String(stats[k])]);
+  for (const k of ["damagedLength", "damagedTrailer", "damagedSection", "damagedBytes"] as const) rows.push([k, String(stats[k])]);
   return table(["accounting", "count"], rows);
 }
 
@@ -222,6 +240,7 @@ export async function main(argv: string[]): Promise<number> {
   const stream = connections(opts.files, {
     verifyChecksums: opts.verifyChecksums,
     maxFlows: opts.maxFlows,
+    memoryLimit: opts.memoryLimit,
     onProgress: (p) => bar.update(p),
     events: opts.events !== undefined,
     onEvents: (batch) => pendingEvents.push(batch),

@@ -9,7 +9,7 @@ import { SynfinError } from "./errors.js";
 
 interface CoreExports {
   abiVersion(): number;
-  reset(flags: number, maxFlows: number): void;
+  reset(flags: number, maxFlows: number): Status;
   inputBuffer(capacity: number): number;
   beginFile(): void;
   feed(len: number, atEof: number): Status;
@@ -24,6 +24,7 @@ interface CoreExports {
   eventColumnAddress(group: number, col: number): number;
   errorCode(): ErrorCode;
   errorOffset(): bigint;
+  flowRecordBytes(): number;
 }
 
 /** Accounting for one run: `records` equals the sum of the per-reason counts. */
@@ -62,11 +63,21 @@ export interface Stats {
   peakFlows: number;
   /** Connections ended early (end_reason "evicted") to stay within maxFlows. */
   evicted: number;
+  /** pcapng packet blocks, well framed, whose fields do not fit inside the block (skipped). */
+  badRecords: number;
+  /** Damage: pcap records or pcapng blocks with an impossible length (reading resumed after it). */
+  damagedLength: number;
+  /** Damage: pcapng blocks whose trailing length differs from the leading one. */
+  damagedTrailer: number;
+  /** Damage: pcapng sections of unknown byte order or version (skipped to the next section). */
+  damagedSection: number;
+  /** Bytes skipped while looking for the next plausible record after damage. */
+  damagedBytes: number;
 }
 
 /**
- * Live connections by default: about 1 GB of wasm memory (a flow record is 1.2 KB, and the
- * table's growth by doubling leaves its earlier arenas allocated).
+ * Live connections by default: flow records of about 1.2 KB each, so at most ~580 MB of them,
+ * reserved at the start and resident only as connections use them.
  */
 export const DEFAULT_MAX_FLOWS = 500_000;
 /** Above this, wasm's 4 GB would not hold the flow table. */
@@ -97,13 +108,14 @@ const STAT_KEYS: Array<[keyof Stats, Stat]> = [
   ["badChecksums", Stat.BadChecksum], ["truncatedRecords", Stat.TruncatedRecord],
   ["unknownInterface", Stat.UnknownInterface], ["bytes", Stat.Bytes], ["connections", Stat.Connections],
   ["skippedBlocks", Stat.SkippedBlocks], ["sections", Stat.Sections], ["peakFlows", Stat.PeakFlows],
-  ["evicted", Stat.Evicted],
+  ["evicted", Stat.Evicted], ["badRecords", Stat.BadRecord], ["damagedLength", Stat.DamagedLength],
+  ["damagedTrailer", Stat.DamagedTrailer], ["damagedSection", Stat.DamagedSection], ["damagedBytes", Stat.DamagedBytes],
 ];
 
 /** The per-reason buckets whose sum is `records`. */
 export const RECORD_BUCKETS: ReadonlyArray<keyof Stats> = [
   "tcpPackets", "nonTcpIp", "nonIp", "ipFragments", "truncatedHeaders", "badHeaders",
-  "unsupportedLinkType", "badChecksums", "truncatedRecords", "unknownInterface",
+  "unsupportedLinkType", "badChecksums", "truncatedRecords", "unknownInterface", "badRecords",
 ];
 
 export class Core {
@@ -138,7 +150,11 @@ export class Core {
     };
     const instance = await WebAssembly.instantiate(module, { ...imports, env });
     const core = new Core(instance, memory, memoryLimit);
-    core.call(() => core.x.reset((options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0), maxFlows));
+    const flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0);
+    if (core.call(() => core.x.reset(flags, maxFlows)) === Status.Error) {
+      throw new SynfinError("OUT_OF_MEMORY", "", 0,
+        `maxFlows ${maxFlows} needs ${mib(maxFlows * core.x.flowRecordBytes())} of flow records beside the ${mib(memory.buffer.byteLength)} already in use, more than the memory limit of ${mib(memoryLimit)} allows; lower maxFlows or raise memoryLimit`);
+    }
     return core;
   }
 
@@ -154,7 +170,7 @@ export class Core {
       if (!(e instanceof WebAssembly.RuntimeError)) throw e;
       if (!/unreachable/.test(e.message)) throw new Error(`synfin core trapped (a bug; please report it with the capture): ${e.message}`, { cause: e });
       const used = this.memory.buffer.byteLength;
-      throw new SynfinError("OUT_OF_MEMORY", "core", used,
+      throw new SynfinError("OUT_OF_MEMORY", "", 0,
         `the wasm core needs more than its memory limit of ${mib(this.memoryLimit)} (${mib(used)} in use; ${e.message}); lower maxFlows or raise memoryLimit`);
     }
   }

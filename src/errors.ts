@@ -4,7 +4,7 @@ import { ErrorCode } from "./abi.js";
 
 export type SynfinErrorCode =
   | "NOT_A_CAPTURE" | "TRUNCATED_FILE_HEADER" | "IMPOSSIBLE_RECORD_LENGTH" | "BAD_BLOCK_LENGTH"
-  | "BLOCK_LENGTH_MISMATCH" | "BAD_SECTION_HEADER" | "BAD_BLOCK_BODY" | "READ_FAILED"
+  | "BLOCK_LENGTH_MISMATCH" | "BAD_SECTION_HEADER" | "READ_FAILED"
   | "OUT_OF_MEMORY";
 
 const CODES: Record<ErrorCode, [SynfinErrorCode, string]> = {
@@ -15,20 +15,20 @@ const CODES: Record<ErrorCode, [SynfinErrorCode, string]> = {
   [ErrorCode.BadBlockLength]: ["BAD_BLOCK_LENGTH", "a pcapng block length is too small, too large or not a multiple of 4 (damaged file)"],
   [ErrorCode.BlockLengthMismatch]: ["BLOCK_LENGTH_MISMATCH", "a pcapng block's trailing length differs from its leading length (damaged file)"],
   [ErrorCode.BadSectionHeader]: ["BAD_SECTION_HEADER", "a pcapng section header has an unknown byte-order magic or version"],
-  [ErrorCode.BadBlockBody]: ["BAD_BLOCK_BODY", "a pcapng block's fields do not fit inside the block (damaged file)"],
+  [ErrorCode.OutOfMemory]: ["OUT_OF_MEMORY", "the flow table does not fit in the memory limit"],
 };
 
 export class SynfinError extends Error {
   override readonly name = "SynfinError";
   constructor(
     readonly code: SynfinErrorCode,
-    /** The input the error is in (a path, or a description of the source). */
+    /** The input the error is in (a path, or a description of the source); "" when none is. */
     readonly file: string,
     /** Byte offset in that input where the problem starts. */
     readonly offset: number,
     detail: string,
   ) {
-    super(`${file}: ${detail} at byte offset ${offset}`);
+    super(file ? `${file}: ${detail} at byte offset ${offset}` : detail);
   }
 
   static fromCore(code: ErrorCode, file: string, offset: number): SynfinError {

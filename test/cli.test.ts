@@ -178,17 +178,34 @@ describe("errors and usage", () => {
     expect(stderr).toContain("byte offset 0");
   });
 
-  it("damage later in the file names its offset", () => {
+  it("a file with no readable record names the offset of its first damage", () => {
     const damaged = join(dir, "damaged.pcap");
-    const bytes = readFileSync(capture);
-    const PCAP_HEADER = 24, CAPLEN_FIELD = 8;
-    bytes.writeUInt32LE(0x7fff_ffff, PCAP_HEADER + CAPLEN_FIELD);
-    writeFileSync(damaged, bytes);
+    const PCAP_HEADER = 24;
+    writeFileSync(damaged, Buffer.concat([readFileSync(capture).subarray(0, PCAP_HEADER), Buffer.alloc(40, 0xee)]));
     const { status, stderr } = run(damaged);
     expect(status).toBe(2);
     expect(lines(stderr)).toHaveLength(1);
     expect(stderr).toContain(damaged);
     expect(stderr).toContain(`byte offset ${PCAP_HEADER}`);
+  });
+
+  it("damage after a readable record is skipped and shows in --stats, exit 0", () => {
+    const damaged = join(dir, "damaged-later.pcap");
+    const bytes = readFileSync(capture);
+    const PCAP_HEADER = 24, RECORD_HEADER = 16, CAPLEN_FIELD = 8;
+    const second = PCAP_HEADER + RECORD_HEADER + bytes.readUInt32LE(PCAP_HEADER + CAPLEN_FIELD);
+    bytes.writeUInt32LE(0x7fff_ffff, second + CAPLEN_FIELD);
+    writeFileSync(damaged, bytes);
+    const { status, stderr } = run(damaged, "--stats", "--format", "csv");
+    expect(status).toBe(0);
+    expect(stderr).toMatch(/damagedLength\s+1\n/);
+  });
+
+  it("a --memory-limit too small for --max-flows: exit 2 with what to change", () => {
+    const { status, stderr } = run(capture, "--memory-limit", "16M", "--max-flows", "100000");
+    expect(status).toBe(2);
+    expect(lines(stderr)).toHaveLength(1);
+    expect(stderr).toContain("lower maxFlows or raise memoryLimit");
   });
 
   it("a missing file: exit 2, one line", () => {

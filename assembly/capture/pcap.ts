@@ -1,9 +1,9 @@
 // Classic libpcap framing (https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-04.html): the
 // 24-byte file header in either byte order with µs or ns timestamps, then 16-byte record headers.
 
-import { ErrorCode, Stat, Status } from "../../src/abi";
+import { Stat } from "../../src/abi";
 import { rd32, setSwapped } from "./bytes";
-import { count, fail } from "../stats";
+import { count } from "../stats";
 
 export const PCAP_MAGIC_US: u32 = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS: u32 = 0xa1b23c4d;
@@ -50,11 +50,37 @@ export function pcapLinkType(): u32 { return linkType; }
   return rd32(p + RH_CAPLEN);
 }
 
-/** Whether a record's captured length is one no capture can hold (the file is damaged). */
-export function checkPcapCapLen(capLen: u32, offset: u64): Status {
-  const limit = snaplen > MAX_PLAUSIBLE_CAPLEN ? snaplen : MAX_PLAUSIBLE_CAPLEN;
-  if (capLen > limit) return fail(ErrorCode.ImpossibleRecordLength, offset);
-  return Status.NeedMore;
+/** Whether a captured length is one no capture can hold (the record header is damaged). */
+@inline export function impossiblePcapCapLen(capLen: u32): bool {
+  return capLen > (snaplen > MAX_PLAUSIBLE_CAPLEN ? snaplen : MAX_PLAUSIBLE_CAPLEN);
+}
+
+/** How far a resynchronised record's time may lie from the last good record's, in seconds. */
+const RESYNC_WINDOW_S: i64 = 86400;
+
+/**
+ * Whether the 16 bytes at `p` look like a record header after damage: a possible, non-zero
+ * captured length no larger than the original length, a fraction below one second, and a time
+ * within a day of `refSec` (unless it is negative: no time to compare with). Used only while
+ * resynchronising.
+ */
+export function plausiblePcapHeader(p: usize, refSec: i64): bool {
+  const capLen = rd32(p + RH_CAPLEN);
+  if (capLen == 0 || impossiblePcapCapLen(capLen) || rd32(p + RH_ORIGLEN) < capLen) return false;
+  if (!plausibleFraction(p)) return false;
+  if (refSec < 0) return true;
+  const delta = <i64>rd32(p + RH_TS_SEC) - refSec;
+  return delta >= -RESYNC_WINDOW_S && delta <= RESYNC_WINDOW_S;
+}
+
+/** Whether the record header at `p` has a sub-second part below one second. */
+export function plausibleFraction(p: usize): bool {
+  return rd32(p + RH_TS_FRAC) < (nanos ? 1_000_000_000 : 1_000_000);
+}
+
+/** Seconds field of the record at `p`. */
+@inline export function pcapRecordSec(p: usize): i64 {
+  return <i64>rd32(p + RH_TS_SEC);
 }
 
 /** Timestamp of the record at `p`, in ns. */

@@ -3,7 +3,7 @@
 // its length. The trailing block length is checked on every block.
 
 import { ErrorCode, Stat, Status } from "../../src/abi";
-import { rd16, rd32, rd64, setSwapped } from "./bytes";
+import { rd16, rd32, rd64, setSwapped, swapped } from "./bytes";
 import { count, fail } from "../stats";
 
 export const BT_SHB: u32 = 0x0a0d0d0a;
@@ -11,6 +11,10 @@ const BT_IDB: u32 = 0x00000001;
 const BT_PB: u32 = 0x00000002;
 const BT_SPB: u32 = 0x00000003;
 const BT_EPB: u32 = 0x00000006;
+const BT_SJE: u32 = 0x00000009;
+const BT_DSB: u32 = 0x0000000a;
+const BT_CB: u32 = 0x00000bad;
+const BT_CB_NO_COPY: u32 = 0x40000bad;
 const BYTE_ORDER_MAGIC: u32 = 0x1a2b3c4d;
 
 const BLOCK_HEADER_LEN: u32 = 8;
@@ -22,6 +26,8 @@ const EPB_MIN_LEN: u32 = 32;
 const SPB_MIN_LEN: u32 = 16;
 /** Longer blocks are taken as damage rather than waited for. */
 export const MAX_BLOCK_LEN: u32 = 64 << 20;
+/** After damage, only blocks up to this length are candidates (a 64 MiB wait per guess is too much). */
+const RESYNC_MAX_BLOCK_LEN: u32 = 1 << 20;
 
 const OPT_ENDOFOPT: u32 = 0;
 const OPT_IF_TSRESOL: u32 = 9;
@@ -58,9 +64,14 @@ export function resetPcapng(): void {
   lastTsNs = 0;
 }
 
+/** The length field of the block last measured by `blockLength`. */
+let declaredLen: u32 = 0;
+
 /**
- * Length of the block at `p`, given its first 12 bytes. For an SHB this also decides the byte
- * order of the section. Returns 0 (and sets the error) when the header is impossible.
+ * Bytes the block at `p` spans, given its first 12 bytes. For an SHB this also decides the byte
+ * order of the section. Early writers (ntar) put the unpadded length in both length fields of a
+ * block whose body is padded to 32 bits, as Wireshark still reads; so the span is the length
+ * rounded up to 4. Returns 0 (and sets the error) when the header is impossible.
  */
 export function blockLength(p: usize, offset: u64): u32 {
   if (load<u32>(p) == BT_SHB) {
@@ -70,17 +81,71 @@ export function blockLength(p: usize, offset: u64): u32 {
     else { fail(ErrorCode.BadSectionHeader, offset); return 0; }
   }
   const len = rd32(p + 4);
-  if (len < BLOCK_MIN_LEN || (len & 3) != 0 || len > MAX_BLOCK_LEN) {
+  if (len < BLOCK_MIN_LEN || len > MAX_BLOCK_LEN) {
     fail(ErrorCode.BadBlockLength, offset);
     return 0;
   }
-  return len;
+  declaredLen = len;
+  return (len + 3) & ~3;
 }
 
 /** Whether the block at `p` (whole, `len` bytes) is a packet-carrying block. */
 export function isPacketBlock(p: usize): bool {
   const type = rd32(p);
   return type == BT_EPB || type == BT_SPB || type == BT_PB;
+}
+
+export const CANDIDATE_NO: i32 = 0;
+export const CANDIDATE_YES: i32 = 1;
+export const CANDIDATE_NEED_MORE: i32 = -1;
+
+/**
+ * Whether a block that reading can resume at starts at `p` (`avail` bytes present), after damage:
+ * a known block type in the section's byte order (or an SHB, which brings its own), a possible
+ * length repeated in the trailer, and for packet blocks a declared interface and fields that fit.
+ * With `sectionOnly`, only an SHB will do (the damaged section is skipped whole).
+ */
+export function resyncCandidate(p: usize, avail: u32, sectionOnly: bool): i32 {
+  if (avail < BLOCK_MIN_LEN) return CANDIDATE_NEED_MORE;
+  const sectionSwapped = swapped;
+  const isSection = load<u32>(p) == BT_SHB;
+  if (isSection) {
+    const bom = load<u32>(p + BLOCK_HEADER_LEN);
+    if (bom == BYTE_ORDER_MAGIC) setSwapped(false);
+    else if (bom == bswap<u32>(BYTE_ORDER_MAGIC)) setSwapped(true);
+    else return CANDIDATE_NO;
+  } else if (sectionOnly || !knownBlockType(rd32(p))) {
+    return CANDIDATE_NO;
+  }
+  const verdict = candidateBody(p, avail, isSection);
+  setSwapped(sectionSwapped);
+  return verdict;
+}
+
+/** IDB, PB, SPB, NRB, ISB, EPB (1 to 6), SJE, DSB and the two custom block types. */
+function knownBlockType(type: u32): bool {
+  return (type >= BT_IDB && type <= BT_EPB) || type == BT_SJE || type == BT_DSB || type == BT_CB || type == BT_CB_NO_COPY;
+}
+
+function candidateBody(p: usize, avail: u32, isSection: bool): i32 {
+  const len = rd32(p + 4);
+  if (len < BLOCK_MIN_LEN || (len & 3) != 0 || len > RESYNC_MAX_BLOCK_LEN) return CANDIDATE_NO;
+  if (avail < len) return CANDIDATE_NEED_MORE;
+  if (rd32(p + len - 4) != len) return CANDIDATE_NO;
+  if (isSection) return len >= SHB_MIN_LEN && rd16(p + 12) == 1 ? CANDIDATE_YES : CANDIDATE_NO;
+  const type = rd32(p);
+  if (type == BT_EPB || type == BT_PB) {
+    if (len < EPB_MIN_LEN || <u64>rd32(p + 20) + EPB_MIN_LEN > <u64>len) return CANDIDATE_NO;
+    if ((type == BT_EPB ? rd32(p + 8) : rd16(p + 8)) >= interfaceCount) return CANDIDATE_NO;
+  }
+  if (type == BT_SPB && interfaceCount == 0) return CANDIDATE_NO;
+  if (type == BT_IDB && len < IDB_MIN_LEN) return CANDIDATE_NO;
+  return CANDIDATE_YES;
+}
+
+/** Whether the block at `p` is a Section Header Block (its type reads the same in both orders). */
+export function isSectionBlock(p: usize): bool {
+  return load<u32>(p) == BT_SHB;
 }
 
 /**
@@ -91,30 +156,38 @@ export let hasPacket: bool = false;
 
 export function parseBlock(p: usize, len: u32, offset: u64): Status {
   hasPacket = false;
-  // SAFE: the caller checked that `len` bytes are present and len >= 12.
-  if (rd32(p + len - 4) != len) return fail(ErrorCode.BlockLengthMismatch, offset);
+  // SAFE: the caller checked that `len` bytes (the span from blockLength) are present, len >= 12.
+  if (rd32(p + len - 4) != declaredLen) return fail(ErrorCode.BlockLengthMismatch, offset);
   const type = rd32(p);
   if (type == BT_SHB) return parseSectionHeader(p, len, offset);
-  if (type == BT_IDB) return parseInterfaceDescription(p, len, offset);
-  if (type == BT_EPB) return parseTimestampedPacketBlock(p, len, offset, false);
-  if (type == BT_SPB) return parseSimplePacketBlock(p, len, offset);
-  if (type == BT_PB) return parseTimestampedPacketBlock(p, len, offset, true);
+  if (type == BT_IDB) return parseInterfaceDescription(p, len);
+  if (type == BT_EPB) return parseTimestampedPacketBlock(p, len, false);
+  if (type == BT_SPB) return parseSimplePacketBlock(p, len);
+  if (type == BT_PB) return parseTimestampedPacketBlock(p, len, true);
   count(Stat.SkippedBlocks);
   return Status.NeedMore;
 }
 
 function parseSectionHeader(p: usize, len: u32, offset: u64): Status {
-  if (len < SHB_MIN_LEN) return fail(ErrorCode.BadBlockLength, offset);
-  const major = rd16(p + 12);
-  if (major != 1) return fail(ErrorCode.BadSectionHeader, offset);
+  if (len < SHB_MIN_LEN || rd16(p + 12) != 1) return fail(ErrorCode.BadSectionHeader, offset);
   interfaceCount = 0;
   count(Stat.Sections);
   return Status.NeedMore;
 }
 
-function parseInterfaceDescription(p: usize, len: u32, offset: u64): Status {
-  if (len < IDB_MIN_LEN) return fail(ErrorCode.BadBlockBody, offset);
+/** Link type of an interface whose IDB is too short to say: its packets count as unsupported. */
+const UNKNOWN_LINK_TYPE: u32 = 0xffffffff;
+
+function parseInterfaceDescription(p: usize, len: u32): Status {
   const rec = addInterface();
+  if (len < IDB_MIN_LEN) {
+    // Keep the interface numbering of the blocks that follow.
+    store<u32>(rec + IF_LINKTYPE, UNKNOWN_LINK_TYPE);
+    store<u32>(rec + IF_SNAPLEN, 0);
+    setTsResolution(rec, 6);
+    store<i64>(rec + IF_TS_OFFSET_NS, 0);
+    return Status.NeedMore;
+  }
   store<u32>(rec + IF_LINKTYPE, rd16(p + 8));
   store<u32>(rec + IF_SNAPLEN, rd32(p + 12));
   setTsResolution(rec, 6);
@@ -204,19 +277,23 @@ function setPacket(rec: usize, tsNs: i64, capLen: u32, origLen: u32, iface: u32,
  * EPB and the obsolete PB share a layout after the block header: interface id (EPB 32 bits; PB 16
  * bits and a drop count), timestamp high and low words, captured and original length, data.
  */
-function parseTimestampedPacketBlock(p: usize, len: u32, offset: u64, obsolete: bool): Status {
-  if (len < EPB_MIN_LEN) return fail(ErrorCode.BadBlockBody, offset);
+function parseTimestampedPacketBlock(p: usize, len: u32, obsolete: bool): Status {
+  if (len < EPB_MIN_LEN || <u64>rd32(p + 20) + EPB_MIN_LEN > <u64>len) return badRecord();
   const iface = obsolete ? rd16(p + 8) : rd32(p + 8);
   const ts = (<u64>rd32(p + 12) << 32) | <u64>rd32(p + 16);
-  const capLen = rd32(p + 20);
-  const origLen = rd32(p + 24);
-  if (<u64>capLen + EPB_MIN_LEN > <u64>len) return fail(ErrorCode.BadBlockBody, offset);
-  return packetOn(iface, ts, true, capLen, origLen, p + 28);
+  return packetOn(iface, ts, true, rd32(p + 20), rd32(p + 24), p + 28);
+}
+
+/** A well-framed packet block whose fields do not fit inside it: one record, skipped. */
+function badRecord(): Status {
+  count(Stat.Records);
+  count(Stat.BadRecord);
+  return Status.NeedMore;
 }
 
 /** SPB: interface 0, no timestamp (the previous packet's is kept), caplen from the snaplen. */
-function parseSimplePacketBlock(p: usize, len: u32, offset: u64): Status {
-  if (len < SPB_MIN_LEN) return fail(ErrorCode.BadBlockBody, offset);
+function parseSimplePacketBlock(p: usize, len: u32): Status {
+  if (len < SPB_MIN_LEN) return badRecord();
   const origLen = rd32(p + 8);
   let capLen = len - SPB_MIN_LEN;
   if (origLen < capLen) capLen = origLen;

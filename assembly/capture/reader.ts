@@ -1,16 +1,25 @@
 // The record loop: finds the container format from the first bytes, then hands every whole
 // record of the input to `deliverFrame`. A record cut by the end of the input is "need more
 // bytes" (the host carries the tail over); cut by the end of the file, it is counted as truncated.
+//
+// Damage inside a file (an impossible record length, a pcapng trailer that disagrees, a section
+// of unknown version) is counted by reason and skipped: the bytes after it are scanned for the
+// next plausible record and reading resumes there, the skipped bytes counted too. pcapng repeats
+// every block's length in its trailer, which makes a false resumption unlikely; for pcap the
+// candidate header and the one after it must both be plausible. A file in which no record at all
+// could be read is refused with the error of its first damage.
 
 import { ErrorCode, Stat, Status } from "../../src/abi";
-import { count, countBy, fail } from "../stats";
+import { count, countBy, fail, errorCode, clearError } from "../stats";
 import {
   isPcapMagic, readPcapFileHeader, pcapLinkType, pcapRecordCapLen, pcapRecordOrigLen,
-  pcapRecordTsNs, checkPcapCapLen, PCAP_FILE_HEADER_LEN, PCAP_RECORD_HEADER_LEN,
+  pcapRecordTsNs, pcapRecordSec, impossiblePcapCapLen, plausiblePcapHeader, plausibleFraction,
+  PCAP_FILE_HEADER_LEN, PCAP_RECORD_HEADER_LEN,
 } from "./pcap";
 import {
   BT_SHB, blockLength, parseBlock, isPacketBlock, hasPacket, unknownInterface, resetPcapng,
   pktTsNs, pktCapLen, pktOrigLen, pktLinkType, pktInterface, pktData,
+  resyncCandidate, CANDIDATE_YES, CANDIDATE_NEED_MORE,
 } from "./pcapng";
 import { deliverFrame } from "../engine";
 
@@ -25,9 +34,30 @@ let fileOffset: u64 = 0;
 /** Bytes of the input consumed by the last readRecords call. */
 export let consumed: u32 = 0;
 
+/** Whether reading is looking for the next plausible record after damage. */
+let resyncing: bool = false;
+/** With `resyncing` in pcapng: only a new section will do. */
+let resyncSectionOnly: bool = false;
+/** Whole records (pcap) or blocks (pcapng) read in this file. */
+let goodRecords: u64 = 0;
+/** The file's first damage, the error if no record of the file can be read. */
+let firstDamageCode: ErrorCode = ErrorCode.None;
+let firstDamageOffset: u64 = 0;
+/**
+ * Seconds of the last good pcap record, else of the damaged header when its time looks sound, else
+ * -1: the time resynchronised records must lie near.
+ */
+let lastSec: i64 = -1;
+
 export function beginFile(): void {
   format = FORMAT_NONE;
   fileOffset = 0;
+  resyncing = false;
+  resyncSectionOnly = false;
+  goodRecords = 0;
+  firstDamageCode = ErrorCode.None;
+  firstDamageOffset = 0;
+  lastSec = -1;
   resetPcapng();
 }
 
@@ -47,39 +77,119 @@ export function readRecords(base: usize, len: u32, atEof: bool): Status {
       return fail(ErrorCode.NotACapture, fileOffset);
     }
   }
-  const status = format == FORMAT_PCAP ? pcapRecords(base, len, p) : pcapngRecords(base, len, p);
+  const status = format == FORMAT_PCAP ? pcapRecords(base, len, p, atEof) : pcapngRecords(base, len, p, atEof);
   if (status == Status.Error) return status;
   p = consumed;
-  if (status == Status.NeedMore && atEof && p < len) p = countTruncatedTail(base + p, len - p);
+  if (status == Status.NeedMore && atEof && p < len) {
+    if (resyncing) {
+      countBy(Stat.DamagedBytes, len - p);
+      p = len;
+    } else {
+      p += countTruncatedTail(base + p, len - p);
+    }
+  }
   consumed = p;
   fileOffset += p;
   countBy(Stat.Bytes, p);
+  if (atEof && status == Status.NeedMore && goodRecords == 0 && firstDamageCode != ErrorCode.None) {
+    return fail(firstDamageCode, firstDamageOffset);
+  }
   return status;
 }
 
-function pcapRecords(base: usize, len: u32, start: u32): Status {
+/**
+ * Damage at input offset `p` (the reason already in `errorCode`): count it and start scanning at
+ * the next byte. Returns that offset.
+ */
+function damaged(p: u32, sectionOnly: bool): u32 {
+  const code = errorCode;
+  clearError();
+  count(code == ErrorCode.BlockLengthMismatch ? Stat.DamagedTrailer : code == ErrorCode.BadSectionHeader ? Stat.DamagedSection : Stat.DamagedLength);
+  if (firstDamageCode == ErrorCode.None) {
+    firstDamageCode = code;
+    firstDamageOffset = fileOffset + p;
+  }
+  resyncing = true;
+  resyncSectionOnly = sectionOnly;
+  count(Stat.DamagedBytes);
+  return p + 1;
+}
+
+function pcapRecords(base: usize, len: u32, start: u32, atEof: bool): Status {
   let p = start;
   while (len - p >= PCAP_RECORD_HEADER_LEN) {
+    if (resyncing) {
+      const q = scanPcap(base, len, p, atEof);
+      countBy(Stat.DamagedBytes, q - p);
+      p = q;
+      if (resyncing) break;
+      continue;
+    }
     const rec = base + p;
     const capLen = pcapRecordCapLen(rec);
-    if (checkPcapCapLen(capLen, fileOffset + p) == Status.Error) return Status.Error;
+    if (impossiblePcapCapLen(capLen)) {
+      if (lastSec < 0 && plausibleFraction(rec)) lastSec = pcapRecordSec(rec);
+      fail(ErrorCode.ImpossibleRecordLength, fileOffset + p);
+      p = damaged(p, false);
+      continue;
+    }
     if (<u64>(len - p) < <u64>PCAP_RECORD_HEADER_LEN + capLen) break;
     const taken = deliverFrame(pcapRecordTsNs(rec), capLen, pcapRecordOrigLen(rec), pcapLinkType(), 0, false, rec + PCAP_RECORD_HEADER_LEN);
     if (!taken) { consumed = p; return Status.OutputFull; }
+    lastSec = pcapRecordSec(rec);
+    goodRecords++;
     p += PCAP_RECORD_HEADER_LEN + capLen;
   }
   consumed = p;
   return Status.NeedMore;
 }
 
-function pcapngRecords(base: usize, len: u32, start: u32): Status {
+/**
+ * Scans from `p` for a plausible record header followed by another (or by the end of the file).
+ * Returns where it stopped: the record found (`resyncing` cleared), or the first offset it cannot
+ * judge before more bytes arrive.
+ */
+function scanPcap(base: usize, len: u32, p: u32, atEof: bool): u32 {
+  let q = p;
+  while (len - q >= PCAP_RECORD_HEADER_LEN) {
+    if (plausiblePcapHeader(base + q, lastSec)) {
+      const next = <u64>q + PCAP_RECORD_HEADER_LEN + pcapRecordCapLen(base + q);
+      if (next + PCAP_RECORD_HEADER_LEN <= <u64>len) {
+        if (plausiblePcapHeader(base + <usize>next, pcapRecordSec(base + q))) { resyncing = false; return q; }
+      } else if (atEof) {
+        if (next == <u64>len) { resyncing = false; return q; }
+      } else {
+        return q;
+      }
+    }
+    q++;
+  }
+  return q;
+}
+
+function pcapngRecords(base: usize, len: u32, start: u32, atEof: bool): Status {
   let p = start;
   while (len - p >= PCAPNG_BLOCK_PEEK) {
+    if (resyncing) {
+      const q = scanPcapng(base, len, p, atEof);
+      countBy(Stat.DamagedBytes, q - p);
+      p = q;
+      if (resyncing) break;
+      continue;
+    }
     const block = base + p;
     const blockLen = blockLength(block, fileOffset + p);
-    if (blockLen == 0) return Status.Error;
+    if (blockLen == 0) {
+      if (goodRecords == 0) return Status.Error;
+      p = damaged(p, errorCode == ErrorCode.BadSectionHeader);
+      continue;
+    }
     if (len - p < blockLen) break;
-    if (parseBlock(block, blockLen, fileOffset + p) == Status.Error) return Status.Error;
+    if (parseBlock(block, blockLen, fileOffset + p) == Status.Error) {
+      if (goodRecords == 0) return Status.Error;
+      p = damaged(p, errorCode == ErrorCode.BadSectionHeader);
+      continue;
+    }
     if (hasPacket) {
       if (unknownInterface) {
         count(Stat.Records);
@@ -89,10 +199,23 @@ function pcapngRecords(base: usize, len: u32, start: u32): Status {
         return Status.OutputFull;
       }
     }
+    goodRecords++;
     p += blockLen;
   }
   consumed = p;
   return Status.NeedMore;
+}
+
+/** As scanPcap, for a block that `resyncCandidate` accepts. */
+function scanPcapng(base: usize, len: u32, p: u32, atEof: bool): u32 {
+  let q = p;
+  while (len - q >= PCAPNG_BLOCK_PEEK) {
+    const verdict = resyncCandidate(base + q, len - q, resyncSectionOnly);
+    if (verdict == CANDIDATE_YES) { resyncing = false; return q; }
+    if (verdict == CANDIDATE_NEED_MORE && !atEof) return q;
+    q++;
+  }
+  return q;
 }
 
 /** The file ended inside a record: count it (a packet record, or a block we cannot tell). */

@@ -1,14 +1,16 @@
 // The flow table: a flat arena of fixed-size flow records and an open-addressing index (linear
 // probing, backward-shift deletion) keyed canonically, so both directions of a connection find the
-// same slot with one symmetric hash. Nothing here allocates per packet; the arena and the index
-// grow by doubling when a new flow needs room.
+// same slot with one symmetric hash. Nothing here allocates per packet. The arena holds `maxFlows`
+// records and is reserved once, straight from `memory.grow` beside the allocator's heap: untouched
+// pages cost no resident memory, so a small capture stays small, and no growth by copying leaves
+// dead arenas behind. The index grows by doubling.
 
 import { FLOW_SIZE, Flow } from "./record";
 
 export const NO_FLOW: u32 = 0xffffffff;
 const KEY_IPV6: u32 = 1;
 const KEY_VLAN: u32 = 2;
-const INITIAL_FLOWS: u32 = 1024;
+const INITIAL_INDEX: u32 = 2048;
 
 let arena: usize = 0;
 let arenaCap: u32 = 0;
@@ -42,17 +44,28 @@ export let packetFromA: bool = false;
   return changetype<Flow>(arena + <usize>idx * FLOW_SIZE);
 }
 
-export function resetTable(): void {
-  if (arena == 0) {
-    arenaCap = INITIAL_FLOWS;
-    arena = heap.alloc(<usize>arenaCap * FLOW_SIZE);
-    indexMask = INITIAL_FLOWS * 2 - 1;
-    index = heap.alloc(<usize>(indexMask + 1) * 8);
+/**
+ * Empties the table, reserving an arena of `maxFlows` records if the present one is smaller.
+ * Returns false when memory cannot grow that far. The allocator must already be initialised (it
+ * claims all memory present when it starts), which `initOutput` has done.
+ */
+export function resetTable(): bool {
+  if (arenaCap < maxFlows) {
+    const pages = <i32>((<u64>maxFlows * FLOW_SIZE + 0xffff) >> 16);
+    const first = memory.grow(pages);
+    if (first < 0) return false;
+    arena = <usize>first << 16;
+    arenaCap = maxFlows;
+  }
+  if (index == 0) {
+    indexMask = INITIAL_INDEX - 1;
+    index = heap.alloc(<usize>INITIAL_INDEX * 8);
   }
   memory.fill(index, 0, <usize>(indexMask + 1) * 8);
   arenaUsed = 0;
   freeHead = NO_FLOW;
   liveFlows = 0;
+  return true;
 }
 
 /** Sets the lookup key from a packet's addresses (`addrLen` 4 or 16 bytes), ports and VLAN. */
@@ -121,7 +134,7 @@ export function insertFlow(): u32 {
     idx = freeHead;
     freeHead = flowAt(idx).nextFree;
   } else {
-    if (arenaUsed == arenaCap) growArena();
+    // SAFE: the tracker evicts before liveFlows reaches maxFlows = arenaCap.
     idx = arenaUsed++;
   }
   const f = flowAt(idx);
@@ -166,13 +179,6 @@ export function removeFlow(idx: u32): void {
   f.nextFree = freeHead;
   freeHead = idx;
   liveFlows--;
-}
-
-function growArena(): void {
-  const doubled = <u64>arenaCap * 2;
-  const cap = doubled > <u64>maxFlows ? (maxFlows > arenaCap ? maxFlows : arenaCap + 1) : <u32>doubled;
-  arena = heap.realloc(arena, <usize>cap * FLOW_SIZE);
-  arenaCap = cap;
 }
 
 function growIndex(): void {

@@ -1,9 +1,10 @@
 // Connection timers on packet time: a binary min-heap of (deadline, flow, generation). Entries are
 // lazy: a flow keeps the deadline of its earliest queued entry in `timerNs`, a later deadline needs
 // no new entry (the timer re-arms itself when it fires early), and entries of removed flows are
-// recognised by their generation and dropped.
+// recognised by their generation and dropped. Stale entries are compacted away before the heap
+// would grow past twice the live flows, so its size is bounded by maxFlows, not by the flows seen.
 
-import { flowAt } from "./table";
+import { flowAt, liveFlows } from "./table";
 
 const ENTRY_SIZE: usize = 16;
 const INITIAL_ENTRIES: u32 = 1024;
@@ -30,8 +31,12 @@ export function armTimer(idx: u32, deadlineNs: i64): void {
   if (deadlineNs >= f.timerNs) return;
   f.timerNs = deadlineNs;
   if (heapLen == heapCap) {
-    heapCap *= 2;
-    heapBase = heap.realloc(heapBase, <usize>heapCap * ENTRY_SIZE);
+    if (heapLen >= 2 * liveFlows + INITIAL_ENTRIES) {
+      compact();
+    } else {
+      heapCap *= 2;
+      heapBase = heap.realloc(heapBase, <usize>heapCap * ENTRY_SIZE);
+    }
   }
   let i = heapLen++;
   while (i > 0) {
@@ -70,11 +75,15 @@ export function popTimer(): u32 {
 
 /** Moves the last entry (index `last`) to the root and restores the heap order. */
 function siftDown(last: u32): void {
-  const moving = entryAt(last);
+  sink(0, entryAt(last));
+}
+
+/** Places the entry `moving` (read before anything moves) at hole `start` or below it. */
+function sink(start: u32, moving: usize): void {
   const d = load<i64>(moving);
   const idx = load<u32>(moving, 8);
   const gen = load<u32>(moving, 12);
-  let i: u32 = 0;
+  let i = start;
   while (true) {
     let child: u32 = 2 * i + 1;
     if (child >= heapLen) break;
@@ -88,3 +97,27 @@ function siftDown(last: u32): void {
   store<u32>(e, idx, 8);
   store<u32>(e, gen, 12);
 }
+
+/** An entry is current when its flow is the same incarnation and still waits for this deadline. */
+function current(e: usize): bool {
+  const f = flowAt(load<u32>(e, 8));
+  return f.gen == load<u32>(e, 12) && f.timerNs == load<i64>(e);
+}
+
+/** Drops the entries that would pop as stale and rebuilds the heap (Floyd's method). */
+function compact(): void {
+  let n: u32 = 0;
+  for (let i: u32 = 0; i < heapLen; i++) {
+    const e = entryAt(i);
+    if (!current(e)) continue;
+    if (n != i) memory.copy(entryAt(n), e, ENTRY_SIZE);
+    n++;
+  }
+  heapLen = n;
+  for (let i = <i32>(n >> 1) - 1; i >= 0; i--) {
+    memory.copy(SPARE, entryAt(<u32>i), ENTRY_SIZE);
+    sink(<u32>i, SPARE);
+  }
+}
+
+const SPARE: usize = memory.data(<i32>ENTRY_SIZE, 8);
