@@ -1,5 +1,6 @@
 // A SYN flood of N distinct spoofed sources (default 5 million) through the CLI with the default
-// maxFlows: no trap, memory within the bound, every SYN accounted for. Prints one JSON line.
+// maxFlows: no trap, memory within the bound, every SYN accounted for. Prints one JSON line and
+// exits 1 when the peak RSS passes the README's bound or the counts do not add up.
 //
 //   node bench/syn-flood.mjs [--sources 5000000]
 
@@ -41,4 +42,11 @@ const p = spawnSync(process.execPath, [`${here}measure.mjs`, "cli", capture, "--
 const seconds = (performance.now() - t0) / 1000;
 if (p.status !== 0) { process.stderr.write(p.stderr); process.exit(1); }
 const report = JSON.parse(p.stderr.trim().split("\n").pop());
-console.log(JSON.stringify({ sources, seconds: +seconds.toFixed(2), peakRssMb: Math.round(report.maxRssBytes / 2 ** 20), ...report.stats }));
+/** The README's bound: ~1.3 KB per flow of maxFlows (record, index, timers) + 200 MB for the rest. */
+const MAX_FLOWS = 500_000;
+const boundMb = Math.round((MAX_FLOWS * 1300 + 200e6) / 2 ** 20);
+const peakRssMb = Math.round(report.maxRssBytes / 2 ** 20);
+const s = report.stats;
+const addsUp = report.packets === sources && s.tcpPackets === sources && s.connections === sources && s.evicted === sources - Math.min(sources, MAX_FLOWS);
+console.log(JSON.stringify({ sources, seconds: +seconds.toFixed(2), peakRssMb, boundMb, addsUp, records: report.packets, ...s }));
+if (peakRssMb > boundMb || !addsUp) process.exit(1);

@@ -3,7 +3,7 @@
 // accounted for, and connections that were answered outlive the flood.
 
 import { describe, expect, it } from "vitest";
-import { analyze } from "../src/node.js";
+import { SynfinError, analyze } from "../src/node.js";
 import { writePcap, type CapturedPacket } from "../src/writer/capture.js";
 import { Conversation } from "../src/writer/conversation.js";
 import { LINKTYPE, SYN, frame, ipPacket } from "../src/writer/packet.js";
@@ -46,5 +46,39 @@ describe("a SYN flood within maxFlows", () => {
 
   it("refuses a maxFlows that is not a positive whole number", async () => {
     await expect(analyze(writePcap([], { linkType: LINKTYPE.ETHERNET }), { maxFlows: 0 })).rejects.toThrow(RangeError);
+  });
+
+  it("stale timers of evicted attempts do not pile up: the timer heap stays within the table", async () => {
+    // 400,000 attempts through 100 slots, all within one attempt timeout: without compaction every
+    // evicted attempt would leave its 5 s timer queued (6.4 MB, grown by doubling); the run must
+    // stay within 16 MiB (8 MiB of it the output batch; 64 KiB read steps keep the input small).
+    const capture = writePcap(synFlood(400_000, START_NS), { linkType: LINKTYPE.ETHERNET });
+    const { stats } = await analyze(capture, { maxFlows: 100, memoryLimit: 16 << 20, chunkSize: 64 << 10 });
+    expect(stats).toMatchObject({ records: 400_000, connections: 400_000, evicted: 400_000 - 100 });
+  });
+});
+
+describe("the memory limit", () => {
+  const PAGE = 65536;
+
+  it("a maxFlows that cannot fit is refused before reading, with what to change", async () => {
+    const work = analyze(writePcap(synFlood(10, START_NS), { linkType: LINKTYPE.ETHERNET }), { maxFlows: 100_000, memoryLimit: 32 << 20 });
+    const error = await work.then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(SynfinError);
+    expect(error).toMatchObject({ code: "OUT_OF_MEMORY", message: expect.stringContaining("lower maxFlows or raise memoryLimit") });
+  });
+
+  it("growth past the limit during a run is OUT_OF_MEMORY, not a trap", async () => {
+    // Room for the flow records and nothing else: the index cannot grow as the table fills.
+    const maxFlows = 200_000;
+    const arenaPages = Math.ceil((maxFlows * 1160) / PAGE);
+    const work = analyze(writePcap(synFlood(150_000, START_NS), { linkType: LINKTYPE.ETHERNET }), { maxFlows, memoryLimit: (64 + arenaPages) * PAGE });
+    const error = await work.then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(SynfinError);
+    expect(error).toMatchObject({ code: "OUT_OF_MEMORY", message: expect.stringContaining("memory limit") });
+  });
+
+  it("refuses a memoryLimit outside 4 MiB to 4 GiB", async () => {
+    await expect(analyze(writePcap([], { linkType: LINKTYPE.ETHERNET }), { memoryLimit: 1 << 20 })).rejects.toThrow(RangeError);
   });
 });
