@@ -1,23 +1,27 @@
-// The synfin command: captures in, connection lifecycles out (summary table, NDJSON, CSV or
-// Arrow IPC). Exit 0 on success, 2 when an input is not a readable capture or the usage is wrong.
+// The synfin command: captures in, connection lifecycles out (summary table, NDJSON, CSV, Arrow
+// IPC file or stream, Parquet, Zeek conn.log). Exit 0 on success, 2 when an input is not a readable capture or the usage is wrong.
 
 import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
-import { AsyncByteQueue, RecordBatch, RecordBatchFileWriter, Struct, makeData, type Schema } from "apache-arrow";
+import { AsyncByteQueue, Message, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Struct, makeData, type Schema } from "apache-arrow";
 import { connections, SynfinError, type Progress, type Stats } from "./node.js";
 import { RECORD_BUCKETS } from "./core.js";
 import { csvHeader, csvLines, ndjsonLines } from "./format.js";
 import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA } from "./schema.js";
 import { Summary, table } from "./summary.js";
+import { ParquetStreamWriter } from "./parquet.js";
+import { ZeekLog } from "./zeek.js";
+import { sortByFirstPacket } from "./first-time.js";
 
-const USAGE = `usage: synfin <capture...> [--format table|ndjson|csv|arrow] [-o FILE] [--events FILE]
-              [--verify-checksums] [--max-flows N] [--memory-limit SIZE] [--stats]
-              [--no-progress]
+const USAGE = `usage: synfin <capture...> [--format F] [-o FILE] [--events FILE]
+              [--verify-checksums] [--max-flows N] [--memory-limit SIZE] [--sort-by-time]
+              [--stats] [--no-progress]
 
 Reads pcap/pcapng captures (several files are read as one capture, in order) and writes one row
 per TCP connection.
 
-  --format F           table (default without -o), ndjson (default with -o), csv, arrow (IPC file)
+  --format F           table (default without -o), ndjson (default with -o), csv, arrow (IPC
+                       file), arrow-stream (IPC stream), parquet, zeek (conn.log TSV)
   -o, --output FILE    write to FILE instead of standard output
   --events FILE        also write the events table (one row per lifecycle transition) to FILE,
                        in the output format (NDJSON when the output is the summary table)
@@ -27,13 +31,15 @@ per TCP connection.
                        unanswered attempts first
   --memory-limit SIZE  most wasm memory the core may use, e.g. 1G (default 4G, wasm's limit);
                        going past it is an OUT_OF_MEMORY error
+  --sort-by-time       read the files in order of their first packet's time (default: as given)
   --stats              print the accounting of every record read to standard error
   --no-progress        no progress bar (it is shown only when standard error is a terminal)
   -h, --help           this text
   -v, --version        the version`;
 
-type Format = "table" | "ndjson" | "csv" | "arrow";
-const FORMATS: readonly Format[] = ["table", "ndjson", "csv", "arrow"];
+type Format = "table" | "ndjson" | "csv" | "arrow" | "arrow-stream" | "parquet" | "zeek";
+const FORMATS: readonly Format[] = ["table", "ndjson", "csv", "arrow", "arrow-stream", "parquet", "zeek"];
+const BINARY: ReadonlySet<Format> = new Set(["arrow", "arrow-stream", "parquet"]);
 
 class UsageError extends Error {}
 
@@ -45,6 +51,7 @@ interface Options {
   verifyChecksums: boolean;
   maxFlows: number | undefined;
   memoryLimit: number | undefined;
+  sortByTime: boolean;
   stats: boolean;
   progress: boolean;
 }
@@ -62,6 +69,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
         "verify-checksums": { type: "boolean" },
         "max-flows": { type: "string" },
         "memory-limit": { type: "string" },
+        "sort-by-time": { type: "boolean" },
         stats: { type: "boolean" },
         "no-progress": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -80,7 +88,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
   const maxFlows = v["max-flows"] === undefined ? undefined : Number(v["max-flows"]);
   if (maxFlows !== undefined && !(Number.isInteger(maxFlows) && maxFlows >= 1)) throw new UsageError(`--max-flows takes a positive whole number, got '${v["max-flows"]}'`);
   const memoryLimit = v["memory-limit"] === undefined ? undefined : parseSize(v["memory-limit"]);
-  if (format === "arrow" && !v.output && process.stdout.isTTY) throw new UsageError("--format arrow writes binary: give -o FILE or redirect standard output");
+  if (BINARY.has(format) && !v.output && process.stdout.isTTY) throw new UsageError(`--format ${format} writes binary: give -o FILE or redirect standard output`);
   return {
     files: parsed.positionals,
     format,
@@ -89,6 +97,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
     verifyChecksums: v["verify-checksums"] ?? false,
     maxFlows,
     memoryLimit,
+    sortByTime: v["sort-by-time"] ?? false,
     stats: v.stats ?? false,
     progress: !v["no-progress"] && process.stderr.isTTY === true,
   };
@@ -164,46 +173,78 @@ class HandOverQueue extends AsyncByteQueue {
   }
 }
 
+/**
+ * An Arrow IPC file whose body is the whole streaming format, schema message first, as the format
+ * specifies ("the file contents are otherwise identical to the stream format"); arrow-js puts the
+ * schema in the footer only, which readers of the stream inside a file (DuckDB's, for one) refuse.
+ */
+class ArrowFileWriter extends RecordBatchFileWriter {
+  protected override _writeSchema(schema: Schema): this {
+    return this._writeMagic()._writePadding(2)._writeMessage(Message.from(schema));
+  }
+}
+
 /** Writes batches of one table to a sink in one format. */
 class BatchWriter {
-  private arrow: RecordBatchFileWriter | undefined;
+  private arrow: RecordBatchFileWriter | RecordBatchStreamWriter | undefined;
+  private parquet: ParquetStreamWriter | undefined;
+  private zeek: ZeekLog | undefined;
   private readonly queue = new HandOverQueue();
   private started = false;
-  constructor(private readonly format: Exclude<Format, "table">, private readonly sink: Sink) {}
+  constructor(private readonly format: Exclude<Format, "table">, private readonly sink: Sink, private readonly table: "conn" | "events") {}
 
   private async handOver(): Promise<void> {
     for (const chunk of this.queue.pending.splice(0)) await this.sink.write(chunk);
   }
 
   async write(batch: RecordBatch): Promise<void> {
-    if (this.format === "arrow") {
-      if (!this.arrow) this.arrow = new RecordBatchFileWriter().reset(this.queue as never) as RecordBatchFileWriter;
-      this.arrow.write(batch);
-      await this.handOver();
-      return;
+    switch (this.format) {
+      case "arrow":
+      case "arrow-stream":
+        this.arrow ??= (this.format === "arrow" ? new ArrowFileWriter() : new RecordBatchStreamWriter()).reset(this.queue as never) as RecordBatchFileWriter;
+        this.arrow.write(batch);
+        await this.handOver();
+        return;
+      case "parquet":
+        this.parquet ??= await ParquetStreamWriter.open(this.sink);
+        await this.parquet.write(batch);
+        return;
+      case "zeek":
+        this.zeek ??= new ZeekLog(this.table);
+        await this.sink.write(this.zeek.lines(batch));
+        return;
     }
     let text = "";
-    if (this.format === "csv" && !this.started) text += csvHeader(batch.schema.fields.length === EVENT_COLUMNS.length ? EVENT_COLUMNS : COLUMNS) + "\n";
+    if (this.format === "csv" && !this.started) text += csvHeader(this.table === "events" ? EVENT_COLUMNS : COLUMNS) + "\n";
     this.started = true;
     for (const line of this.format === "ndjson" ? ndjsonLines(batch) : csvLines(batch)) text += line + "\n";
     await this.sink.write(text);
   }
 
-  /** Finishes the table; `schema` is written for an Arrow file that received no batch. */
+  /** Finishes the table; `schema` is written for a binary table that received no batch. */
   async end(schema: Schema): Promise<void> {
-    if (this.format === "arrow") {
-      if (!this.arrow) await this.write(new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 0, nullCount: 0, children: schema.fields.map((f) => makeData({ type: f.type, length: 0 } as never)) })));
-      this.arrow!.finish();
-      await this.handOver();
+    if (this.format === "arrow" || this.format === "arrow-stream" || this.format === "parquet") {
+      if (!this.arrow && !this.parquet) await this.write(emptyBatch(schema));
+      if (this.arrow) {
+        this.arrow.finish();
+        await this.handOver();
+      }
+      await this.parquet?.end();
+    } else if (this.format === "zeek") {
+      await this.sink.write((this.zeek ??= new ZeekLog(this.table)).close());
     } else if (this.format === "csv" && !this.started) {
-      await this.sink.write(csvHeader(schema === EVENT_SCHEMA ? EVENT_COLUMNS : COLUMNS) + "\n");
+      await this.sink.write(csvHeader(this.table === "events" ? EVENT_COLUMNS : COLUMNS) + "\n");
     }
     await this.sink.end();
   }
 }
 
+function emptyBatch(schema: Schema): RecordBatch {
+  return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 0, nullCount: 0, children: schema.fields.map((f) => makeData({ type: f.type, length: 0 } as never)) }));
+}
+
 async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, sink: Sink, summary: Summary, pendingEvents: RecordBatch[], events: BatchWriter | undefined): Promise<void> {
-  const writer = opts.format === "table" ? undefined : new BatchWriter(opts.format, sink);
+  const writer = opts.format === "table" ? undefined : new BatchWriter(opts.format, sink, "conn");
   const flushEvents = async () => { for (const batch of pendingEvents.splice(0)) await events!.write(batch); };
   for await (const batch of batches) {
     if (events) await flushEvents();
@@ -237,6 +278,14 @@ export async function main(argv: string[]): Promise<number> {
   const started = performance.now();
   const bar = progressBar(opts.progress);
   const pendingEvents: RecordBatch[] = [];
+  if (opts.sortByTime) {
+    try {
+      opts.files = await sortByFirstPacket(opts.files);
+    } catch (e) {
+      process.stderr.write(`synfin: cannot read ${(e as NodeJS.ErrnoException).path ?? "an input"}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
   const stream = connections(opts.files, {
     verifyChecksums: opts.verifyChecksums,
     maxFlows: opts.maxFlows,
@@ -246,7 +295,7 @@ export async function main(argv: string[]): Promise<number> {
     onEvents: (batch) => pendingEvents.push(batch),
   });
   const sink = new Sink(opts.output);
-  const eventsWriter = opts.events === undefined ? undefined : new BatchWriter(opts.format === "table" ? "ndjson" : opts.format, new Sink(opts.events));
+  const eventsWriter = opts.events === undefined ? undefined : new BatchWriter(opts.format === "table" ? "ndjson" : opts.format, new Sink(opts.events), "events");
   const summary = new Summary();
   try {
     await writeBatches(opts, stream, sink, summary, pendingEvents, eventsWriter);

@@ -1,0 +1,49 @@
+// Parquet output for the CLI (Node), with parquet-wasm (Apache Arrow's Rust Parquet writer in
+// wasm): each connection batch becomes one row group as it arrives, so memory stays bounded by a
+// batch whatever the file size. Batches cross into parquet-wasm as Arrow IPC streams.
+
+import { Table, tableToIPC, type RecordBatch } from "apache-arrow";
+
+type ParquetWasm = typeof import("parquet-wasm/node");
+
+/** Where the Parquet bytes go (the CLI's Sink). */
+interface ByteSink {
+  write(chunk: Uint8Array): Promise<void>;
+}
+
+export class ParquetStreamWriter {
+  private controller!: ReadableStreamDefaultController<unknown>;
+  private taken: (() => void) | undefined;
+  private readonly written: Promise<void>;
+
+  private constructor(private readonly pq: ParquetWasm, sink: ByteSink) {
+    const batches = new ReadableStream<unknown>({
+      start: (controller) => { this.controller = controller; },
+      pull: () => { this.taken?.(); this.taken = undefined; },
+    }, { highWaterMark: 1 });
+    const props = new pq.WriterPropertiesBuilder().setCompression(pq.Compression.ZSTD).setCreatedBy("synfin").build();
+    this.written = (async () => {
+      const bytes = await pq.transformParquetStream(batches, props);
+      for await (const chunk of bytes as unknown as AsyncIterable<Uint8Array>) await sink.write(chunk);
+    })();
+    // Reported by end(); keep Node from calling it unhandled in the meantime.
+    this.written.catch(() => undefined);
+  }
+
+  static async open(sink: ByteSink): Promise<ParquetStreamWriter> {
+    return new ParquetStreamWriter(await import("parquet-wasm/node"), sink);
+  }
+
+  /** Queues one batch (a row group), waiting while the writer is still busy with the last one. */
+  async write(batch: RecordBatch): Promise<void> {
+    const table = this.pq.Table.fromIPCStream(tableToIPC(new Table([batch]), "stream"));
+    for (const wasmBatch of table.recordBatches()) this.controller.enqueue(wasmBatch);
+    if ((this.controller.desiredSize ?? 1) <= 0) await new Promise<void>((resolve) => { this.taken = resolve; });
+  }
+
+  /** Writes the footer; rejects if the writer failed. */
+  async end(): Promise<void> {
+    this.controller.close();
+    await this.written;
+  }
+}
