@@ -150,12 +150,24 @@ export class Core {
     };
     const instance = await WebAssembly.instantiate(module, { ...imports, env });
     const core = new Core(instance, memory, memoryLimit);
-    const flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0);
-    if (core.call(() => core.x.reset(flags, maxFlows)) === Status.Error) {
-      throw new SynfinError("OUT_OF_MEMORY", "", 0,
-        `maxFlows ${maxFlows} needs ${mib(maxFlows * core.x.flowRecordBytes())} of flow records beside the ${mib(memory.buffer.byteLength)} already in use, more than the memory limit of ${mib(memoryLimit)} allows; lower maxFlows or raise memoryLimit`);
-    }
+    core.flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0);
+    core.maxFlows = maxFlows;
+    core.reset();
     return core;
+  }
+
+  private flags = 0;
+  private maxFlows = DEFAULT_MAX_FLOWS;
+
+  /**
+   * Starts a new run on this instance with the same options: no flows, no counters, no output
+   * (Core.create has done it once). Costs microseconds, where a new Core costs a new memory.
+   */
+  reset(): void {
+    if (this.call(() => this.x.reset(this.flags, this.maxFlows)) === Status.Error) {
+      throw new SynfinError("OUT_OF_MEMORY", "", 0,
+        `maxFlows ${this.maxFlows} needs ${mib(this.maxFlows * this.x.flowRecordBytes())} of flow records beside the ${mib(this.memory.buffer.byteLength)} already in use, more than the memory limit of ${mib(this.memoryLimit)} allows; lower maxFlows or raise memoryLimit`);
+    }
   }
 
   /**

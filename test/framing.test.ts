@@ -516,6 +516,10 @@ describe("unreadable input fails with a code and a byte offset", () => {
     await expectSynfinError(analyzeRows(pcapOf(PACKETS).subarray(0, 10)), "TRUNCATED_FILE_HEADER", 0);
   });
 
+  it("a pcapng file cut inside its Section Header Block", async () => {
+    await expectSynfinError(analyzeRows(pcapngOf(PACKETS).subarray(0, 20)), "TRUNCATED_FILE_HEADER", 0);
+  });
+
   it("a JPEG is not a capture", async () => {
     const JFIF = Uint8Array.of(0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0xff, 0xdb, 0x00, 0x43, 0x00, 0x08);
     const error = await expectSynfinError(analyzeRows(JFIF), "NOT_A_CAPTURE", 0);

@@ -81,6 +81,8 @@ export function readRecords(base: usize, len: u32, atEof: bool): Status {
   if (status == Status.Error) return status;
   p = consumed;
   if (status == Status.NeedMore && atEof && p < len) {
+    // A pcapng file cut inside its first Section Header Block is cut inside its file header.
+    if (format == FORMAT_PCAPNG && goodRecords == 0) return fail(ErrorCode.TruncatedFileHeader, fileOffset + p);
     if (resyncing) {
       countBy(Stat.DamagedBytes, len - p);
       p = len;
