@@ -50,8 +50,10 @@ function historyIsSynThenRst(f: Flow): bool {
   return false;
 }
 
-/** Why the row ends: a completed close says so, whatever removed the connection. */
+/** Why the row ends: an eviction, else a completed close, whatever removed the connection. */
 function endReason(f: Flow, cause: EndReason): EndReason {
+  // An eviction says so even for a connection that had closed (it was waiting for its timer).
+  if (cause == EndReason.Evicted) return cause;
   const o = endpointOf(f, 0), r = endpointOf(f, 1);
   if (o.state == Zeek.Reset || r.state == Zeek.Reset) return EndReason.Rst;
   if (o.state == Zeek.Closed && r.state == Zeek.Closed) return EndReason.Fin;
