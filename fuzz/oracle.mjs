@@ -1,0 +1,172 @@
+// What a run's output must satisfy, beyond not throwing: the row and event invariants of the
+// README's Columns and Events sections, and a digest of the rows for comparing runs.
+
+/** What a run found; `signature` de-duplicates findings (kind and where). */
+export class Finding extends Error {
+  constructor(kind, message, signature, cause) {
+    super(`${kind}: ${message}`, { cause });
+    this.kind = kind;
+    this.signature = `${kind} ${signature}`;
+  }
+}
+
+/** FNV-1a over every value of every row, and of every event, independent of how they fall into batches. */
+export class Digest {
+  constructor() { this.h = { rows: 0x811c9dc5, events: 0x811c9dc5 }; }
+  rows(batch) { this.table("rows", batch); }
+  events(batch) { this.table("events", batch); }
+  table(key, batch) {
+    checkBatch(batch);
+    const columns = batch.schema.fields.map((_, i) => batch.getChildAt(i));
+    let h = this.h[key];
+    for (let r = 0; r < batch.numRows; r++) {
+      for (const column of columns) {
+        const s = `${String(column.get(r))}|`;
+        for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+      }
+    }
+    this.h[key] = h;
+  }
+  value() {
+    const hex = (h) => (h >>> 0).toString(16).padStart(8, "0");
+    return { rows: hex(this.h.rows), events: hex(this.h.events) };
+  }
+}
+
+/** History letters (Zeek's; lower case for the responder) and the role-flip caret. */
+const HISTORY = /^[\^SHFRIQDATWCGshfriqdatwcg]*$/;
+
+/** What the README's Columns section promises of a run's rows and events, checked over the whole run. */
+export class RowCheck {
+  constructor() {
+    this.firstPacket = new Map(); // conn_id → first_packet
+    this.pkts = 0;
+    this.evicted = 0;
+    this.eventsOf = new Map(); // conn_id → its events
+    this.expected = new Map(); // conn_id → what its events must replay to
+    this.lastEventPacket = -1;
+  }
+
+  rows(batch) {
+    const col = (name) => batch.getChild(name);
+    const times = REPLAYED_TIMES.map((name) => [name, col(name).data[0]]);
+    const [origState, respState] = [col("orig_state"), col("resp_state")];
+    const [connId, firstPacket, origPkts, respPkts] = ["conn_id", "first_packet", "orig_pkts", "resp_pkts"].map((n) => col(n).toArray());
+    const [endReason, history, ipVersion, completeness, vlan] = ["end_reason", "history", "ip_version", "completeness", "vlan"].map(col);
+    const rtts = ["orig", "resp"].map((side) => ["min", "avg", "max"].map((k) => col(`${side}_rtt_${k}`)));
+    for (let r = 0; r < batch.numRows; r++) {
+      const id = Number(connId[r]);
+      const bad = (what) => new Finding("output", `row ${id}: ${what}`, what.replace(/[\d"]+/g, "").trim());
+      if (this.firstPacket.has(id)) throw bad("conn_id appears twice");
+      this.firstPacket.set(id, Number(firstPacket[r]));
+      this.pkts += Number(origPkts[r]) + Number(respPkts[r]);
+      if (endReason.get(r) === "evicted") this.evicted++;
+      const h = history.get(r) ?? "";
+      const replayed = Object.fromEntries(times.map(([name, data]) => [name, data.getValid(r) ? data.values[r] : null]));
+      replayed.orig_state = origState.get(r);
+      replayed.resp_state = respState.get(r);
+      replayed.flips = h.split("^").length - 1;
+      replayed.end = endReason.get(r) === "fin" || endReason.get(r) === "rst" ? "closed" : endReason.get(r);
+      this.expected.set(id, replayed);
+      if (!HISTORY.test(h)) throw bad(`history "${h}" has letters Zeek does not use`);
+      if (ipVersion.get(r) !== 4 && ipVersion.get(r) !== 6) throw bad(`ip_version ${ipVersion.get(r)}`);
+      if (completeness.get(r) > 63) throw bad(`completeness ${completeness.get(r)}`);
+      if ((vlan.get(r) ?? 0) > 4095) throw bad(`vlan ${vlan.get(r)}`);
+      for (const [min, avg, max] of rtts) {
+        const [a, b, c] = [min.get(r), avg.get(r), max.get(r)];
+        if (a !== null && !(a <= b && b <= c)) throw bad(`rtt min ${a} avg ${b} max ${c} out of order`);
+      }
+    }
+  }
+
+  events(batch) {
+    const connId = batch.getChild("conn_id").toArray(), packet = batch.getChild("packet").toArray();
+    const ts = batch.getChild("ts").data[0];
+    const [event, direction, origState, respState] = ["event", "direction", "orig_state", "resp_state"].map((n) => batch.getChild(n));
+    for (let r = 0; r < batch.numRows; r++) {
+      const id = Number(connId[r]);
+      this.lastEventPacket = Math.max(this.lastEventPacket, Number(packet[r]));
+      const e = { event: event.get(r), direction: direction.get(r), ts: ts.getValid(r) ? ts.values[r] : null, orig_state: origState.get(r), resp_state: respState.get(r) };
+      const list = this.eventsOf.get(id);
+      if (list) list.push(e);
+      else this.eventsOf.set(id, [e]);
+    }
+  }
+
+  finish(stats, rows, events) {
+    const bad = (what, where) => new Finding("output", what, where);
+    for (let id = 0; id < rows; id++) if (!this.firstPacket.has(id)) throw bad(`conn_id ${id} missing: ${rows} rows should number 0 to ${rows - 1}`, "conn_id missing");
+    for (let id = 1; id < rows; id++) {
+      if (this.firstPacket.get(id) <= this.firstPacket.get(id - 1)) throw bad(`conn_id ${id} has first_packet ${this.firstPacket.get(id)}, not after conn_id ${id - 1}'s ${this.firstPacket.get(id - 1)}`, "first_packet order");
+    }
+    if (rows > 0 && this.firstPacket.get(rows - 1) >= stats.records) throw bad(`first_packet ${this.firstPacket.get(rows - 1)} of ${stats.records} records`, "first_packet range");
+    if (this.pkts > stats.records) throw bad(`rows count ${this.pkts} packets of ${stats.records} records`, "pkts");
+    if (events) this.replayEvents(stats);
+    if (this.evicted !== stats.evicted) throw bad(`${this.evicted} rows with end_reason evicted, but stats.evicted ${stats.evicted}`, "evicted");
+  }
+
+  replayEvents(stats) {
+    const bad = (what, where) => new Finding("output", what, where);
+    for (const id of this.eventsOf.keys()) if (!this.firstPacket.has(id)) throw bad(`an event of conn_id ${id}, which has no row`, "event conn_id");
+    if (this.lastEventPacket >= stats.records) throw bad(`an event at packet ${this.lastEventPacket} of ${stats.records} records`, "event packet");
+    for (const [id, want] of this.expected) {
+      const got = replay(this.eventsOf.get(id) ?? []);
+      for (const key of Object.keys(want)) {
+        if (got[key] !== want[key]) throw new Finding("replay", `conn_id ${id}: its events replay ${key} ${got[key]}, its row has ${want[key]}`, key);
+      }
+    }
+  }
+}
+
+const REPLAYED_TIMES = ["syn_ts", "synack_ts", "established_ts", "orig_first_data_ts", "resp_first_data_ts", "orig_fin_ts", "resp_fin_ts", "rst_ts", "closed_ts"];
+const END_EVENTS = { IDLE_TIMEOUT: "idle_timeout", ATTEMPT_TIMEOUT: "attempt_timeout", REUSE: "reuse", EOF: "eof", EVICTED: "evicted" };
+
+/**
+ * A connection's row read off its events alone (README "Events": its events replay its row), as
+ * test/conformance/events.test.ts reads it; directions are mapped to the final roles.
+ */
+function replay(events) {
+  let flipsAfter = 0;
+  const finalDirection = new Array(events.length);
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i];
+    if (e.event === "FLIP") { flipsAfter++; finalDirection[i] = null; continue; }
+    finalDirection[i] = e.direction === null ? null : flipsAfter % 2 === 0 ? e.direction : e.direction === "orig" ? "resp" : "orig";
+  }
+  const first = (pred) => {
+    const i = events.findIndex((e, k) => pred(e, finalDirection[k]));
+    return i < 0 ? null : events[i].ts;
+  };
+  const isSyn = (e) => e.event === "SYN" || e.event === "SYN_ACK";
+  const last = events.at(-1);
+  return {
+    syn_ts: first((e, d) => isSyn(e) && d === "orig"),
+    synack_ts: first((e, d) => isSyn(e) && d === "resp"),
+    established_ts: first((e) => e.event === "ESTABLISHED"),
+    orig_first_data_ts: first((e, d) => e.event === "FIRST_DATA" && d === "orig"),
+    resp_first_data_ts: first((e, d) => e.event === "FIRST_DATA" && d === "resp"),
+    orig_fin_ts: first((e, d) => e.event === "FIN" && d === "orig"),
+    resp_fin_ts: first((e, d) => e.event === "FIN" && d === "resp"),
+    rst_ts: first((e) => e.event === "RST"),
+    closed_ts: first((e) => e.event === "CLOSED"),
+    orig_state: last?.orig_state ?? "UNKNOWN",
+    resp_state: last?.resp_state ?? "UNKNOWN",
+    flips: events.filter((e) => e.event === "FLIP").length,
+    end: last && END_EVENTS[last.event] ? END_EVENTS[last.event] : "closed",
+  };
+}
+
+/** Columns the core writes must decode: enum and dictionary codes within their dictionary. */
+function checkBatch(batch) {
+  batch.schema.fields.forEach((field, i) => {
+    const data = batch.getChildAt(i).data[0];
+    if (!data.dictionary) return;
+    const size = data.dictionary.length;
+    for (let r = 0; r < data.length; r++) {
+      const code = data.values[r];
+      if (data.getValid(r) && (code < 0 || code >= size)) {
+        throw new Finding("output", `column ${field.name} row ${r} has code ${code}, outside its dictionary of ${size}`, field.name);
+      }
+    }
+  });
+}
