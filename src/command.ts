@@ -256,6 +256,19 @@ async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, 
   await writer?.end(SCHEMA);
 }
 
+/** What was read but not used for lack of a decoder or for damage, in one line; "" if nothing. */
+function skippedText(stats: Stats): string {
+  const parts: string[] = [];
+  const add = (n: number, what: string) => { if (n > 0) parts.push(`${n} ${what}`); };
+  add(stats.unsupportedLinkType, "records of a link type synfin does not decode");
+  add(stats.unknownInterface, "records naming an undeclared pcapng interface");
+  add(stats.badRecords, "malformed pcapng packet blocks");
+  add(stats.truncatedRecords, "records cut by the end of a file");
+  const regions = stats.damagedLength + stats.damagedTrailer + stats.damagedSection;
+  if (regions > 0) parts.push(`${regions} damaged region${regions > 1 ? "s" : ""} (${stats.damagedBytes} bytes) skipped`);
+  return parts.join(", ");
+}
+
 function statsText(stats: Stats): string {
   const rows = RECORD_BUCKETS.map((k) => [k, String(stats[k])]);
   rows.push(["= records", String(stats.records)]);
@@ -314,6 +327,10 @@ export async function main(argv: string[]): Promise<number> {
     await sink.end();
   }
   if (opts.stats) process.stderr.write(statsText(stats) + "\n");
+  else {
+    const skipped = skippedText(stats);
+    if (skipped) process.stderr.write(`synfin: warning: ${skipped} (--stats shows every count)\n`);
+  }
   return 0;
 }
 

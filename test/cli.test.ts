@@ -199,6 +199,10 @@ describe("errors and usage", () => {
     const { status, stderr } = run(damaged, "--stats", "--format", "csv");
     expect(status).toBe(0);
     expect(stderr).toMatch(/damagedLength\s+1\n/);
+    // Without --stats, one line says what was skipped.
+    const quiet = run(damaged, "--format", "csv");
+    expect(quiet.status).toBe(0);
+    expect(lines(quiet.stderr)).toEqual([expect.stringMatching(/^synfin: warning: 1 damaged region \(\d+ bytes\) skipped/)]);
   });
 
   it("a --memory-limit too small for --max-flows: exit 2 with what to change", () => {
