@@ -1,0 +1,266 @@
+// The demo page: picks or takes a dropped capture, runs it in the analysis worker, reads the
+// connection table back as an Arrow IPC stream, and shows it as charts, a timeline and a table.
+
+import { RecordBatchReader, Table, type RecordBatch } from "apache-arrow";
+import { proxy, wrap } from "comlink";
+import { SCHEMA } from "../src/schema.js";
+import { drawHistogram, HISTOGRAMS, renderStateCounts } from "./charts.js";
+import { download, type DownloadFormat } from "./downloads.js";
+import { readConnections, selectRows, stateCounts, type Connections, type Filter, type Sort } from "./model.js";
+import type { AnalysisApi, BatchSink, EventRow, ReadProgress, RunSummary } from "./protocol.js";
+import { ConnectionTable, type ColumnSpec } from "./table-view.js";
+import { MARK_COLORS, PHASE_COLORS, PHASE_LABELS, Timeline } from "./timeline.js";
+import { formatBytes, formatCount, formatMs, formatRate } from "./units.js";
+
+const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
+
+const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+const analysis = wrap<AnalysisApi>(worker);
+
+/** Arrow IPC bytes from the worker, as an async iterable for Arrow's stream reader. */
+class ByteQueue implements AsyncIterable<Uint8Array> {
+  private readonly items: Uint8Array[] = [];
+  private waiting: ((result: IteratorResult<Uint8Array>) => void) | null = null;
+  private ended = false;
+
+  push(bytes: Uint8Array): void {
+    if (this.waiting) { this.waiting({ value: bytes, done: false }); this.waiting = null; } else this.items.push(bytes);
+  }
+
+  end(): void {
+    this.ended = true;
+    if (this.waiting) { this.waiting({ value: undefined, done: true }); this.waiting = null; }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return {
+      next: () => {
+        const bytes = this.items.shift();
+        if (bytes) return Promise.resolve({ value: bytes, done: false });
+        if (this.ended) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => { this.waiting = resolve; });
+      },
+    };
+  }
+}
+
+/** The progress bar: bytes read, and packets/s from the rows of connections finished so far. */
+class ProgressView {
+  private readonly started = performance.now();
+  private bytesRead = 0;
+  packets = 0;
+
+  constructor(private readonly total: number) {
+    $(".progress").hidden = false;
+  }
+
+  update(progress: ReadProgress): void {
+    this.bytesRead = progress.bytesRead;
+    this.render();
+  }
+
+  render(): void {
+    const seconds = (performance.now() - this.started) / 1000;
+    $<HTMLProgressElement>(".progress progress").value = this.total ? this.bytesRead / this.total : 0;
+    $(".progress-text").textContent =
+      `${formatBytes(this.bytesRead)} of ${formatBytes(this.total)} · ${formatBytes(this.bytesRead / seconds)}/s · ` +
+      `≥ ${formatRate(this.packets / seconds)} packets/s (in connections finished so far) · ${seconds.toFixed(1)} s`;
+  }
+
+  finish(summary: RunSummary): void {
+    this.bytesRead = summary.stats.bytes;
+    $<HTMLProgressElement>(".progress progress").value = 1;
+    $(".progress-text").textContent =
+      `${formatBytes(summary.stats.bytes)} · ${formatCount(summary.stats.records)} packets in ${summary.seconds.toFixed(2)} s · ` +
+      `${formatRate(summary.stats.records / summary.seconds)} packets/s · ${formatBytes(summary.stats.bytes / summary.seconds)}/s`;
+  }
+}
+
+/** Decodes the IPC stream as it arrives; counts packets of each batch for the progress bar. */
+async function readBatches(queue: ByteQueue, progress: ProgressView): Promise<RecordBatch[]> {
+  const batches: RecordBatch[] = [];
+  const reader = await RecordBatchReader.from(queue);
+  for await (const batch of reader) {
+    batches.push(batch);
+    for (const name of ["orig_pkts", "resp_pkts"]) {
+      const data = batch.getChild(name)!.data[0]!;
+      for (const n of (data.values as BigUint64Array).subarray(0, data.length)) progress.packets += Number(n);
+    }
+    progress.render();
+  }
+  return batches;
+}
+
+// ---- the state of the page ----
+
+let current: { conns: Connections; name: string } | null = null;
+const filter: Filter = { state: "", address: "", port: null };
+let sort: { column: ColumnSpec; descending: boolean } | null = null;
+let shown: Uint32Array = new Uint32Array(0);
+
+const table = new ConnectionTable($("#table"), sortBy, select);
+const timeline = new Timeline($(".timeline"), select);
+
+async function run(file: File): Promise<void> {
+  current = null;
+  document.querySelector("[data-testid=done]")?.remove();
+  $("#results").hidden = true;
+  $("[data-testid=error]").hidden = true;
+  const progress = new ProgressView(file.size);
+  const queue = new ByteQueue();
+  const reading = readBatches(queue, progress);
+  let ipcBytes = 0;
+  const sink: BatchSink = {
+    progress: (p) => progress.update(p),
+    ipc: async (bytes) => { ipcBytes += bytes.byteLength; queue.push(bytes); },
+  };
+  let summary: RunSummary;
+  try {
+    summary = await analysis.analyze(file, proxy(sink));
+  } catch (error) {
+    queue.end();
+    await reading.catch(() => undefined);
+    fail(error);
+    return;
+  }
+  queue.end();
+  const batches = await reading;
+  progress.finish(summary);
+  const conns = readConnections(batches.length ? new Table(batches) : new Table(SCHEMA), summary.synRetransmits);
+  current = { conns, name: file.name.replace(/\.(pcapng|pcap|cap)$/i, "") || "capture" };
+  showSummary(conns, summary, ipcBytes);
+  $("#results").hidden = false;
+  applyView();
+  const done = document.createElement("span");
+  done.dataset.testid = "done";
+  done.hidden = true;
+  document.body.append(done);
+}
+
+function fail(error: unknown): void {
+  const message = error instanceof Error ? `${error.name === "SynfinError" ? "" : `${error.name}: `}${error.message}` : String(error);
+  $("[data-testid=error]").textContent = message;
+  $("[data-testid=error]").hidden = false;
+}
+
+function showSummary(conns: Connections, summary: RunSummary, ipcBytes: number): void {
+  const { stats, seconds } = summary;
+  $("[data-testid=conn-count]").textContent = String(conns.rows);
+  $("#packet-count").textContent = formatCount(stats.records);
+  $("#rate").textContent = formatRate(stats.records / seconds);
+  let end = 0;
+  for (let row = 0; row < conns.rows; row++) end = Math.max(end, conns.lastMs[row]!);
+  $("#capture-span").textContent = formatMs(end) || "0 s";
+  $("[data-testid=stats]").textContent = JSON.stringify(
+    { ...stats, seconds, packetsPerSecond: stats.records / seconds, events: summary.eventCount, tableIpcBytes: ipcBytes }, null, 2);
+  const counts = stateCounts(conns);
+  renderStateCounts($("#state-counts"), counts, (state) => { $<HTMLSelectElement>("#filter-state").value = state; readFilters(); });
+  $<HTMLSelectElement>("#filter-state").replaceChildren(new Option("all", ""), ...counts.map(([state, n]) => new Option(`${state} (${formatCount(n)})`, state)));
+  filter.state = "";
+  $("#events").hidden = true;
+}
+
+/** Recomputes the shown rows from the filter and sort, and redraws every view of them. */
+function applyView(): void {
+  if (!current) return;
+  const { conns } = current;
+  const order: Sort | null = sort ? { key: (row) => sort!.column.key(conns, row), descending: sort.descending } : null;
+  shown = selectRows(conns, filter, order);
+  $("#shown-count").textContent = `${formatCount(shown.length)} of ${formatCount(conns.rows)} connections`;
+  table.show(conns, shown);
+  table.sortedBy(sort?.column ?? null, sort?.descending ?? false);
+  timeline.show(conns, shown);
+  drawCharts();
+}
+
+function drawCharts(): void {
+  if (!current) return;
+  for (const canvas of document.querySelectorAll<HTMLCanvasElement>("canvas[data-chart]")) {
+    drawHistogram(canvas, current.conns, shown, HISTOGRAMS[canvas.dataset.chart!]!);
+  }
+}
+
+function sortBy(column: ColumnSpec): void {
+  sort = sort?.column === column ? { column, descending: !sort.descending } : { column, descending: column.numeric === true };
+  applyView();
+}
+
+async function select(row: number): Promise<void> {
+  if (!current) return;
+  const { conns } = current;
+  table.select(row);
+  table.reveal(row);
+  timeline.select(row);
+  const connId = conns.connId[row]!;
+  $("#events-title").textContent =
+    `Events of connection ${connId}: ${conns.origH[row]}:${conns.origP[row]} → ${conns.respH[row]}:${conns.respP[row]} (${conns.connState[row]}, ${conns.history[row] || "no history"})`;
+  renderEvents(conns, await analysis.eventsOf(connId));
+  $("#events").hidden = false;
+}
+
+function renderEvents(conns: Connections, events: EventRow[]): void {
+  $("[data-testid=events]").replaceChildren(...events.map((e) => {
+    const tr = document.createElement("tr");
+    const at = e.tsNs === null ? "" : `+${formatMs(Number(e.tsNs - conns.originNs) / 1e6) || "0"}`;
+    for (const text of [at, e.packet === null ? "" : String(e.packet), e.direction ?? "", e.event, e.origState, e.respState]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  }));
+}
+
+let filterTimer = 0;
+function readFilters(): void {
+  clearTimeout(filterTimer);
+  filterTimer = window.setTimeout(() => {
+    filter.state = $<HTMLSelectElement>("#filter-state").value;
+    filter.address = $<HTMLInputElement>("#filter-address").value;
+    const port = $<HTMLInputElement>("#filter-port").value.trim();
+    filter.port = port === "" ? null : Number(port);
+    applyView();
+  }, 120);
+}
+
+function renderLegend(): void {
+  const items: [string, string][] = [
+    ...Object.entries(PHASE_LABELS).map(([phase, label]) => [PHASE_COLORS[phase as keyof typeof PHASE_COLORS], label] as [string, string]),
+    [MARK_COLORS.synRetransmit, "▼ SYN retransmission"],
+    [MARK_COLORS.rst, "| RST"],
+    [MARK_COLORS.zeroWindow, "◆ zero window advertised (after the bar: the table has counts, not times)"],
+  ];
+  $("#legend").replaceChildren(...items.map(([color, label]) => {
+    const item = document.createElement("span");
+    const swatch = document.createElement("i");
+    swatch.style.background = color;
+    item.append(swatch, label);
+    return item;
+  }));
+}
+
+// ---- wiring ----
+
+$<HTMLInputElement>("[data-testid=file-input]").addEventListener("change", (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (file) void run(file);
+});
+window.addEventListener("dragover", (e) => { e.preventDefault(); $("#drop").classList.add("dragging"); });
+window.addEventListener("dragleave", () => $("#drop").classList.remove("dragging"));
+window.addEventListener("drop", (e) => {
+  e.preventDefault();
+  $("#drop").classList.remove("dragging");
+  const file = e.dataTransfer?.files[0];
+  if (file) void run(file);
+});
+for (const id of ["#filter-state", "#filter-address", "#filter-port"]) $(id).addEventListener("input", readFilters);
+for (const button of document.querySelectorAll<HTMLButtonElement>("[data-download]")) {
+  button.addEventListener("click", async () => {
+    if (!current) return;
+    button.disabled = true;
+    try { await download(current.conns.table, button.dataset.download as DownloadFormat, current.name); } catch (error) { fail(error); } finally { button.disabled = false; }
+  });
+}
+let resizeTimer = 0;
+window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = window.setTimeout(drawCharts, 100); });
+renderLegend();

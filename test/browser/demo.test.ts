@@ -1,0 +1,113 @@
+// The demo page (demo/) in headless Chromium: built with Vite, served by a tiny static server,
+// given a capture on its file input; its connection and conn_state counts must equal the Node
+// library's for the same file, a click on a timeline bar must list that connection's events, and
+// the downloads must hold every row. Saves the timeline to docs/demo-timeline.png.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { tableFromIPC } from "apache-arrow";
+import * as parquet from "parquet-wasm/node";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_DIST, HAS_CHROMIUM, buildDemo, launchChromium, serveStatic, type StaticServer } from "../../demo/harness.mjs";
+import { analyze } from "../../src/node.js";
+import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
+
+const SKIP = SKIP_NOTE || (HAS_CHROMIUM ? "" : " (skipped: /usr/bin/chromium is not installed; .ci/run installs it)");
+const KERNEL_CAPTURE = join(CAPTURES, "kernel/many.pcap");
+/** Four conn_states (SF, S0, S1, S2) in one small capture. */
+const MIXED_CAPTURE = join(CAPTURES, "other/arkime/tcp-reassembly-synthetic.pcap");
+const README = fileURLToPath(new URL("../../README.md", import.meta.url));
+const SCREENSHOT = fileURLToPath(new URL("../../docs/demo-timeline.png", import.meta.url));
+
+/** conn_state → rows, as the Node library reports them. */
+async function nodeStateCounts(file: string): Promise<{ rows: number; states: Record<string, number> }> {
+  const { table } = await analyze(file);
+  const states: Record<string, number> = {};
+  for (const state of table.getChild("conn_state")!) states[state as string] = (states[state as string] ?? 0) + 1;
+  return { rows: table.numRows, states };
+}
+
+/** What the page shows: its connection count and every state-count-<STATE>. */
+async function pageStateCounts(page: Page): Promise<{ rows: number; states: Record<string, number> }> {
+  const rows = Number(await page.getByTestId("conn-count").textContent());
+  const states = await page.$$eval("[data-testid^=state-count-]", (els) =>
+    Object.fromEntries(els.map((el) => [el.getAttribute("data-testid")!.slice("state-count-".length), Number(el.textContent)])));
+  return { rows, states };
+}
+
+describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, () => {
+  let server: StaticServer;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  async function open(file: string): Promise<void> {
+    await page.goto(server.url);
+    await page.getByTestId("file-input").setInputFiles(file);
+    await page.waitForSelector("[data-testid=done]", { state: "attached", timeout: 60_000 });
+  }
+
+  beforeAll(async () => {
+    buildDemo();
+    server = await serveStatic(DEMO_DIST);
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it("counts the kernel capture's connections and conn_states as the Node library does", async () => {
+    await open(KERNEL_CAPTURE);
+    expect(await pageStateCounts(page)).toEqual(await nodeStateCounts(KERNEL_CAPTURE));
+    await page.mouse.move(0, 0);
+    await page.getByTestId("timeline").screenshot({ path: SCREENSHOT });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("lists a connection's events when its timeline bar is clicked", async () => {
+    const canvas = (await page.locator(".timeline-scroll canvas").boundingBox())!;
+    // Just below the 22 px time axis: the first lane.
+    await page.mouse.click(canvas.x + canvas.width / 2, canvas.y + 24);
+    await expect.poll(() => page.getByTestId("events").locator("tr").count()).toBeGreaterThan(0);
+    const connId = BigInt(/connection (\d+):/.exec((await page.locator("#events-title").textContent())!)![1]!);
+    const { events } = await analyze(KERNEL_CAPTURE, { events: true });
+    const want = [...events!].filter((e) => e.conn_id === connId).map((e) => e.event as string);
+    expect(await page.getByTestId("events").locator("tr td:nth-child(4)").allTextContents()).toEqual(want);
+  });
+
+  it("downloads every row as Arrow IPC, Parquet and CSV", async () => {
+    const rows = Number(await page.getByTestId("conn-count").textContent());
+    const fetchDownload = async (format: string) => {
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click(`[data-download=${format}]`)]);
+      return readFileSync((await download.path())!);
+    };
+    expect(tableFromIPC(await fetchDownload("arrow")).numRows).toBe(rows);
+    const fromParquet = tableFromIPC(parquet.readParquet(new Uint8Array(await fetchDownload("parquet"))).intoIPCStream());
+    expect(fromParquet.numRows).toBe(rows);
+    expect(fromParquet.getChild("conn_state")!.get(0)).toBe("SF");
+    const csv = (await fetchDownload("csv")).toString("utf8").trimEnd().split("\n");
+    expect(csv).toHaveLength(rows + 1);
+    expect(csv[0]!.split(",")[0]).toBe("conn_id");
+  });
+
+  it("shows the library's error, naming the file, for a file that is not a capture", async () => {
+    await page.goto(server.url);
+    await page.getByTestId("file-input").setInputFiles(README);
+    await expect.poll(() => page.getByTestId("error").textContent()).toMatch(/^README\.md: not a pcap or pcapng capture .* at byte offset 0$/);
+    expect(await page.getByTestId("done").count()).toBe(0);
+  });
+
+  it("counts a capture with several conn_states as the Node library does", async () => {
+    await open(MIXED_CAPTURE);
+    const want = await nodeStateCounts(MIXED_CAPTURE);
+    expect(Object.keys(want.states).length).toBeGreaterThan(2);
+    expect(await pageStateCounts(page)).toEqual(want);
+    expect(pageErrors).toEqual([]);
+  });
+});
