@@ -105,6 +105,8 @@ async function run(file: File): Promise<void> {
   current = null;
   document.querySelector("[data-testid=done]")?.remove();
   $("#results").hidden = true;
+  $("[data-testid=conn-count]").textContent = "";
+  $("#state-counts").replaceChildren();
   $("[data-testid=error]").hidden = true;
   const progress = new ProgressView(file.size);
   const queue = new ByteQueue();

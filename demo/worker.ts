@@ -4,7 +4,7 @@
 // connection's events.
 
 import { AsyncByteQueue, RecordBatchStreamWriter, type RecordBatch } from "apache-arrow";
-import { expose, transfer } from "comlink";
+import { expose, releaseProxy, transfer, type Remote } from "comlink";
 import { connections, SynfinError } from "../src/browser.js";
 import type { AnalysisApi, BatchSink, EventRow, RunSummary, SynRetransmits } from "./protocol.js";
 import type { ReaderMessage, ReadRequest, Taken } from "./reader.js";
@@ -72,6 +72,9 @@ async function analyze(file: Blob, sink: BatchSink): Promise<RunSummary> {
       throw Object.assign(new Error(`${name}${error.message.slice("input".length)}`), { name: error.name });
     }
     throw error;
+  } finally {
+    // The page lent `sink` for this run only (comlink proxy): let go of its message channel.
+    (sink as Remote<BatchSink>)[releaseProxy]();
   }
 }
 
