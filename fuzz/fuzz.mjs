@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { instrument } from "./instrument.mjs";
 import { Mutator, Rng } from "./mutate.mjs";
 import { seedCorpus } from "./seeds.mjs";
-import { DEFAULT_CONFIG, Finding, Target, configFromName, configName, reproduces } from "./target.mjs";
+import { DEFAULT_CONFIG, DIFFERENTIAL, Finding, Target, configFromName, configName, reproduces } from "./target.mjs";
 import { minimize, simplifyConfig } from "./minimize.mjs";
 import { concat } from "./capture.mjs";
 
@@ -137,6 +137,7 @@ class Fuzzer {
 
   async found(finding, bytes, config) {
     if (this.known.has(finding.signature)) return;
+    if (!DIFFERENTIAL.has(finding.kind) && finding.config) config = finding.config;
     const tries = (this.tries.get(finding.signature) ?? 0) + 1;
     if (tries > 3) return;
     this.tries.set(finding.signature, tries);

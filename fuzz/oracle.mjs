@@ -7,6 +7,7 @@ export class Finding extends Error {
     super(`${kind}: ${message}`, { cause });
     this.kind = kind;
     this.signature = `${kind} ${signature}`;
+    this.config = null; // set by Target.run: the config of the run that failed
   }
 }
 

@@ -17,6 +17,8 @@ export function configFromName(name: string): FuzzConfig;
 export class Finding extends Error {
   readonly kind: string;
   readonly signature: string;
+  /** The config of the run that failed. */
+  config: FuzzConfig | null;
 }
 
 export interface RunResult {

@@ -87,7 +87,16 @@ export class Target {
    * Finding. `build` turns batches into Arrow RecordBatches and checks them (slower); `slackByte`
    * fills the bytes after the input.
    */
-  async run(bytes, config = DEFAULT_CONFIG, { build = false, slackByte = 0 } = {}) {
+  async run(bytes, config = DEFAULT_CONFIG, options = {}) {
+    try {
+      return await this.runOnce(bytes, config, options);
+    } catch (e) {
+      if (e instanceof Finding) e.config ??= { ...config }; // the run that failed, which `compare` varies
+      throw e;
+    }
+  }
+
+  async runOnce(bytes, config, { build = false, slackByte = 0 }) {
     if (!this.core || this.runs >= RUNS_PER_INSTANCE) await this.fresh();
     const core = this.core;
     if (this.map) this.coverage().fill(0);
