@@ -175,6 +175,11 @@ export enum Event {
   Eof,
   /** The row ended: evicted to stay within maxFlows. */
   Evicted,
+  /**
+   * An endpoint's state changed with no other event for the segment: a handshake completed again
+   * after a reset, or a side first seen mid-stream.
+   */
+  State,
 }
 
 /** Output columns of the events table. */

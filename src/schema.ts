@@ -142,7 +142,7 @@ export const EVENT_COLUMNS: readonly ColumnDef[] = [
   { name: "ts", source: { kind: "timestamp", col: EventCol.Ts as number as ColI64 }, doc: "When (UTC, ns): the packet's time, or the time a timer ran out" },
   { name: "packet", source: { kind: "index", col: EventCol.Packet as number as ColI64 }, doc: "Index of the packet that caused it among all records of the input; null for timers and the end of input" },
   { name: "direction", source: { kind: "enum", col: EventCol.Direction as number as ColU8, names: DIRECTION_NAMES, nullCode: 2 }, doc: "Sender of that packet: orig or resp, as the roles stood then (see FLIP); null when no packet" },
-  { name: "event", source: { kind: "enum", col: EventCol.Event as number as ColU8, names: EVENT_NAMES }, doc: "SYN, SYN_ACK, ESTABLISHED, FIRST_DATA, FIN, FIN_ACKED, RST, CLOSED, FLIP, IDLE_TIMEOUT, ATTEMPT_TIMEOUT, REUSE, EOF, EVICTED" },
+  { name: "event", source: { kind: "enum", col: EventCol.Event as number as ColU8, names: EVENT_NAMES }, doc: "SYN, SYN_ACK, ESTABLISHED, FIRST_DATA, FIN, FIN_ACKED, RST, CLOSED, FLIP, IDLE_TIMEOUT, ATTEMPT_TIMEOUT, REUSE, EOF, EVICTED, STATE (an endpoint's state changed with no other event)" },
   { name: "orig_state", source: { kind: "enum", col: EventCol.OrigState as number as ColU8, names: TCP_STATE_NAMES }, doc: "Originator's inferred RFC 9293 state after the event" },
   { name: "resp_state", source: { kind: "enum", col: EventCol.RespState as number as ColU8, names: TCP_STATE_NAMES }, doc: "Responder's inferred RFC 9293 state after the event" },
 ];

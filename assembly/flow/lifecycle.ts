@@ -38,6 +38,8 @@ export function trackLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
   const wasEstablished = f.establishedNs != NO_TIME, wasClosed = f.closedNs != NO_TIME;
   const hadData = x.firstDataTs != NO_TIME, hadFin = x.finTs != NO_TIME, peerFinWasAcked = y.finAcked;
+  const origWas = endpointOf(f, 0).rfcState, respWas = endpointOf(f, 1).rfcState;
+  emitted = 0;
   updateLifecycle(f, s, tsNs, flags, seq, ack, window, len);
   if ((flags & TH_SYN) != 0) emit(f, s, tsNs, (flags & TH_ACK) != 0 ? Event.SynAck : Event.Syn);
   if (!wasEstablished && f.establishedNs != NO_TIME) emit(f, s, tsNs, Event.Established);
@@ -46,11 +48,18 @@ export function trackLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
   if (!hadFin && x.finTs != NO_TIME) emit(f, s, tsNs, Event.Fin);
   if ((flags & TH_RST) != 0) emit(f, s, tsNs, Event.Rst);
   if (!wasClosed && f.closedNs != NO_TIME) emit(f, s, tsNs, Event.Closed);
+  // A state changed with none of the above (a handshake completed again after a reset, a side
+  // first seen mid-stream): the events must still replay the states.
+  if (emitted == 0 && (endpointOf(f, 0).rfcState != origWas || endpointOf(f, 1).rfcState != respWas)) emit(f, s, tsNs, Event.State);
 }
+
+/** Events written for the current segment. */
+let emitted: u32 = 0;
 
 /** An event caused by the current segment from side `s`, with both endpoints' states after it. */
 function emit(f: Flow, s: u32, tsNs: i64, event: Event): void {
   putEvent(f.connId, tsNs, frameIndex, s, event, endpointOf(f, 0).rfcState, endpointOf(f, 1).rfcState);
+  emitted++;
 }
 
 /** The most events one segment can write (SYN-ACK, ESTABLISHED, data, FIN acked, FIN, RST, CLOSED). */
