@@ -7,7 +7,8 @@ import { SCHEMA } from "../src/schema.js";
 import { drawHistogram, HISTOGRAMS, renderStateCounts } from "./charts.js";
 import { download, type DownloadFormat } from "./downloads.js";
 import { readConnections, selectRows, stateCounts, type Connections, type Filter, type Sort } from "./model.js";
-import type { AnalysisApi, BatchSink, EventRow, ReadProgress, RunSummary } from "./protocol.js";
+import { describeLimits, limitsFromQuery, type Limits } from "./options.js";
+import type { AnalysisApi, BatchSink, EventRow, ReadProgress, RunFailure, RunResult, RunSummary } from "./protocol.js";
 import { ConnectionTable, type ColumnSpec } from "./table-view.js";
 import { MARK_COLORS, PHASE_COLORS, PHASE_LABELS, Timeline } from "./timeline.js";
 import { formatBytes, formatCount, formatMs, formatRate } from "./units.js";
@@ -93,6 +94,10 @@ async function readBatches(queue: ByteQueue, progress: ProgressView): Promise<Re
 
 // ---- the state of the page ----
 
+/** maxFlows and memoryLimit from the URL, or why they cannot be read (shown at each pick). */
+const limits: Limits | RangeError = (() => {
+  try { return limitsFromQuery(location.search); } catch (error) { return error as RangeError; }
+})();
 let current: { conns: Connections; name: string } | null = null;
 const filter: Filter = { state: "", address: "", port: null };
 let sort: { column: ColumnSpec; descending: boolean } | null = null;
@@ -102,6 +107,7 @@ const table = new ConnectionTable($("#table"), sortBy, select);
 const timeline = new Timeline($(".timeline"), select);
 
 async function run(file: File): Promise<void> {
+  if (limits instanceof Error) { fail(limits); return; }
   current = null;
   document.querySelector("[data-testid=done]")?.remove();
   $("#results").hidden = true;
@@ -116,16 +122,17 @@ async function run(file: File): Promise<void> {
     progress: (p) => progress.update(p),
     ipc: async (bytes) => { ipcBytes += bytes.byteLength; queue.push(bytes); },
   };
-  let summary: RunSummary;
-  try {
-    summary = await analysis.analyze(file, proxy(sink));
-  } catch (error) {
-    queue.end();
+  let result: RunResult | null = null;
+  let thrown: unknown = null;
+  try { result = await analysis.analyze(file, limits, proxy(sink)); } catch (error) { thrown = error; }
+  queue.end();
+  if (result?.kind !== "done") {
     await reading.catch(() => undefined);
-    fail(error);
+    $(".progress").hidden = true;
+    fail(result ?? thrown);
     return;
   }
-  queue.end();
+  const { summary } = result;
   const batches = await reading;
   progress.finish(summary);
   const conns = readConnections(batches.length ? new Table(batches) : new Table(SCHEMA), summary.synRetransmits);
@@ -139,10 +146,34 @@ async function run(file: File): Promise<void> {
   document.body.append(done);
 }
 
+/** Shows an error under the file input: a SynfinError's code, then its message. */
 function fail(error: unknown): void {
-  const message = error instanceof Error ? `${error.name === "SynfinError" ? "" : `${error.name}: `}${error.message}` : String(error);
-  $("[data-testid=error]").textContent = message;
+  const { code, message } = describeError(error);
+  const text = document.createElement("span");
+  text.dataset.testid = "error-message";
+  text.textContent = message;
+  const parts: (Node | string)[] = [text];
+  if (code) {
+    const codeText = document.createElement("code");
+    codeText.dataset.testid = "error-code";
+    codeText.textContent = code;
+    parts.unshift(codeText, " ");
+  }
+  $("[data-testid=error]").replaceChildren(...parts);
   $("[data-testid=error]").hidden = false;
+}
+
+/** A RunFailure from the worker, or an Error thrown on the page or across comlink. */
+function describeError(error: unknown): { code: string | null; message: string } {
+  const failure = error as Partial<RunFailure> | null;
+  if (failure?.kind === "failed") return { code: failure.code ?? null, message: prefixed(failure.name!, failure.message!) };
+  if (error instanceof Error) return { code: null, message: prefixed(error.name, error.message) };
+  return { code: null, message: String(error) };
+}
+
+/** A SynfinError's message says what it is; any other error is named. */
+function prefixed(name: string, message: string): string {
+  return name === "SynfinError" ? message : `${name}: ${message}`;
 }
 
 function showSummary(conns: Connections, summary: RunSummary, ipcBytes: number): void {
@@ -244,7 +275,10 @@ function renderLegend(): void {
 // ---- wiring ----
 
 $<HTMLInputElement>("[data-testid=file-input]").addEventListener("change", (e) => {
-  const file = (e.target as HTMLInputElement).files?.[0];
+  const input = e.target as HTMLInputElement;
+  const file = input.files?.[0];
+  // Cleared so that picking the same file again (after an error, or with other limits) runs again.
+  input.value = "";
   if (file) void run(file);
 });
 window.addEventListener("dragover", (e) => { e.preventDefault(); $("#drop").classList.add("dragging"); });
@@ -266,3 +300,8 @@ for (const button of document.querySelectorAll<HTMLButtonElement>("[data-downloa
 let resizeTimer = 0;
 window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = window.setTimeout(drawCharts, 100); });
 renderLegend();
+if (limits instanceof Error) fail(limits);
+else {
+  $("[data-testid=limits]").textContent = describeLimits(limits);
+  $("[data-testid=limits]").hidden = !$("[data-testid=limits]").textContent;
+}

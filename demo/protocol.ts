@@ -2,7 +2,8 @@
 // what the page lends it for the duration of one run, and what comes back. Large buffers always
 // cross with comlink's `transfer()`.
 
-import type { Stats } from "../src/browser.js";
+import type { Stats, SynfinErrorCode } from "../src/browser.js";
+import type { Limits } from "./options.js";
 
 /** Bytes read so far, as the library's `onProgress` reports them. */
 export interface ReadProgress {
@@ -31,6 +32,20 @@ export interface RunSummary {
   synRetransmits: SynRetransmits;
 }
 
+/**
+ * Why a run stopped: a SynfinError's stable `code` (null for any other error, such as the
+ * library's RangeError for an option out of range) and its message. Sent as a value, since an
+ * Error thrown across comlink keeps only its name and message.
+ */
+export interface RunFailure {
+  kind: "failed";
+  code: SynfinErrorCode | null;
+  name: string;
+  message: string;
+}
+
+export type RunResult = { kind: "done"; summary: RunSummary } | RunFailure;
+
 /** One row of the events table, for the page's event list. */
 export interface EventRow {
   tsNs: bigint | null;
@@ -43,8 +58,11 @@ export interface EventRow {
 
 /** The worker's API. */
 export interface AnalysisApi {
-  /** Analyses one capture; streams the connection table to `sink`; keeps the events table. */
-  analyze(file: Blob, sink: BatchSink): Promise<RunSummary>;
+  /**
+   * Analyses one capture within `limits`; streams the connection table to `sink`; keeps the
+   * events table. A capture the library refuses, or a bound it hits, is a RunFailure.
+   */
+  analyze(file: Blob, limits: Limits, sink: BatchSink): Promise<RunResult>;
   /** Events of one connection from the last run, in order. */
   eventsOf(connId: number): Promise<EventRow[]>;
 }

@@ -6,7 +6,8 @@
 import { AsyncByteQueue, RecordBatchStreamWriter, type RecordBatch } from "apache-arrow";
 import { expose, releaseProxy, transfer, type Remote } from "comlink";
 import { connections, SynfinError } from "../src/browser.js";
-import type { AnalysisApi, BatchSink, EventRow, RunSummary, SynRetransmits } from "./protocol.js";
+import type { Limits } from "./options.js";
+import type { AnalysisApi, BatchSink, EventRow, RunFailure, RunResult, RunSummary, SynRetransmits } from "./protocol.js";
 import type { ReaderMessage, ReadRequest, Taken } from "./reader.js";
 
 /** Collects what the IPC writer emits, so that each batch's bytes can be sent as one buffer. */
@@ -61,29 +62,36 @@ async function send(sink: BatchSink, collector: ChunkCollector): Promise<void> {
   if (bytes.byteLength > 0) await sink.ipc(transfer(bytes, [bytes.buffer]));
 }
 
-async function analyze(file: Blob, sink: BatchSink): Promise<RunSummary> {
+async function analyze(file: Blob, limits: Limits, sink: BatchSink): Promise<RunResult> {
   events = [];
   try {
-    return await run(file, sink);
+    const summary = await run(file, limits, sink);
+    return transfer({ kind: "done", summary }, [summary.synRetransmits.connIds.buffer, summary.synRetransmits.tsNs.buffer]);
   } catch (error) {
-    // The library names a stream source "input"; say which file it was.
-    const name = (file as File).name;
-    if (error instanceof SynfinError && error.file === "input" && name) {
-      throw Object.assign(new Error(`${name}${error.message.slice("input".length)}`), { name: error.name });
-    }
-    throw error;
+    events = [];
+    return failure(error, (file as File).name);
   } finally {
     // The page lent `sink` for this run only (comlink proxy): let go of its message channel.
     (sink as Remote<BatchSink>)[releaseProxy]();
   }
 }
 
-async function run(file: Blob, sink: BatchSink): Promise<RunSummary> {
+/** What the page shows for an error; the library names a stream source "input": say which file it was. */
+function failure(error: unknown, fileName: string | undefined): RunFailure {
+  if (!(error instanceof Error)) return { kind: "failed", code: null, name: "Error", message: String(error) };
+  if (!(error instanceof SynfinError)) return { kind: "failed", code: null, name: error.name, message: error.message };
+  const message = error.file === "input" && fileName ? `${fileName}${error.message.slice("input".length)}` : error.message;
+  return { kind: "failed", code: error.code, name: error.name, message };
+}
+
+async function run(file: Blob, limits: Limits, sink: BatchSink): Promise<RunSummary> {
   const started = performance.now();
   const collector = new ChunkCollector();
   const writer = new RecordBatchStreamWriter();
   writer.reset(collector);
   const stream = connections(fileSlices(file), {
+    maxFlows: limits.maxFlows,
+    memoryLimit: limits.memoryLimit,
     events: true,
     onEvents: (batch) => { events.push(batch); },
     onProgress: ({ bytesRead }) => { sink.progress({ bytesRead, totalBytes: file.size }); },
@@ -94,14 +102,12 @@ async function run(file: Blob, sink: BatchSink): Promise<RunSummary> {
   }
   writer.finish();
   await send(sink, collector);
-  const synRetransmits = findSynRetransmits(events);
-  const summary: RunSummary = {
+  return {
     stats: stream.stats!,
     seconds: (performance.now() - started) / 1000,
     eventCount: events.reduce((n, b) => n + b.numRows, 0),
-    synRetransmits,
+    synRetransmits: findSynRetransmits(events),
   };
-  return transfer(summary, [synRetransmits.connIds.buffer, synRetransmits.tsNs.buffer]);
 }
 
 /** Dictionary codes of one batch's column, with the code each name has in that batch. */

@@ -1,12 +1,14 @@
 // The demo page (demo/) in headless Chromium: built with Vite, served by a tiny static server,
 // given a capture on its file input; its connection and conn_state counts must equal the Node
 // library's for the same file, a click on a timeline bar must list that connection's events, and
-// the downloads must hold every row. Saves the timeline to docs/demo-timeline.png.
+// the downloads must hold every row. The library's bounds apply in the worker: maxFlows and
+// memoryLimit from the URL, exceeding wasm's memory limit an error on the page rather than a crash.
+// Saves the timeline to docs/demo-timeline.png.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { tableFromIPC } from "apache-arrow";
+import { tableFromIPC, type Table } from "apache-arrow";
 import * as parquet from "parquet-wasm/node";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -43,10 +45,16 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
   let page: Page;
   const pageErrors: string[] = [];
 
-  async function open(file: string): Promise<void> {
-    await page.goto(server.url);
+  async function open(file: string, query = ""): Promise<void> {
+    await page.goto(server.url + query);
     await page.getByTestId("file-input").setInputFiles(file);
     await page.waitForSelector("[data-testid=done]", { state: "attached", timeout: 60_000 });
+  }
+
+  /** Rows of the page's table, downloaded as Arrow IPC. */
+  async function downloadTable(): Promise<Table> {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("[data-download=arrow]")]);
+    return tableFromIPC(readFileSync((await download.path())!));
   }
 
   beforeAll(async () => {
@@ -55,6 +63,7 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
     page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.on("crash", () => pageErrors.push("the page crashed"));
   });
 
   afterAll(async () => {
@@ -99,7 +108,8 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
   it("shows the library's error, naming the file, for a file that is not a capture", async () => {
     await page.goto(server.url);
     await page.getByTestId("file-input").setInputFiles(README);
-    await expect.poll(() => page.getByTestId("error").textContent()).toMatch(/^README\.md: not a pcap or pcapng capture .* at byte offset 0$/);
+    await expect.poll(() => page.getByTestId("error-message").textContent()).toMatch(/^README\.md: not a pcap or pcapng capture .* at byte offset 0$/);
+    expect(await page.getByTestId("error-code").textContent()).toBe("NOT_A_CAPTURE");
     expect(await page.getByTestId("done").count()).toBe(0);
   });
 
@@ -108,6 +118,48 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     const want = await nodeStateCounts(MIXED_CAPTURE);
     expect(Object.keys(want.states).length).toBeGreaterThan(2);
     expect(await pageStateCounts(page)).toEqual(want);
+    expect(pageErrors).toEqual([]);
+  });
+
+  // The two ways past the limit: a flow table that cannot fit (checked before the first packet),
+  // and wasm memory.grow failing in mid-run (the 8 MiB input buffer in a 4 MiB memory).
+  it.each([
+    ["a maxFlows that does not fit", "?maxFlows=100000&memoryLimit=16M", /^maxFlows 100000 needs .* more than the memory limit of 16 MiB allows; lower maxFlows or raise memoryLimit$/],
+    ["growth past the limit", "?maxFlows=10&memoryLimit=4M", /^the wasm core needs more than its memory limit of 4 MiB .*; lower maxFlows or raise memoryLimit$/],
+  ])("shows OUT_OF_MEMORY for %s, and stays usable", async (_, query, message) => {
+    pageErrors.length = 0;
+    await page.goto(server.url + query);
+    expect(await page.getByTestId("limits").textContent()).toMatch(/^maxFlows [\d,]+ · memoryLimit \d+ MiB$/);
+    await page.getByTestId("file-input").setInputFiles(KERNEL_CAPTURE);
+    await expect.poll(() => page.getByTestId("error-code").textContent(), { timeout: 60_000 }).toBe("OUT_OF_MEMORY");
+    expect(await page.getByTestId("error-message").textContent()).toMatch(message);
+    expect(await page.getByTestId("error").textContent()).toMatch(/^OUT_OF_MEMORY .*lower maxFlows or raise memoryLimit$/);
+    expect(await page.getByTestId("done").count()).toBe(0);
+    // The tab is alive: the page answers, and the same file can be picked again (the same error).
+    expect(await page.evaluate(() => 6 * 7)).toBe(42);
+    await page.evaluate(() => document.querySelector("[data-testid=error]")!.replaceChildren());
+    await page.getByTestId("file-input").setInputFiles(KERNEL_CAPTURE);
+    await expect.poll(() => page.getByTestId("error-code").textContent(), { timeout: 60_000 }).toBe("OUT_OF_MEMORY");
+    expect(pageErrors).toEqual([]);
+    // Without the limit, the same file gives the Node library's counts.
+    await open(KERNEL_CAPTURE);
+    expect(await page.getByTestId("limits").isHidden()).toBe(true);
+    expect(await pageStateCounts(page)).toEqual(await nodeStateCounts(KERNEL_CAPTURE));
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("ends the least recently active connections as evicted past maxFlows, as the Node library does", async () => {
+    const { table, stats } = await analyze(KERNEL_CAPTURE, { maxFlows: 10 });
+    expect(stats.evicted).toBeGreaterThan(0);
+    await open(KERNEL_CAPTURE, "?maxFlows=10");
+    expect(await page.getByTestId("limits").textContent()).toBe("maxFlows 10");
+    expect(Number(await page.getByTestId("conn-count").textContent())).toBe(table.numRows);
+    const pageStats = JSON.parse((await page.getByTestId("stats").textContent())!) as { evicted: number; peakFlows: number };
+    expect(pageStats.evicted).toBe(stats.evicted);
+    expect(pageStats.peakFlows).toBeLessThanOrEqual(10);
+    const rows = await downloadTable();
+    expect(rows.numRows).toBe(table.numRows);
+    expect([...rows.getChild("end_reason")!].filter((reason) => reason === "evicted")).toHaveLength(stats.evicted);
     expect(pageErrors).toEqual([]);
   });
 });
