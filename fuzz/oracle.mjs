@@ -1,6 +1,8 @@
 // What a run's output must satisfy, beyond not throwing: the row and event invariants of the
 // README's Columns and Events sections, and a digest of the rows for comparing runs.
 
+import { replayEvents } from "../dist/replay.js";
+
 /** What a run found; `signature` de-duplicates findings (kind and where). */
 export class Finding extends Error {
   constructor(kind, message, signature, cause) {
@@ -111,7 +113,7 @@ export class RowCheck {
     for (const id of this.eventsOf.keys()) if (!this.firstPacket.has(id)) throw bad(`an event of conn_id ${id}, which has no row`, "event conn_id");
     if (this.lastEventPacket >= stats.records) throw bad(`an event at packet ${this.lastEventPacket} of ${stats.records} records`, "event packet");
     for (const [id, want] of this.expected) {
-      const got = replay(this.eventsOf.get(id) ?? []);
+      const got = replayEvents(this.eventsOf.get(id) ?? []);
       for (const key of Object.keys(want)) {
         if (got[key] !== want[key]) throw new Finding("replay", `conn_id ${id}: its events replay ${key} ${got[key]}, its row has ${want[key]}`, key);
       }
@@ -120,43 +122,6 @@ export class RowCheck {
 }
 
 const REPLAYED_TIMES = ["syn_ts", "synack_ts", "established_ts", "orig_first_data_ts", "resp_first_data_ts", "orig_fin_ts", "resp_fin_ts", "rst_ts", "closed_ts"];
-const END_EVENTS = { IDLE_TIMEOUT: "idle_timeout", ATTEMPT_TIMEOUT: "attempt_timeout", REUSE: "reuse", EOF: "eof", EVICTED: "evicted" };
-
-/**
- * A connection's row read off its events alone (README "Events": its events replay its row), as
- * test/conformance/events.test.ts reads it; directions are mapped to the final roles.
- */
-function replay(events) {
-  let flipsAfter = 0;
-  const finalDirection = new Array(events.length);
-  for (let i = events.length - 1; i >= 0; i--) {
-    const e = events[i];
-    if (e.event === "FLIP") { flipsAfter++; finalDirection[i] = null; continue; }
-    finalDirection[i] = e.direction === null ? null : flipsAfter % 2 === 0 ? e.direction : e.direction === "orig" ? "resp" : "orig";
-  }
-  const first = (pred) => {
-    const i = events.findIndex((e, k) => pred(e, finalDirection[k]));
-    return i < 0 ? null : events[i].ts;
-  };
-  const isSyn = (e) => e.event === "SYN" || e.event === "SYN_ACK";
-  const last = events.at(-1);
-  return {
-    syn_ts: first((e, d) => isSyn(e) && d === "orig"),
-    synack_ts: first((e, d) => isSyn(e) && d === "resp"),
-    established_ts: first((e) => e.event === "ESTABLISHED"),
-    orig_first_data_ts: first((e, d) => e.event === "FIRST_DATA" && d === "orig"),
-    resp_first_data_ts: first((e, d) => e.event === "FIRST_DATA" && d === "resp"),
-    orig_fin_ts: first((e, d) => e.event === "FIN" && d === "orig"),
-    resp_fin_ts: first((e, d) => e.event === "FIN" && d === "resp"),
-    rst_ts: first((e) => e.event === "RST"),
-    closed_ts: first((e) => e.event === "CLOSED"),
-    orig_state: last?.orig_state ?? "UNKNOWN",
-    resp_state: last?.resp_state ?? "UNKNOWN",
-    flips: events.filter((e) => e.event === "FLIP").length,
-    end: last && END_EVENTS[last.event] ? END_EVENTS[last.event] : "closed",
-  };
-}
-
 /** Columns the core writes must decode: enum and dictionary codes within their dictionary. */
 function checkBatch(batch) {
   batch.schema.fields.forEach((field, i) => {

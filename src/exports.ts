@@ -6,3 +6,4 @@ export { RECORD_BUCKETS, type Stats } from "./core.js";
 export type { AnalyzeOptions, AnalyzeResult, ConnectionStream } from "./api.js";
 export type { Progress } from "./engine.js";
 export type { CaptureInput, ByteSource } from "./sources.js";
+export { replayEvents, type EventRow, type Replayed } from "./replay.js";
