@@ -38,7 +38,8 @@ export class ParquetStreamWriter {
   async write(batch: RecordBatch): Promise<void> {
     const table = this.pq.Table.fromIPCStream(tableToIPC(new Table([batch]), "stream"));
     for (const wasmBatch of table.recordBatches()) this.controller.enqueue(wasmBatch);
-    if ((this.controller.desiredSize ?? 1) <= 0) await new Promise<void>((resolve) => { this.taken = resolve; });
+    // Wait for the writer to take it, or to fail (it then takes nothing more).
+    if ((this.controller.desiredSize ?? 1) <= 0) await Promise.race([new Promise<void>((resolve) => { this.taken = resolve; }), this.written]);
   }
 
   /** Writes the footer; rejects if the writer failed. */

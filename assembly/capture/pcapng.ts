@@ -143,11 +143,6 @@ function candidateBody(p: usize, avail: u32, isSection: bool): i32 {
   return CANDIDATE_YES;
 }
 
-/** Whether the block at `p` is a Section Header Block (its type reads the same in both orders). */
-export function isSectionBlock(p: usize): bool {
-  return load<u32>(p) == BT_SHB;
-}
-
 /**
  * Handles a whole non-packet or packet block of `len` bytes at `p`. Returns NeedMore when the
  * block was taken (for packet blocks: pkt* fields set, and `hasPacket` true), Error otherwise.

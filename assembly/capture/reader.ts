@@ -100,11 +100,10 @@ export function readRecords(base: usize, len: u32, atEof: bool): Status {
 }
 
 /**
- * Damage at input offset `p` (the reason already in `errorCode`): count it and start scanning at
- * the next byte. Returns that offset.
+ * Damage of kind `code` at input offset `p`: count it and start scanning at the next byte (for a
+ * section of unknown version, for the next section). Returns that offset.
  */
-function damaged(p: u32, sectionOnly: bool): u32 {
-  const code = errorCode;
+function damaged(p: u32, code: ErrorCode): u32 {
   clearError();
   count(code == ErrorCode.BlockLengthMismatch ? Stat.DamagedTrailer : code == ErrorCode.BadSectionHeader ? Stat.DamagedSection : Stat.DamagedLength);
   if (firstDamageCode == ErrorCode.None) {
@@ -112,7 +111,7 @@ function damaged(p: u32, sectionOnly: bool): u32 {
     firstDamageOffset = fileOffset + p;
   }
   resyncing = true;
-  resyncSectionOnly = sectionOnly;
+  resyncSectionOnly = code == ErrorCode.BadSectionHeader;
   count(Stat.DamagedBytes);
   return p + 1;
 }
@@ -131,8 +130,7 @@ function pcapRecords(base: usize, len: u32, start: u32, atEof: bool): Status {
     const capLen = pcapRecordCapLen(rec);
     if (impossiblePcapCapLen(capLen)) {
       if (lastSec < 0 && plausibleFraction(rec)) lastSec = pcapRecordSec(rec);
-      fail(ErrorCode.ImpossibleRecordLength, fileOffset + p);
-      p = damaged(p, false);
+      p = damaged(p, ErrorCode.ImpossibleRecordLength);
       continue;
     }
     if (<u64>(len - p) < <u64>PCAP_RECORD_HEADER_LEN + capLen) break;
@@ -183,13 +181,13 @@ function pcapngRecords(base: usize, len: u32, start: u32, atEof: bool): Status {
     const blockLen = blockLength(block, fileOffset + p);
     if (blockLen == 0) {
       if (goodRecords == 0) return Status.Error;
-      p = damaged(p, errorCode == ErrorCode.BadSectionHeader);
+      p = damaged(p, errorCode);
       continue;
     }
     if (len - p < blockLen) break;
     if (parseBlock(block, blockLen, fileOffset + p) == Status.Error) {
       if (goodRecords == 0) return Status.Error;
-      p = damaged(p, errorCode == ErrorCode.BadSectionHeader);
+      p = damaged(p, errorCode);
       continue;
     }
     if (hasPacket) {
