@@ -7,6 +7,8 @@ import {
   arpFrame, checksumSum, finishChecksum, frame, icmpEcho, patternChecksumSum, pseudoHeaderSum,
   putU16, putU32, udpPacket, writeTcpOptions,
 } from "./packet.js";
+import { ConnTally, SEGMENT_NEW, SEGMENT_OUT_OF_ORDER, SEGMENT_RETRANSMIT, connTruth } from "./synth-truth.js";
+import type { ConnTruth } from "./synth-truth.js";
 
 export interface SynthOptions {
   seed?: number;
@@ -16,6 +18,9 @@ export interface SynthOptions {
   nanos?: boolean;        // nanosecond timestamps; otherwise every timestamp is a whole microsecond
   startNs?: bigint;       // time of the first packet's second (default 2023-11-14T22:13:20Z)
   reuseBuffers?: boolean; // yield one reused CapturedPacket whose data is valid only until the next step
+  outOfOrderRate?: number; // share of two-segment bursts sent later segment first (default 0: none)
+  /** Receives each connection's truth once its last packet is kept, and the rest at `finish()`. */
+  onConnection?: (truth: ConnTruth) => void;
 }
 
 const DEFAULT_SEED = 1;
@@ -42,6 +47,7 @@ const TCP_TIMESTAMP_OPTION_LEN = 12; // NOP, NOP, kind 8, len 10, TSval, TSecr
 const TCPOPT_NOP = 1;
 const TCPOPT_TIMESTAMPS = 8;
 const TCPOPT_TIMESTAMPS_LEN = 10;
+const TIMESTAMP_OPTION_WORDS_SUM = ((TCPOPT_NOP << 8) | TCPOPT_NOP) + ((TCPOPT_TIMESTAMPS << 8) | TCPOPT_TIMESTAMPS_LEN);
 const CLIENT_TSVAL_BASE = 1_000;
 const SERVER_TSVAL_BASE = 7_000_000;
 const NS_PER_MS = 1_000_000;
@@ -106,6 +112,7 @@ class Conn {
   remaining = 0;
   segmentsUnacked = 0;
   retransmitPending = false;
+  reorderPending = false;     // the earlier segment of an out-of-order pair is still to be sent
   lastSeqRel = 0;
   lastLen = 0;
   lastFlags = 0;
@@ -117,6 +124,7 @@ class Conn {
   readonly tcpOffset: number;
   readonly ipv4HeaderSum: number;  // symmetric in direction; excludes total length and id
   readonly tcpBaseSum: number;     // pseudo-header addresses + protocol (no length), also symmetric
+  readonly portsSum: number;       // the TCP header's port words, symmetric too
   readonly clientIsn: number;
   readonly serverIsn: number;
   readonly clientPort: number;
@@ -131,10 +139,14 @@ class Conn {
   readonly unanswered: boolean;
   readonly closeKind: number;
   readonly closerIsClient: boolean;
+  readonly clientAddr: Uint8Array;
+  readonly serverAddr: Uint8Array;
+  readonly tally: ConnTally | null;
 
-  constructor(readonly id: number, readonly isV6: boolean, vlanId: number, rng: Rng, nowNs: number) {
-    const clientAddr = clientAddress(id, isV6);
-    const serverAddr = serverAddress(rng.int(1, SERVER_POOL), isV6);
+  constructor(readonly id: number, readonly isV6: boolean, readonly vlanId: number, rng: Rng, nowNs: number, tracked: boolean) {
+    const clientAddr = (this.clientAddr = clientAddress(id, isV6));
+    const serverAddr = (this.serverAddr = serverAddress(rng.int(1, SERVER_POOL), isV6));
+    this.tally = tracked ? new ConnTally() : null;
     this.clientPort = rng.int(32768, 60999);
     this.serverPort = SERVER_PORTS[rng.int(0, SERVER_PORTS.length - 1)];
     this.ipOffset = ETHERNET_HEADER_LEN + (vlanId ? VLAN_TAG_LEN : 0);
@@ -143,6 +155,7 @@ class Conn {
     this.s2c = this.buildTemplate(false, vlanId, serverAddr, clientAddr);
     this.ipv4HeaderSum = isV6 ? 0 : checksumSum(this.c2s, this.ipOffset, this.tcpOffset);
     this.tcpBaseSum = pseudoHeaderSum(clientAddr, serverAddr, IPPROTO_TCP, 0);
+    this.portsSum = this.clientPort + this.serverPort;
     this.clientIsn = rng.u32();
     this.serverIsn = rng.u32();
     this.clientIpId = rng.int(0, 0xffff);
@@ -227,6 +240,11 @@ class DueHeap {
     items[i] = conn;
   }
 
+  /** Empties the heap, returning its connections in no particular order. */
+  drain(): Conn[] {
+    return this.items.splice(0);
+  }
+
   pop(): Conn | undefined {
     const top = this.items[0];
     const last = this.items.pop();
@@ -274,10 +292,16 @@ function buildNonTcpFrames(rng: Rng): Uint8Array[] {
 
 /**
  * Drives the connections; each `next()` writes one frame into a scratch buffer and returns it,
- * or null once every connection has finished. `synthPackets` wraps this; `writeSynthFile` calls it
- * directly to skip the generator protocol.
+ * or null once every connection has finished. `synthPackets` wraps this; `writeSynthFile` calls
+ * `nextFrame()` directly to skip the generator protocol and the per-packet BigInt.
  */
 export class SynthStream {
+  /** The current frame's captured bytes (a view valid until the next step), its full length and its time after `startNs`. */
+  data: Uint8Array = new Uint8Array(0);
+  origLen = 0;
+  relNs = 0;
+  readonly startNs: bigint;
+
   private readonly rng: Rng;
   private readonly heap = new DueHeap();
   private readonly scratch = new Uint8Array(SCRATCH_FRAME_AREA + PATTERN_AREA_LEN);
@@ -285,12 +309,24 @@ export class SynthStream {
   private readonly snaplen: number;
   private readonly totalConnections: number;
   private readonly nanos: boolean;
-  private readonly startNs: bigint;
   private readonly reuse: boolean;
+  private readonly outOfOrderRate: number;
+  private readonly onConnection: ((truth: ConnTruth) => void) | null;
   private readonly nonTcpFrames: Uint8Array[];
   private readonly reused: CapturedPacket = { tsNs: 0n, data: new Uint8Array(0), origLen: 0 };
   private started = 0;
   private nowNs = 0;
+  // The last TCP segment written, counted into its connection's tally only when the caller asks
+  // for the next one (or finishes keeping it), so a segment the caller drops is never counted.
+  private pendingConn: Conn | null = null;
+  private pendingFromClient = false;
+  private pendingFlags = 0;
+  private pendingPayloadLen = 0;
+  private pendingIpLen = 0;
+  private pendingKind = SEGMENT_NEW;
+  private pendingHeaderCut = false;
+  private segmentKind = SEGMENT_NEW;
+  private optionsSum = 0; // 16-bit word sum of the TCP options writeOptions last wrote
 
   constructor(opts: SynthOptions) {
     this.rng = new Rng(opts.seed ?? DEFAULT_SEED);
@@ -299,16 +335,37 @@ export class SynthStream {
     this.nanos = opts.nanos ?? false;
     this.startNs = opts.startNs ?? DEFAULT_START_NS;
     this.reuse = opts.reuseBuffers ?? false;
+    this.outOfOrderRate = opts.outOfOrderRate ?? 0;
+    this.onConnection = opts.onConnection ?? null;
     for (let i = 0; i < PATTERN_AREA_LEN; i++) this.scratch[PATTERN_AREA + i] = i & 0xff;
     this.nonTcpFrames = buildNonTcpFrames(this.rng);
     const concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
     for (let i = 0; i < concurrency && this.started < this.totalConnections; i++) this.startConnection(this.gapNs(0, 10_000));
   }
 
+  /** The next frame as a CapturedPacket, or null once every connection has finished. */
   next(): CapturedPacket | null {
+    if (!this.nextFrame()) return null;
+    const tsNs = this.startNs + BigInt(this.relNs);
+    if (!this.reuse) return { tsNs, data: this.data.slice(), origLen: this.origLen };
+    this.reused.tsNs = tsNs;
+    this.reused.data = this.data;
+    this.reused.origLen = this.origLen;
+    return this.reused;
+  }
+
+  /**
+   * Steps to the next frame and sets `data`, `origLen` and `relNs` (no allocation: the file writer's
+   * loop); returns false once every connection has finished.
+   */
+  nextFrame(): boolean {
+    if (this.pendingConn !== null) this.commitPending();
     const conn = this.heap.peek();
-    if (conn === undefined) return null;
-    if (this.rng.chance(NON_TCP_RATE)) return this.nonTcpPacket(conn.dueNs);
+    if (conn === undefined) return false;
+    if (this.rng.chance(NON_TCP_RATE)) {
+      this.nonTcpFrame(conn.dueNs);
+      return true;
+    }
     this.nowNs = conn.dueNs;
     const frameLen = this.step(conn);
     if (conn.phase !== PHASE_DONE) {
@@ -317,13 +374,42 @@ export class SynthStream {
       this.heap.pop();
       if (this.started < this.totalConnections) this.startConnection(this.gapNs(0, 2_000));
     }
-    return this.output(frameLen);
+    const capLen = Math.min(frameLen, this.snaplen);
+    this.data = this.views[capLen] ?? (this.views[capLen] = this.scratch.subarray(0, capLen));
+    this.origLen = frameLen;
+    this.relNs = this.nowNs;
+    return true;
+  }
+
+  /**
+   * Ends the stream early and reports the truth of every connection not yet reported (those
+   * still in flight, `finished: false`). `keepLast` false: the caller dropped the last frame, so
+   * it is not counted.
+   */
+  finish(keepLast = true): void {
+    const last = this.pendingConn;
+    if (last !== null && keepLast) this.commitPending();
+    this.pendingConn = null;
+    if (this.onConnection === null) return;
+    if (last !== null && !keepLast && last.phase === PHASE_DONE) this.report(last, false);
+    for (const conn of this.heap.drain()) this.report(conn, false);
+  }
+
+  private commitPending(): void {
+    const conn = this.pendingConn!;
+    this.pendingConn = null;
+    conn.tally!.count(this.pendingFromClient, this.pendingFlags, this.pendingPayloadLen, this.pendingIpLen, this.pendingKind, this.pendingHeaderCut);
+    if (conn.phase === PHASE_DONE) this.report(conn, true);
+  }
+
+  private report(conn: Conn, finished: boolean): void {
+    if (conn.tally!.packets > 0) this.onConnection!(connTruth(conn, conn.tally!, finished));
   }
 
   private startConnection(delayNs: number): void {
     const isV6 = this.rng.chance(IPV6_RATE);
     const vlanId = this.rng.chance(VLAN_RATE) ? this.rng.int(1, 4094) : 0;
-    const conn = new Conn(this.started++, isV6, vlanId, this.rng, this.nowNs + delayNs);
+    const conn = new Conn(this.started++, isV6, vlanId, this.rng, this.nowNs + delayNs, this.onConnection !== null);
     conn.dueNs = this.nowNs + delayNs;
     this.heap.push(conn);
   }
@@ -337,28 +423,13 @@ export class SynthStream {
     conn.dueNs = this.nowNs + this.gapNs(loUs, hiUs);
   }
 
-  private output(frameLen: number): CapturedPacket {
-    const capLen = Math.min(frameLen, this.snaplen);
-    const tsNs = this.startNs + BigInt(this.nowNs);
-    if (!this.reuse) return { tsNs, data: this.scratch.slice(0, capLen), origLen: frameLen };
-    const data = this.views[capLen] ?? (this.views[capLen] = this.scratch.subarray(0, capLen));
-    this.reused.tsNs = tsNs;
-    this.reused.data = data;
-    this.reused.origLen = frameLen;
-    return this.reused;
-  }
-
   /** A pooled UDP, ICMP or ARP frame, timed no later than the next TCP packet so time stays monotonic. */
-  private nonTcpPacket(nextTcpDueNs: number): CapturedPacket {
+  private nonTcpFrame(nextTcpDueNs: number): void {
     this.nowNs = Math.min(this.nowNs + this.gapNs(0, 50), nextTcpDueNs);
     const data = this.nonTcpFrames[this.rng.int(0, this.nonTcpFrames.length - 1)];
-    const captured = data.length > this.snaplen ? data.subarray(0, this.snaplen) : data;
-    const tsNs = this.startNs + BigInt(this.nowNs);
-    if (!this.reuse) return { tsNs, data: captured.slice(), origLen: data.length };
-    this.reused.tsNs = tsNs;
-    this.reused.data = captured;
-    this.reused.origLen = data.length;
-    return this.reused;
+    this.data = data.length > this.snaplen ? data.subarray(0, this.snaplen) : data;
+    this.origLen = data.length;
+    this.relNs = this.nowNs;
   }
 
   /** Emits the connection's next packet and schedules the one after; returns the full frame length. */
@@ -366,8 +437,11 @@ export class SynthStream {
     if (conn.retransmitPending) {
       conn.retransmitPending = false;
       this.schedule(conn, 1, 40);
+      this.segmentKind = SEGMENT_RETRANSMIT;
       return this.writeSegment(conn, conn.senderIsClient, conn.lastFlags, conn.lastSeqRel, conn.lastLen);
     }
+    if (conn.reorderPending) return this.stepReorderedEarlier(conn);
+    this.segmentKind = SEGMENT_NEW;
     switch (conn.phase) {
       case PHASE_SYN: return this.stepSyn(conn);
       case PHASE_SYN_ACK: return this.stepSynAck(conn);
@@ -379,6 +453,7 @@ export class SynthStream {
   }
 
   private stepSyn(conn: Conn): number {
+    if (conn.synTries > 0) this.segmentKind = SEGMENT_RETRANSMIT; // a retried SYN, as Wireshark marks it
     const frameLen = this.writeSegment(conn, true, SYN, 0, 0);
     conn.clientNxt = 1;
     if (!conn.unanswered) {
@@ -418,6 +493,9 @@ export class SynthStream {
   /** One data segment from the current sender: full-sized, occasionally small, PSH on the last. */
   private stepSend(conn: Conn): number {
     const fromClient = conn.senderIsClient;
+    if (this.outOfOrderRate > 0 && conn.segmentsUnacked === 0 && conn.remaining >= 2 * conn.mssPayload && this.rng.chance(this.outOfOrderRate)) {
+      return this.stepReorderedLater(conn);
+    }
     const small = this.rng.chance(SMALL_SEGMENT_RATE);
     const segmentLen = Math.min(conn.remaining, small ? this.rng.int(1, conn.mssPayload) : conn.mssPayload);
     const isLast = segmentLen === conn.remaining;
@@ -441,6 +519,36 @@ export class SynthStream {
       this.schedule(conn, 1, 40);
     }
     return frameLen;
+  }
+
+  /**
+   * Out of order: of two full segments, the later one first (the earlier follows within 40 µs,
+   * well inside the RTT, so Wireshark calls it out-of-order rather than a retransmission).
+   */
+  private stepReorderedLater(conn: Conn): number {
+    const fromClient = conn.senderIsClient;
+    const mss = conn.mssPayload;
+    const seqRel = fromClient ? conn.clientNxt : conn.serverNxt;
+    const isLast = conn.remaining === 2 * mss;
+    const frameLen = this.writeSegment(conn, fromClient, isLast ? PSH | ACK : ACK, seqRel + mss, mss);
+    if (fromClient) conn.clientNxt += 2 * mss;
+    else conn.serverNxt += 2 * mss;
+    conn.remaining -= 2 * mss;
+    conn.segmentsUnacked = 2;
+    conn.reorderPending = true;
+    conn.lastSeqRel = seqRel;
+    conn.lastLen = mss;
+    conn.lastFlags = ACK;
+    conn.phase = PHASE_ACK;
+    this.schedule(conn, 1, 40);
+    return frameLen;
+  }
+
+  private stepReorderedEarlier(conn: Conn): number {
+    conn.reorderPending = false;
+    this.segmentKind = SEGMENT_OUT_OF_ORDER;
+    this.schedule(conn, conn.rttUs >> 1, conn.rttUs);
+    return this.writeSegment(conn, conn.senderIsClient, conn.lastFlags, conn.lastSeqRel, conn.lastLen);
   }
 
   /** The receiver's ACK; then more data, the response, the next round, or the close. */
@@ -494,20 +602,36 @@ export class SynthStream {
     const tcpLen = tcpHeaderLen + payloadLen;
     const ackRel = fromClient ? conn.serverNxt : conn.clientNxt;
     const ackIsn = fromClient ? conn.serverIsn : conn.clientIsn;
-    putU32(out, tcp + 4, ((fromClient ? conn.clientIsn : conn.serverIsn) + seqRel) >>> 0);
-    putU32(out, tcp + 8, flags & ACK ? (ackIsn + ackRel) >>> 0 : 0);
-    out[tcp + 12] = (tcpHeaderLen >>> 2) << 4;
-    out[tcp + 13] = flags;
-    putU16(out, tcp + 14, fromClient ? conn.windowClient : conn.windowServer);
+    const seq = ((fromClient ? conn.clientIsn : conn.serverIsn) + seqRel) >>> 0;
+    const ack = flags & ACK ? (ackIsn + ackRel) >>> 0 : 0;
+    const offsetAndFlags = (((tcpHeaderLen >>> 2) << 4) << 8) | flags;
+    const window = fromClient ? conn.windowClient : conn.windowServer;
+    putU32(out, tcp + 4, seq);
+    putU32(out, tcp + 8, ack);
+    putU16(out, tcp + 12, offsetAndFlags);
+    putU16(out, tcp + 14, window);
     putU32(out, tcp + 16, 0); // checksum and urgent pointer
     this.writeIpLengths(conn, fromClient, tcpLen);
-    const sum = conn.tcpBaseSum + tcpLen + checksumSum(out, tcp, tcp + tcpHeaderLen) + patternChecksumSum(payloadLen);
+    // The header's 16-bit words summed from the values just written (no loop over the bytes).
+    const headerSum = conn.portsSum + (seq >>> 16) + (seq & 0xffff) + (ack >>> 16) + (ack & 0xffff) + offsetAndFlags + window + this.optionsSum;
+    const sum = conn.tcpBaseSum + tcpLen + headerSum + patternChecksumSum(payloadLen);
     putU16(out, tcp + 16, finishChecksum(sum));
     const frameLen = tcp + tcpLen;
     const payloadOffset = tcp + tcpHeaderLen;
+    if (conn.tally !== null) this.holdForTally(conn, fromClient, flags, payloadLen, frameLen - conn.ipOffset, payloadOffset > this.snaplen);
     const capturedPayload = Math.min(frameLen, this.snaplen) - payloadOffset;
     if (capturedPayload > 0) out.copyWithin(payloadOffset, PATTERN_AREA, PATTERN_AREA + capturedPayload);
     return frameLen;
+  }
+
+  private holdForTally(conn: Conn, fromClient: boolean, flags: number, payloadLen: number, ipLen: number, headerCut: boolean): void {
+    this.pendingHeaderCut = headerCut;
+    this.pendingConn = conn;
+    this.pendingFromClient = fromClient;
+    this.pendingFlags = flags;
+    this.pendingPayloadLen = payloadLen;
+    this.pendingIpLen = ipLen;
+    this.pendingKind = this.segmentKind;
   }
 
   private writeIpLengths(conn: Conn, fromClient: boolean, tcpLen: number): void {
@@ -527,6 +651,7 @@ export class SynthStream {
 
   /** SYNs carry MSS, SACK-permitted, timestamps and window scale; other segments NOP, NOP, timestamps. */
   private writeOptions(conn: Conn, fromClient: boolean, flags: number, at: number): number {
+    this.optionsSum = 0;
     if (!conn.useTimestamps && !(flags & SYN)) return 0;
     const tsval = ((fromClient ? CLIENT_TSVAL_BASE : SERVER_TSVAL_BASE) + Math.floor((this.nowNs - conn.startedNs) / NS_PER_MS)) >>> 0;
     const tsecr = flags & ACK ? (fromClient ? conn.serverTsval : conn.clientTsval) : 0;
@@ -534,7 +659,9 @@ export class SynthStream {
     else conn.serverTsval = tsval;
     if (flags & SYN) {
       const ts: [number, number] | undefined = conn.useTimestamps ? [tsval, tsecr] : undefined;
-      return writeTcpOptions(this.scratch, at, { mss: conn.mssPayload + (ts ? TCP_TIMESTAMP_OPTION_LEN : 0), sackOk: true, ts, wscale: conn.wscale });
+      const len = writeTcpOptions(this.scratch, at, { mss: conn.mssPayload + (ts ? TCP_TIMESTAMP_OPTION_LEN : 0), sackOk: true, ts, wscale: conn.wscale });
+      this.optionsSum = checksumSum(this.scratch, at, at + len);
+      return len;
     }
     const out = this.scratch;
     out[at] = TCPOPT_NOP;
@@ -543,6 +670,7 @@ export class SynthStream {
     out[at + 3] = TCPOPT_TIMESTAMPS_LEN;
     putU32(out, at + 4, tsval);
     putU32(out, at + 8, tsecr);
+    this.optionsSum = TIMESTAMP_OPTION_WORDS_SUM + (tsval >>> 16) + (tsval & 0xffff) + (tsecr >>> 16) + (tsecr & 0xffff);
     return TCP_TIMESTAMP_OPTION_LEN;
   }
 }

@@ -1,0 +1,302 @@
+// `npm run bench`: synfin against the physical limit and its peers on synthetic captures, each
+// case a separate process timed over several runs. Writes bench/out/bench.json and bench.md and
+// prints the Markdown (bench/README.md explains the cases). Exits 1 when a case of ours fails.
+//
+//   node bench/run.mjs [--smoke] [--runs N] [--only header|full] [--no-peers]
+
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { tableFromIPC } from "apache-arrow";
+
+const { values: flags } = parseArgs({
+  options: {
+    smoke: { type: "boolean", default: false },
+    runs: { type: "string" },
+    only: { type: "string" },
+    "no-peers": { type: "boolean", default: false },
+  },
+});
+const here = fileURLToPath(new URL(".", import.meta.url));
+const out = join(here, "out");
+const CLI = join(here, "..", "dist", "cli.js");
+const MEASURE = join(here, "measure.mjs");
+const JS_BASELINE = join(here, "js-baseline.mjs");
+const SEED = 1;
+const FULL_SNAPLEN = 262144;
+const HEADER_SNAPLEN = 96;
+const MIB = 2 ** 20;
+const INSTALL_HINT = "apt-get install tshark tcptrace";
+
+const runs = Number(flags.runs ?? (flags.smoke ? 1 : 3));
+if (!(Number.isInteger(runs) && runs >= 1)) usage(`--runs takes a positive whole number, got '${flags.runs}'`);
+if (flags.only !== undefined && flags.only !== "header" && flags.only !== "full") usage(`--only takes header or full, got '${flags.only}'`);
+if (!existsSync(CLI)) usage("dist/cli.js is missing: run `npm run build` first");
+
+// Sizes are binary, as `synfin synth --bytes` reads them. "small" is there to show that peak
+// memory follows the connections alive at once, not the file size.
+const sizes = flags.smoke ? { full: "16M", header: "8M", small: "4M" } : { full: "2G", header: "1G", small: "256M" };
+const captures = [
+  { id: "full", title: "Full payload", bytes: sizes.full, snaplen: FULL_SNAPLEN, cases: "all" },
+  { id: "header", title: "Header-only (snaplen 96)", bytes: sizes.header, snaplen: HEADER_SNAPLEN, cases: "all" },
+  { id: "small", title: "Full payload, small (memory flatness)", bytes: sizes.small, snaplen: FULL_SNAPLEN, cases: "synfin-w1" },
+].filter((c) => flags.only === undefined || (flags.only === "header" ? c.id === "header" : c.id !== "header"));
+
+const rssMethod = gnuTimeWorks() ? "GNU time %M" : "polled /proc/PID/status VmHWM";
+const peers = {
+  tshark: flags["no-peers"] ? "skipped" : installed("tshark", ["--version"]),
+  tcptrace: flags["no-peers"] ? "skipped" : installed("tcptrace", ["-v"]),
+};
+
+mkdirSync(out, { recursive: true });
+const report = {
+  date: new Date().toISOString(),
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  runs,
+  smoke: flags.smoke,
+  rssMethod,
+  captures: [],
+};
+let ownFailures = 0;
+for (const capture of captures) {
+  const file = await ensureCapture(capture);
+  const cases = casesFor(capture, file.path);
+  await runCase({ cmd: process.execPath, args: [MEASURE, "read", file.path] }); // warm the page cache, untimed
+  const samples = new Map(cases.map((c) => [c, []]));
+  for (let run = 0; run < runs; run++) {
+    for (const c of cases) {
+      if (c.status !== undefined) continue; // not installed, or failed in an earlier run
+      const result = await runCase(c);
+      if (!result.ok) {
+        c.status = `failed: ${shortened(result.firstErrorLine)}`;
+        if (c.own) ownFailures++;
+        continue;
+      }
+      samples.get(c).push(result);
+    }
+  }
+  report.captures.push(summarise(capture, file, cases, samples));
+}
+const markdown = renderMarkdown(report);
+writeFileSync(join(out, "bench.json"), JSON.stringify(report, null, 2) + "\n");
+writeFileSync(join(out, "bench.md"), markdown);
+process.stdout.write(markdown);
+if (ownFailures > 0) {
+  process.stderr.write(`bench: ${ownFailures} case(s) of synfin's own failed\n`);
+  process.exitCode = 1;
+}
+
+// ---- Captures -----------------------------------------------------------------------------
+
+/** Writes the capture with `synfin synth` unless one with the same parameters is already there. */
+async function ensureCapture(capture) {
+  const params = { bytes: capture.bytes, snaplen: capture.snaplen, seed: SEED };
+  const path = join(out, `synth-${capture.bytes}-snap${capture.snaplen}-seed${SEED}.pcap`);
+  const sidecar = `${path}.json`;
+  if (existsSync(path) && existsSync(sidecar)) {
+    const saved = JSON.parse(readFileSync(sidecar, "utf8"));
+    if (JSON.stringify(saved.params) === JSON.stringify(params) && saved.size === statSync(path).size) return { ...saved, path, generatedNow: false };
+  }
+  process.stderr.write(`bench: writing ${path} ...\n`);
+  const args = [CLI, "synth", "-o", path, "--bytes", capture.bytes, "--snaplen", String(capture.snaplen), "--seed", String(SEED)];
+  const t0 = performance.now();
+  const p = spawnSync(process.execPath, args, { encoding: "utf8" });
+  const seconds = (performance.now() - t0) / 1000;
+  if (p.status !== 0) throw new Error(`synfin synth failed: ${p.stderr}`);
+  const size = statSync(path).size;
+  const packets = Number(/(\d+) packets/.exec(p.stderr)?.[1]);
+  const saved = { params, size, packets, synthSeconds: seconds, synthMBps: size / 1e6 / seconds };
+  writeFileSync(sidecar, JSON.stringify(saved, null, 2) + "\n");
+  return { ...saved, path, generatedNow: true };
+}
+
+function casesFor(capture, path) {
+  const node = process.execPath;
+  const arrow = (name) => join(out, `${capture.id}-${name}.arrow`);
+  const cli = (workers) => ({
+    name: `synfin CLI → Arrow, --workers ${workers}`, group: "synfin", own: true, arrow: arrow(`cli-w${workers}`), workers,
+    cmd: node, args: [CLI, path, "--format", "arrow", "-o", arrow(`cli-w${workers}`), "--workers", String(workers), "--no-progress"],
+  });
+  const lib = (workers) => ({
+    name: `synfin library → Arrow, workers ${workers}`, group: "synfin", own: true, arrow: arrow(`lib-w${workers}`), workers,
+    cmd: node, args: [MEASURE, "lib", path, arrow(`lib-w${workers}`), String(workers)],
+  });
+  if (capture.cases === "synfin-w1") return [cli(1), lib(1)];
+  return [
+    { name: "fs.read loop, 8 MiB buffer", id: "read", group: "limit", own: true, cmd: node, args: [MEASURE, "read", path] },
+    { name: "pcap record-header walk (JS)", id: "walk", group: "limit", own: true, cmd: node, args: [MEASURE, "walk", path], reportsPackets: true },
+    cli(1), cli(2), lib(1), lib(2),
+    { name: "tshark -q -z conv,tcp", id: "tshark", group: "peer", status: notInstalled(peers.tshark), cmd: "tshark", args: ["-r", path, "-q", "-z", "conv,tcp"] },
+    { name: "tcptrace -n -l", id: "tcptrace", group: "peer", status: notInstalled(peers.tcptrace), cmd: "tcptrace", args: ["-n", "-l", path] },
+    { name: "JS baseline (Map flow tracker)", id: "js", group: "peer", own: true, cmd: node, args: [JS_BASELINE, path], keepStdout: true },
+  ];
+}
+
+// ---- Processes ----------------------------------------------------------------------------
+
+/** Runs one case as a child process; resolves to wall seconds, peak RSS and its output. */
+function runCase(c) {
+  const rssFile = join(out, ".rss");
+  const useTime = rssMethod.startsWith("GNU");
+  const [cmd, args] = useTime ? ["/usr/bin/time", ["-f", "%M", "-o", rssFile, c.cmd, ...c.args]] : [c.cmd, c.args];
+  const devNull = openSync("/dev/null", "w");
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { stdio: ["ignore", c.keepStdout ? "pipe" : devNull, "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (d) => { stdout += d; });
+    child.stderr.on("data", (d) => { stderr += d; });
+    let polledKiB = 0;
+    const poll = useTime ? undefined : setInterval(() => { polledKiB = Math.max(polledKiB, vmHwmKiB(child.pid)); }, 10);
+    child.on("error", (e) => { stderr += e.message; });
+    child.on("close", (code) => {
+      const seconds = (performance.now() - t0) / 1000;
+      if (poll) clearInterval(poll);
+      closeSync(devNull);
+      let maxRssBytes = polledKiB * 1024;
+      if (useTime && existsSync(rssFile)) {
+        maxRssBytes = Number(readFileSync(rssFile, "utf8").trim().split("\n").pop()) * 1024;
+        rmSync(rssFile);
+      }
+      const errorLines = stderr.split("\n").map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith("{") && !/Running as user "root"/.test(l));
+      const report = /\{.*\}\s*$/.exec(stderr.trim())?.[0];
+      resolve({
+        ok: code === 0,
+        seconds,
+        maxRssBytes,
+        stdout,
+        report: report ? JSON.parse(report) : undefined,
+        firstErrorLine: errorLines[0] ?? `exit status ${code}`,
+      });
+    });
+  });
+}
+
+function vmHwmKiB(pid) {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0; // the process has just ended
+  }
+}
+
+function gnuTimeWorks() {
+  return existsSync("/usr/bin/time") && spawnSync("/usr/bin/time", ["-f", "%M", "-o", "/dev/null", "true"]).status === 0;
+}
+
+function installed(cmd, args) {
+  const p = spawnSync(cmd, args, { stdio: "ignore" });
+  return p.error === undefined ? "installed" : "not installed";
+}
+
+function notInstalled(state) {
+  return state === "installed" ? undefined : state;
+}
+
+// ---- Results ------------------------------------------------------------------------------
+
+function summarise(capture, file, cases, samples) {
+  const walk = cases.find((c) => c.id === "walk");
+  const walkPackets = walk ? samples.get(walk)[0]?.report?.packets : undefined;
+  const packets = walkPackets ?? file.packets;
+  const rows = cases.map((c) => {
+    const list = samples.get(c);
+    const row = { name: c.name, id: c.id, group: c.group, command: [c.cmd, ...c.args].join(" "), status: c.status ?? "ok" };
+    if (list.length === 0) return row;
+    const sorted = [...list].sort((a, b) => a.seconds - b.seconds);
+    const median = sorted[sorted.length >> 1].seconds;
+    Object.assign(row, {
+      seconds: { median, min: sorted[0].seconds, max: sorted[sorted.length - 1].seconds, all: list.map((s) => s.seconds) },
+      peakRssBytes: Math.max(...list.map((s) => s.maxRssBytes)),
+      packetsPerSecond: packets / median,
+      bytesPerSecond: file.size / median,
+    });
+    if (c.arrow && existsSync(c.arrow)) row.connections = tableFromIPC(readFileSync(c.arrow)).numRows;
+    if (c.id === "js") row.flows = JSON.parse(list[0].stdout).flows;
+    return row;
+  });
+  // Every synfin case must find the same connections as the first one that ran.
+  const synfinRows = rows.filter((r) => r.connections !== undefined);
+  for (const row of synfinRows.slice(1)) {
+    if (row.connections === synfinRows[0].connections) continue;
+    row.status = `wrong: ${row.connections} connections, ${synfinRows[0].name} found ${synfinRows[0].connections}`;
+    ownFailures++;
+  }
+  const references = ["read", "tshark", "tcptrace", "js"].map((id) => rows.find((r) => r.id === id)).filter((r) => r?.seconds);
+  for (const row of rows) {
+    if (!row.seconds) continue;
+    row.ratios = Object.fromEntries(references.map((ref) => [ref.id, { time: row.seconds.median / ref.seconds.median, rss: row.peakRssBytes / ref.peakRssBytes }]));
+  }
+  return {
+    id: capture.id,
+    title: capture.title,
+    path: file.path,
+    params: file.params,
+    bytes: file.size,
+    packets,
+    synth: file.generatedNow ? { seconds: file.synthSeconds, MBps: file.synthMBps } : undefined,
+    results: rows,
+  };
+}
+
+function renderMarkdown(r) {
+  const lines = [];
+  const m = r.machine;
+  lines.push(`# synfin benchmark${r.smoke ? " (smoke: small files, 1 run)" : ""}`, "");
+  lines.push(`${r.date}; ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}; median of ${r.runs} run(s) (min–max), each case a fresh process, the file in the page cache; peak RSS by ${r.rssMethod}.`, "");
+  const refs = [["read", "read"], ["tshark", "tshark"], ["tcptrace", "tcptrace"], ["js", "JS"]];
+  for (const c of r.captures.filter((c) => c.id !== "small")) {
+    const synth = c.synth ? `; written in ${c.synth.seconds.toFixed(1)} s (${c.synth.MBps.toFixed(0)} MB/s) by \`synfin synth\`` : "";
+    lines.push(`## ${c.title}: ${sizeText(c.bytes)}, ${c.packets.toLocaleString("en-US")} packets${synth}`, "");
+    lines.push(`| case | wall s | packets/s | MB/s | peak RSS MiB | connections | ${refs.map(([, label]) => `× ${label} time`).join(" | ")} |`);
+    lines.push(`|---|---|---|---|---|---|${refs.map(() => "---").join("|")}|`);
+    for (const row of c.results) {
+      if (!row.seconds) {
+        lines.push(`| ${row.name} | ${row.status} | | | | |${refs.map(() => " ").join("|")}|`);
+        continue;
+      }
+      const s = row.seconds;
+      const ratios = refs.map(([id]) => (row.ratios[id] ? row.ratios[id].time.toFixed(2) : "–"));
+      const count = row.status !== "ok" ? row.status : row.connections ?? (row.flows !== undefined ? `${row.flows} flows` : "");
+      lines.push(`| ${row.name} | ${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)}) | ${(row.packetsPerSecond / 1e6).toFixed(2)} M | ${(row.bytesPerSecond / 1e6).toFixed(0)} | ${(row.peakRssBytes / MIB).toFixed(0)} | ${count} | ${ratios.join(" | ")} |`);
+    }
+    lines.push("");
+  }
+  const flat = r.captures.filter((c) => c.id === "small" || c.id === "full").sort((a, b) => a.bytes - b.bytes);
+  if (flat.length === 2) {
+    lines.push("## Peak RSS against file size (full payload)", "");
+    lines.push("| capture | packets | synfin CLI --workers 1 | synfin library, workers 1 |", "|---|---|---|---|");
+    for (const c of flat) {
+      const rss = (prefix) => {
+        const row = c.results.find((x) => x.name.startsWith(prefix) && x.name.endsWith(" 1"));
+        return row?.peakRssBytes ? `${(row.peakRssBytes / MIB).toFixed(0)} MiB` : (row?.status ?? "–");
+      };
+      lines.push(`| ${sizeText(c.bytes)} | ${c.packets.toLocaleString("en-US")} | ${rss("synfin CLI")} | ${rss("synfin library")} |`);
+    }
+    lines.push("");
+  }
+  lines.push("Ratios: the row's median wall time ÷ the reference's (below 1: faster than it); packets/s and MB/s are the same ratios inverted. bench.json also has the peak-RSS ratios.");
+  const missing = Object.entries(peers).filter(([, state]) => state === "not installed").map(([name]) => name);
+  if (missing.length > 0) lines.push(`Not installed here: ${missing.join(", ")} (\`${INSTALL_HINT}\`).`);
+  return lines.join("\n") + "\n";
+}
+
+/** "2.00 GiB", "16.0 MiB". */
+function sizeText(bytes) {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / MIB).toFixed(1)} MiB`;
+}
+
+/** An error line fit for a table cell: its first sentence, at most 100 characters, no pipes. */
+function shortened(line) {
+  const sentence = line.replace(/\|/g, "/").split(/(?<=\.) /)[0];
+  return sentence.length > 100 ? `${sentence.slice(0, 99)}…` : sentence;
+}
+
+function usage(message) {
+  process.stderr.write(`bench: ${message}\nusage: node bench/run.mjs [--smoke] [--runs N] [--only header|full] [--no-peers]\n`);
+  process.exit(2);
+}
