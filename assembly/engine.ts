@@ -10,8 +10,10 @@ import { addFragment, datagramLen } from "./decode/fragments";
 import { decapsulate, innerOffset, innerTunnel, NET_ETHERNET, NET_WIFI } from "./decode/tunnel";
 import { decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFlags, tcpWindow, tcpHeaderLen, tcpPayloadLen, tcpHeaderCut, setAnalysisLen } from "./decode/tcp";
 import { setKey } from "./flow/table";
-import { advanceTime, trackSegment, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
-import { outRoom } from "./out/columns";
+import { advanceTime, trackSegment, setClockIndex, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
+import { outRoom, outFull } from "./out/columns";
+import { mode, MODE_SINGLE, MODE_FRAME, frameOut, frameInput, mapSegment, deferFragments, STAT_DEFERRED } from "./parallel";
+import { frameIndex } from "./capture/frame";
 import { eventsRoom } from "./out/events";
 import { MAX_EVENTS_PER_SEGMENT } from "./flow/lifecycle";
 import { count } from "./stats";
@@ -27,9 +29,16 @@ export function setVerifyChecksums(on: bool): void {
  * drained first (timers due before this record, or the row a port reuse may write).
  */
 export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, iface: u32, hasIface: bool, data: usize): bool {
+  if (mode == MODE_FRAME) {
+    // A parallel run's framer: workers decode the frame; the reducers' clocks take its time.
+    count(Stat.Records);
+    frameOut(tsNs, capLen, origLen, linkType, iface, hasIface, data, frameInput);
+    return true;
+  }
+  setClockIndex(frameIndex + 1);
   if (!advanceTime(tsNs)) return false;
   // Room for the rows a port reuse and an eviction may write, and the events of one segment.
-  if (!outRoom(2) || !eventsRoom(MAX_EVENTS_PER_SEGMENT + 4)) return false;
+  if (outFull() || !outRoom(2) || !eventsRoom(MAX_EVENTS_PER_SEGMENT + 4)) return false;
   setFrame(tsNs, capLen, origLen, linkType, iface, hasIface, data);
   count(Stat.Records);
   count(decodeFrame(tsNs, capLen, origLen, linkType, data));
@@ -39,7 +48,7 @@ export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32
 /** Tunnels inside tunnels are followed this deep. */
 const MAX_TUNNEL_DEPTH: u32 = 4;
 
-function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: usize): Stat {
+export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: usize): Stat {
   let net = decodeLink(linkType, data, capLen);
   if (net == NET_UNSUPPORTED) return Stat.UnsupportedLinkType;
   const vlan = vlanId;
@@ -60,6 +69,8 @@ function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: 
     const ipStat = decodeIp(net, ip, ipCap, ipWire, verifyIp);
     if (ipStat == Stat.TcpPackets) break;
     if (ipStat == Stat.IpFragment && ipFragmentWhole && net == NET_IPV4 && depth < MAX_TUNNEL_DEPTH) {
+      // Fragment state is sequential: a parallel map worker leaves the frame to the framer.
+      if (deferFragments) return STAT_DEFERRED;
       // Held until its datagram is whole; the fragment completing it carries on with the datagram.
       const datagram = addFragment(ip, l4Offset, l4Len, ipFragmentOffset, ipMoreFragments, tsNs);
       if (datagram == 0) return Stat.IpFragment;
@@ -103,8 +114,12 @@ function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: 
   const captured = tcpCap > tcpHeaderLen ? tcpCap - tcpHeaderLen : 0;
   const linkBound = ipLimit > l4Offset + tcpHeaderLen ? ipLimit - l4Offset - tcpHeaderLen : 0;
   setAnalysisLen(linkBound < tcpPayloadLen ? linkBound : tcpPayloadLen);
-  setKey(ipSrc, tcpSrcPort, ipDst, tcpDstPort, ipVersion == 4 ? 4 : 16, vlan);
-  trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
+  if (mode != MODE_SINGLE) {
+    mapSegment(ipSrc, ipDst, ipVersion == 4 ? 4 : 16, vlan, tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
+  } else {
+    setKey(ipSrc, tcpSrcPort, ipDst, tcpDstPort, ipVersion == 4 ? 4 : 16, vlan);
+    trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
+  }
   if (drop == DROP_HEADER_CUT) return Stat.TruncatedHeader;
   return drop == DROP_CHECKSUM ? Stat.BadChecksum : Stat.TcpPackets;
 }

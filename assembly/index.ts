@@ -11,7 +11,9 @@ import { resetTable, setMaxFlows } from "./flow/table";
 import { FLOW_SIZE } from "./flow/record";
 import { resetTimers } from "./flow/timers";
 import { resetTracker, endOldest } from "./flow/tracker";
-import { initOutput, clearOutput as clearOutputRows, columnAddress as outColumnAddress, outRows, outFull } from "./out/columns";
+import { initOutput, clearOutput as clearOutputRows, columnAddress as outColumnAddress, outRows, outFull, shiftOutput as shiftOutputRows } from "./out/columns";
+import { setMode, mode, partitions, setFrameInput, mapFrames as mapFramesInto, clearCreated as clearCreatedFlows, beginReduce as beginReduceBatch, reduce as reduceBatch } from "./parallel";
+export { clearFrames, clearPartitions, reduceInput, timesAddress, timesCount, descAddress, descCount, partitionAddress, partitionBytes, deferredAddress, deferredCount, createdAddress, createdCount } from "./parallel";
 import { initEvents, eventRows, clearEvents as clearEventRows, eventColumnAddress as eventsColumnAddress, eventsRoom } from "./out/events";
 import { STATS, clearStats, fail, errorCode as lastErrorCode, errorOffset as lastErrorOffset } from "./stats";
 
@@ -39,7 +41,42 @@ export function reset(flags: u32, maxFlows: u32): Status {
   beginCaptureFile();
   setVerifyChecksums((flags & Flag.VerifyChecksums) != 0);
   initEvents((flags & Flag.Events) != 0);
+  setMode(mode, partitions);
   return Status.Done;
+}
+
+/**
+ * Sets this instance's part in a parallel run (assembly/parallel.ts MODE_*): 0 a single pass, 1 the
+ * framer, 2 a mapper, 3 a reducer; framer and mappers write `partitionCount` partitions. Kept by
+ * reset.
+ */
+export function setParallel(part: u32, partitionCount: u32): void {
+  setMode(part, partitionCount);
+}
+
+/**
+ * Framer or mapper: decodes `n` frames (descriptors at `desc`, data from `chunk`) into the
+ * partitions; a mapper (`defer`) lists fragments for the framer instead of reassembling them.
+ * `indexes`: each frame's index in its chunk, or 0 for "its position".
+ */
+export function mapFrames(desc: usize, n: u32, chunk: usize, defer: bool, indexes: usize): void {
+  mapFramesInto(desc, n, chunk, defer, indexes);
+}
+
+
+/** Reducer: starts a batch of `times` network times then `recBytes` of records in the input area. */
+export function beginReduce(times: u32, recBytes: u32, firstIndex: i64): void {
+  beginReduceBatch(times, recBytes, firstIndex);
+}
+
+/** Reducer: runs the batch on; OutputFull when the output must be drained first, else Done. */
+export function reduce(): Status {
+  return reduceBatch() ? Status.Done : Status.OutputFull;
+}
+
+/** Reducer: forgets the created-flow list the host has read. */
+export function clearCreated(): void {
+  clearCreatedFlows();
 }
 
 /** The input buffer, grown to `capacity` bytes (its contents are kept); returns its address. */
@@ -58,6 +95,7 @@ export function beginFile(): void {
 
 /** Frames the first `len` bytes of the input buffer; see Status for what it stopped on. */
 export function feed(len: u32, atEof: bool): Status {
+  setFrameInput(input);
   return readRecords(input, len, atEof);
 }
 
@@ -79,6 +117,11 @@ export function outputRows(): u32 {
 
 export function clearOutput(): void {
   clearOutputRows();
+}
+
+/** Drops the first `n` output rows (taken by the host), keeping the rest. */
+export function shiftOutput(n: u32): void {
+  shiftOutputRows(n);
 }
 
 export function columnAddress(group: u32, col: u32): usize {

@@ -18,6 +18,8 @@ export default defineConfig({
     // Never inline a wasm module as a data URL; both are fetched as files with application/wasm.
     assetsInlineLimit: (file) => (file.endsWith(".wasm") ? false : undefined),
     chunkSizeWarningLimit: 2048,
+    // index.html is the demo; check.html a bare page the browser tests drive.
+    rollupOptions: { input: { index: fileURLToPath(new URL("./index.html", import.meta.url)), check: fileURLToPath(new URL("./check.html", import.meta.url)) } },
   },
   worker: { format: "es" },
   server: { host: "127.0.0.1", port: 5173, strictPort: true, fs: { allow: [fileURLToPath(new URL("..", import.meta.url))] } },

@@ -4,7 +4,7 @@
 // throws a SynfinError (input rejected); anything else is a finding.
 
 import { Core, RECORD_BUCKETS } from "../dist/core.js";
-import { BatchBuilder } from "../dist/batch.js";
+import { CoreBatches } from "../dist/batch.js";
 import { SynfinError } from "../dist/errors.js";
 import { Flag, Status } from "../dist/abi.js";
 import { Digest, Finding, RowCheck } from "./oracle.mjs";
@@ -103,14 +103,14 @@ export class Target {
     // Core.reset keeps the options of Core.create; each run sets its own (private fields: a fuzzer's liberty).
     core.flags = (config.verifyChecksums ? Flag.VerifyChecksums : 0) | (config.events ? Flag.Events : 0);
     core.maxFlows = config.maxFlows;
-    core.batches = new BatchBuilder();
+    this.out = new CoreBatches(core);
     this.runs++;
     const out = { rows: 0, events: 0, digest: build ? new Digest() : null, table: build ? new RowCheck() : null };
     this.deadline = performance.now() + this.timeoutMs;
     let stats, rejected = null;
     try {
       core.reset();
-      stats = engine(core, bytes, config, slackByte, () => drain(core, out));
+      stats = engine(core, bytes, config, slackByte, () => drain(core, this.out, out));
     } catch (e) {
       if (e instanceof SynfinError && e.code !== "OUT_OF_MEMORY") {
         rejected = e.code;
@@ -237,16 +237,15 @@ function engineFile(core, bytes, config, slackByte, drain) {
 }
 
 /** Empties the output and events batches; returns whether there was anything in them. */
-function drain(core, out) {
+function drain(core, batches, out) {
   const x = core.x;
   const rows = x.outputRows(), events = x.eventCount();
   out.rows += rows;
   out.events += events;
   if (out.digest) {
-    const eventBatch = core.takeEvents();
-    const batch = core.takeBatch();
+    const eventBatch = batches.takeEvents();
     if (eventBatch) { out.digest.events(eventBatch); out.table.events(eventBatch); }
-    if (batch) { out.digest.rows(batch); out.table.rows(batch); }
+    for (let batch; (batch = batches.takeBatch(true)); ) { out.digest.rows(batch); out.table.rows(batch); }
   } else {
     x.clearOutput();
     x.clearEvents();

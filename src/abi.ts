@@ -3,9 +3,11 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 7,
+  Version = 8,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
+  /** Room past BatchRows in the output region: one frame may end two rows after the batch filled. */
+  BatchSlack = 8,
   /** Bytes of history kept per connection (Zeek's history is log-scaled, so it stays short). */
   HistoryBytes = 40,
   /** Community ID v1 digest length (SHA-1). */
@@ -203,8 +205,18 @@ export enum ColI64 {
   OrigZeroWindowProbes, RespZeroWindowProbes, OrigWindowFull, RespWindowFull,
   OrigKeepalives, RespKeepalives,
   OrigRttMin, OrigRttAvg, OrigRttMax, RespRttMin, RespRttAvg, RespRttMax,
+  /**
+   * Not in the schema: where the row was written, for merging partitions back into single-pass
+   * order. EmitAt is the index of the frame being processed (i64 max at the end of the input);
+   * EmitKey the firing timer's deadline (i64 max for rows the frame itself ended); EmitTie the
+   * flow's first packet (for timers and the end of input) or the row's number within the frame.
+   */
+  EmitAt, EmitKey, EmitTie,
   Count,
 }
+
+/** Column groups of the output, as numbered by the core's `columnAddress` export. */
+export enum Group { I64 = 0, U32 = 1, U16 = 2, U8 = 3, Bytes = 4 }
 
 /** Output columns of 4-byte values. */
 export enum ColU32 {

@@ -3,12 +3,16 @@
 
 import { Table, type RecordBatch } from "apache-arrow";
 import { Core, type Stats } from "./core.js";
-import { runEngine, type EngineOptions } from "./engine.js";
+import { DEFAULT_CHUNK_SIZE, runEngine, type EngineOptions } from "./engine.js";
+import { runParallel, type ParallelTestHooks, type WorkerHandle } from "./parallel.js";
 import { EVENT_SCHEMA, SCHEMA } from "./schema.js";
 import type { ByteSource } from "./sources.js";
 
 /** Options of `analyze` and `connections`. */
-export type AnalyzeOptions = EngineOptions;
+export type AnalyzeOptions = EngineOptions & {
+  /** For tests only: see ParallelTestHooks. */
+  testHooks?: ParallelTestHooks;
+};
 
 export interface AnalyzeResult {
   /** One row per TCP connection (see the README for the columns). */
@@ -28,6 +32,26 @@ export interface Platform<S> {
   loadModule(): Promise<WebAssembly.Module>;
   /** Opens one capture; an array means several files read as one capture, in order. */
   open(source: S): ByteSource[];
+  /** Starts a worker thread running src/reducer.ts (absent: everything runs in this thread). */
+  spawnWorker?(): WorkerHandle;
+  /** The number of cores to use by default. */
+  cores(): number;
+}
+
+/** How many reducer threads a run uses (0: a single pass in this thread). */
+function workerCount(options: AnalyzeOptions & { testHooks?: ParallelTestHooks }, sources: ByteSource[], cores: number, canSpawn: boolean): number {
+  const asked = options.workers;
+  if (asked !== undefined && (!Number.isInteger(asked) || asked < 0 || asked > 256)) throw new RangeError(`synfin: workers must be an integer from 0 to 256, got ${asked}`);
+  if (!canSpawn || options.events) return 0;
+  if (asked === undefined) {
+    // Nothing to share out in an input of under two chunks: a thread would cost more than it saves.
+    const total = sources.reduce((n, s) => (n === undefined || s.size === undefined ? undefined : n + s.size), 0 as number | undefined);
+    if (total !== undefined && total < 2 * (options.chunkSize ?? DEFAULT_CHUNK_SIZE)) return 0;
+  }
+  // By default one core reads and frames, the others map and reduce; below 4 cores the shuffle's
+  // extra work outweighs the gain (README "Workers").
+  const n = asked ?? (cores >= 4 ? cores - 1 : 0);
+  return n <= 1 ? 0 : n;
 }
 
 export function makeApi<S>(platform: Platform<S>) {
@@ -40,8 +64,16 @@ export function makeApi<S>(platform: Platform<S>) {
       get stats() { return stats; },
       async *[Symbol.asyncIterator]() {
         const sources = platform.open(source);
-        const core = await Core.create(await loadModule(), options);
-        yield* runEngine(core, sources, options, (s) => { stats = s; });
+        const module = await loadModule();
+        const workers = workerCount(options, sources, platform.cores(), platform.spawnWorker !== undefined);
+        if (workers === 0) {
+          const core = await Core.create(module, options);
+          yield* runEngine(core, sources, options, (s) => { stats = s; });
+        } else {
+          // The framer holds no flows: its flow table is the smallest there is.
+          const framer = await Core.create(module, { ...options, maxFlows: 1 });
+          yield* runParallel(framer, module, platform.spawnWorker!, workers, sources, options, (s) => { stats = s; });
+        }
       },
     };
   }

@@ -3,12 +3,12 @@
 // history, community id) are formatted here, at the edge.
 
 import { Data, RecordBatch, Struct, Utf8, Vector, makeData, makeVector, type DataType } from "apache-arrow";
-import { Abi, ColBytes, ColI64, ColU8, Present } from "./abi.js";
+import { Abi, ColBytes, ColI64, ColU8, Group, Present } from "./abi.js";
+import type { Core } from "./core.js";
 import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA, arrowType, type ColumnDef } from "./schema.js";
 import { formatAddress } from "./address.js";
 
-/** Column groups of the core's output, as numbered by its `columnAddress` export. */
-export const enum Group { I64 = 0, U32 = 1, U16 = 2, U8 = 3, Bytes = 4 }
+export { Group } from "./abi.js";
 
 /** A read-only look at the core's current output batch. */
 export interface OutputView {
@@ -23,6 +23,40 @@ const HISTORY_WIDTH = Abi.HistoryBytes as number;
 const COMMUNITY_WIDTH = Abi.CommunityIdBytes as number;
 const ADDRESS_WIDTH = 16;
 const textDecoder = new TextDecoder();
+
+/**
+ * A core's output as Arrow: the Arrow half of the Core wrapper, apart so that worker threads,
+ * which only copy rows out, need not load apache-arrow.
+ */
+export class CoreBatches {
+  private readonly builder = new BatchBuilder();
+
+  constructor(private readonly core: Core) {}
+
+  /**
+   * The next BatchRows finished connections as a RecordBatch (taken out of the output), or null
+   * when fewer are waiting; with `all`, whatever is waiting (up to BatchRows). Cutting batches at
+   * exactly BatchRows, whatever made the core stop, keeps the Arrow output the same for any chunk
+   * size and any number of workers.
+   */
+  takeBatch(all = false): RecordBatch | null {
+    const view = this.core.outputView();
+    if (view.rows === 0 || (!all && view.rows < Abi.BatchRows)) return null;
+    const n = Math.min(view.rows, Abi.BatchRows);
+    const batch = this.builder.build({ ...view, rows: n });
+    this.core.shiftOutput(n);
+    return batch;
+  }
+
+  /** The events written since the last call, as a RecordBatch (and clears them), or null. */
+  takeEvents(): RecordBatch | null {
+    const view = this.core.eventsView();
+    if (view.rows === 0) return null;
+    const batch = this.builder.buildEvents(view);
+    this.core.clearEvents();
+    return batch;
+  }
+}
 
 /** Builds RecordBatches; keeps the history dictionary growing across batches (delta dictionaries). */
 export class BatchBuilder {

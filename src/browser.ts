@@ -3,6 +3,7 @@
 
 import { makeApi } from "./api.js";
 import { openInput, type CaptureInput } from "./sources.js";
+import type { WorkerHandle } from "./parallel.js";
 
 export type CaptureSource = CaptureInput | readonly CaptureInput[];
 
@@ -15,7 +16,37 @@ const api = makeApi<CaptureSource>({
     const list = Array.isArray(source) ? source : [source as CaptureInput];
     return list.map((input, i) => openInput(input, list.length > 1 ? `input ${i + 1}` : "input"));
   },
+  spawnWorker: typeof Worker === "undefined" ? undefined : spawnWorker,
+  cores: () => (typeof navigator !== "undefined" && navigator.hardwareConcurrency) || 1,
 });
+
+/** A Web Worker running worker-browser.js (a module worker, next to this module). */
+function spawnWorker(): WorkerHandle {
+  const worker = new Worker(new URL("./worker-browser.js", import.meta.url), { type: "module" });
+  let ended = false;
+  let onDeath: ((reason: string) => void) | undefined;
+  const die = (reason: string) => {
+    if (ended) return;
+    ended = true;
+    onDeath?.(reason);
+  };
+  worker.addEventListener("error", (e) => die(e.message || "failed to start"));
+  return {
+    endpoint: worker,
+    terminate() {
+      if (!ended) {
+        ended = true;
+        worker.terminate();
+      }
+    },
+    kill() {
+      // A browser reports nothing when a worker is terminated: say it here.
+      worker.terminate();
+      die("terminated");
+    },
+    onDeath(callback) { onDeath = callback; },
+  };
+}
 
 export const analyze = api.analyze;
 export const connections = api.connections;

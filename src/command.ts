@@ -15,7 +15,7 @@ import { sortByFirstPacket } from "./first-time.js";
 
 const USAGE = `usage: synfin <capture...> [--format F] [-o FILE] [--events FILE]
               [--verify-checksums] [--max-flows N] [--memory-limit SIZE] [--sort-by-time]
-              [--stats] [--no-progress]
+              [--workers N] [--stats] [--no-progress]
 
 Reads pcap/pcapng captures (several files are read as one capture, in order) and writes one row
 per TCP connection.
@@ -32,6 +32,8 @@ per TCP connection.
   --memory-limit SIZE  most wasm memory the core may use, e.g. 1G (default 4G, wasm's limit);
                        going past it is an OUT_OF_MEMORY error
   --sort-by-time       read the files in order of their first packet's time (default: as given)
+  --workers N          worker threads for decoding and connection state (0 or 1: this thread
+                       only; default: see README "Workers"); the output is the same for any N
   --stats              print the accounting of every record read to standard error
   --no-progress        no progress bar (it is shown only when standard error is a terminal)
   -h, --help           this text
@@ -51,6 +53,7 @@ interface Options {
   verifyChecksums: boolean;
   maxFlows: number | undefined;
   memoryLimit: number | undefined;
+  workers: number | undefined;
   sortByTime: boolean;
   stats: boolean;
   progress: boolean;
@@ -69,6 +72,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
         "verify-checksums": { type: "boolean" },
         "max-flows": { type: "string" },
         "memory-limit": { type: "string" },
+        workers: { type: "string" },
         "sort-by-time": { type: "boolean" },
         stats: { type: "boolean" },
         "no-progress": { type: "boolean" },
@@ -88,6 +92,8 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
   const maxFlows = v["max-flows"] === undefined ? undefined : Number(v["max-flows"]);
   if (maxFlows !== undefined && !(Number.isInteger(maxFlows) && maxFlows >= 1)) throw new UsageError(`--max-flows takes a positive whole number, got '${v["max-flows"]}'`);
   const memoryLimit = v["memory-limit"] === undefined ? undefined : parseSize(v["memory-limit"]);
+  const workers = v.workers === undefined ? undefined : Number(v.workers);
+  if (workers !== undefined && !(/^\d+$/.test(v.workers!) && workers <= 256)) throw new UsageError(`--workers takes a whole number from 0 to 256, got '${v.workers}'`);
   if (BINARY.has(format) && !v.output && process.stdout.isTTY) throw new UsageError(`--format ${format} writes binary: give -o FILE or redirect standard output`);
   return {
     files: parsed.positionals,
@@ -97,6 +103,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
     verifyChecksums: v["verify-checksums"] ?? false,
     maxFlows,
     memoryLimit,
+    workers,
     sortByTime: v["sort-by-time"] ?? false,
     stats: v.stats ?? false,
     progress: !v["no-progress"] && process.stderr.isTTY === true,
@@ -303,6 +310,7 @@ export async function main(argv: string[]): Promise<number> {
     verifyChecksums: opts.verifyChecksums,
     maxFlows: opts.maxFlows,
     memoryLimit: opts.memoryLimit,
+    workers: opts.workers,
     onProgress: (p) => bar.update(p),
     events: opts.events !== undefined,
     onEvents: (batch) => pendingEvents.push(batch),

@@ -2,10 +2,10 @@
 // fills, and the output batch and accounting it reads back. Views into wasm memory are made fresh
 // after every call, since any call may grow (and so detach) the memory.
 
-import type { RecordBatch } from "apache-arrow";
 import { Abi, ErrorCode, Flag, Stat, Status } from "./abi.js";
-import { BatchBuilder, type Group } from "./batch.js";
+import type { Group, OutputView } from "./batch.js";
 import { SynfinError } from "./errors.js";
+import type { BufferPool, Bytes } from "./pool.js";
 
 interface CoreExports {
   abiVersion(): number;
@@ -17,6 +17,25 @@ interface CoreExports {
   finish(): Status;
   outputRows(): number;
   clearOutput(): void;
+  shiftOutput(n: number): void;
+  setParallel(part: number, partitions: number): void;
+  clearFrames(): void;
+  clearPartitions(): void;
+  timesAddress(): number;
+  timesCount(): number;
+  descAddress(): number;
+  descCount(): number;
+  mapFrames(desc: number, n: number, chunk: number, defer: number, indexes: number): void;
+  deferredAddress(): number;
+  deferredCount(): number;
+  partitionAddress(j: number): number;
+  partitionBytes(j: number): number;
+  reduceInput(capacity: number): number;
+  beginReduce(times: number, recBytes: number, firstIndex: bigint): void;
+  reduce(): Status;
+  createdAddress(): number;
+  createdCount(): number;
+  clearCreated(): void;
   columnAddress(group: number, col: number): number;
   statsAddress(): number;
   eventCount(): number;
@@ -25,6 +44,20 @@ interface CoreExports {
   errorCode(): ErrorCode;
   errorOffset(): bigint;
   flowRecordBytes(): number;
+}
+
+/** An instance's part in a parallel run (assembly/parallel.ts). */
+export enum Part { Single = 0, Framer = 1, Mapper = 2, Reducer = 3 }
+
+/** Bytes of one frame descriptor (assembly/parallel.ts DESC_SIZE). */
+export const DESC_SIZE = 32;
+
+/** Frames the framer read: their times, descriptors, and the bytes they point into. */
+export interface FramedChunk {
+  count: number;
+  times: Bytes;
+  desc: Bytes;
+  bytes: Bytes;
 }
 
 /** Accounting for one run: `records` equals the sum of the per-reason counts. */
@@ -120,7 +153,6 @@ export const RECORD_BUCKETS: ReadonlyArray<keyof Stats> = [
 
 export class Core {
   private readonly x: CoreExports;
-  private readonly batches = new BatchBuilder();
   private inputPtr = 0;
   private inputCap = 0;
 
@@ -214,33 +246,104 @@ export class Core {
 
   finish(): Status { return this.call(() => this.x.finish()); }
 
-  /** The finished connections of the output batch as a RecordBatch (and clears it), or null. */
-  takeBatch(): RecordBatch | null {
-    const rows = this.x.outputRows();
-    if (rows === 0) return null;
+  /** The output batch as it stands (a view into wasm memory, valid until the next call). */
+  outputView(): OutputView {
     const x = this.x;
-    const batch = this.batches.build({
-      buffer: this.memory.buffer,
-      rows,
-      address: (group: Group, col: number) => x.columnAddress(group, col),
-    });
-    x.clearOutput();
-    return batch;
+    return { buffer: this.memory.buffer, rows: x.outputRows(), address: (group: Group, col: number) => x.columnAddress(group, col) };
   }
 
-  /** The events written since the last call, as a RecordBatch (and clears them), or null. */
-  takeEvents(): RecordBatch | null {
-    const rows = this.x.eventCount();
-    if (rows === 0) return null;
-    const x = this.x;
-    const batch = this.batches.buildEvents({
-      buffer: this.memory.buffer,
-      rows,
-      address: (group: Group, col: number) => x.eventColumnAddress(group === 0 ? 0 : 1, col),
-    });
-    x.clearEvents();
-    return batch;
+  /** Forgets the first `n` rows of the output batch (the caller has copied them). */
+  shiftOutput(n: number): void { this.x.shiftOutput(n); }
+
+  // --- parallel runs (src/parallel.ts) ---
+
+  /** Sets this instance's part in a parallel run, and how many partitions it maps into. */
+  setParallel(part: Part, partitions = 0): void {
+    this.x.setParallel(part, partitions);
   }
+
+  /** Framer: frames framed since the last takeFrames. */
+  framedCount(): number { return this.x.timesCount(); }
+
+  private copyOut(at: number, bytes: number, pool: BufferPool): Bytes {
+    return pool.copy(new Uint8Array(this.memory.buffer, at, bytes));
+  }
+
+  /**
+   * Framer: what the last feed framed, copied out (into pooled buffers) and cleared: the time
+   * track, the descriptors, and the chunk of input they point into (the first `consumed` bytes).
+   */
+  takeFrames(consumed: number, pool: BufferPool): FramedChunk {
+    const x = this.x;
+    const count = x.timesCount();
+    const framed = {
+      count,
+      times: this.copyOut(x.timesAddress(), count * 8, pool),
+      desc: this.copyOut(x.descAddress(), count * DESC_SIZE, pool),
+      bytes: this.copyOut(this.inputPtr, consumed, pool),
+    };
+    x.clearFrames();
+    return framed;
+  }
+
+  /**
+   * Mapper (and the framer, for fragments): decodes framed frames into the partitions. With
+   * `defer`, fragments are listed instead (takePartitions' `deferred`). `indexes` gives each frame's
+   * index within its chunk when the frames are not the whole chunk.
+   */
+  mapFrames(chunk: Omit<FramedChunk, "times">, defer: boolean, indexes?: Uint32Array): void {
+    const descBytes = chunk.count * DESC_SIZE;
+    const indexBytes = indexes ? chunk.count * 4 : 0;
+    const at = this.call(() => this.x.reduceInput(descBytes + indexBytes + chunk.bytes.length));
+    const memory = new Uint8Array(this.memory.buffer);
+    memory.set(new Uint8Array(chunk.desc.buffer, 0, descBytes), at);
+    if (indexes) memory.set(new Uint8Array(indexes.buffer, indexes.byteOffset, indexBytes), at + descBytes);
+    memory.set(new Uint8Array(chunk.bytes.buffer, 0, chunk.bytes.length), at + descBytes + indexBytes);
+    this.call(() => this.x.mapFrames(at, chunk.count, at + descBytes + indexBytes, defer ? 1 : 0, indexes ? at + descBytes : 0));
+  }
+
+  /** Mapper: each partition's records, and the frames (by index) left to the framer; cleared. */
+  takePartitions(partitions: number, pool: BufferPool): { records: Bytes[]; deferred: Uint32Array } {
+    const x = this.x;
+    const records: Bytes[] = [];
+    for (let j = 0; j < partitions; j++) records.push(this.copyOut(x.partitionAddress(j), x.partitionBytes(j), pool));
+    const deferred = new Uint32Array(x.deferredCount());
+    deferred.set(new Uint32Array(this.memory.buffer, x.deferredAddress(), deferred.length));
+    x.clearPartitions();
+    return { records, deferred };
+  }
+
+  /** Reducer: loads a mapped batch (times, then this partition's records) from frame `firstIndex` on. */
+  beginReduce(times: Bytes, count: number, records: Bytes, firstIndex: number): void {
+    const at = this.call(() => this.x.reduceInput(times.length + records.length));
+    const bytes = new Uint8Array(this.memory.buffer);
+    bytes.set(new Uint8Array(times.buffer, 0, times.length), at);
+    bytes.set(new Uint8Array(records.buffer, 0, records.length), at + times.length);
+    this.x.beginReduce(count, records.length, BigInt(firstIndex));
+  }
+
+  /** Reducer: runs the loaded batch on; OutputFull means drain the output and call again. */
+  reduce(): Status { return this.call(() => this.x.reduce()); }
+
+  /** Reducer: the first packets of the flows created since the last call, in creation order. */
+  takeCreated(): Float64Array {
+    const x = this.x;
+    const n = x.createdCount();
+    const values = new BigInt64Array(this.memory.buffer, x.createdAddress(), n);
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = Number(values[i]);
+    x.clearCreated();
+    return out;
+  }
+
+  /** The events written since the last call, as they stand (a view into wasm memory). */
+  eventsView(): OutputView {
+    const x = this.x;
+    return { buffer: this.memory.buffer, rows: x.eventCount(), address: (group: Group, col: number) => x.eventColumnAddress(group === 0 ? 0 : 1, col) };
+  }
+
+  /** Forgets the events the caller has read. */
+  clearEvents(): void { this.x.clearEvents(); }
 
   stats(): Stats {
     const values = new BigUint64Array(this.memory.buffer, this.x.statsAddress(), Stat.Count);

@@ -6,6 +6,7 @@ import type { RecordBatch } from "apache-arrow";
 import { Status } from "./abi.js";
 import { Core, type Stats } from "./core.js";
 import { SynfinError } from "./errors.js";
+import { CoreBatches } from "./batch.js";
 import type { ByteSource } from "./sources.js";
 
 export interface EngineOptions {
@@ -30,6 +31,12 @@ export interface EngineOptions {
   events?: boolean;
   /** Receives the events batches as they are produced (with `events`). */
   onEvents?: (batch: RecordBatch) => void;
+  /**
+   * Worker threads for decoding and connection state (README "Workers"); 0 or 1 runs everything
+   * in this thread. Default: the available cores minus one with 4 or more cores, else one thread;
+   * one thread for inputs under two chunks and with `events`. The output is the same for any number.
+   */
+  workers?: number;
 }
 
 export interface Progress {
@@ -43,15 +50,16 @@ export interface Progress {
 
 export const DEFAULT_CHUNK_SIZE = 8 << 20;
 /** No record may need a larger input buffer than this (the core refuses longer records first). */
-const MAX_INPUT_CAPACITY = 128 << 20;
+export const MAX_INPUT_CAPACITY = 128 << 20;
 
-function drainEvents(core: Core, options: EngineOptions): void {
+function drainEvents(core: CoreBatches, options: EngineOptions): void {
   const events = core.takeEvents();
   if (events) options.onEvents?.(events);
 }
 
 /** Runs the core over the sources in order, as one capture; yields each finished batch. */
 export async function* runEngine(core: Core, sources: ByteSource[], options: EngineOptions, done: (stats: Stats) => void): AsyncGenerator<RecordBatch> {
+  const out = new CoreBatches(core);
   const chunkSize = Math.max(64 << 10, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const sizes = sources.map((s) => s.size);
   const totalBytes = sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
@@ -82,8 +90,8 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Eng
             throw SynfinError.fromCore(code, source.name, offset);
           }
           if (step.status !== Status.OutputFull) break;
-          drainEvents(core, options);
-          const batch = core.takeBatch();
+          drainEvents(out, options);
+          const batch = out.takeBatch();
           if (batch) yield batch;
           core.carryOver(consumed, len);
           len -= consumed;
@@ -100,13 +108,12 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Eng
       await source.close();
     }
     while (core.finish() === Status.OutputFull) {
-      drainEvents(core, options);
-      const batch = core.takeBatch();
+      drainEvents(out, options);
+      const batch = out.takeBatch();
       if (batch) yield batch;
     }
-    drainEvents(core, options);
-    const last = core.takeBatch();
-    if (last) yield last;
+    drainEvents(out, options);
+    for (let last; (last = out.takeBatch(true)); ) yield last;
     done(core.stats());
   } finally {
     await Promise.all(sources.map((s) => s.close().catch(() => undefined)));

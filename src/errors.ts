@@ -5,7 +5,7 @@ import { ErrorCode } from "./abi.js";
 export type SynfinErrorCode =
   | "NOT_A_CAPTURE" | "TRUNCATED_FILE_HEADER" | "IMPOSSIBLE_RECORD_LENGTH" | "BAD_BLOCK_LENGTH"
   | "BLOCK_LENGTH_MISMATCH" | "BAD_SECTION_HEADER" | "READ_FAILED"
-  | "OUT_OF_MEMORY";
+  | "OUT_OF_MEMORY" | "WORKER_FAILED";
 
 const CODES: Record<ErrorCode, [SynfinErrorCode, string]> = {
   [ErrorCode.None]: ["READ_FAILED", "unknown error"],

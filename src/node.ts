@@ -2,6 +2,10 @@
 // memory with positioned reads (no intermediate buffers).
 
 import { statSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import nodeEndpoint from "comlink/dist/esm/node-adapter.mjs";
+import type { WorkerHandle } from "./parallel.js";
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import { SynfinError } from "./errors.js";
 import { makeApi } from "./api.js";
@@ -21,7 +25,44 @@ const api = makeApi<CaptureSource>({
     const list: ReadonlyArray<string | CaptureInput> = Array.isArray(source) ? source : [source as string | CaptureInput];
     return list.map((input, i) => (typeof input === "string" ? fileSource(input) : openInput(input, list.length > 1 ? `input ${i + 1}` : "input")));
   },
+  spawnWorker,
+  cores: () => availableParallelism(),
 });
+
+/** Worker threads started and not yet exited (they exit when a run ends, however it ends). */
+const running = new Set<Worker>();
+
+/** How many of synfin's worker threads are running now (for diagnostics and tests). */
+export function runningWorkers(): number {
+  return running.size;
+}
+
+/** A worker_threads thread running dist/worker-node.js (also when this module runs from src/). */
+function spawnWorker(): WorkerHandle {
+  const worker = new Worker(new URL("../dist/worker-node.js", import.meta.url));
+  running.add(worker);
+  let ended = false;
+  let onDeath: ((reason: string) => void) | undefined;
+  const die = (reason: string) => {
+    if (ended) return;
+    ended = true;
+    onDeath?.(reason);
+  };
+  worker.on("error", (e) => die(e.message));
+  worker.on("exit", (code) => {
+    running.delete(worker);
+    die(`exited with code ${code}`);
+  });
+  return {
+    endpoint: nodeEndpoint(worker),
+    terminate() {
+      ended = true;
+      void worker.terminate();
+    },
+    kill() { void worker.terminate(); },
+    onDeath(callback) { onDeath = callback; },
+  };
+}
 
 /** A file read with positioned reads into the caller's buffer (a view of wasm memory). */
 function fileSource(path: string): ByteSource {

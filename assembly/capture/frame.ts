@@ -29,6 +29,14 @@ export function setFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, if
   frameIndex++;
 }
 
+/** A reducer's frame: only what the flow layer reads, at the frame's global index. */
+export function setFrameAt(index: i64, tsNs: i64, iface: u32, hasIface: bool): void {
+  frameTsNs = tsNs;
+  frameInterface = iface;
+  frameHasInterface = hasIface;
+  frameIndex = index;
+}
+
 export function resetFrames(): void {
   frameIndex = -1;
   frameTsNs = 0;

@@ -55,6 +55,14 @@ export let optWscale: i32 = -1;
 export let optSackOk: bool = false;
 export let optTimestamps: bool = false;
 
+/** Sets the options as a reducer replays a segment decoded elsewhere. */
+export function setOptions(mss: i32, wscale: i32, sackOk: bool, timestamps: bool): void {
+  optMss = mss;
+  optWscale = wscale;
+  optSackOk = sackOk;
+  optTimestamps = timestamps;
+}
+
 /**
  * Decodes the TCP header at `p`: `capLen` bytes of it captured, `segLen` bytes (header and
  * payload) by the IP length fields.

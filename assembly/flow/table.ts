@@ -36,7 +36,8 @@ let keyPortA: u32 = 0;
 let keyPortB: u32 = 0;
 let keyVlan: u32 = 0;
 let keyBits: u32 = 0;
-let keyHash: u32 = 0;
+/** The current key's symmetric hash (the parallel mapper partitions by it). */
+export let keyHash: u32 = 0;
 /** Whether the looked-up packet travels from side A to side B. */
 export let packetFromA: bool = false;
 
@@ -70,6 +71,18 @@ export function resetTable(): bool {
 
 /** Sets the lookup key from a packet's addresses (`addrLen` 4 or 16 bytes), ports and VLAN. */
 export function setKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32): void {
+  orderKey(src, sport, dst, dport, addrLen, vlan);
+  keyHash = hashKey();
+}
+
+/** setKey for a key whose hash is known (a parallel reducer's records carry it). */
+export function setKeyHashed(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32, hash: u32): void {
+  orderKey(src, sport, dst, dport, addrLen, vlan);
+  keyHash = hash;
+}
+
+/** The key in canonical order (the lower address first), which makes it the same both ways. */
+@inline function orderKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32): void {
   let s0: u64, s1: u64, d0: u64, d1: u64;
   if (addrLen == 4) {
     s0 = <u64>load<u32>(src); s1 = 0;
@@ -86,7 +99,6 @@ export function setKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: 
   keyPortB = srcFirst ? dport : sport;
   keyVlan = vlan < 0 ? 0 : <u32>vlan;
   keyBits = (addrLen == 16 ? KEY_IPV6 : 0) | (vlan < 0 ? 0 : KEY_VLAN);
-  keyHash = hashKey();
 }
 
 function hashKey(): u32 {

@@ -1,4 +1,6 @@
-// Connection timers on packet time: a binary min-heap of (deadline, flow, generation). Entries are
+// Connection timers on packet time: a binary min-heap of (deadline, first packet, flow, generation),
+// ordered by deadline and then by the flow's first packet, so that timers due together fire in an
+// order that does not depend on the heap's shape (nor on which flows share a worker). Entries are
 // lazy: a flow keeps the deadline of its earliest queued entry in `timerNs`, a later deadline needs
 // no new entry (the timer re-arms itself when it fires early), and entries of removed flows are
 // recognised by their generation and dropped. Stale entries are compacted away before the heap
@@ -6,7 +8,7 @@
 
 import { flowAt, liveFlows } from "./table";
 
-const ENTRY_SIZE: usize = 16;
+const ENTRY_SIZE: usize = 24;
 const INITIAL_ENTRIES: u32 = 1024;
 export const NO_TIMER: i64 = i64.MAX_VALUE;
 
@@ -24,6 +26,11 @@ export function resetTimers(): void {
 
 @inline function entryAt(i: u32): usize { return heapBase + <usize>i * ENTRY_SIZE; }
 @inline function deadlineAt(i: u32): i64 { return load<i64>(entryAt(i)); }
+/** Whether entry `a` fires before entry `b`: earlier deadline, then earlier first packet. */
+@inline function before(a: usize, b: usize): bool {
+  const da = load<i64>(a), db = load<i64>(b);
+  return da < db || (da == db && load<i64>(a, 8) < load<i64>(b, 8));
+}
 
 /** Makes sure flow `idx` is woken at `deadlineNs` or earlier. */
 export function armTimer(idx: u32, deadlineNs: i64): void {
@@ -38,23 +45,27 @@ export function armTimer(idx: u32, deadlineNs: i64): void {
       heapBase = heap.realloc(heapBase, <usize>heapCap * ENTRY_SIZE);
     }
   }
+  store<i64>(SPARE, deadlineNs);
+  store<i64>(SPARE, f.firstPacket, 8);
+  store<u32>(SPARE, idx, 16);
+  store<u32>(SPARE, f.gen, 20);
   let i = heapLen++;
   while (i > 0) {
     const parent = (i - 1) >> 1;
-    if (deadlineAt(parent) <= deadlineNs) break;
+    if (!before(SPARE, entryAt(parent))) break;
     memory.copy(entryAt(i), entryAt(parent), ENTRY_SIZE);
     i = parent;
   }
-  const e = entryAt(i);
-  store<i64>(e, deadlineNs);
-  store<u32>(e, idx, 8);
-  store<u32>(e, f.gen, 12);
+  memory.copy(entryAt(i), SPARE, ENTRY_SIZE);
 }
 
 /** Earliest queued deadline, or NO_TIMER. */
 @inline export function nextDeadline(): i64 {
   return heapLen == 0 ? NO_TIMER : deadlineAt(0);
 }
+
+/** The deadline of the entry popTimer removed last (rows it ends are ordered by it). */
+export let poppedDeadlineNs: i64 = 0;
 
 /**
  * Removes the earliest entry and returns its flow if the entry is still that flow's current timer,
@@ -63,8 +74,9 @@ export function armTimer(idx: u32, deadlineNs: i64): void {
 export function popTimer(): u32 {
   const top = entryAt(0);
   const deadline = load<i64>(top);
-  const idx = load<u32>(top, 8);
-  const gen = load<u32>(top, 12);
+  const idx = load<u32>(top, 16);
+  const gen = load<u32>(top, 20);
+  poppedDeadlineNs = deadline;
   heapLen--;
   if (heapLen > 0) siftDown(heapLen);
   const f = flowAt(idx);
@@ -80,28 +92,23 @@ function siftDown(last: u32): void {
 
 /** Places the entry `moving` (read before anything moves) at hole `start` or below it. */
 function sink(start: u32, moving: usize): void {
-  const d = load<i64>(moving);
-  const idx = load<u32>(moving, 8);
-  const gen = load<u32>(moving, 12);
+  memory.copy(HELD, moving, ENTRY_SIZE);
   let i = start;
   while (true) {
     let child: u32 = 2 * i + 1;
     if (child >= heapLen) break;
-    if (child + 1 < heapLen && deadlineAt(child + 1) < deadlineAt(child)) child++;
-    if (deadlineAt(child) >= d) break;
+    if (child + 1 < heapLen && before(entryAt(child + 1), entryAt(child))) child++;
+    if (!before(entryAt(child), HELD)) break;
     memory.copy(entryAt(i), entryAt(child), ENTRY_SIZE);
     i = child;
   }
-  const e = entryAt(i);
-  store<i64>(e, d);
-  store<u32>(e, idx, 8);
-  store<u32>(e, gen, 12);
+  memory.copy(entryAt(i), HELD, ENTRY_SIZE);
 }
 
 /** An entry is current when its flow is the same incarnation and still waits for this deadline. */
 function current(e: usize): bool {
-  const f = flowAt(load<u32>(e, 8));
-  return f.gen == load<u32>(e, 12) && f.timerNs == load<i64>(e);
+  const f = flowAt(load<u32>(e, 16));
+  return f.gen == load<u32>(e, 20) && f.timerNs == load<i64>(e);
 }
 
 /** Drops the entries that would pop as stale and rebuilds the heap (Floyd's method). */
@@ -121,3 +128,4 @@ function compact(): void {
 }
 
 const SPARE: usize = memory.data(<i32>ENTRY_SIZE, 8);
+const HELD: usize = memory.data(<i32>ENTRY_SIZE, 8);

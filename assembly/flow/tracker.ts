@@ -6,14 +6,15 @@ import { EndReason, Event, Stat, Tunnel } from "../../src/abi";
 import { putEvent, eventsRoom, DIR_NONE } from "../out/events";
 import { Flow, Zeek, NO_TIME, endpointOf } from "./record";
 import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows, maxFlows } from "./table";
-import { NO_TIMER, nextDeadline, popTimer } from "./timers";
+import { NO_TIMER, nextDeadline, popTimer, poppedDeadlineNs } from "./timers";
+import { mode, MODE_REDUCE, noteCreated } from "../parallel";
 import { processSegment, checksumError, HANDSHAKE_INACTIVITY_NS } from "./zeek";
 import { flipAtCreation, flipRoles } from "./roles";
 import { initReassembly } from "./reassembly";
 import { initLifecycle, trackLifecycle } from "./lifecycle";
 import { armFirstExpire, scheduleFlow, onWake, STAY } from "./expiry";
 import { TH_ACK, TH_SYN } from "../decode/tcp";
-import { writeRow } from "../out/row";
+import { writeRow, setEmit } from "../out/row";
 import { outFull } from "../out/columns";
 import { count, setMax } from "../stats";
 import { frameIndex, frameInterface, frameHasInterface } from "../capture/frame";
@@ -34,12 +35,21 @@ let lruHead = StaticArray.fromArray<u32>([NO_FLOW, NO_FLOW]);
 let lruTail = StaticArray.fromArray<u32>([NO_FLOW, NO_FLOW]);
 /** Zeek's network_time: the latest packet time seen (it never goes back). */
 export let networkTimeNs: i64 = i64.MIN_VALUE;
+/** Index of the frame the clock is being advanced for (timers fire before it). */
+let clockIndex: i64 = 0;
+/** Rows the current frame has ended itself (port reuse, eviction). */
+let frameRows: i64 = 0;
+
+export function setClockIndex(index: i64): void {
+  clockIndex = index;
+}
 
 export function resetTracker(): void {
   nextConnId = 0;
   oldest = NO_FLOW;
   newest = NO_FLOW;
   networkTimeNs = i64.MIN_VALUE;
+  clockIndex = 0;
   for (let i = 0; i < 2; i++) { unchecked(lruHead[i] = NO_FLOW); unchecked(lruTail[i] = NO_FLOW); }
 }
 
@@ -53,8 +63,11 @@ export function advanceTime(nowNs: i64): bool {
     if (outFull() || !eventsRoom(1)) return false;
     const idx = popTimer();
     if (idx == NO_FLOW) continue;
-    const reason = onWake(flowAt(idx), networkTimeNs);
-    if (reason != STAY) endFlow(idx, <EndReason>reason, networkTimeNs);
+    const f = flowAt(idx);
+    const reason = onWake(f, networkTimeNs);
+    if (reason == STAY) continue;
+    setEmit(clockIndex, poppedDeadlineNs, f.firstPacket);
+    endFlow(idx, <EndReason>reason, networkTimeNs);
   }
   return true;
 }
@@ -65,7 +78,9 @@ export function advanceTime(nowNs: i64): bool {
  */
 export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel): void {
   let idx = findFlow();
+  frameRows = 0;
   if (idx != NO_FLOW && isReuse(flowAt(idx), flags, seq)) {
+    setEmit(frameIndex, i64.MAX_VALUE, frameRows++);
     endFlow(idx, EndReason.Reuse, tsNs);
     idx = NO_FLOW;
   }
@@ -125,6 +140,7 @@ function evictOne(nowNs: i64): void {
   const victim = unchecked(lruHead[ATTEMPTS]) != NO_FLOW ? unchecked(lruHead[ATTEMPTS]) : unchecked(lruHead[ANSWERED]);
   if (victim == NO_FLOW) return;
   count(Stat.Evicted);
+  setEmit(frameIndex, i64.MAX_VALUE, frameRows++);
   endFlow(victim, EndReason.Evicted, nowNs);
 }
 
@@ -152,6 +168,7 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
   f.origIsA = packetFromA;
   f.connId = nextConnId++;
   f.firstPacket = frameIndex;
+  if (mode == MODE_REDUCE) noteCreated(frameIndex);
   f.interface = frameInterface;
   f.hasInterface = frameHasInterface;
   f.tunnel = <u8>tunnel;
@@ -202,6 +219,7 @@ export function endFlow(idx: u32, cause: EndReason, nowNs: i64): void {
 /** Ends the oldest live connection (end of input); false when none is left. */
 export function endOldest(): bool {
   if (oldest == NO_FLOW) return false;
+  setEmit(i64.MAX_VALUE, 0, flowAt(oldest).firstPacket);
   endFlow(oldest, EndReason.Eof, flowAt(oldest).lastPacketNs);
   return true;
 }

@@ -6,7 +6,8 @@ import { Abi, ColI64, ColU32, ColU16, ColU8, ColBytes } from "../../src/abi";
 /** Null for i64 timestamp and duration columns. */
 export const NULL_I64: i64 = i64.MIN_VALUE;
 
-const ROWS: usize = <usize>Abi.BatchRows;
+/** Rows the regions hold: a batch, and the slack a frame may write past it. */
+const ROWS: usize = <usize>Abi.BatchRows + <usize>Abi.BatchSlack;
 const ADDR_BYTES: usize = 16;
 
 let regionI64: usize = 0;
@@ -39,9 +40,28 @@ export function initOutput(): void {
 }
 
 @inline export function outFull(): bool { return outRows >= <u32>Abi.BatchRows; }
-@inline export function outRoom(n: u32): bool { return outRows + n <= <u32>Abi.BatchRows; }
+@inline export function outRoom(n: u32): bool { return outRows + n <= <u32>ROWS; }
 
 export function clearOutput(): void { outRows = 0; }
+
+/**
+ * Drops the first `n` rows (the host has taken them) and moves the rest to the front, so that every
+ * batch but the last has exactly BatchRows rows, whatever made the core stop.
+ */
+export function shiftOutput(n: u32): void {
+  if (n >= outRows) { outRows = 0; return; }
+  const rest = <usize>(outRows - n);
+  for (let c = 0; c < <i32>ColI64.Count; c++) moveRows(columnAddress(0, c), 8, n, rest);
+  for (let c = 0; c < <i32>ColU32.Count; c++) moveRows(columnAddress(1, c), 4, n, rest);
+  for (let c = 0; c < <i32>ColU16.Count; c++) moveRows(columnAddress(2, c), 2, n, rest);
+  for (let c = 0; c < <i32>ColU8.Count; c++) moveRows(columnAddress(3, c), 1, n, rest);
+  for (let c = 0; c < <i32>ColBytes.Count; c++) moveRows(columnAddress(4, c), bytesWidth(<ColBytes>c), n, rest);
+  outRows = <u32>rest;
+}
+
+@inline function moveRows(column: usize, width: usize, from: u32, rows: usize): void {
+  memory.copy(column, column + <usize>from * width, rows * width);
+}
 
 /** Base address of a column, for the host: group 0 i64, 1 u32, 2 u16, 3 u8, 4 bytes. */
 export function columnAddress(group: u32, col: u32): usize {

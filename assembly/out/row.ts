@@ -63,8 +63,22 @@ function endReason(f: Flow, cause: EndReason): EndReason {
 @inline function orNull(t: i64): i64 { return t == NO_TIME ? NULL_I64 : t; }
 
 /** Writes the row; returns the end_reason it was given. */
+let emitAt: i64 = 0;
+let emitKey: i64 = 0;
+let emitTie: i64 = 0;
+
+/** Where the next row is written from, for the merge of parallel partitions (ColI64.EmitAt). */
+export function setEmit(at: i64, key: i64, tie: i64): void {
+  emitAt = at;
+  emitKey = key;
+  emitTie = tie;
+}
+
 export function writeRow(f: Flow, cause: EndReason): EndReason {
   const o = endpointOf(f, 0), r = endpointOf(f, 1);
+  putI64(ColI64.EmitAt, emitAt);
+  putI64(ColI64.EmitKey, emitKey);
+  putI64(ColI64.EmitTie, emitTie);
   const durationNs = f.lastNs - f.startNs;
   putI64(ColI64.ConnId, f.connId);
   putI64(ColI64.FirstPacket, f.firstPacket);

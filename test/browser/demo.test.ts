@@ -3,12 +3,13 @@
 // library's for the same file, a click on a timeline bar must list that connection's events, and
 // the downloads must hold every row. The library's bounds apply in the worker: maxFlows and
 // memoryLimit from the URL, exceeding wasm's memory limit an error on the page rather than a crash.
-// Saves the timeline to docs/demo-timeline.png.
+// Saves the timeline to docs/demo-timeline.png. A bare page beside it (demo/check.html) runs the
+// library with 2 Web Workers: the same table as Node's, byte for byte.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { tableFromIPC, type Table } from "apache-arrow";
+import { tableFromIPC, tableToIPC, type Table } from "apache-arrow";
 import * as parquet from "parquet-wasm/node";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -162,4 +163,25 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     expect([...rows.getChild("end_reason")!].filter((reason) => reason === "evicted")).toHaveLength(stats.evicted);
     expect(pageErrors).toEqual([]);
   });
+
+  it("analyses a capture with 2 Web Workers and gets the Node library's table, byte for byte", async () => {
+    const checkPage = await browser.newPage();
+    checkPage.on("pageerror", (e) => pageErrors.push(e.message));
+    try {
+      await checkPage.goto(`${server.url}check.html`);
+      for (const file of [KERNEL_CAPTURE, MIXED_CAPTURE]) {
+        await checkPage.getByTestId("file-input").setInputFiles(file);
+        const got = await checkPage.evaluate(() => (globalThis as unknown as { synfinCheck(o: object): Promise<{ ipc: string; stats: Record<string, number>; workersStarted: number }> })
+          .synfinCheck({ workers: 2, chunkSize: 65536 }));
+        expect(got.workersStarted).toBe(2);
+        const node = await analyze(file, { workers: 0 });
+        expect(Buffer.compare(Buffer.from(got.ipc, "base64"), Buffer.from(tableToIPC(node.table, "file")))).toBe(0);
+        expect({ ...got.stats, peakFlows: 0 }).toEqual({ ...node.stats, peakFlows: 0 });
+      }
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await checkPage.close();
+    }
+  });
 });
+

@@ -10,6 +10,7 @@ import { DataType, type RecordBatch, type Vector } from "apache-arrow";
 import { describe, expect, it } from "vitest";
 import { Status } from "../../src/abi.js";
 import { Core, type Stats } from "../../src/core.js";
+import { CoreBatches } from "../../src/batch.js";
 import { SynfinError } from "../../src/errors.js";
 import { SCHEMA } from "../../src/schema.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
@@ -64,7 +65,8 @@ function readPrefix(core: Core, bytes: Uint8Array, cut: number): Outcome {
   core.beginFile();
   core.input(bytes.length).set(bytes.subarray(0, cut));
   const batches: RecordBatch[] = [];
-  const take = () => { const batch = core.takeBatch(); if (batch) batches.push(batch); };
+  const out = new CoreBatches(core);
+  const take = () => { for (let batch; (batch = out.takeBatch(true)); ) batches.push(batch); };
   let len = cut;
   for (;;) {
     const { status, consumed } = core.feed(len, true);

@@ -1,0 +1,182 @@
+// Worker fan-out changes nothing (README "Workers"): for any number of workers and any chunk size,
+// the same rows, values and order, byte for byte as Arrow IPC, and the same accounting. Run over
+// every kernel and Zeek capture, over synthetic captures of the project's own writer, and as a
+// property over random chunk sizes and worker counts. Also: errors in and deaths of workers.
+
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { tableToIPC, type Table } from "apache-arrow";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { analyze, connections, runningWorkers, SynfinError, type AnalyzeOptions, type Stats } from "../../src/node.js";
+import { synthPackets } from "../../src/writer/synth.js";
+import { writePcap, writePcapng } from "../../src/writer/capture.js";
+import { LINKTYPE } from "../../src/writer/packet.js";
+import { chunksOf } from "../support/fixtures.js";
+import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Every configuration of acceptance point 1, against the single pass in this thread. */
+const CONFIGS: AnalyzeOptions[] = [
+  { workers: 1, chunkSize: 64 * KiB },
+  { workers: 2, chunkSize: 64 * KiB },
+  { workers: 3, chunkSize: 1 * MiB },
+  { workers: 8, chunkSize: 64 * MiB },
+];
+
+function ipc(table: Table): Uint8Array {
+  return tableToIPC(table, "file");
+}
+
+/** Stats must agree except peakFlows, which is per worker summed (between the single figure and workers times it). */
+function sameStats(single: Stats, parallel: Stats, workers: number): void {
+  expect({ ...parallel, peakFlows: 0 }).toEqual({ ...single, peakFlows: 0 });
+  expect(parallel.peakFlows).toBeGreaterThanOrEqual(single.peakFlows);
+  expect(parallel.peakFlows).toBeLessThanOrEqual(single.peakFlows * Math.max(1, workers));
+}
+
+async function expectSameForAll(source: Parameters<typeof analyze>[0], configs = CONFIGS): Promise<void> {
+  const single = await analyze(source, { workers: 0 });
+  const expected = ipc(single.table);
+  for (const config of configs) {
+    const got = await analyze(source, config);
+    const label = `workers ${config.workers}, chunk ${config.chunkSize}`;
+    expect(Buffer.compare(ipc(got.table), expected), label).toBe(0);
+    sameStats(single.stats, got.stats, config.workers ?? 1);
+  }
+}
+
+function capturesIn(dir: string): string[] {
+  return readdirSync(dir).filter((f) => /\.(pcap|pcapng|cap|ntar)$/.test(f)).sort().map((f) => join(dir, f));
+}
+
+describe(`the same output for any number of workers and any chunk size${SKIP_NOTE}`, () => {
+  it.skipIf(!HAS_CAPTURES)("on every capture of ../shared/captures/kernel", async () => {
+    const files = capturesIn(join(CAPTURES, "kernel"));
+    expect(files.length).toBeGreaterThan(30);
+    for (const file of files) await expectSameForAll(file);
+  }, 300_000);
+
+  it.skipIf(!HAS_CAPTURES)("on every capture of ../shared/captures/zeek", async () => {
+    const files = capturesIn(join(CAPTURES, "zeek"));
+    expect(files.length).toBeGreaterThan(40);
+    for (const file of files) await expectSameForAll(file);
+  }, 600_000);
+
+  it.skipIf(!HAS_CAPTURES)("where fragments are put together by the framer (outer IPv4 fragments of GTP)", async () => {
+    const file = join(CAPTURES, "zeek", "gtp1_gn_normal_incl_fragmentation.pcap");
+    const single = await analyze(file, { workers: 0 });
+    expect(single.table.numRows).toBeGreaterThan(0);
+    await expectSameForAll(file, [{ workers: 2, chunkSize: 64 * KiB }, { workers: 3, chunkSize: 64 * KiB }]);
+  });
+});
+
+describe("the same output on synthetic captures", () => {
+  // Several output batches (BatchRows 8192), IPv6, VLANs, non-TCP frames, resets, retransmissions,
+  // unanswered SYNs and connections left open: every path of the merge and of conn_id numbering.
+  const packets = [...synthPackets({ seed: 11, connections: 20_000, concurrency: 300, snaplen: 128, nanos: true })];
+  const pcap = writePcap(packets, { linkType: LINKTYPE.ETHERNET, nanos: true, snaplen: 128 });
+
+  it("a pcap of 20,000 connections", async () => {
+    await expectSameForAll(pcap, [...CONFIGS, { workers: 5, chunkSize: 256 * KiB }]);
+  }, 120_000);
+
+  it("a pcapng of the same traffic, read as a non-seekable stream in odd pieces", async () => {
+    const pcapng = writePcapng([{ interfaces: [{ linkType: LINKTYPE.ETHERNET, tsresol: 9 }], packets }]);
+    const single = await analyze(pcapng, { workers: 0 });
+    const got = await analyze(chunksOf(pcapng, [1, 100_003, 77, 65_536]), { workers: 3, chunkSize: 64 * KiB });
+    expect(Buffer.compare(ipc(got.table), ipc(single.table))).toBe(0);
+    sameStats(single.stats, got.stats, 3);
+  }, 60_000);
+
+  it("property: random captures, chunk sizes and worker counts give the single-pass table", async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.integer({ min: 1, max: 1_000_000 }),
+      fc.integer({ min: 64 * KiB, max: 1 * MiB }),
+      fc.integer({ min: 1, max: 8 }),
+      async (seed, chunkSize, workers) => {
+        const capture = writePcap([...synthPackets({ seed, connections: 600, concurrency: 40, snaplen: 96 })], { linkType: LINKTYPE.ETHERNET, snaplen: 96 });
+        const single = await analyze(capture, { workers: 0 });
+        const got = await analyze(capture, { workers, chunkSize });
+        expect(Buffer.compare(ipc(got.table), ipc(single.table))).toBe(0);
+        sameStats(single.stats, got.stats, workers);
+      }), { numRuns: 12, seed: 20261202 });
+  }, 120_000);
+});
+
+describe("workers that fail", () => {
+  const capture = writePcap([...synthPackets({ seed: 5, connections: 3000, concurrency: 100, snaplen: 96 })], { linkType: LINKTYPE.ETHERNET, snaplen: 96 });
+
+  it("a killed worker is an error within a second, and leaves no worker running", async () => {
+    let killedAt = 0;
+    const run = analyze(capture, {
+      workers: 2,
+      chunkSize: 64 * KiB,
+      testHooks: { killWorkerAfterBatches: 3 },
+      onProgress: () => { killedAt ||= performance.now(); },
+    });
+    const error = await run.then(() => undefined, (e: unknown) => e);
+    const reportedAt = performance.now();
+    expect(error).toBeInstanceOf(SynfinError);
+    expect((error as SynfinError).code).toBe("WORKER_FAILED");
+    expect((error as SynfinError).message).toMatch(/worker 1 of 2 stopped/);
+    expect(reportedAt - killedAt).toBeLessThan(1000);
+    // Every worker thread has exited (not only been asked to) within a second.
+    const deadline = performance.now() + 1000;
+    while (runningWorkers() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(runningWorkers()).toBe(0);
+  });
+
+  it("an error inside a worker rejects with its code and the file, and stops every worker", async () => {
+    // Each worker's core is given a memory limit its flow table cannot fit in.
+    const error = await analyze(capture, { workers: 3, maxFlows: 2_000_000, memoryLimit: 64 * MiB }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(SynfinError);
+    expect((error as SynfinError).code).toBe("OUT_OF_MEMORY");
+    expect((error as SynfinError).file).toBe("input");
+    const deadline = performance.now() + 1000;
+    while (runningWorkers() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(runningWorkers()).toBe(0);
+  });
+
+  it("a consumer that stops early leaves no worker running", async () => {
+    for await (const batch of connections(capture, { workers: 2, chunkSize: 64 * KiB })) {
+      expect(batch.numRows).toBeGreaterThan(0);
+      break;
+    }
+    const deadline = performance.now() + 1000;
+    while (runningWorkers() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(runningWorkers()).toBe(0);
+  });
+});
+
+describe("back-pressure", () => {
+  it("a slow consumer stops the reader: nothing is read while it holds a batch", async () => {
+    const capture = writePcap([...synthPackets({ seed: 3, connections: 12_000, concurrency: 50, snaplen: 96 })], { linkType: LINKTYPE.ETHERNET, snaplen: 96 });
+    const chunkSize = 64 * KiB;
+    let bytesRead = 0;
+    const stream = connections(capture, { workers: 2, chunkSize, onProgress: (p) => { bytesRead = p.bytesRead; } });
+    let first = true;
+    for await (const batch of stream) {
+      expect(batch.numRows).toBe(8192);
+      if (!first) continue;
+      first = false;
+      const before = bytesRead;
+      await new Promise((r) => setTimeout(r, 300));
+      // While the consumer holds a batch, nothing more is read.
+      expect(bytesRead).toBe(before);
+      expect(bytesRead).toBeLessThan(capture.length - 8 * chunkSize);
+      break;
+    }
+  }, 60_000);
+});
+
+describe("reading the capture", () => {
+  it.skipIf(!HAS_CAPTURES)("a file path and its bytes give the same table with workers", async () => {
+    const file = join(CAPTURES, "kernel", "many.pcapng");
+    const a = await analyze(file, { workers: 2 });
+    const b = await analyze(readFileSync(file), { workers: 2 });
+    expect(Buffer.compare(ipc(a.table), ipc(b.table))).toBe(0);
+  });
+});
