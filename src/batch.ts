@@ -18,7 +18,8 @@ export interface OutputView {
   address(group: Group, col: number): number;
 }
 
-const NULL_TIME = -(2n ** 63n);
+/** The high 32 bits of the core's null time, i64 min (its low bits are 0). */
+const NULL_HIGH = -2147483648;
 const HISTORY_WIDTH = Abi.HistoryBytes as number;
 const COMMUNITY_WIDTH = Abi.CommunityIdBytes as number;
 const ADDRESS_WIDTH = 16;
@@ -87,19 +88,23 @@ export class BatchBuilder {
       case "timestamp":
       case "duration": {
         const values = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
-        return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => values[i] !== NULL_TIME) } as never);
+        // Read as 32-bit halves: a BigInt per cell would cost an allocation each.
+        const words = new Int32Array(values.buffer);
+        return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => words[2 * i + 1] !== NULL_HIGH || words[2 * i] !== 0) } as never);
       }
       case "seconds": {
-        const ns = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n);
+        const words = new Int32Array(view.buffer, view.address(Group.I64, s.col), 2 * n);
         const seconds = new Float64Array(n);
-        for (let i = 0; i < n; i++) seconds[i] = Number(ns[i]) / 1e9;
+        // hi·2³² + lo is exact in each part and rounded once: the same double as Number(bigint).
+        for (let i = 0; i < n; i++) seconds[i] = (words[2 * i + 1]! * 4294967296 + (words[2 * i]! >>> 0)) / 1e9;
         return makeData({ type, length: n, data: seconds } as never);
       }
       case "u64":
         return makeData({ type, length: n, data: new BigUint64Array(view.buffer, view.address(Group.I64, s.col), n).slice() } as never);
       case "index": {
         const values = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
-        return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => values[i]! >= 0n) } as never);
+        const words = new Int32Array(values.buffer);
+        return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => words[2 * i + 1]! >= 0) } as never);
       }
       case "u32":
         return withPresence(type, n, new Uint32Array(view.buffer, view.address(Group.U32, s.col), n).slice(), present, s.present);
@@ -121,14 +126,22 @@ export class BatchBuilder {
       case "address": {
         const base = view.address(Group.Bytes, s.col);
         const bytes = new Uint8Array(view.buffer);
-        return utf8(n, (i) => formatAddress(bytes, base + i * ADDRESS_WIDTH, ipVersion[i] === 4 ? 4 : 16));
+        return asciiColumn(n, MAX_ADDRESS_TEXT, (i, out, at) => {
+          const from = base + i * ADDRESS_WIDTH;
+          if (ipVersion[i] === 4) return writeIpv4(bytes, from, out, at);
+          return writeAscii(formatAddress(bytes, from, 16), out, at);
+        });
       }
       case "history":
         return this.history(view, n);
       case "community-id": {
         const base = view.address(Group.Bytes, ColBytes.CommunityId);
         const bytes = new Uint8Array(view.buffer);
-        return utf8(n, (i) => "1:" + base64(bytes.subarray(base + i * COMMUNITY_WIDTH, base + (i + 1) * COMMUNITY_WIDTH)));
+        return asciiColumn(n, COMMUNITY_TEXT, (i, out, at) => {
+          out[at] = 0x31; // "1:"
+          out[at + 1] = 0x3a;
+          return writeBase64(bytes, base + i * COMMUNITY_WIDTH, COMMUNITY_WIDTH, out, at + 2);
+        });
       }
     }
   }
@@ -195,39 +208,73 @@ function utf8(n: number, valueOf: (i: number) => string): Data<Utf8> {
   const offsets = new Int32Array(n + 1);
   const values: string[] = new Array(n);
   let total = 0;
-  let ascii = true;
   for (let i = 0; i < n; i++) {
     const v = valueOf(i);
     values[i] = v;
     total += v.length;
     offsets[i + 1] = total;
-    if (ascii && !/^[\x00-\x7f]*$/.test(v)) ascii = false;
   }
-  if (ascii) {
-    const data = new Uint8Array(total);
-    textEncoder.encodeInto(values.join(""), data);
-    return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data });
-  }
+  // All ASCII (one byte per UTF-16 unit) exactly when the encoding fills the buffer to the byte.
+  const data = new Uint8Array(total);
+  const joined = values.join("");
+  const { read, written } = textEncoder.encodeInto(joined, data);
+  if (read === joined.length && written === total) return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data });
   const parts = values.map((v) => textEncoder.encode(v));
   let at = 0;
   parts.forEach((part, i) => { at += part.length; offsets[i + 1] = at; });
-  const data = new Uint8Array(at);
+  const encoded = new Uint8Array(at);
   at = 0;
-  for (const part of parts) { data.set(part, at); at += part.length; }
-  return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data });
+  for (const part of parts) { encoded.set(part, at); at += part.length; }
+  return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data: encoded });
 }
 
-const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/** An IPv6 address is at most 39 characters (45 with an embedded IPv4 form, which we never write). */
+const MAX_ADDRESS_TEXT = 45;
+/** "1:" and the base64 of a 20-byte digest. */
+const COMMUNITY_TEXT = 2 + 4 * Math.ceil(COMMUNITY_WIDTH / 3);
+/** The decimal text of 0..255 as bytes. */
+const DECIMAL = Array.from({ length: 256 }, (_, v) => Uint8Array.from(String(v), (c) => c.charCodeAt(0)));
 
-function base64(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 3) {
-    const b0 = bytes[i]!, b1 = bytes[i + 1], b2 = bytes[i + 2];
-    const v = (b0 << 16) | ((b1 ?? 0) << 8) | (b2 ?? 0);
-    out += BASE64[(v >> 18) & 63]! + BASE64[(v >> 12) & 63]!;
-    out += b1 === undefined ? "=" : BASE64[(v >> 6) & 63]!;
-    out += b2 === undefined ? "=" : BASE64[v & 63]!;
+/**
+ * A Utf8 column of ASCII text written straight into its data buffer (no strings): `write` puts
+ * row i's text, at most `maxLen` bytes, at `at` and returns where it ended.
+ */
+function asciiColumn(n: number, maxLen: number, write: (i: number, out: Uint8Array, at: number) => number): Data<Utf8> {
+  const offsets = new Int32Array(n + 1);
+  const out = new Uint8Array(n * maxLen);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    at = write(i, out, at);
+    offsets[i + 1] = at;
   }
-  return out;
+  return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data: out.slice(0, at) });
 }
 
+function writeIpv4(bytes: Uint8Array, from: number, out: Uint8Array, at: number): number {
+  for (let k = 0; k < 4; k++) {
+    if (k > 0) out[at++] = 0x2e; // "."
+    const digits = DECIMAL[bytes[from + k]!]!;
+    out.set(digits, at);
+    at += digits.length;
+  }
+  return at;
+}
+
+function writeAscii(text: string, out: Uint8Array, at: number): number {
+  for (let k = 0; k < text.length; k++) out[at++] = text.charCodeAt(k);
+  return at;
+}
+
+const BASE64_CODES = Uint8Array.from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", (c) => c.charCodeAt(0));
+
+function writeBase64(bytes: Uint8Array, from: number, len: number, out: Uint8Array, at: number): number {
+  for (let i = 0; i < len; i += 3) {
+    const rest = len - i;
+    const v = (bytes[from + i]! << 16) | ((rest > 1 ? bytes[from + i + 1]! : 0) << 8) | (rest > 2 ? bytes[from + i + 2]! : 0);
+    out[at++] = BASE64_CODES[(v >> 18) & 63]!;
+    out[at++] = BASE64_CODES[(v >> 12) & 63]!;
+    out[at++] = rest > 1 ? BASE64_CODES[(v >> 6) & 63]! : 0x3d; // "="
+    out[at++] = rest > 2 ? BASE64_CODES[v & 63]! : 0x3d;
+  }
+  return at;
+}

@@ -7,7 +7,7 @@ import { Status } from "./abi.js";
 import { Core, type Stats } from "./core.js";
 import { SynfinError } from "./errors.js";
 import { CoreBatches } from "./batch.js";
-import type { ByteSource } from "./sources.js";
+import { readAhead, type ByteSource } from "./sources.js";
 
 export interface EngineOptions {
   /** Verify IPv4 header and TCP checksums and drop bad packets, as Zeek does without -C. Default false. */
@@ -63,9 +63,10 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Eng
   const chunkSize = Math.max(64 << 10, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const sizes = sources.map((s) => s.size);
   const totalBytes = sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
+  const readers = sources.map((s) => readAhead(s, chunkSize));
   let bytesRead = 0;
   try {
-    for (const source of sources) {
+    for (const source of readers) {
       core.beginFile();
       let capacity = chunkSize;
       let len = 0;
@@ -116,6 +117,6 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Eng
     for (let last; (last = out.takeBatch(true)); ) yield last;
     done(core.stats());
   } finally {
-    await Promise.all(sources.map((s) => s.close().catch(() => undefined)));
+    await Promise.all(readers.map((s) => s.close().catch(() => undefined)));
   }
 }

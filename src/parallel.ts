@@ -17,7 +17,7 @@ import { SynfinError, type SynfinErrorCode } from "./errors.js";
 import { isFailure, type MapResult, type ReduceResult, type Reply, type WorkerApi, type WorkerTotals } from "./reducer.js";
 import { BufferPool, type Bytes } from "./pool.js";
 import { RowMerger, blockView } from "./rows.js";
-import type { ByteSource } from "./sources.js";
+import { readAhead, type ByteSource } from "./sources.js";
 
 /** A started worker thread, as the platform makes it. */
 export interface WorkerHandle {
@@ -61,6 +61,7 @@ export async function* runParallel(
   const chunkSize = Math.max(64 << 10, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const sizes = sources.map((s) => s.size);
   const totalBytes = sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
+  const readers = sources.map((s) => readAhead(s, chunkSize));
   const workers: Worker[] = [];
   // A dead worker rejects everything in flight at once, with this.
   let died: ((e: Error) => void) | undefined;
@@ -139,7 +140,7 @@ export async function* runParallel(
       for (const block of merger.take(all)) yield builder.build(blockView(block));
     };
 
-    for (const source of sources) {
+    for (const source of readers) {
       sourceName = source.name;
       core.beginFile();
       let capacity = chunkSize;
@@ -189,7 +190,7 @@ export async function* runParallel(
     done(combine(core.stats(), ends.map((e) => e.totals)));
   } finally {
     for (const w of workers) w.handle.terminate();
-    await Promise.all(sources.map((s) => s.close().catch(() => undefined)));
+    await Promise.all(readers.map((s) => s.close().catch(() => undefined)));
   }
 }
 

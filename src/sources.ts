@@ -103,3 +103,52 @@ export function chunkSource(chunks: AsyncIterator<Uint8Array>, name: string, siz
     },
   };
 }
+
+/**
+ * Keeps one read of `size` bytes in flight while the caller works on the last one, so that the
+ * file system's time overlaps the core's (reads run on libuv's thread pool in Node, off the main
+ * thread). Costs two buffers of `size` bytes and a copy from them.
+ */
+export function readAhead(source: ByteSource, size: number): ByteSource {
+  // Allocated at the first read and dropped at the end: an array of many files holds two at most.
+  let ready = new Uint8Array(0);
+  let filling = new Uint8Array(0);
+  let readyStart = 0;
+  let readyEnd = 0;
+  let inflight: Promise<number> | undefined;
+  let ended = false;
+  const next = () => {
+    if (inflight || ended) return;
+    if (filling.length === 0) filling = new Uint8Array(size);
+    inflight = source.read(filling);
+  };
+  return {
+    name: source.name,
+    size: source.size,
+    async read(into) {
+      if (readyStart === readyEnd) {
+        next();
+        if (!inflight) return 0;
+        const n = await inflight;
+        inflight = undefined;
+        if (n === 0) {
+          ended = true;
+          ready = filling = new Uint8Array(0);
+          return 0;
+        }
+        [ready, filling] = [filling, ready];
+        readyStart = 0;
+        readyEnd = n;
+      }
+      const k = Math.min(into.length, readyEnd - readyStart);
+      into.set(ready.subarray(readyStart, readyStart + k));
+      readyStart += k;
+      next();
+      return k;
+    },
+    async close() {
+      await inflight?.catch(() => undefined);
+      await source.close();
+    },
+  };
+}

@@ -102,12 +102,10 @@ export function setKeyHashed(src: usize, sport: u32, dst: usize, dport: u32, add
 }
 
 function hashKey(): u32 {
-  // Canonical order makes the hash symmetric; murmur3's 64-bit finaliser mixes each word.
-  let h = mix64(keyA0 ^ 0x9e3779b97f4a7c15);
-  h = mix64(h ^ keyA1);
-  h = mix64(h ^ keyB0);
-  h = mix64(h ^ keyB1);
-  h = mix64(h ^ ((<u64>keyPortA << 48) | (<u64>keyPortB << 32) | (<u64>keyVlan << 8) | <u64>keyBits));
+  // Each word times its own odd constant (independent multiplies, no chain), then one murmur3
+  // finaliser to mix the sum. The key is canonical already, so the hash needs no symmetry.
+  const h = mix64(keyA0 * 0x9e3779b97f4a7c15 + keyA1 * 0xc2b2ae3d27d4eb4f + keyB0 * 0x165667b19e3779f9 +
+    keyB1 * 0xd6e8feb86659fd93 + ((<u64>keyPortA << 48) | (<u64>keyPortB << 32) | (<u64>keyVlan << 8) | <u64>keyBits) * 0xff51afd7ed558ccd);
   return <u32>(h ^ (h >> 32));
 }
 
