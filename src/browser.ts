@@ -3,7 +3,7 @@
 
 import { makeApi } from "./api.js";
 import { openInput, type CaptureInput } from "./sources.js";
-import type { WorkerHandle } from "./parallel.js";
+import { deathNotice, type WorkerHandle } from "./parallel.js";
 
 export type CaptureSource = CaptureInput | readonly CaptureInput[];
 
@@ -23,28 +23,19 @@ const api = makeApi<CaptureSource>({
 /** A Web Worker running worker-browser.js (a module worker, next to this module). */
 function spawnWorker(): WorkerHandle {
   const worker = new Worker(new URL("./worker-browser.js", import.meta.url), { type: "module" });
-  let ended = false;
-  let onDeath: ((reason: string) => void) | undefined;
-  const die = (reason: string) => {
-    if (ended) return;
-    ended = true;
-    onDeath?.(reason);
-  };
-  worker.addEventListener("error", (e) => die(e.message || "failed to start"));
+  const death = deathNotice();
+  worker.addEventListener("error", (e) => death.die(e.message || "failed to start"));
   return {
     endpoint: worker,
     terminate() {
-      if (!ended) {
-        ended = true;
-        worker.terminate();
-      }
+      if (!death.end()) worker.terminate();
     },
     kill() {
       // A browser reports nothing when a worker is terminated: say it here.
       worker.terminate();
-      die("terminated");
+      death.die("terminated");
     },
-    onDeath(callback) { onDeath = callback; },
+    onDeath: death.onDeath,
   };
 }
 

@@ -57,6 +57,60 @@ function drainEvents(core: CoreBatches, options: EngineOptions): void {
   if (events) options.onEvents?.(events);
 }
 
+/**
+ * One source's bytes into the core's input buffer: reads after the carried-over bytes of the last
+ * read, frames, drops what was consumed, and makes room when one record fills the buffer.
+ */
+export class FileFeed {
+  private capacity: number;
+  private len = 0;
+  private fileBytes = 0;
+  private eof = false;
+
+  constructor(private readonly core: Core, readonly source: ByteSource, chunkSize: number, private readonly onRead: (bytes: number) => void) {
+    this.capacity = chunkSize;
+    core.beginFile();
+  }
+
+  /** Reads more bytes after the carried-over ones (none once the source has ended). */
+  async fill(): Promise<void> {
+    const input = this.core.input(this.capacity);
+    if (this.eof) return;
+    const n = await this.source.read(input.subarray(this.len));
+    if (n === 0) this.eof = true;
+    this.len += n;
+    this.fileBytes += n;
+    this.onRead(n);
+  }
+
+  /** Frames what the buffer holds; the core's error is thrown as a SynfinError. */
+  frame(): { status: Status; consumed: number } {
+    const step = this.core.feed(this.len, this.eof);
+    if (step.status === Status.Error) {
+      const { code, offset } = this.core.error();
+      throw SynfinError.fromCore(code, this.source.name, offset);
+    }
+    return step;
+  }
+
+  /** Drops the first `bytes` bytes; the rest moves to the front. */
+  consume(bytes: number): void {
+    this.core.carryOver(bytes, this.len);
+    this.len -= bytes;
+  }
+
+  /** After a pass over the buffer: false at the end of the source; else room for the next read. */
+  next(): boolean {
+    if (this.eof) return false;
+    if (this.len === this.capacity) {
+      // One record is larger than the buffer: make room for it.
+      if (this.capacity >= MAX_INPUT_CAPACITY) throw new SynfinError("IMPOSSIBLE_RECORD_LENGTH", this.source.name, this.fileBytes - this.len, "a record larger than 128 MiB (damaged file)");
+      this.capacity *= 2;
+    }
+    return true;
+  }
+}
+
 /** Runs the core over the sources in order, as one capture; yields each finished batch. */
 export async function* runEngine(core: Core, sources: ByteSource[], options: EngineOptions, done: (stats: Stats) => void): AsyncGenerator<RecordBatch> {
   const out = new CoreBatches(core);
@@ -67,45 +121,21 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Eng
   let bytesRead = 0;
   try {
     for (const source of readers) {
-      core.beginFile();
-      let capacity = chunkSize;
-      let len = 0;
-      let fileBytes = 0;
-      let eof = false;
-      while (true) {
-        const input = core.input(capacity);
-        if (!eof) {
-          const n = await source.read(input.subarray(len));
-          if (n === 0) eof = true;
-          len += n;
-          fileBytes += n;
-          bytesRead += n;
-          options.onProgress?.({ file: source.name, bytesRead, totalBytes });
-        }
-        let consumed = 0;
+      const feed = new FileFeed(core, source, chunkSize, (n) => {
+        bytesRead += n;
+        options.onProgress?.({ file: source.name, bytesRead, totalBytes });
+      });
+      do {
+        await feed.fill();
         while (true) {
-          const step = core.feed(len, eof);
-          consumed = step.consumed;
-          if (step.status === Status.Error) {
-            const { code, offset } = core.error();
-            throw SynfinError.fromCore(code, source.name, offset);
-          }
+          const step = feed.frame();
+          feed.consume(step.consumed);
           if (step.status !== Status.OutputFull) break;
           drainEvents(out, options);
           const batch = out.takeBatch();
           if (batch) yield batch;
-          core.carryOver(consumed, len);
-          len -= consumed;
         }
-        core.carryOver(consumed, len);
-        len -= consumed;
-        if (eof) break;
-        if (len === capacity) {
-          // One record is larger than the buffer: make room for it.
-          if (capacity >= MAX_INPUT_CAPACITY) throw new SynfinError("IMPOSSIBLE_RECORD_LENGTH", source.name, fileBytes - len, "a record larger than 128 MiB (damaged file)");
-          capacity *= 2;
-        }
-      }
+      } while (feed.next());
       await source.close();
     }
     while (core.finish() === Status.OutputFull) {

@@ -5,7 +5,7 @@ import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import nodeEndpoint from "comlink/dist/esm/node-adapter.mjs";
-import type { WorkerHandle } from "./parallel.js";
+import { deathNotice, type WorkerHandle } from "./parallel.js";
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import { SynfinError } from "./errors.js";
 import { makeApi } from "./api.js";
@@ -41,26 +41,20 @@ export function runningWorkers(): number {
 function spawnWorker(): WorkerHandle {
   const worker = new Worker(new URL("../dist/worker-node.js", import.meta.url));
   running.add(worker);
-  let ended = false;
-  let onDeath: ((reason: string) => void) | undefined;
-  const die = (reason: string) => {
-    if (ended) return;
-    ended = true;
-    onDeath?.(reason);
-  };
-  worker.on("error", (e) => die(e.message));
+  const death = deathNotice();
+  worker.on("error", (e) => death.die(e.message));
   worker.on("exit", (code) => {
     running.delete(worker);
-    die(`exited with code ${code}`);
+    death.die(`exited with code ${code}`);
   });
   return {
     endpoint: nodeEndpoint(worker),
     terminate() {
-      ended = true;
+      death.end();
       void worker.terminate();
     },
     kill() { void worker.terminate(); },
-    onDeath(callback) { onDeath = callback; },
+    onDeath: death.onDeath,
   };
 }
 

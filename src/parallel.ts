@@ -9,10 +9,9 @@
 
 import type { RecordBatch } from "apache-arrow";
 import { wrap, transfer, type Remote, type Endpoint } from "comlink";
-import { Status } from "./abi.js";
 import { BatchBuilder } from "./batch.js";
 import { DEFAULT_MAX_FLOWS, Part, RECORD_BUCKETS, type Core, type CoreOptions, type Stats } from "./core.js";
-import { DEFAULT_CHUNK_SIZE, MAX_INPUT_CAPACITY, type EngineOptions } from "./engine.js";
+import { DEFAULT_CHUNK_SIZE, FileFeed, type EngineOptions } from "./engine.js";
 import { SynfinError, type SynfinErrorCode } from "./errors.js";
 import { isFailure, type MapResult, type ReduceResult, type Reply, type WorkerApi, type WorkerTotals } from "./reducer.js";
 import { BufferPool, type Bytes } from "./pool.js";
@@ -28,6 +27,29 @@ export interface WorkerHandle {
   kill(): void;
   /** Calls back once if the thread dies or fails on its own (not after terminate()). */
   onDeath(callback: (reason: string) => void): void;
+}
+
+/**
+ * A worker's death, reported once: `die` calls back the first time only, and not at all after
+ * `end` (a worker we stop ourselves has not died). Both platforms' handles use it.
+ */
+export function deathNotice(): { die(reason: string): void; end(): boolean; onDeath(callback: (reason: string) => void): void } {
+  let ended = false;
+  let callback: ((reason: string) => void) | undefined;
+  return {
+    die(reason) {
+      if (ended) return;
+      ended = true;
+      callback?.(reason);
+    },
+    /** Marks the worker as stopped on purpose; returns whether it had ended already. */
+    end() {
+      const was = ended;
+      ended = true;
+      return was;
+    },
+    onDeath(c) { callback = c; },
+  };
 }
 
 /** Worker hooks for tests: kill one worker after some map batches (README "Workers"). */
@@ -142,41 +164,22 @@ export async function* runParallel(
 
     for (const source of readers) {
       sourceName = source.name;
-      core.beginFile();
-      let capacity = chunkSize;
-      let len = 0;
-      let fileBytes = 0;
-      let eof = false;
-      while (true) {
-        const input = core.input(capacity);
-        if (!eof) {
-          const n = await source.read(input.subarray(len));
-          if (n === 0) eof = true;
-          len += n;
-          fileBytes += n;
-          bytesRead += n;
-          options.onProgress?.({ file: source.name, bytesRead, totalBytes });
-        }
-        const step = core.feed(len, eof);
-        if (step.status === Status.Error) {
-          const { code, offset } = core.error();
-          throw SynfinError.fromCore(code, source.name, offset);
-        }
+      const feed = new FileFeed(core, source, chunkSize, (n) => {
+        bytesRead += n;
+        options.onProgress?.({ file: source.name, bytesRead, totalBytes });
+      });
+      do {
+        await feed.fill();
+        const step = feed.frame();
         dispatchMap(step.consumed);
-        core.carryOver(step.consumed, len);
-        len -= step.consumed;
+        feed.consume(step.consumed);
         // Back-pressure: a chunk being mapped per worker, two being reduced.
         while (mapping.length > count) await dispatchReduce();
         while (reducing.length > REDUCE_AHEAD) {
           merger.add(await reducing.shift()!);
           yield* settle(false);
         }
-        if (eof) break;
-        if (len === capacity) {
-          if (capacity >= MAX_INPUT_CAPACITY) throw new SynfinError("IMPOSSIBLE_RECORD_LENGTH", source.name, fileBytes - len, "a record larger than 128 MiB (damaged file)");
-          capacity *= 2;
-        }
-      }
+      } while (feed.next());
       await source.close();
     }
     while (mapping.length > 0) await dispatchReduce();
