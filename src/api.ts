@@ -4,7 +4,7 @@
 import { Table, type RecordBatch } from "apache-arrow";
 import { Core, type Stats } from "./core.js";
 import { DEFAULT_CHUNK_SIZE, runEngine, type EngineOptions } from "./engine.js";
-import { runParallel, type ParallelTestHooks, type WorkerHandle } from "./parallel.js";
+import { inThreadWorker, runParallel, type ParallelTestHooks, type WorkerHandle } from "./parallel.js";
 import { EVENT_SCHEMA, SCHEMA } from "./schema.js";
 import type { ByteSource } from "./sources.js";
 
@@ -42,7 +42,8 @@ export interface Platform<S> {
 function workerCount(options: AnalyzeOptions & { testHooks?: ParallelTestHooks }, sources: ByteSource[], cores: number, canSpawn: boolean): number {
   const asked = options.workers;
   if (asked !== undefined && (!Number.isInteger(asked) || asked < 0 || asked > 256)) throw new RangeError(`synfin: workers must be an integer from 0 to 256, got ${asked}`);
-  if (!canSpawn || options.events) return 0;
+  if (options.events) return 0;
+  if (!canSpawn && !options.testHooks?.inThreadWorkers) return 0;
   if (asked === undefined) {
     // Nothing to share out in an input of under two chunks: a thread would cost more than it saves.
     const total = sources.reduce((n, s) => (n === undefined || s.size === undefined ? undefined : n + s.size), 0 as number | undefined);
@@ -66,13 +67,14 @@ export function makeApi<S>(platform: Platform<S>) {
         const sources = platform.open(source);
         const module = await loadModule();
         const workers = workerCount(options, sources, platform.cores(), platform.spawnWorker !== undefined);
+        const spawn = options.testHooks?.inThreadWorkers ? inThreadWorker : platform.spawnWorker!;
         if (workers === 0) {
           const core = await Core.create(module, options);
           yield* runEngine(core, sources, options, (s) => { stats = s; });
         } else {
           // The framer holds no flows: its flow table is the smallest there is.
           const framer = await Core.create(module, { ...options, maxFlows: 1 });
-          yield* runParallel(framer, module, platform.spawnWorker!, workers, sources, options, (s) => { stats = s; });
+          yield* runParallel(framer, module, spawn, workers, sources, options, (s) => { stats = s; });
         }
       },
     };

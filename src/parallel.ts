@@ -13,14 +13,15 @@ import { BatchBuilder } from "./batch.js";
 import { DEFAULT_MAX_FLOWS, Part, RECORD_BUCKETS, type Core, type CoreOptions, type Stats } from "./core.js";
 import { DEFAULT_CHUNK_SIZE, FileFeed, type EngineOptions } from "./engine.js";
 import { SynfinError, type SynfinErrorCode } from "./errors.js";
-import { isFailure, type MapResult, type ReduceResult, type Reply, type WorkerApi, type WorkerTotals } from "./reducer.js";
+import { isFailure, makeWorker, type MapResult, type ReduceResult, type Reply, type WorkerApi, type WorkerTotals } from "./reducer.js";
 import { BufferPool, type Bytes } from "./pool.js";
 import { RowMerger, blockView } from "./rows.js";
 import { readAhead, type ByteSource } from "./sources.js";
 
 /** A started worker thread, as the platform makes it. */
 export interface WorkerHandle {
-  endpoint: Endpoint;
+  /** The thread's comlink endpoint; or, for a worker in this thread (tests), its API directly. */
+  endpoint: Endpoint | Remote<WorkerApi>;
   /** Stops the thread (idempotent). */
   terminate(): void;
   /** Stops the thread as a crash would (tests): its death is reported through onDeath. */
@@ -55,6 +56,24 @@ export function deathNotice(): { die(reason: string): void; end(): boolean; onDe
 /** Worker hooks for tests: kill one worker after some map batches (README "Workers"). */
 export interface ParallelTestHooks {
   killWorkerAfterBatches?: number;
+  /**
+   * Run the workers' code in this thread, called directly instead of through threads (the same
+   * protocol, buffers and merge): a property test can then try many more cases.
+   */
+  inThreadWorkers?: boolean;
+}
+
+/** A "worker" in this thread: src/reducer.ts called directly, each answer a promise as over comlink. */
+export function inThreadWorker(): WorkerHandle {
+  const api = makeWorker();
+  const death = deathNotice();
+  const remote = {
+    start: (...args: Parameters<WorkerApi["start"]>) => api.start(...args),
+    map: async (request: Parameters<WorkerApi["map"]>[0]) => api.map(request),
+    reduce: async (batch: Parameters<WorkerApi["reduce"]>[0]) => api.reduce(batch),
+    finish: async () => api.finish(),
+  } as unknown as Remote<WorkerApi>;
+  return { endpoint: remote, terminate() { death.end(); }, kill() { death.die("terminated"); }, onDeath: death.onDeath };
 }
 
 interface Worker {
@@ -106,7 +125,8 @@ export async function* runParallel(
     for (let j = 0; j < count; j++) {
       const handle = spawn();
       handle.onDeath((reason) => died!(fail("WORKER_FAILED", `worker ${j + 1} of ${count} stopped: ${reason}`)));
-      workers.push({ handle, api: wrap<WorkerApi>(handle.endpoint) });
+      const api = options.testHooks?.inThreadWorkers ? (handle.endpoint as Remote<WorkerApi>) : wrap<WorkerApi>(handle.endpoint as Endpoint);
+      workers.push({ handle, api });
     }
     // maxFlows bounds memory: each reducer holds its share.
     const maxFlows = Math.ceil((options.maxFlows ?? DEFAULT_MAX_FLOWS) / count);

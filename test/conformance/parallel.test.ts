@@ -106,6 +106,27 @@ describe("the same output on synthetic captures", () => {
   }, 120_000);
 });
 
+describe("the same output, many more cases with the workers' code run in this thread", () => {
+  // testHooks.inThreadWorkers: the same protocol, buffers, partitions and merge, minus the threads.
+  it("property: 30 random captures (pcap and pcapng), chunk sizes and 2 to 16 workers", async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.integer({ min: 1, max: 1_000_000 }),
+      fc.integer({ min: 64 * KiB, max: 512 * KiB }),
+      fc.integer({ min: 2, max: 16 }),
+      fc.boolean(),
+      async (seed, chunkSize, workers, pcapng) => {
+        const packets = [...synthPackets({ seed, connections: 200, concurrency: 60, snaplen: 96, nanos: pcapng })];
+        const capture = pcapng
+          ? writePcapng([{ interfaces: [{ linkType: LINKTYPE.ETHERNET, snaplen: 96, tsresol: 9 }], packets }])
+          : writePcap(packets, { linkType: LINKTYPE.ETHERNET, snaplen: 96 });
+        const single = await analyze(capture, { workers: 0 });
+        const got = await analyze(capture, { workers, chunkSize, maxFlows: 20_000, testHooks: { inThreadWorkers: true } });
+        expect(Buffer.compare(ipc(got.table), ipc(single.table))).toBe(0);
+        sameStats(single.stats, got.stats, workers);
+      }), { numRuns: 30, seed: 4 });
+  }, 240_000);
+});
+
 describe("workers that fail", () => {
   const capture = writePcap([...synthPackets({ seed: 5, connections: 3000, concurrency: 100, snaplen: 96 })], { linkType: LINKTYPE.ETHERNET, snaplen: 96 });
 
