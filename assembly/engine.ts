@@ -115,7 +115,7 @@ export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32,
   const linkBound = ipLimit > l4Offset + tcpHeaderLen ? ipLimit - l4Offset - tcpHeaderLen : 0;
   setAnalysisLen(linkBound < tcpPayloadLen ? linkBound : tcpPayloadLen);
   if (mode != MODE_SINGLE) {
-    mapSegment(ipSrc, ipDst, ipVersion == 4 ? 4 : 16, vlan, tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
+    mapSegment(ipSrc, ipDst, ipVersion == 4 ? 4 : 16, vlan, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
   } else {
     setKey(ipSrc, tcpSrcPort, ipDst, tcpDstPort, ipVersion == 4 ? 4 : 16, vlan);
     trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);

@@ -11,6 +11,7 @@ import { resetTable, setMaxFlows } from "./flow/table";
 import { FLOW_SIZE } from "./flow/record";
 import { resetTimers } from "./flow/timers";
 import { resetTracker, endOldest } from "./flow/tracker";
+export { oldestFirstPacket } from "./flow/tracker";
 import { initOutput, clearOutput as clearOutputRows, columnAddress as outColumnAddress, outRows, outFull, shiftOutput as shiftOutputRows } from "./out/columns";
 import { setMode, mode, partitions, setFrameInput, mapFrames as mapFramesInto, clearCreated as clearCreatedFlows, beginReduce as beginReduceBatch, reduce as reduceBatch } from "./parallel";
 export { clearFrames, clearPartitions, reduceInput, timesAddress, timesCount, descAddress, descCount, partitionAddress, partitionBytes, deferredAddress, deferredCount, createdAddress, createdCount } from "./parallel";

@@ -43,7 +43,6 @@ const INITIAL_BYTES: usize = 1 << 16;
 const partBase = new StaticArray<usize>(MAX_PARTITIONS);
 const partCap = new StaticArray<usize>(MAX_PARTITIONS);
 const partLen = new StaticArray<usize>(MAX_PARTITIONS);
-const partCount = new StaticArray<u32>(MAX_PARTITIONS);
 let timesBase: usize = 0;
 let timesCap: u32 = 0;
 let timesLen: u32 = 0;
@@ -70,10 +69,6 @@ export function setMode(m: u32, n: u32): void {
     timesCap = 1 << 14;
     timesBase = heap.alloc(<usize>timesCap * 8);
   }
-  clearMap();
-}
-
-export function clearMap(): void {
   clearFrames();
   clearPartitions();
 }
@@ -86,7 +81,7 @@ export function clearFrames(): void {
 
 /** Forgets the partitions and the deferred list (the host has copied them). */
 export function clearPartitions(): void {
-  for (let j: u32 = 0; j < partitions; j++) { unchecked(partLen[j] = 0); unchecked(partCount[j] = 0); }
+  for (let j: u32 = 0; j < partitions; j++) unchecked(partLen[j] = 0);
   deferredLen = 0;
 }
 
@@ -175,7 +170,7 @@ function noteTime(tsNs: i64): void {
  * Where a single pass would call trackSegment: writes the segment, with everything the flow layer
  * reads of the frame and its decoding, to the partition of its flow.
  */
-export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel): void {
+export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel): void {
   setKey(src, srcPort, dst, dstPort, addrLen, vlan);
   const j = <u32>((<u64>keyHash * <u64>partitions) >> 32);
   const size = <usize>(RECORD_FIXED + 2 * addrLen + 7) & ~<usize>7;
@@ -210,7 +205,6 @@ export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, tsNs
   memory.copy(r + RECORD_FIXED, src, addrLen);
   memory.copy(r + RECORD_FIXED + addrLen, dst, addrLen);
   unchecked(partLen[j] = used + size);
-  unchecked(partCount[j] = unchecked(partCount[j]) + 1);
 }
 
 export function timesAddress(): usize { return timesBase; }

@@ -35,6 +35,7 @@ interface CoreExports {
   reduce(): Status;
   createdAddress(): number;
   createdCount(): number;
+  oldestFirstPacket(): bigint;
   clearCreated(): void;
   columnAddress(group: number, col: number): number;
   statsAddress(): number;
@@ -324,6 +325,12 @@ export class Core {
 
   /** Reducer: runs the loaded batch on; OutputFull means drain the output and call again. */
   reduce(): Status { return this.call(() => this.x.reduce()); }
+
+  /** Reducer: the first packet of the oldest live flow, or Infinity when none is live. */
+  oldestLive(): number {
+    const p = this.x.oldestFirstPacket();
+    return p === 2n ** 63n - 1n ? Infinity : Number(p);
+  }
 
   /** Reducer: the first packets of the flows created since the last call, in creation order. */
   takeCreated(): Float64Array {

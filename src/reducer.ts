@@ -42,6 +42,8 @@ export interface ReduceResult {
   blocks: RowBlock[];
   /** First packets of the flows this reducer created meanwhile. */
   created: Float64Array;
+  /** The first packet of this reducer's oldest live flow (Infinity when none is live). */
+  oldestLive: number;
   /** The request's buffers, given back for reuse. */
   returned: ArrayBuffer[];
 }
@@ -136,7 +138,7 @@ export function makeWorker(): WorkerApi {
         c.beginReduce(batch.times, batch.count, batch.records, batch.firstIndex);
         while (c.reduce() === Status.OutputFull) drain(c, blocks);
         drain(c, blocks);
-        return reply({ blocks, created: c.takeCreated(), returned: [batch.times.buffer, batch.records.buffer] });
+        return reply({ blocks, created: c.takeCreated(), oldestLive: c.oldestLive(), returned: [batch.times.buffer, batch.records.buffer] });
       });
     },
 
@@ -150,7 +152,7 @@ export function makeWorker(): WorkerApi {
         const m = mapper!.stats();
         const buckets: Partial<Stats> = {};
         for (const key of RECORD_BUCKETS) buckets[key] = m[key];
-        return reply({ blocks, created: c.takeCreated(), returned: [], totals: { connections: s.connections, peakFlows: s.peakFlows, evicted: s.evicted, buckets } });
+        return reply({ blocks, created: c.takeCreated(), oldestLive: Infinity, returned: [], totals: { connections: s.connections, peakFlows: s.peakFlows, evicted: s.evicted, buckets } });
       });
     },
   };

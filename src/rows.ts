@@ -69,19 +69,28 @@ function emitKeys(block: RowBlock): { at: BigInt64Array; key: BigInt64Array; tie
  * reducer's blocks and created flows for that batch (`add`), then `take` whole batches.
  */
 export class RowMerger {
-  /** First packets of every connection so far, ascending: a connection's conn_id is its rank. */
+  /**
+   * First packets of connections, ascending: a connection's conn_id is its rank. Kept from the
+   * oldest live connection's on (`start`); the `forgotten` ones before it will never be asked for.
+   */
   private created = new Float64Array(1024);
+  private start = 0;
   private createdLen = 0;
+  private forgotten = 0;
   private pending: RowBlock[] = [];
   private pendingRows = 0;
-  private staged: RowBlock | undefined;
 
   /**
    * One map batch's results (or the end of input's), one entry per reducer, each in that reducer's
-   * order: merges them and numbers the rows.
+   * order, with the first packet of its oldest live connection: merges them and numbers the rows.
    */
-  add(parts: Array<{ blocks: RowBlock[]; created: Float64Array }>): void {
+  add(parts: Array<{ blocks: RowBlock[]; created: Float64Array; oldestLive: number }>): void {
     this.noteCreated(parts.map((p) => p.created));
+    this.merge(parts);
+    this.forget(Math.min(...parts.map((p) => p.oldestLive)));
+  }
+
+  private merge(parts: Array<{ blocks: RowBlock[] }>): void {
     const blocks = parts.flatMap((p) => p.blocks).filter((b) => b.rows > 0);
     if (blocks.length === 0) return;
     // Every reducer's rows are already in order: a k-way merge of the runs (few rows per batch).
@@ -125,9 +134,13 @@ export class RowMerger {
     for (const l of lists) { all.set(l, at); at += l.length; }
     all.sort();
     if (this.createdLen + total > this.created.length) {
-      const grown = new Float64Array(Math.max(this.created.length * 2, this.createdLen + total));
-      grown.set(this.created.subarray(0, this.createdLen));
+      // Compacted as it grows: the forgotten prefix goes.
+      const kept = this.created.subarray(this.start, this.createdLen);
+      const grown = new Float64Array(Math.max(this.created.length, 2 * (kept.length + total)));
+      grown.set(kept);
       this.created = grown;
+      this.createdLen = kept.length;
+      this.start = 0;
     }
     this.created.set(all, this.createdLen);
     this.createdLen += total;
@@ -138,15 +151,27 @@ export class RowMerger {
     const { offsets } = layout(block.rows);
     const ids = new BigInt64Array(block.buffer, offsets[Group.I64]![ColI64.ConnId]!, block.rows);
     const first = new BigInt64Array(block.buffer, offsets[Group.I64]![ColI64.FirstPacket]!, block.rows);
-    for (let i = 0; i < block.rows; i++) {
-      const p = Number(first[i]);
-      let lo = 0, hi = this.createdLen;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (this.created[mid]! < p) lo = mid + 1; else hi = mid;
-      }
-      ids[i] = BigInt(lo);
+    for (let i = 0; i < block.rows; i++) ids[i] = BigInt(this.forgotten + this.rankAfterStart(Number(first[i])));
+  }
+
+  /** How many kept first packets come before `p`. */
+  private rankAfterStart(p: number): number {
+    let lo = this.start, hi = this.createdLen;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.created[mid]! < p) lo = mid + 1; else hi = mid;
     }
+    return lo - this.start;
+  }
+
+  /**
+   * No row still to come has a first packet before the oldest live connection's: forget those
+   * before it (counted), so that memory follows the live connections, not all connections seen.
+   */
+  private forget(oldestLive: number): void {
+    const k = this.rankAfterStart(oldestLive);
+    this.start += k;
+    this.forgotten += k;
   }
 }
 

@@ -216,6 +216,11 @@ export function endFlow(idx: u32, cause: EndReason, nowNs: i64): void {
   removeFlow(idx);
 }
 
+/** The first packet of the oldest live connection (i64 max when none is live). */
+export function oldestFirstPacket(): i64 {
+  return oldest == NO_FLOW ? i64.MAX_VALUE : flowAt(oldest).firstPacket;
+}
+
 /** Ends the oldest live connection (end of input); false when none is left. */
 export function endOldest(): bool {
   if (oldest == NO_FLOW) return false;
