@@ -8,6 +8,7 @@ import { resetFrames } from "./capture/frame";
 import { resetFragments } from "./decode/fragments";
 import { setVerifyChecksums } from "./engine";
 import { resetTable, setMaxFlows } from "./flow/table";
+import { setFastPath, oneStepZeek, oneStepAnalysis } from "./flow/path";
 import { FLOW_SIZE } from "./flow/record";
 import { resetTimers } from "./flow/timers";
 import { resetTracker, endOldest } from "./flow/tracker";
@@ -41,6 +42,7 @@ export function reset(flags: u32, maxFlows: u32): Status {
   resetTracker();
   beginCaptureFile();
   setVerifyChecksums((flags & Flag.VerifyChecksums) != 0);
+  setFastPath((flags & Flag.ExactPathOnly) == 0);
   initEvents((flags & Flag.Events) != 0);
   setMode(mode, partitions);
   return Status.Done;
@@ -151,6 +153,11 @@ export function errorCode(): u32 {
 
 export function errorOffset(): u64 {
   return lastErrorOffset;
+}
+
+/** Segments of this run that took the one-step path (assembly/flow/path.ts): 0 Zeek's model, 1 Wireshark's analysis. */
+export function oneStepSegments(model: u32): u64 {
+  return model == 0 ? oneStepZeek : oneStepAnalysis;
 }
 
 /** Bytes of one flow record (for memory bounds). */

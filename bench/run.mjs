@@ -33,17 +33,20 @@ const INSTALL_HINT = "apt-get install tshark tcptrace";
 
 const runs = Number(flags.runs ?? (flags.smoke ? 1 : 3));
 if (!(Number.isInteger(runs) && runs >= 1)) usage(`--runs takes a positive whole number, got '${flags.runs}'`);
-if (flags.only !== undefined && flags.only !== "header" && flags.only !== "full") usage(`--only takes header or full, got '${flags.only}'`);
+if (flags.only !== undefined && !["header", "full", "live"].includes(flags.only)) usage(`--only takes header, full or live, got '${flags.only}'`);
 if (!existsSync(CLI)) usage("dist/cli.js is missing: run `npm run build` first");
 
 // Sizes are binary, as `synfin synth --bytes` reads them. "small" is there to show that peak
 // memory follows the connections alive at once, not the file size.
-const sizes = flags.smoke ? { full: "16M", header: "8M", small: "4M" } : { full: "2G", header: "1G", small: "256M" };
+const sizes = flags.smoke ? { full: "16M", header: "8M", small: "4M", live: "8M" } : { full: "2G", header: "1G", small: "256M", live: "1G" };
 const captures = [
   { id: "full", title: "Full payload", bytes: sizes.full, snaplen: FULL_SNAPLEN, cases: "all" },
   { id: "header", title: "Header-only (snaplen 96)", bytes: sizes.header, snaplen: HEADER_SNAPLEN, cases: "all" },
   { id: "small", title: "Full payload, small (memory flatness)", bytes: sizes.small, snaplen: FULL_SNAPLEN, cases: "synfin-w1" },
-].filter((c) => flags.only === undefined || (flags.only === "header" ? c.id === "header" : c.id !== "header"));
+  // The same kind of traffic with ten times the connections alive at once (issue #12, point 2).
+  { id: "live-few", title: "Header-only, --concurrency 800", bytes: sizes.live, snaplen: HEADER_SNAPLEN, concurrency: 800, cases: "live" },
+  { id: "live-many", title: "Header-only, --concurrency 8000", bytes: sizes.live, snaplen: HEADER_SNAPLEN, concurrency: 8000, cases: "live" },
+].filter((c) => flags.only === undefined || (flags.only === "header" ? c.id === "header" : flags.only === "live" ? c.cases === "live" : c.id !== "header" && c.cases !== "live"));
 
 const rssMethod = gnuTimeWorks() ? "GNU time %M" : "polled /proc/PID/status VmHWM";
 const peers = {
@@ -93,8 +96,8 @@ if (ownFailures > 0) {
 
 /** Writes the capture with `synfin synth` unless one with the same parameters is already there. */
 async function ensureCapture(capture) {
-  const params = { bytes: capture.bytes, snaplen: capture.snaplen, seed: SEED };
-  const path = join(out, `synth-${capture.bytes}-snap${capture.snaplen}-seed${SEED}.pcap`);
+  const params = { bytes: capture.bytes, snaplen: capture.snaplen, seed: SEED, ...(capture.concurrency ? { concurrency: capture.concurrency } : {}) };
+  const path = join(out, `synth-${capture.bytes}-snap${capture.snaplen}-seed${SEED}${capture.concurrency ? `-c${capture.concurrency}` : ""}.pcap`);
   const sidecar = `${path}.json`;
   if (existsSync(path) && existsSync(sidecar)) {
     const saved = JSON.parse(readFileSync(sidecar, "utf8"));
@@ -102,6 +105,7 @@ async function ensureCapture(capture) {
   }
   process.stderr.write(`bench: writing ${path} ...\n`);
   const args = [CLI, "synth", "-o", path, "--bytes", capture.bytes, "--snaplen", String(capture.snaplen), "--seed", String(SEED)];
+  if (capture.concurrency) args.push("--concurrency", String(capture.concurrency));
   const t0 = performance.now();
   const p = spawnSync(process.execPath, args, { encoding: "utf8" });
   const seconds = (performance.now() - t0) / 1000;
@@ -125,6 +129,10 @@ function casesFor(capture, path) {
     cmd: node, args: [MEASURE, "lib", path, arrow(`lib-w${workers}`), String(workers)],
   });
   if (capture.cases === "synfin-w1") return [cli(1), lib(1)];
+  if (capture.cases === "live") {
+    const withStats = { ...cli(1), args: [...cli(1).args, "--stats"], reportsPeakFlows: true };
+    return [{ name: "fs.read loop, 8 MiB buffer", id: "read", group: "limit", own: true, cmd: node, args: [MEASURE, "read", path] }, withStats];
+  }
   return [
     { name: "fs.read loop, 8 MiB buffer", id: "read", group: "limit", own: true, cmd: node, args: [MEASURE, "read", path] },
     { name: "pcap record-header walk (JS)", id: "walk", group: "limit", own: true, cmd: node, args: [MEASURE, "walk", path], reportsPackets: true },
@@ -170,6 +178,7 @@ function runCase(c) {
         maxRssBytes,
         stdout,
         report: report ? JSON.parse(report) : undefined,
+        peakFlows: c.reportsPeakFlows ? Number(/^peakFlows\s+(\d+)/m.exec(stderr)?.[1]) : undefined,
         firstErrorLine: errorLines[0] ?? `exit status ${code}`,
       });
     });
@@ -217,6 +226,7 @@ function summarise(capture, file, cases, samples) {
     });
     if (c.arrow && existsSync(c.arrow)) row.connections = tableFromIPC(readFileSync(c.arrow)).numRows;
     if (c.id === "js") row.flows = JSON.parse(list[0].stdout).flows;
+    if (c.reportsPeakFlows) row.peakFlows = list[0].peakFlows;
     return row;
   });
   // Every synfin case must find the same connections as the first one that ran.
@@ -249,7 +259,7 @@ function renderMarkdown(r) {
   lines.push(`# synfin benchmark${r.smoke ? " (smoke: small files, 1 run)" : ""}`, "");
   lines.push(`${r.date}; ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}; median of ${r.runs} run(s) (min–max), each case a fresh process, the file in the page cache; peak RSS by ${r.rssMethod}.`, "");
   const refs = [["read", "read"], ["tshark", "tshark"], ["tcptrace", "tcptrace"], ["js", "JS"]];
-  for (const c of r.captures.filter((c) => c.id !== "small")) {
+  for (const c of r.captures.filter((c) => c.id !== "small" && !c.id.startsWith("live"))) {
     const synth = c.synth ? `; written in ${c.synth.seconds.toFixed(1)} s (${c.synth.MBps.toFixed(0)} MB/s) by \`synfin synth\`` : "";
     lines.push(`## ${c.title}: ${sizeText(c.bytes)}, ${c.packets.toLocaleString("en-US")} packets${synth}`, "");
     lines.push(`| case | wall s | packets/s | MB/s | peak RSS MiB | connections | ${refs.map(([, label]) => `× ${label} time`).join(" | ")} |`);
@@ -277,6 +287,21 @@ function renderMarkdown(r) {
       };
       lines.push(`| ${sizeText(c.bytes)} | ${c.packets.toLocaleString("en-US")} | ${rss("synfin CLI")} | ${rss("synfin library")} |`);
     }
+    lines.push("");
+  }
+  const live = ["live-few", "live-many"].map((id) => r.captures.find((c) => c.id === id));
+  if (live.every((c) => c !== undefined)) {
+    lines.push("## Live connections: cost per packet (synfin CLI → Arrow, --workers 1)", "");
+    lines.push("| capture | packets | peak live connections | wall s | ns per packet | × read time |", "|---|---|---|---|---|---|");
+    const perPacket = [];
+    for (const c of live) {
+      const row = c.results.find((x) => x.reportsPeakFlows || x.peakFlows !== undefined) ?? c.results.find((x) => x.name.startsWith("synfin CLI"));
+      if (!row?.seconds) { lines.push(`| ${c.title} | ${c.packets.toLocaleString("en-US")} | | ${row?.status ?? "–"} | | |`); continue; }
+      const ns = (row.seconds.median / c.packets) * 1e9;
+      perPacket.push(ns);
+      lines.push(`| ${c.title}, ${sizeText(c.bytes)} | ${c.packets.toLocaleString("en-US")} | ${row.peakFlows?.toLocaleString("en-US") ?? "?"} | ${row.seconds.median.toFixed(2)} | ${ns.toFixed(0)} | ${row.ratios.read?.time.toFixed(2) ?? "–"} |`);
+    }
+    if (perPacket.length === 2) lines.push("", `Cost per packet with ten times the live connections: ${(perPacket[1] / perPacket[0]).toFixed(2)}×.`);
     lines.push("");
   }
   lines.push("Ratios: the row's median wall time ÷ the reference's (below 1: faster than it); packets/s and MB/s are the same ratios inverted. bench.json also has the peak-RSS ratios.");

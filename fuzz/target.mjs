@@ -11,7 +11,7 @@ import { Digest, Finding, RowCheck } from "./oracle.mjs";
 
 export { Finding };
 
-export const DEFAULT_CONFIG = Object.freeze({ events: false, verifyChecksums: false, maxFlows: 500_000, chunkSize: 0, split: 0 });
+export const DEFAULT_CONFIG = Object.freeze({ events: false, verifyChecksums: false, maxFlows: 500_000, chunkSize: 0, split: 0, exactPath: false });
 /** The engine's bound on the input buffer (src/engine.ts). */
 const MAX_INPUT_CAPACITY = 128 << 20;
 /** Bytes after the input that runs fill with a known byte; a core that reads them is caught by `compare`. */
@@ -31,6 +31,7 @@ export function configName(config) {
   if (config.maxFlows !== DEFAULT_CONFIG.maxFlows) parts.push(`flows${config.maxFlows}`);
   if (config.chunkSize > 0) parts.push(`chunk${config.chunkSize}`);
   if (config.split > 0) parts.push(`split${config.split}`);
+  if (config.exactPath) parts.push("exact");
   return parts.join(".");
 }
 
@@ -43,6 +44,7 @@ export function configFromName(name) {
     else if (/^flows\d+$/.test(part)) config.maxFlows = Number(part.slice(5));
     else if (/^chunk\d+$/.test(part)) config.chunkSize = Number(part.slice(5));
     else if (/^split\d+$/.test(part)) config.split = Number(part.slice(5));
+    else if (part === "exact") config.exactPath = true;
   }
   return config;
 }
@@ -101,7 +103,7 @@ export class Target {
     const core = this.core;
     if (this.map) this.coverage().fill(0);
     // Core.reset keeps the options of Core.create; each run sets its own (private fields: a fuzzer's liberty).
-    core.flags = (config.verifyChecksums ? Flag.VerifyChecksums : 0) | (config.events ? Flag.Events : 0);
+    core.flags = (config.verifyChecksums ? Flag.VerifyChecksums : 0) | (config.events ? Flag.Events : 0) | (config.exactPath ? Flag.ExactPathOnly : 0);
     core.maxFlows = config.maxFlows;
     this.out = new CoreBatches(core);
     this.runs++;
@@ -128,19 +130,21 @@ export class Target {
   }
 
   /**
-   * The same input read in other chunks, with the other events setting and other bytes after the
-   * input must give the same stats and rows (chunk boundaries never change the result: see
-   * test/framing.test.ts). Throws a Finding "chunking", "events" or "overread" when it does not.
+   * The same input read in other chunks, with the other events setting, the other path through
+   * the connection models (assembly/flow/path.ts) and other bytes after the input must give the
+   * same stats and rows (chunk boundaries never change the result: see test/framing.test.ts).
+   * Throws a Finding "chunking", "events", "fastpath" or "overread" when it does not.
    */
   async compare(bytes, config) {
     const run = (c, slackByte) => this.run(bytes, c, { build: true, slackByte });
     const chunkSize = config.chunkSize > 0 ? 0 : 1 + (fnv(bytes) % 509);
     const a = await run(config, 0x00);
-    const b = await run({ ...config, events: !config.events, chunkSize }, 0xa5);
+    const b = await run({ ...config, events: !config.events, chunkSize, exactPath: !config.exactPath }, 0xa5);
     if (differences(a, b).length === 0) return;
     const suspects = [
       ["chunking", `reading ${chunkSize || "the whole input"} bytes at a time changes`, { ...config, chunkSize }, 0x00],
       ["events", `turning events ${config.events ? "off" : "on"} changes`, { ...config, events: !config.events }, 0x00],
+      ["fastpath", `turning the one-step path ${config.exactPath ? "on" : "off"} changes`, { ...config, exactPath: !config.exactPath }, 0x00],
       ["overread", "the bytes after the input change", config, 0xa5],
     ];
     for (const [kind, what, variant, slackByte] of suspects) {
@@ -148,7 +152,7 @@ export class Target {
       if (diff.length > 0) throw new Finding(kind, `${what} ${diff.join(", ")}`, diff[0].split(" ")[0]);
     }
     const diff = differences(a, b);
-    throw new Finding("differential", `chunks, events and slack together change ${diff.join(", ")}`, diff[0].split(" ")[0]);
+    throw new Finding("differential", `chunks, events, the path and slack together change ${diff.join(", ")}`, diff[0].split(" ")[0]);
   }
 }
 
@@ -169,7 +173,7 @@ function differences(a, b) {
 }
 
 /** Findings of `compare` rather than `run`. */
-export const DIFFERENTIAL = new Set(["chunking", "events", "overread", "differential"]);
+export const DIFFERENTIAL = new Set(["chunking", "events", "fastpath", "overread", "differential"]);
 
 /** The Finding `bytes` still fails with on `target`, if it has the signature of `finding`; else null. */
 export async function reproduces(target, bytes, config, finding) {

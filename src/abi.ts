@@ -3,7 +3,7 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 8,
+  Version = 9,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
   /** Room past BatchRows in the output region: one frame may end two rows after the batch filled. */
@@ -21,6 +21,8 @@ export enum Flag {
   VerifyChecksums = 1,
   /** Write the events table (one row per lifecycle transition). */
   Events = 2,
+  /** Every segment takes the exact step-by-step path (assembly/flow/path.ts): for tests. */
+  ExactPathOnly = 4,
 }
 
 /** What `feed()` / `finish()` stopped on. */

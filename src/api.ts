@@ -69,7 +69,7 @@ export function makeApi<S>(platform: Platform<S>) {
         const workers = workerCount(options, sources, platform.cores(), platform.spawnWorker !== undefined);
         const spawn = options.testHooks?.inThreadWorkers ? inThreadWorker : platform.spawnWorker!;
         if (workers === 0) {
-          const core = await Core.create(module, options);
+          const core = await Core.create(module, { ...options, exactPathOnly: options.testHooks?.exactPathOnly });
           yield* runEngine(core, sources, options, (s) => { stats = s; });
         } else {
           // The framer holds no flows: its flow table is the smallest there is.

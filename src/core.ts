@@ -45,6 +45,7 @@ interface CoreExports {
   errorCode(): ErrorCode;
   errorOffset(): bigint;
   flowRecordBytes(): number;
+  oneStepSegments(model: number): bigint;
 }
 
 /** An instance's part in a parallel run (assembly/parallel.ts). */
@@ -110,7 +111,7 @@ export interface Stats {
 }
 
 /**
- * Live connections by default: flow records of about 1.2 KB each, so at most ~580 MB of them,
+ * Live connections by default: flow records of about 1.2 KB each, so at most ~610 MB of them,
  * reserved at the start and resident only as connections use them.
  */
 export const DEFAULT_MAX_FLOWS = 500_000;
@@ -129,6 +130,8 @@ export interface CoreOptions {
   events?: boolean;
   maxFlows?: number;
   memoryLimit?: number;
+  /** Tests only: every segment takes the exact step-by-step path (Flag.ExactPathOnly). */
+  exactPathOnly?: boolean;
 }
 
 function mib(bytes: number): string {
@@ -183,7 +186,7 @@ export class Core {
     };
     const instance = await WebAssembly.instantiate(module, { ...imports, env });
     const core = new Core(instance, memory, memoryLimit);
-    core.flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0);
+    core.flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0) | (options.exactPathOnly ? Flag.ExactPathOnly : 0);
     core.maxFlows = maxFlows;
     core.reset();
     return core;
@@ -357,6 +360,11 @@ export class Core {
     const stats = {} as Stats;
     for (const [key, stat] of STAT_KEYS) stats[key] = Number(values[stat]);
     return stats;
+  }
+
+  /** Segments of this run that took the core's one-step path, per model (tests and benchmarks). */
+  oneStepSegments(): { zeek: number; analysis: number } {
+    return { zeek: Number(this.x.oneStepSegments(0)), analysis: Number(this.x.oneStepSegments(1)) };
   }
 
   error(): { code: ErrorCode; offset: number } {

@@ -61,6 +61,8 @@ export interface ParallelTestHooks {
    * protocol, buffers and merge): a property test can then try many more cases.
    */
   inThreadWorkers?: boolean;
+  /** Every segment takes the core's exact step-by-step path, none the one-step path (assembly/flow/path.ts). */
+  exactPathOnly?: boolean;
 }
 
 /** A "worker" in this thread: src/reducer.ts called directly, each answer a promise as over comlink. */
@@ -130,7 +132,7 @@ export async function* runParallel(
     }
     // maxFlows bounds memory: each reducer holds its share.
     const maxFlows = Math.ceil((options.maxFlows ?? DEFAULT_MAX_FLOWS) / count);
-    const coreOptions: CoreOptions = { verifyChecksums: options.verifyChecksums, maxFlows, memoryLimit: options.memoryLimit };
+    const coreOptions: CoreOptions = { verifyChecksums: options.verifyChecksums, maxFlows, memoryLimit: options.memoryLimit, exactPathOnly: options.testHooks?.exactPathOnly };
     await Promise.all(workers.map((w) => call(w.api.start(module, coreOptions, count))));
 
     const pool = new BufferPool();

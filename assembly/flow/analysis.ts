@@ -5,7 +5,7 @@
 // time differences, a u32 duplicate-ACK counter that the ACKed-unseen path sets to -1), 4.0 is
 // followed.
 
-import { Flow, Endpoint, endpointOf } from "./record";
+import { Flow, Endpoint, EndpointRare, endpointOf, rareOf } from "./record";
 import { seqGe, seqGt, seqLt, seqLe } from "./seq";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN, optWscale } from "../decode/tcp";
 
@@ -72,14 +72,48 @@ export function analyzeSegment(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
   if (ack != fwd.wsLastAck) fwd.wsDupAcks = 0;
   a |= ackLost(rev, ack, (flags & TH_ACK) != 0);
   if (len > 0 || syn || fin) a |= retransmissionFamily(f, fwd, rev, a, tsNs, seq, len, syn || fin);
-  timeData(fwd, rev, a, tsNs, seq, ack, len, (flags & TH_ACK) != 0);
+  timeData(fwd, rev, rareOf(f, s ^ 1), a, tsNs, seq, ack, len, (flags & TH_ACK) != 0);
   advance(fwd, a, tsNs, seq, len, syn || fin);
   fwd.wsWindow = window;
   fwd.wsLastAck = ack;
   fwd.wsLastAckTs = tsNs;
   fwd.wsLastSegmentFlags = a;
   afterAnalysis(f, fwd, rev, syn, synAck, tsNs);
-  count(fwd, a);
+  count(rareOf(f, s), fwd, a);
+}
+
+/**
+ * analyzeSegment for the common segment, in one step: an ACK without SYN, FIN or RST at exactly
+ * the sender's nextseq, with a non-zero window both ways (no zero-window rules), that is neither
+ * a duplicate ACK nor a keep-alive ACK, ACKs nothing unseen and resends nothing the peer ACKed.
+ * Of the analysis flags only "window full" can then be set. Does what analyzeSegment does and
+ * returns true; returns false, having changed nothing, for any other segment.
+ */
+export function analyzeInOrder(f: Flow, s: u32, tsNs: i64, seq: u32, ack: u32, len: u32, window: u32): bool {
+  const fwd = endpointOf(f, s), rev = endpointOf(f, s ^ 1);
+  if (!fwd.wsBaseSeqSet || !rev.wsBaseSeqSet || optWscale >= 0) return false;
+  if (window == 0 || fwd.wsNextSeq == 0 || seq != fwd.wsNextSeq || (len == 1 && rev.wsWindow == 0)) return false;
+  const sameAck = ack == fwd.wsLastAck;
+  if (len == 0 && sameAck && window == fwd.wsWindow) return false;
+  if (rev.wsMaxSeqToBeAcked != 0 && seqGt(ack, rev.wsMaxSeqToBeAcked)) return false;
+  if (len > 0 && rev.wsLastAck != 0 && seqLe(seq + len, rev.wsLastAck)) return false;
+  let a: u32 = 0;
+  if (len == 0 && sameAck && window != fwd.wsWindow) a |= A_WINDOW_UPDATE;
+  if (len > 0 && rev.wsWinScale != SCALE_UNKNOWN) {
+    const shift = rev.wsIsFirstAck || rev.wsWinScale == SCALE_NONE ? 0 : rev.wsWinScale;
+    if (seq + len == rev.wsLastAck + (rev.wsWindow << <u32>shift)) a |= A_WINDOW_FULL;
+  }
+  if (!sameAck) fwd.wsDupAcks = 0;
+  timeData(fwd, rev, rareOf(f, s ^ 1), a, tsNs, seq, ack, len, true);
+  advance(fwd, a, tsNs, seq, len, false);
+  fwd.wsWindow = window;
+  fwd.wsLastAck = ack;
+  fwd.wsLastAckTs = tsNs;
+  fwd.wsLastSegmentFlags = a;
+  fwd.wsIsFirstAck = false;
+  if (f.wsMruSynNs != 0 && f.wsFirstRttNs == 0) f.wsFirstRttNs = tsNs - f.wsMruSynNs;
+  if ((a & A_WINDOW_FULL) != 0) fwd.windowFull++;
+  return true;
 }
 
 /** dissect_tcp before the analysis: a new ISN on a pure SYN resets the stream; base_seq set. */
@@ -161,15 +195,15 @@ const A_RETRANSMISSION_FAMILY: u32 = A_RETRANSMISSION | A_FAST_RETRANSMISSION | 
  * Data RTT samples, Karn's rule (RFC 6298 §3): a segment of new data is timed when none is, the
  * first ACK covering it gives a sample, and a retransmission of it discards the timing.
  */
-function timeData(fwd: Endpoint, rev: Endpoint, a: u32, tsNs: i64, seq: u32, ack: u32, len: u32, hasAck: bool): void {
+function timeData(fwd: Endpoint, rev: Endpoint, revRare: EndpointRare, a: u32, tsNs: i64, seq: u32, ack: u32, len: u32, hasAck: bool): void {
   if (hasAck && rev.rttTimed && seqGe(ack, rev.rttTimedEnd)) {
     const sample = tsNs - rev.rttTimedNs;
     rev.rttTimed = false;
     if (sample >= 0) {
-      rev.rttMinNs = rev.rttCount == 0 || sample < rev.rttMinNs ? sample : rev.rttMinNs;
-      rev.rttMaxNs = rev.rttCount == 0 || sample > rev.rttMaxNs ? sample : rev.rttMaxNs;
-      rev.rttSumNs += sample;
-      rev.rttCount++;
+      revRare.rttMinNs = revRare.rttCount == 0 || sample < revRare.rttMinNs ? sample : revRare.rttMinNs;
+      revRare.rttMaxNs = revRare.rttCount == 0 || sample > revRare.rttMaxNs ? sample : revRare.rttMaxNs;
+      revRare.rttSumNs += sample;
+      revRare.rttCount++;
     }
   }
   if (len == 0) return;
@@ -208,7 +242,7 @@ function afterAnalysis(f: Flow, fwd: Endpoint, rev: Endpoint, syn: bool, synAck:
 }
 
 /** tshark shows tcp.analysis.retransmission on fast and spurious retransmissions too. */
-function count(e: Endpoint, a: u32): void {
+function count(e: EndpointRare, hot: Endpoint, a: u32): void {
   if ((a & (A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION)) != 0) e.retransmits++;
   if ((a & A_FAST_RETRANSMISSION) != 0) e.fastRetransmits++;
   if ((a & A_SPURIOUS_RETRANSMISSION) != 0) e.spuriousRetransmits++;
@@ -218,6 +252,6 @@ function count(e: Endpoint, a: u32): void {
   if ((a & A_DUPLICATE_ACK) != 0) e.dupAcks++;
   if ((a & A_ZERO_WINDOW) != 0) e.zeroWindows++;
   if ((a & A_ZERO_WINDOW_PROBE) != 0) e.zeroWindowProbes++;
-  if ((a & A_WINDOW_FULL) != 0) e.windowFull++;
+  if ((a & A_WINDOW_FULL) != 0) hot.windowFull++;
   if ((a & A_KEEP_ALIVE) != 0) e.keepalives++;
 }

@@ -5,9 +5,10 @@
 
 import { Closer, Event, TcpState } from "../../src/abi";
 import { eventsEnabled, putEvent } from "../out/events";
-import { analyzeSegment, initAnalysis } from "./analysis";
+import { analyzeSegment, analyzeInOrder, initAnalysis } from "./analysis";
+import { mayTakeFastPath, countOneStep } from "./path";
 import { frameIndex } from "../capture/frame";
-import { Flow, Endpoint, NO_TIME, endpointOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "./record";
+import { Flow, Endpoint, EndpointRare, NO_TIME, endpointOf, rareOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "./record";
 import { seqGe } from "./seq";
 import { TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_RST, TH_SYN, optMss, optSackOk, optTimestamps, optWscale, tcpAnalysisLen } from "../decode/tcp";
 
@@ -23,7 +24,6 @@ const COMPLETE_RST: u8 = 0x20;
 export function initLifecycle(e: Endpoint): void {
   e.rfcState = TcpState.UNKNOWN;
   e.synTs = NO_TIME;
-  e.lastSynTs = NO_TIME;
   e.firstDataTs = NO_TIME;
   e.finTs = NO_TIME;
   initAnalysis(e);
@@ -68,8 +68,10 @@ export const MAX_EVENTS_PER_SEGMENT: u32 = 7;
 function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
   const syn = (flags & TH_SYN) != 0, fin = (flags & TH_FIN) != 0, rst = (flags & TH_RST) != 0, hasAck = (flags & TH_ACK) != 0;
-  analyzeSegment(f, s, tsNs, flags, seq, ack, tcpAnalysisLen, window);
-  if (syn) noteSyn(x, tsNs, flags, seq);
+  const inOrder = mayTakeFastPath(flags) && analyzeInOrder(f, s, tsNs, seq, ack, tcpAnalysisLen, window);
+  countOneStep(false, inOrder);
+  if (!inOrder) analyzeSegment(f, s, tsNs, flags, seq, ack, tcpAnalysisLen, window);
+  if (syn) noteSyn(x, rareOf(f, s), tsNs, flags, seq);
   if (len > 0 && !rst && x.firstDataTs == NO_TIME) x.firstDataTs = tsNs;
   f.completeness |= completenessBits(f, flags, len);
   if (rst) { onReset(f, s, tsNs); return; }
@@ -80,20 +82,20 @@ function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: 
   if (x.rfcState == TcpState.UNKNOWN && !syn) x.rfcState = TcpState.ESTABLISHED;
 }
 
-function noteSyn(x: Endpoint, tsNs: i64, flags: u32, seq: u32): void {
-  x.lastSynTs = tsNs;
+function noteSyn(x: Endpoint, xRare: EndpointRare, tsNs: i64, flags: u32, seq: u32): void {
+  xRare.lastSynTs = tsNs;
   if (x.synTs != NO_TIME) return;
   x.synTs = tsNs;
   x.isn = seq;
   let bits = OPT_ISN;
-  if (optMss >= 0) { bits |= OPT_MSS; x.mss = <u16>optMss; }
-  if (optWscale >= 0) { bits |= OPT_WSCALE; x.wscale = <u8>optWscale; }
+  if (optMss >= 0) { bits |= OPT_MSS; xRare.mss = <u16>optMss; }
+  if (optWscale >= 0) { bits |= OPT_WSCALE; xRare.wscale = <u8>optWscale; }
   if (optSackOk) bits |= OPT_SACK_OK;
   if (optTimestamps) bits |= OPT_TIMESTAMPS;
   // RFC 3168 §6.1.1: ECN-setup SYN has ECE and CWR; ECN-setup SYN-ACK has ECE only.
   const ecnSetup = (flags & TH_ACK) != 0 ? (flags & (TH_ECE | TH_CWR)) == TH_ECE : (flags & (TH_ECE | TH_CWR)) == (TH_ECE | TH_CWR);
   if (ecnSetup) bits |= OPT_ECN_SETUP;
-  x.optionBits = bits;
+  xRare.optionBits = bits;
 }
 
 function completenessBits(f: Flow, flags: u32, len: u32): u8 {
@@ -125,7 +127,7 @@ function onAck(f: Flow, s: u32, tsNs: i64, flags: u32, ack: u32): void {
     if (s == 0 && f.establishedNs == NO_TIME && y.synTs != NO_TIME) f.establishedNs = tsNs;
     if (x.rfcState == TcpState.SYN_SENT || x.rfcState == TcpState.UNKNOWN) x.rfcState = TcpState.ESTABLISHED;
   }
-  if (y.finTs != NO_TIME && !y.finAcked && seqGe(ack, y.finSeqAbs + 1)) {
+  if (y.finTs != NO_TIME && !y.finAcked && seqGe(ack, rareOf(f, s ^ 1).finSeqAbs + 1)) {
     y.finAcked = true;
     // §3.6: the ACK of our FIN moves FIN-WAIT-1 on, CLOSING to TIME-WAIT, LAST-ACK to CLOSED.
     if (y.rfcState == TcpState.FIN_WAIT_1) y.rfcState = TcpState.FIN_WAIT_2;
@@ -150,10 +152,10 @@ function onFin(f: Flow, s: u32, tsNs: i64, finSeqAbs: u32, hasAck: bool, ack: u3
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
   if (x.finTs != NO_TIME) return;
   x.finTs = tsNs;
-  x.finSeqAbs = finSeqAbs;
+  rareOf(f, s).finSeqAbs = finSeqAbs;
   if (f.closer == Closer.None) {
     f.closer = s == 0 ? Closer.Orig : Closer.Resp;
-  } else if (y.finTs != NO_TIME && !(hasAck && seqGe(ack, y.finSeqAbs + 1))) {
+  } else if (y.finTs != NO_TIME && !(hasAck && seqGe(ack, rareOf(f, s ^ 1).finSeqAbs + 1))) {
     // This FIN was sent before the peer's FIN arrived: a simultaneous close.
     f.closer = Closer.Both;
   }

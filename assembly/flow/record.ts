@@ -12,59 +12,37 @@ export const enum Zeek {
 /** Out-of-order data blocks kept per endpoint for gap detection (Zeek keeps all of them). */
 export const MAX_BLOCKS: u32 = 4;
 
+// The record is laid out by who touches it (Linux's tcp_sock cache-line groups): what the common
+// segment reads and writes (the Flow fields from `keyA0` on, then both Endpoint records) lies in
+// one stretch of nine cache lines; the rest (EndpointRare, the reassembly blocks, the history and
+// the Flow fields before `keyA0`) is touched by rare rules and when the row is written.
+
+/** One side's state that most segments read or write. */
 @unmanaged export class Endpoint {
   // Zeek's passive model (TCP_Endpoint).
   state: i32;
   prevState: i32;
-  didClose: bool;
-  finSeen: bool;           // FIN_cnt > 0
   startSeq: u32;
   lastSeq: u32;
   ackSeq: u32;
   seqWraps: u32;
   ackWraps: u32;
-  finSeq: u64;             // relative seq one past the FIN
-  histLastSyn: u64;
-  histLastFin: u64;
-  histLastRst: u64;
-  // Scaled history counters (Session::ScaledHistoryEntry): count and next threshold.
-  chkCount: u32; chkThresh: u32;
-  rxmitCount: u32; rxmitThresh: u32;
-  win0Count: u32; win0Thresh: u32;
-  gapCount: u32; gapThresh: u32;
-  // Reassembly bookkeeping for content gaps (TCP_Reassembler), relative sequence space.
-  lastReassemSeq: u64;
-  trimSeq: u64;
+  didClose: bool;
+  finSeen: bool;           // FIN_cnt > 0
   skipDeliveries: bool;
   didEof: bool;
   blockCount: u8;
+  rttTimed: bool;          // data RTT: one segment of this side's timed at a time (Karn's rule)
+  wsIsFirstAck: bool;
+  wsBaseSeqSet: bool;
+  // Reassembly bookkeeping for content gaps (TCP_Reassembler), relative sequence space.
+  lastReassemSeq: u64;
+  trimSeq: u64;
+  finSeq: u64;             // relative seq one past the FIN
+  gapCount: u32; gapThresh: u32;
   // ConnSize.
   pkts: u64;
   ipBytes: u64;
-  // synfin's own per-direction facts.
-  rfcState: i32;
-  optionBits: u8;          // OPT_* below
-  wscale: u8;
-  mss: u16;
-  isn: u32;
-  finSeqAbs: u32;          // absolute seq of this side's first FIN
-  synTs: i64;              // first SYN (or SYN-ACK) from this side
-  lastSynTs: i64;          // most recent one
-  firstDataTs: i64;
-  finTs: i64;
-  finAcked: bool;
-  // Wireshark's tcp.analysis flags from this side, totalled (analysis.ts).
-  retransmits: u64;
-  fastRetransmits: u64;
-  spuriousRetransmits: u64;
-  outOfOrder: u64;
-  lostSegments: u64;
-  ackLostSegments: u64;
-  dupAcks: u64;
-  zeroWindows: u64;
-  zeroWindowProbes: u64;
-  windowFull: u64;
-  keepalives: u64;
   // Wireshark 4.0's per-flow analysis state (tcp_flow_t, tcp_analyze_seq_info), absolute numbers.
   wsWindow: u32;           // last raw window
   wsWinScale: i32;         // -1 unknown, -2 not in use, else the shift
@@ -76,12 +54,44 @@ export const MAX_BLOCKS: u32 = 4;
   wsBaseSeq: u32;
   wsLastAckTs: i64;        // lastacktime: time of the last segment (any)
   wsNextSeqTs: i64;        // time of the segment that last moved nextseq
-  wsIsFirstAck: bool;
-  wsBaseSeqSet: bool;
-  // Data RTT (Karn's rule): one segment of this side's timed at a time.
-  rttTimed: bool;
   rttTimedEnd: u32;
+  // synfin's own per-direction facts.
+  rfcState: i32;
+  isn: u32;
+  finAcked: bool;
   rttTimedNs: i64;
+  firstDataTs: i64;
+  synTs: i64;              // first SYN (or SYN-ACK) from this side
+  finTs: i64;
+  windowFull: u64;         // the one analysis total the common segment can add to
+}
+
+/** One side's state that only rare rules and the row read: letters' counters, options, totals. */
+@unmanaged export class EndpointRare {
+  histLastSyn: u64;
+  histLastFin: u64;
+  histLastRst: u64;
+  // Scaled history counters (Session::ScaledHistoryEntry): count and next threshold.
+  chkCount: u32; chkThresh: u32;
+  rxmitCount: u32; rxmitThresh: u32;
+  win0Count: u32; win0Thresh: u32;
+  optionBits: u8;          // OPT_* below
+  wscale: u8;
+  mss: u16;
+  finSeqAbs: u32;          // absolute seq of this side's first FIN
+  lastSynTs: i64;          // most recent SYN (or SYN-ACK) from this side
+  // Wireshark's tcp.analysis flags from this side, totalled (analysis.ts); windowFull is in Endpoint.
+  retransmits: u64;
+  fastRetransmits: u64;
+  spuriousRetransmits: u64;
+  outOfOrder: u64;
+  lostSegments: u64;
+  ackLostSegments: u64;
+  dupAcks: u64;
+  zeroWindows: u64;
+  zeroWindowProbes: u64;
+  keepalives: u64;
+  // Data RTT samples.
   rttCount: u32;
   rttSumNs: i64;
   rttMinNs: i64;
@@ -97,28 +107,37 @@ export const OPT_ECN_SETUP: u8 = 16;   // SYN with ECE+CWR, or SYN-ACK with ECE
 export const OPT_ISN: u8 = 32;
 
 @unmanaged export class Flow {
-  // Canonical key: side A sorts below side B (see table.ts).
+  // Rarely touched: identity and instants for the row, list links, the close's details.
+  connId: i64;
+  firstPacket: i64;
+  startNs: i64;            // Zeek's start_time
+  rstNs: i64;
+  closedNs: i64;
+  interface: u32;
+  closer: i32;
+  older: u32;              // creation-order list (for the end-of-input flush)
+  newer: u32;
+  lruPrev: u32;            // activity-order list (for eviction), one of two (tracker.ts)
+  lruNext: u32;
+  nextFree: u32;
+  hasInterface: bool;
+  tunnel: u8;
+  deferredGenEvent: bool;
+  // Touched by every segment from here on. Canonical key: side A sorts below side B (see table.ts).
   keyA0: u64; keyA1: u64; keyB0: u64; keyB1: u64;
   portA: u16; portB: u16; vlan: u16; keyBits: u16;
   hash: u32;
   gen: u32;
-  nextFree: u32;
+  histSeen: u32;           // Zeek's hist_seen mask (responder bits << 16)
+  index: u32;              // this record's index in the arena
   origIsA: bool;
-  hasInterface: bool;
   historyLen: u8;
   completeness: u8;
-  tunnel: u8;
-  histSeen: u32;           // Zeek's hist_seen mask (responder bits << 16)
-  interface: u32;
   firstPacketSeen: u8;     // Zeek's first_packet_seen bits (1 orig, 2 resp)
   isPartial: bool;
   closeDeferred: bool;
-  deferredGenEvent: bool;
-  closer: i32;
   isActive: bool;          // Zeek's is_active (cleared by connection_attempt / reset / finish)
-  connId: i64;
-  firstPacket: i64;
-  startNs: i64;            // Zeek's start_time
+  lruList: u8;             // which: 0 attempts without a reply, 1 the others
   lastNs: i64;             // Zeek's last_time (duration)
   lastPacketNs: i64;       // any packet, for last_ts
   inactivityNs: i64;       // current inactivity timeout
@@ -126,34 +145,39 @@ export const OPT_ISN: u8 = 32;
   expireNs: i64;           // ExpireTimer deadline, or NO_TIME
   deleteNs: i64;           // ConnDeleteTimer deadline, or NO_TIME
   timerNs: i64;            // earliest queued timer entry (timers.ts)
+  lruStamp: i64;           // packet index of its last move in that list
   establishedNs: i64;
-  rstNs: i64;
-  closedNs: i64;
   missedBytes: u64;
   wsMruSynNs: i64;         // Wireshark's ts_mru_syn (0 = none)
   wsFirstRttNs: i64;       // Wireshark's ts_first_rtt, the initial RTT (0 = not yet)
-  index: u32;              // this record's index in the arena
-  older: u32;              // creation-order list (for the end-of-input flush)
-  newer: u32;
-  lruPrev: u32;            // activity-order list (for eviction), one of two (tracker.ts)
-  lruNext: u32;
-  lruList: u8;             // which: 0 attempts without a reply, 1 the others
-  lruStamp: i64;           // packet index of its last move in that list
 }
 
+const CACHE_LINE: usize = 64;
+@inline function lineAligned(n: usize): usize { return (n + CACHE_LINE - 1) & ~(CACHE_LINE - 1); }
 export const ENDPOINT_SIZE: usize = (offsetof<Endpoint>() + 7) & ~7;
+const RARE_SIZE: usize = (offsetof<EndpointRare>() + 7) & ~7;
 const BLOCKS_SIZE: usize = <usize>MAX_BLOCKS * 16;
-const FLOW_HEADER_SIZE: usize = (offsetof<Flow>() + 7) & ~7;
-const ENDPOINTS_OFFSET: usize = FLOW_HEADER_SIZE;
-const BLOCKS_OFFSET: usize = ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE;
-const HISTORY_OFFSET: usize = BLOCKS_OFFSET + 2 * BLOCKS_SIZE;
-export const FLOW_SIZE: usize = (HISTORY_OFFSET + <usize>Abi.HistoryBytes + 7) & ~7;
+/** Where the Flow fields that every segment touches begin (the hot stretch runs to the endpoints' end). */
+export const FLOW_HOT_OFFSET: usize = offsetof<Flow>("keyA0");
+const ENDPOINTS_OFFSET: usize = (offsetof<Flow>() + 7) & ~7;
+const BLOCKS_OFFSET: usize = lineAligned(ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE);
+const RARE_OFFSET: usize = BLOCKS_OFFSET + 2 * BLOCKS_SIZE;
+const HISTORY_OFFSET: usize = RARE_OFFSET + 2 * RARE_SIZE;
+/** Records are whole cache lines (the arena starts on a page), so the hot stretch is the same lines in each. */
+export const FLOW_SIZE: usize = lineAligned(HISTORY_OFFSET + <usize>Abi.HistoryBytes);
+/** Cache lines the hot stretch spans. */
+export const HOT_LINES: usize = (ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE - 1) / CACHE_LINE - FLOW_HOT_OFFSET / CACHE_LINE + 1;
 
 export const NO_TIME: i64 = i64.MIN_VALUE;
 
 /** The originator's (0) or responder's (1) endpoint. */
 @inline export function endpointOf(f: Flow, side: u32): Endpoint {
   return changetype<Endpoint>(changetype<usize>(f) + ENDPOINTS_OFFSET + <usize>side * ENDPOINT_SIZE);
+}
+
+/** The rarely touched part of the originator's (0) or responder's (1) endpoint. */
+@inline export function rareOf(f: Flow, side: u32): EndpointRare {
+  return changetype<EndpointRare>(changetype<usize>(f) + RARE_OFFSET + <usize>side * RARE_SIZE);
 }
 
 /** Start of an endpoint's reassembly blocks: MAX_BLOCKS pairs of u64 (seq, upper). */
@@ -165,13 +189,14 @@ export const NO_TIME: i64 = i64.MIN_VALUE;
   return changetype<usize>(f) + HISTORY_OFFSET;
 }
 
-/** Swaps the originator and responder records (Zeek's FlipRoles), blocks included. */
+/** Swaps the originator's and responder's records (Zeek's FlipRoles): endpoints, blocks, rare parts. */
 export function swapEndpoints(f: Flow): void {
   const a = changetype<usize>(f) + ENDPOINTS_OFFSET;
-  const b = a + ENDPOINT_SIZE;
-  swapBytes(a, b, ENDPOINT_SIZE);
+  swapBytes(a, a + ENDPOINT_SIZE, ENDPOINT_SIZE);
   const ba = changetype<usize>(f) + BLOCKS_OFFSET;
   swapBytes(ba, ba + BLOCKS_SIZE, BLOCKS_SIZE);
+  const ra = changetype<usize>(f) + RARE_OFFSET;
+  swapBytes(ra, ra + RARE_SIZE, RARE_SIZE);
 }
 
 function swapBytes(a: usize, b: usize, len: usize): void {

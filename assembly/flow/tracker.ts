@@ -4,11 +4,12 @@
 
 import { EndReason, Event, Stat, Tunnel } from "../../src/abi";
 import { putEvent, eventsRoom, DIR_NONE } from "../out/events";
-import { Flow, Zeek, NO_TIME, endpointOf } from "./record";
+import { Flow, Zeek, NO_TIME, endpointOf, rareOf } from "./record";
 import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows, maxFlows } from "./table";
 import { NO_TIMER, nextDeadline, popTimer, poppedDeadlineNs } from "./timers";
 import { mode, MODE_REDUCE, noteCreated } from "../parallel";
-import { processSegment, checksumError, HANDSHAKE_INACTIVITY_NS } from "./zeek";
+import { processSegment, processInOrder, checksumError, HANDSHAKE_INACTIVITY_NS } from "./zeek";
+import { mayTakeFastPath, countOneStep } from "./path";
 import { flipAtCreation, flipRoles } from "./roles";
 import { initReassembly } from "./reassembly";
 import { initLifecycle, trackLifecycle } from "./lifecycle";
@@ -93,7 +94,9 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
     return;
   }
   f.lastPacketNs = tsNs;
-  const counted = endpointOf(f, processSegment(f, isOrig, tsNs, flags, seq, ack, window, len, capturedLen));
+  const inOrder = mayTakeFastPath(flags) && processInOrder(f, isOrig, tsNs, seq, ack, window, len, capturedLen);
+  countOneStep(inOrder, false);
+  const counted = endpointOf(f, inOrder ? (isOrig ? 0 : 1) : processSegment(f, isOrig, tsNs, flags, seq, ack, window, len, capturedLen));
   counted.pkts++;
   counted.ipBytes += ipTotalLen;
   // Zeek's flips may have moved the sender to the other side: find it again.
@@ -186,7 +189,9 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
   armFirstExpire(f, networkTimeNs);
   for (let s: u32 = 0; s < 2; s++) {
     const e = endpointOf(f, s);
-    e.chkThresh = 1; e.rxmitThresh = 1; e.win0Thresh = 1; e.gapThresh = 1;
+    const r = rareOf(f, s);
+    r.chkThresh = 1; r.rxmitThresh = 1; r.win0Thresh = 1; e.gapThresh = 1;
+    r.lastSynTs = NO_TIME;
     initReassembly(e);
     initLifecycle(e);
   }

@@ -3,7 +3,7 @@
 // names the Zeek function it reproduces; conn_state, history, the byte counts and duration of a
 // row are functions of the state kept here.
 
-import { Flow, Endpoint, Zeek, endpointOf } from "./record";
+import { Flow, Endpoint, Zeek, endpointOf, rareOf } from "./record";
 import { seqDiff } from "./seq";
 import { HIST_SYN, HIST_FIN, HIST_RST, HIST_FIN_RST, HIST_DATA, HIST_ACK, HIST_MULTI_FLAG, addHistory, checkHistory, scaledHistory, historyIs, setHistory2 } from "./history";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../decode/tcp";
@@ -49,9 +49,9 @@ function setTcpInactivity(f: Flow): void {
 
 /** A packet dropped for its TCP checksum: only the scaled 'C' letter (TCP_Endpoint::ChecksumError). */
 export function checksumError(f: Flow, isOrig: bool): void {
-  const e = endpointOf(f, isOrig ? 0 : 1);
-  e.chkCount++;
-  e.chkThresh = scaledHistory(f, isOrig, LETTER_C, e.chkCount, e.chkThresh);
+  const r = rareOf(f, isOrig ? 0 : 1);
+  r.chkCount++;
+  r.chkThresh = scaledHistory(f, isOrig, LETTER_C, r.chkCount, r.chkThresh);
 }
 
 /**
@@ -87,6 +87,38 @@ export function processSegment(f: Flow, isOrig: bool, tsNs: i64, flags: u32, seq
   checkEof(f, side);
   if (close != 0) connectionClosed(f, side, close == 2);
   return countedSide;
+}
+
+/**
+ * processSegment for the common segment, in one step: an ACK (PSH, URG, ECE, CWR allowed) without
+ * SYN, FIN or RST, sent by an established or partial side at exactly its last sequence number,
+ * with a non-zero window, no close begun on either side, and the D or A letter of its direction
+ * already in the history. Then Zeek's rules reduce to: the partial-status bit, the time, the ACK
+ * (noteAck), last_seq moving over the payload, and the reassembler's ACK and data steps, which are
+ * called as they are. Does what processSegment does and returns true; returns false, having changed
+ * nothing, for any other segment.
+ */
+export function processInOrder(f: Flow, isOrig: bool, tsNs: i64, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32): bool {
+  const s: u32 = isOrig ? 0 : 1;
+  const e = endpointOf(f, s), peer = endpointOf(f, s ^ 1);
+  // update_last_seq moves only forward; a payload of 2^31 or more would read as a step back.
+  if (seq != e.lastSeq || window == 0 || len >= 0x8000_0000) return false;
+  // UpdateStateMachine changes nothing for these states without SYN, FIN or RST; CheckEOF waits for a FIN.
+  if ((e.state != Zeek.Established && e.state != Zeek.Partial) || e.finSeen || e.didClose || peer.didClose) return false;
+  // update_history adds nothing: the letter was seen, and no second-packet flip ("H" alone).
+  const mask = len > 0 ? HIST_DATA : HIST_ACK;
+  if ((f.histSeen & (isOrig ? mask : mask << 16)) == 0 || (!isOrig && f.historyLen == 1)) return false;
+  side = s;
+  // SetPartialStatus with no SYN and an ACK: partial unless this side's first packet was seen.
+  if ((f.firstPacketSeen & (isOrig ? SEEN_ORIG : SEEN_RESP)) == 0) f.isPartial = true;
+  const relSeq = relativeSeq(e, seq, e.lastSeq, e.seqWraps);
+  const seqUnderflow = relSeqUnderflow;
+  f.lastNs = tsNs;
+  const relAck = noteAck(f, ack, false);
+  if (len > 0) setLastSeq(e, seq + len);
+  ackReceived(f, s ^ 1, relAck);
+  if (len > 0 && !seqUnderflow) dataSent(f, s, relSeq, len, capturedLen);
+  return true;
 }
 
 /** TCPSessionAdapter::SetPartialStatus. */
@@ -146,7 +178,7 @@ function updateHistory(f: Flow, syn: bool, fin: bool, rst: bool, hasAck: bool, r
     else checkHistory(f, side == 0, HIST_MULTI_FLAG, LETTER_Q);
     return;
   }
-  const e = sender(f);
+  const e = rareOf(f, side);
   if (flagCount == 1) {
     if (syn) {
       const code = hasAck ? LETTER_H : LETTER_S;
@@ -176,8 +208,9 @@ function updateHistory(f: Flow, syn: bool, fin: bool, rst: bool, hasAck: bool, r
 function updateWindow(f: Flow, window: u32, rst: bool): void {
   const e = sender(f);
   if (window == 0 && !rst && receiver(f).state != Zeek.Closed && e.state != Zeek.Reset) {
-    e.win0Count++;
-    e.win0Thresh = scaledHistory(f, side == 0, LETTER_W, e.win0Count, e.win0Thresh);
+    const r = rareOf(f, side);
+    r.win0Count++;
+    r.win0Thresh = scaledHistory(f, side == 0, LETTER_W, r.win0Count, r.win0Thresh);
   }
 }
 
@@ -217,8 +250,9 @@ function updateLastSeq(f: Flow, s: u32, syn: bool, fin: bool, rst: bool, len: u3
   } else if (d > 0) {
     setLastSeq(e, s);
   } else if (len > 0) {
-    e.rxmitCount++;
-    e.rxmitThresh = scaledHistory(f, side == 0, LETTER_T, e.rxmitCount, e.rxmitThresh);
+    const r = rareOf(f, side);
+    r.rxmitCount++;
+    r.rxmitThresh = scaledHistory(f, side == 0, LETTER_T, r.rxmitCount, r.rxmitThresh);
   }
   return d;
 }

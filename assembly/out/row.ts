@@ -2,7 +2,7 @@
 // scripts/base/protocols/conn/main.zeek), end_reason, and every column of src/schema.ts.
 
 import { ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, EndReason, Present, TcpState } from "../../src/abi";
-import { Flow, Endpoint, Zeek, NO_TIME, endpointOf, historyOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "../flow/record";
+import { Flow, Endpoint, EndpointRare, Zeek, NO_TIME, endpointOf, rareOf, historyOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "../flow/record";
 import { endpointSize } from "../flow/zeek";
 import { origPort, respPort } from "../flow/roles";
 import { NULL_I64, putI64, putU16, putU32, putU8, bytesCell, commitRow } from "./columns";
@@ -96,8 +96,9 @@ export function writeRow(f: Flow, cause: EndReason): EndReason {
   putI64(ColI64.ClosedTs, orNull(f.closedNs));
   // Handshake legs: the SYN-ACK against the latest SYN before it, the ACK against the latest SYN-ACK.
   const synAckTs = r.synTs;
-  putI64(ColI64.RttSynSynAck, o.lastSynTs != NO_TIME && synAckTs != NO_TIME && synAckTs >= o.lastSynTs ? synAckTs - o.lastSynTs : NULL_I64);
-  putI64(ColI64.RttSynAckAck, f.establishedNs != NO_TIME && r.lastSynTs != NO_TIME ? f.establishedNs - r.lastSynTs : NULL_I64);
+  const oRare = rareOf(f, 0), rRare = rareOf(f, 1);
+  putI64(ColI64.RttSynSynAck, oRare.lastSynTs != NO_TIME && synAckTs != NO_TIME && synAckTs >= oRare.lastSynTs ? synAckTs - oRare.lastSynTs : NULL_I64);
+  putI64(ColI64.RttSynAckAck, f.establishedNs != NO_TIME && rRare.lastSynTs != NO_TIME ? f.establishedNs - rRare.lastSynTs : NULL_I64);
   putI64(ColI64.OrigPkts, o.pkts);
   putI64(ColI64.RespPkts, r.pkts);
   // Zeek logs the byte counts only with a positive duration.
@@ -106,45 +107,45 @@ export function writeRow(f: Flow, cause: EndReason): EndReason {
   putI64(ColI64.OrigIpBytes, o.ipBytes);
   putI64(ColI64.RespIpBytes, r.ipBytes);
   putI64(ColI64.MissedBytes, f.missedBytes);
-  writeAnalysis(o, r);
+  writeAnalysis(o, r, oRare, rRare);
   const reason = endReason(f, cause);
   writeStates(f, o, r, reason);
-  writeOptions(f, o, r);
+  writeOptions(f, o, r, oRare, rRare);
   writeAddresses(f);
   commitRow();
   return reason;
 }
 
 /** Wireshark's tcp.analysis totals, per direction. */
-function writeAnalysis(o: Endpoint, r: Endpoint): void {
-  putI64(ColI64.OrigRetransmits, o.retransmits);
-  putI64(ColI64.RespRetransmits, r.retransmits);
-  putI64(ColI64.OrigFastRetransmits, o.fastRetransmits);
-  putI64(ColI64.RespFastRetransmits, r.fastRetransmits);
-  putI64(ColI64.OrigSpuriousRetransmits, o.spuriousRetransmits);
-  putI64(ColI64.RespSpuriousRetransmits, r.spuriousRetransmits);
-  putI64(ColI64.OrigOutOfOrder, o.outOfOrder);
-  putI64(ColI64.RespOutOfOrder, r.outOfOrder);
-  putI64(ColI64.OrigLostSegments, o.lostSegments);
-  putI64(ColI64.RespLostSegments, r.lostSegments);
-  putI64(ColI64.OrigAckLostSegments, o.ackLostSegments);
-  putI64(ColI64.RespAckLostSegments, r.ackLostSegments);
-  putI64(ColI64.OrigDupAcks, o.dupAcks);
-  putI64(ColI64.RespDupAcks, r.dupAcks);
-  putI64(ColI64.OrigZeroWindows, o.zeroWindows);
-  putI64(ColI64.RespZeroWindows, r.zeroWindows);
-  putI64(ColI64.OrigZeroWindowProbes, o.zeroWindowProbes);
-  putI64(ColI64.RespZeroWindowProbes, r.zeroWindowProbes);
+function writeAnalysis(o: Endpoint, r: Endpoint, oRare: EndpointRare, rRare: EndpointRare): void {
+  putI64(ColI64.OrigRetransmits, oRare.retransmits);
+  putI64(ColI64.RespRetransmits, rRare.retransmits);
+  putI64(ColI64.OrigFastRetransmits, oRare.fastRetransmits);
+  putI64(ColI64.RespFastRetransmits, rRare.fastRetransmits);
+  putI64(ColI64.OrigSpuriousRetransmits, oRare.spuriousRetransmits);
+  putI64(ColI64.RespSpuriousRetransmits, rRare.spuriousRetransmits);
+  putI64(ColI64.OrigOutOfOrder, oRare.outOfOrder);
+  putI64(ColI64.RespOutOfOrder, rRare.outOfOrder);
+  putI64(ColI64.OrigLostSegments, oRare.lostSegments);
+  putI64(ColI64.RespLostSegments, rRare.lostSegments);
+  putI64(ColI64.OrigAckLostSegments, oRare.ackLostSegments);
+  putI64(ColI64.RespAckLostSegments, rRare.ackLostSegments);
+  putI64(ColI64.OrigDupAcks, oRare.dupAcks);
+  putI64(ColI64.RespDupAcks, rRare.dupAcks);
+  putI64(ColI64.OrigZeroWindows, oRare.zeroWindows);
+  putI64(ColI64.RespZeroWindows, rRare.zeroWindows);
+  putI64(ColI64.OrigZeroWindowProbes, oRare.zeroWindowProbes);
+  putI64(ColI64.RespZeroWindowProbes, rRare.zeroWindowProbes);
   putI64(ColI64.OrigWindowFull, o.windowFull);
   putI64(ColI64.RespWindowFull, r.windowFull);
-  putI64(ColI64.OrigKeepalives, o.keepalives);
-  putI64(ColI64.RespKeepalives, r.keepalives);
-  putI64(ColI64.OrigRttMin, o.rttCount == 0 ? NULL_I64 : o.rttMinNs);
-  putI64(ColI64.OrigRttAvg, o.rttCount == 0 ? NULL_I64 : o.rttSumNs / <i64>o.rttCount);
-  putI64(ColI64.OrigRttMax, o.rttCount == 0 ? NULL_I64 : o.rttMaxNs);
-  putI64(ColI64.RespRttMin, r.rttCount == 0 ? NULL_I64 : r.rttMinNs);
-  putI64(ColI64.RespRttAvg, r.rttCount == 0 ? NULL_I64 : r.rttSumNs / <i64>r.rttCount);
-  putI64(ColI64.RespRttMax, r.rttCount == 0 ? NULL_I64 : r.rttMaxNs);
+  putI64(ColI64.OrigKeepalives, oRare.keepalives);
+  putI64(ColI64.RespKeepalives, rRare.keepalives);
+  putI64(ColI64.OrigRttMin, oRare.rttCount == 0 ? NULL_I64 : oRare.rttMinNs);
+  putI64(ColI64.OrigRttAvg, oRare.rttCount == 0 ? NULL_I64 : oRare.rttSumNs / <i64>oRare.rttCount);
+  putI64(ColI64.OrigRttMax, oRare.rttCount == 0 ? NULL_I64 : oRare.rttMaxNs);
+  putI64(ColI64.RespRttMin, rRare.rttCount == 0 ? NULL_I64 : rRare.rttMinNs);
+  putI64(ColI64.RespRttAvg, rRare.rttCount == 0 ? NULL_I64 : rRare.rttSumNs / <i64>rRare.rttCount);
+  putI64(ColI64.RespRttMax, rRare.rttCount == 0 ? NULL_I64 : rRare.rttMaxNs);
 }
 
 function writeStates(f: Flow, o: Endpoint, r: Endpoint, reason: EndReason): void {
@@ -159,27 +160,27 @@ function writeStates(f: Flow, o: Endpoint, r: Endpoint, reason: EndReason): void
   memory.copy(bytesCell(ColBytes.History), historyOf(f), f.historyLen);
 }
 
-function writeOptions(f: Flow, o: Endpoint, r: Endpoint): void {
+function writeOptions(f: Flow, o: Endpoint, r: Endpoint, oRare: EndpointRare, rRare: EndpointRare): void {
   let present: u32 = 0;
   if ((f.keyBits & 2) != 0) present |= Present.Vlan;
-  if ((o.optionBits & OPT_MSS) != 0) present |= Present.OrigMss;
-  if ((r.optionBits & OPT_MSS) != 0) present |= Present.RespMss;
-  if ((o.optionBits & OPT_WSCALE) != 0) present |= Present.OrigWscale;
-  if ((r.optionBits & OPT_WSCALE) != 0) present |= Present.RespWscale;
-  if ((o.optionBits & OPT_ISN) != 0) present |= Present.OrigIsn;
-  if ((r.optionBits & OPT_ISN) != 0) present |= Present.RespIsn;
+  if ((oRare.optionBits & OPT_MSS) != 0) present |= Present.OrigMss;
+  if ((rRare.optionBits & OPT_MSS) != 0) present |= Present.RespMss;
+  if ((oRare.optionBits & OPT_WSCALE) != 0) present |= Present.OrigWscale;
+  if ((rRare.optionBits & OPT_WSCALE) != 0) present |= Present.RespWscale;
+  if ((oRare.optionBits & OPT_ISN) != 0) present |= Present.OrigIsn;
+  if ((rRare.optionBits & OPT_ISN) != 0) present |= Present.RespIsn;
   if (f.hasInterface) present |= Present.Interface;
   putU8(ColU8.Present, present);
   putU16(ColU16.Vlan, f.vlan);
-  putU16(ColU16.OrigMss, o.mss);
-  putU16(ColU16.RespMss, r.mss);
-  putU8(ColU8.OrigWscale, o.wscale);
-  putU8(ColU8.RespWscale, r.wscale);
-  putU8(ColU8.OrigSackOk, (o.optionBits & OPT_SACK_OK) != 0 ? 1 : 0);
-  putU8(ColU8.RespSackOk, (r.optionBits & OPT_SACK_OK) != 0 ? 1 : 0);
-  putU8(ColU8.OrigTsOk, (o.optionBits & OPT_TIMESTAMPS) != 0 ? 1 : 0);
-  putU8(ColU8.RespTsOk, (r.optionBits & OPT_TIMESTAMPS) != 0 ? 1 : 0);
-  putU8(ColU8.Ecn, (o.optionBits & r.optionBits & OPT_ECN_SETUP) != 0 ? 1 : 0);
+  putU16(ColU16.OrigMss, oRare.mss);
+  putU16(ColU16.RespMss, rRare.mss);
+  putU8(ColU8.OrigWscale, oRare.wscale);
+  putU8(ColU8.RespWscale, rRare.wscale);
+  putU8(ColU8.OrigSackOk, (oRare.optionBits & OPT_SACK_OK) != 0 ? 1 : 0);
+  putU8(ColU8.RespSackOk, (rRare.optionBits & OPT_SACK_OK) != 0 ? 1 : 0);
+  putU8(ColU8.OrigTsOk, (oRare.optionBits & OPT_TIMESTAMPS) != 0 ? 1 : 0);
+  putU8(ColU8.RespTsOk, (rRare.optionBits & OPT_TIMESTAMPS) != 0 ? 1 : 0);
+  putU8(ColU8.Ecn, (oRare.optionBits & rRare.optionBits & OPT_ECN_SETUP) != 0 ? 1 : 0);
   putU32(ColU32.OrigIsn, o.isn);
   putU32(ColU32.RespIsn, r.isn);
   putU32(ColU32.Interface, f.interface);
@@ -191,7 +192,7 @@ function writeAddresses(f: Flow): void {
   putU8(ColU8.IpVersion, ipv6 ? 6 : 4);
   const origCell = bytesCell(ColBytes.OrigAddr);
   const respCell = bytesCell(ColBytes.RespAddr);
-  const a = changetype<usize>(f); // keyA0 is the first field of Flow
+  const a = changetype<usize>(f) + offsetof<Flow>("keyA0"); // keyA0..keyB1: side A's address, then side B's
   const sideA = a, sideB = a + 16;
   copyAddress(origCell, f.origIsA ? sideA : sideB, addrLen);
   copyAddress(respCell, f.origIsA ? sideB : sideA, addrLen);
