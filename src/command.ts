@@ -26,7 +26,7 @@ per TCP connection.
   --events FILE        also write the events table (one row per lifecycle transition) to FILE,
                        in the output format (NDJSON when the output is the summary table)
   --verify-checksums   drop packets with a bad IPv4 header or TCP checksum (as Zeek without -C)
-  --max-flows N        track at most N connections at once (default 500000, at most ~580 MB of
+  --max-flows N        track at most N connections at once (default 500000, at most ~610 MB of
                        flow records); the least recently active is ended as "evicted",
                        unanswered attempts first
   --memory-limit SIZE  most wasm memory the core may use, e.g. 1G (default 4G, wasm's limit);
