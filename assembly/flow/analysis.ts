@@ -99,10 +99,7 @@ export function analyzeInOrder(f: Flow, s: u32, tsNs: i64, seq: u32, ack: u32, l
   if (len > 0 && rev.wsLastAck != 0 && seqLe(seq + len, rev.wsLastAck)) return false;
   let a: u32 = 0;
   if (len == 0 && sameAck && window != fwd.wsWindow) a |= A_WINDOW_UPDATE;
-  if (len > 0 && rev.wsWinScale != SCALE_UNKNOWN) {
-    const shift = rev.wsIsFirstAck || rev.wsWinScale == SCALE_NONE ? 0 : rev.wsWinScale;
-    if (seq + len == rev.wsLastAck + (rev.wsWindow << <u32>shift)) a |= A_WINDOW_FULL;
-  }
+  if (fillsWindow(rev, seq, len)) a |= A_WINDOW_FULL;
   if (!sameAck) fwd.wsDupAcks = 0;
   timeData(fwd, rev, rareOf(f, s ^ 1), a, tsNs, seq, ack, len, true);
   advance(fwd, a, tsNs, seq, len, false);
@@ -110,8 +107,7 @@ export function analyzeInOrder(f: Flow, s: u32, tsNs: i64, seq: u32, ack: u32, l
   fwd.wsLastAck = ack;
   fwd.wsLastAckTs = tsNs;
   fwd.wsLastSegmentFlags = a;
-  fwd.wsIsFirstAck = false;
-  if (f.wsMruSynNs != 0 && f.wsFirstRttNs == 0) f.wsFirstRttNs = tsNs - f.wsMruSynNs;
+  afterAnalysis(f, fwd, rev, false, TH_ACK, tsNs);
   if ((a & A_WINDOW_FULL) != 0) fwd.windowFull++;
   return true;
 }
@@ -140,6 +136,13 @@ function beforeAnalysis(f: Flow, fwd: Endpoint, rev: Endpoint, synAck: u32, seq:
   }
 }
 
+/** Step 6, window full: the payload ends exactly at the right edge of the peer's last window. */
+@inline function fillsWindow(rev: Endpoint, seq: u32, len: u32): bool {
+  if (len == 0 || rev.wsWinScale == SCALE_UNKNOWN) return false;
+  const shift = rev.wsIsFirstAck || rev.wsWinScale == SCALE_NONE ? 0 : rev.wsWinScale;
+  return seq + len == rev.wsLastAck + (rev.wsWindow << <u32>shift);
+}
+
 /** Steps 2–9: zero window, lost segment, keep-alive, window update/full, their ACKs, dup ACK. */
 function forwardChecks(fwd: Endpoint, rev: Endpoint, control: bool, rst: bool, seq: u32, ack: u32, len: u32, window: u32): u32 {
   let a: u32 = 0;
@@ -149,10 +152,7 @@ function forwardChecks(fwd: Endpoint, rev: Endpoint, control: bool, rst: bool, s
   if (control) return a;
   const atNext = seq == fwd.wsNextSeq && ack == fwd.wsLastAck;
   if (len == 0 && window != 0 && window != fwd.wsWindow && atNext) a |= A_WINDOW_UPDATE;
-  if (len > 0 && rev.wsWinScale != SCALE_UNKNOWN) {
-    const shift = rev.wsIsFirstAck || rev.wsWinScale == SCALE_NONE ? 0 : rev.wsWinScale;
-    if (seq + len == rev.wsLastAck + (rev.wsWindow << <u32>shift)) a |= A_WINDOW_FULL;
-  }
+  if (fillsWindow(rev, seq, len)) a |= A_WINDOW_FULL;
   if (len != 0 || !atNext) return a;
   if (window != 0 && window == fwd.wsWindow && (rev.wsLastSegmentFlags & A_KEEP_ALIVE) != 0) return a | A_KEEP_ALIVE_ACK;
   if (window == 0 && fwd.wsWindow == 0 && (rev.wsLastSegmentFlags & A_ZERO_WINDOW_PROBE) != 0) return a | A_ZERO_WINDOW_PROBE_ACK;
@@ -242,16 +242,16 @@ function afterAnalysis(f: Flow, fwd: Endpoint, rev: Endpoint, syn: bool, synAck:
 }
 
 /** tshark shows tcp.analysis.retransmission on fast and spurious retransmissions too. */
-function count(e: EndpointRare, hot: Endpoint, a: u32): void {
-  if ((a & (A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION)) != 0) e.retransmits++;
-  if ((a & A_FAST_RETRANSMISSION) != 0) e.fastRetransmits++;
-  if ((a & A_SPURIOUS_RETRANSMISSION) != 0) e.spuriousRetransmits++;
-  if ((a & A_OUT_OF_ORDER) != 0) e.outOfOrder++;
-  if ((a & A_LOST_PACKET) != 0) e.lostSegments++;
-  if ((a & A_ACK_LOST_PACKET) != 0) e.ackLostSegments++;
-  if ((a & A_DUPLICATE_ACK) != 0) e.dupAcks++;
-  if ((a & A_ZERO_WINDOW) != 0) e.zeroWindows++;
-  if ((a & A_ZERO_WINDOW_PROBE) != 0) e.zeroWindowProbes++;
+function count(rare: EndpointRare, hot: Endpoint, a: u32): void {
+  if ((a & (A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION)) != 0) rare.retransmits++;
+  if ((a & A_FAST_RETRANSMISSION) != 0) rare.fastRetransmits++;
+  if ((a & A_SPURIOUS_RETRANSMISSION) != 0) rare.spuriousRetransmits++;
+  if ((a & A_OUT_OF_ORDER) != 0) rare.outOfOrder++;
+  if ((a & A_LOST_PACKET) != 0) rare.lostSegments++;
+  if ((a & A_ACK_LOST_PACKET) != 0) rare.ackLostSegments++;
+  if ((a & A_DUPLICATE_ACK) != 0) rare.dupAcks++;
+  if ((a & A_ZERO_WINDOW) != 0) rare.zeroWindows++;
+  if ((a & A_ZERO_WINDOW_PROBE) != 0) rare.zeroWindowProbes++;
   if ((a & A_WINDOW_FULL) != 0) hot.windowFull++;
-  if ((a & A_KEEP_ALIVE) != 0) e.keepalives++;
+  if ((a & A_KEEP_ALIVE) != 0) rare.keepalives++;
 }

@@ -157,16 +157,12 @@ const CACHE_LINE: usize = 64;
 export const ENDPOINT_SIZE: usize = (offsetof<Endpoint>() + 7) & ~7;
 const RARE_SIZE: usize = (offsetof<EndpointRare>() + 7) & ~7;
 const BLOCKS_SIZE: usize = <usize>MAX_BLOCKS * 16;
-/** Where the Flow fields that every segment touches begin (the hot stretch runs to the endpoints' end). */
-export const FLOW_HOT_OFFSET: usize = offsetof<Flow>("keyA0");
 const ENDPOINTS_OFFSET: usize = (offsetof<Flow>() + 7) & ~7;
 const BLOCKS_OFFSET: usize = lineAligned(ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE);
 const RARE_OFFSET: usize = BLOCKS_OFFSET + 2 * BLOCKS_SIZE;
 const HISTORY_OFFSET: usize = RARE_OFFSET + 2 * RARE_SIZE;
 /** Records are whole cache lines (the arena starts on a page), so the hot stretch is the same lines in each. */
 export const FLOW_SIZE: usize = lineAligned(HISTORY_OFFSET + <usize>Abi.HistoryBytes);
-/** Cache lines the hot stretch spans. */
-export const HOT_LINES: usize = (ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE - 1) / CACHE_LINE - FLOW_HOT_OFFSET / CACHE_LINE + 1;
 
 export const NO_TIME: i64 = i64.MIN_VALUE;
 
