@@ -12,7 +12,7 @@ import { decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFl
 import { setKey } from "./flow/table";
 import { advanceTime, trackSegment, setClockIndex, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
 import { outRoom, outFull } from "./out/columns";
-import { mode, MODE_SINGLE, MODE_FRAME, frameOut, frameInput, mapSegment, deferFragments, STAT_DEFERRED } from "./parallel";
+import { mode, MODE_FRAME, MODE_MAP, frameOut, frameInput, mapSegment, ownsKey, deferFragments, STAT_DEFERRED } from "./parallel";
 import { frameIndex } from "./capture/frame";
 import { eventsRoom } from "./out/events";
 import { MAX_EVENTS_PER_SEGMENT } from "./flow/lifecycle";
@@ -114,11 +114,12 @@ export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32,
   const captured = tcpCap > tcpHeaderLen ? tcpCap - tcpHeaderLen : 0;
   const linkBound = ipLimit > l4Offset + tcpHeaderLen ? ipLimit - l4Offset - tcpHeaderLen : 0;
   setAnalysisLen(linkBound < tcpPayloadLen ? linkBound : tcpPayloadLen);
-  if (mode != MODE_SINGLE) {
+  if (mode == MODE_FRAME || mode == MODE_MAP) {
     mapSegment(ipSrc, ipDst, ipVersion == 4 ? 4 : 16, vlan, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
   } else {
     setKey(ipSrc, tcpSrcPort, ipDst, tcpDstPort, ipVersion == 4 ? 4 : 16, vlan);
-    trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
+    // A replica counts every segment in its bucket, as a single pass does, but tracks only its own.
+    if (ownsKey()) trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
   }
   if (drop == DROP_HEADER_CUT) return Stat.TruncatedHeader;
   return drop == DROP_CHECKSUM ? Stat.BadChecksum : Stat.TcpPackets;

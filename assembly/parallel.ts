@@ -28,8 +28,15 @@ export const MODE_SINGLE: u32 = 0;
 export const MODE_FRAME: u32 = 1;
 export const MODE_MAP: u32 = 2;
 export const MODE_REDUCE: u32 = 3;
+/**
+ * A replica (replicated decode, DESIGN.md §4): frames and decodes the whole input as a single pass
+ * does and steps its clock through every frame, but keeps only the flows of its own partition.
+ */
+export const MODE_REPLICA: u32 = 4;
 /** This instance's part (MODE_*). */
 export let mode: u32 = MODE_SINGLE;
+/** A replica's own partition, of `partitions`. */
+export let ownPartition: u32 = 0;
 /** Returned by decodeFrame for a fragment a map worker leaves to the framer. */
 export const STAT_DEFERRED: Stat = Stat.Count;
 
@@ -52,9 +59,13 @@ export let frameInput: usize = 0;
 
 export function setFrameInput(input: usize): void { frameInput = input; }
 
-/** Sets this instance's part, and the partitions it maps into (framer and mappers). */
-export function setMode(m: u32, n: u32): void {
+/**
+ * Sets this instance's part, and the partitions it maps into (framer and mappers) or of which it
+ * keeps partition `own` (a replica).
+ */
+export function setMode(m: u32, n: u32, own: u32): void {
   mode = m;
+  ownPartition = own;
   createdLen = 0;
   deferredLen = 0;
   descLen = 0;
@@ -172,7 +183,7 @@ function noteTime(tsNs: i64): void {
  */
 export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel): void {
   setKey(src, srcPort, dst, dstPort, addrLen, vlan);
-  const j = <u32>((<u64>keyHash * <u64>partitions) >> 32);
+  const j = partitionOf(keyHash);
   const size = <usize>(RECORD_FIXED + 2 * addrLen + 7) & ~<usize>7;
   let used = unchecked(partLen[j]);
   if (used + size > unchecked(partCap[j])) {
@@ -205,6 +216,16 @@ export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, flag
   memory.copy(r + RECORD_FIXED, src, addrLen);
   memory.copy(r + RECORD_FIXED + addrLen, dst, addrLen);
   unchecked(partLen[j] = used + size);
+}
+
+/** The partition of a flow hash: the same in mappers and replicas. */
+@inline function partitionOf(hash: u32): u32 {
+  return <u32>((<u64>hash * <u64>partitions) >> 32);
+}
+
+/** Whether the flow whose key was set last is this instance's (always, but in a replica). */
+@inline export function ownsKey(): bool {
+  return mode != MODE_REPLICA || partitionOf(keyHash) == ownPartition;
 }
 
 export function timesAddress(): usize { return timesBase; }

@@ -5,8 +5,11 @@ import { Table, type RecordBatch } from "apache-arrow";
 import { Core, type Stats } from "./core.js";
 import { DEFAULT_CHUNK_SIZE, runEngine, type EngineOptions } from "./engine.js";
 import { inThreadWorker, runParallel, type ParallelTestHooks, type WorkerHandle } from "./parallel.js";
+import { makeWorker } from "./reducer.js";
+import { replicable, runReplicated } from "./replica.js";
+import { replicaWorker } from "./replica-worker.js";
 import { EVENT_SCHEMA, SCHEMA } from "./schema.js";
-import type { ByteSource } from "./sources.js";
+import type { ByteSource, SourceReplica } from "./sources.js";
 
 /** Options of `analyze` and `connections`. */
 export type AnalyzeOptions = EngineOptions & {
@@ -34,6 +37,8 @@ export interface Platform<S> {
   open(source: S): ByteSource[];
   /** Starts a worker thread running src/reducer.ts (absent: everything runs in this thread). */
   spawnWorker?(): WorkerHandle;
+  /** Opens a source again, as a worker does (src/replica.ts). */
+  openReplica(replica: SourceReplica): ByteSource;
   /** The number of cores to use by default. */
   cores(): number;
 }
@@ -67,14 +72,19 @@ export function makeApi<S>(platform: Platform<S>) {
         const sources = platform.open(source);
         const module = await loadModule();
         const workers = workerCount(options, sources, platform.cores(), platform.spawnWorker !== undefined);
-        const spawn = options.testHooks?.inThreadWorkers ? inThreadWorker : platform.spawnWorker!;
+        const spawn = options.testHooks?.inThreadWorkers
+          ? () => inThreadWorker({ ...makeWorker(), ...replicaWorker(platform.openReplica) })
+          : platform.spawnWorker!;
+        const done = (s: Stats) => { stats = s; };
         if (workers === 0) {
           const core = await Core.create(module, { ...options, exactPathOnly: options.testHooks?.exactPathOnly });
-          yield* runEngine(core, sources, options, (s) => { stats = s; });
+          yield* runEngine(core, sources, options, done);
+        } else if (replicable(sources) && options.testHooks?.design !== "shuffle") {
+          yield* runReplicated(module, spawn, workers, sources, options, done);
         } else {
           // The framer holds no flows: its flow table is the smallest there is.
           const framer = await Core.create(module, { ...options, maxFlows: 1 });
-          yield* runParallel(framer, module, spawn, workers, sources, options, (s) => { stats = s; });
+          yield* runParallel(framer, module, spawn, workers, sources, options, done);
         }
       },
     };

@@ -2,7 +2,7 @@
 // ReadableStreams or async iterables; the wasm core is fetched next to this module.
 
 import { makeApi } from "./api.js";
-import { openInput, type CaptureInput } from "./sources.js";
+import { openBlobReplica, openInput, type CaptureInput } from "./sources.js";
 import { deathNotice, type WorkerHandle } from "./parallel.js";
 
 export type CaptureSource = CaptureInput | readonly CaptureInput[];
@@ -17,6 +17,7 @@ const api = makeApi<CaptureSource>({
     return list.map((input, i) => openInput(input, list.length > 1 ? `input ${i + 1}` : "input"));
   },
   spawnWorker: typeof Worker === "undefined" ? undefined : spawnWorker,
+  openReplica: openBlobReplica,
   cores: () => (typeof navigator !== "undefined" && navigator.hardwareConcurrency) || 1,
 });
 

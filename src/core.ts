@@ -18,7 +18,7 @@ interface CoreExports {
   outputRows(): number;
   clearOutput(): void;
   shiftOutput(n: number): void;
-  setParallel(part: number, partitions: number): void;
+  setParallel(part: number, partitions: number, own: number): void;
   clearFrames(): void;
   clearPartitions(): void;
   timesAddress(): number;
@@ -49,7 +49,7 @@ interface CoreExports {
 }
 
 /** An instance's part in a parallel run (assembly/parallel.ts). */
-export enum Part { Single = 0, Framer = 1, Mapper = 2, Reducer = 3 }
+export enum Part { Single = 0, Framer = 1, Mapper = 2, Reducer = 3, Replica = 4 }
 
 /** Bytes of one frame descriptor (assembly/parallel.ts DESC_SIZE). */
 export const DESC_SIZE = 32;
@@ -262,8 +262,8 @@ export class Core {
   // --- parallel runs (src/parallel.ts) ---
 
   /** Sets this instance's part in a parallel run, and how many partitions it maps into. */
-  setParallel(part: Part, partitions = 0): void {
-    this.x.setParallel(part, partitions);
+  setParallel(part: Part, partitions = 0, own = 0): void {
+    this.x.setParallel(part, partitions, own);
   }
 
   /** Framer: frames framed since the last takeFrames. */

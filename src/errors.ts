@@ -26,7 +26,8 @@ export class SynfinError extends Error {
     readonly file: string,
     /** Byte offset in that input where the problem starts. */
     readonly offset: number,
-    detail: string,
+    /** What is wrong, without the file and offset. */
+    readonly detail: string,
   ) {
     super(file ? `${file}: ${detail} at byte offset ${offset}` : detail);
   }

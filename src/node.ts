@@ -1,13 +1,12 @@
 // The Node entry: everything the neutral entry reads, plus file paths, read straight into wasm
 // memory with positioned reads (no intermediate buffers).
 
-import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import nodeEndpoint from "comlink/dist/esm/node-adapter.mjs";
 import { deathNotice, type WorkerHandle } from "./parallel.js";
-import { open, readFile, type FileHandle } from "node:fs/promises";
-import { SynfinError } from "./errors.js";
+import { readFile } from "node:fs/promises";
+import { fileSource, openReplica } from "./file-source.js";
 import { makeApi } from "./api.js";
 import { openInput, type ByteSource, type CaptureInput } from "./sources.js";
 
@@ -26,6 +25,7 @@ const api = makeApi<CaptureSource>({
     return list.map((input, i) => (typeof input === "string" ? fileSource(input) : openInput(input, list.length > 1 ? `input ${i + 1}` : "input")));
   },
   spawnWorker,
+  openReplica,
   cores: () => availableParallelism(),
 });
 
@@ -55,38 +55,6 @@ function spawnWorker(): WorkerHandle {
     },
     kill() { void worker.terminate(); },
     onDeath: death.onDeath,
-  };
-}
-
-/** A file read with positioned reads into the caller's buffer (a view of wasm memory). */
-function fileSource(path: string): ByteSource {
-  let size: number;
-  try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new Error("not a regular file");
-    size = st.size;
-  } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
-    throw new SynfinError("READ_FAILED", path, 0, `cannot read: ${reason}`);
-  }
-  let handle: Promise<FileHandle> | undefined;
-  let position = 0;
-  let closed = false;
-  const opened = () => (handle ??= open(path, "r"));
-  return {
-    name: path,
-    size,
-    async read(into) {
-      const fh = await opened();
-      const { bytesRead } = await fh.read(into, 0, into.length, position);
-      position += bytesRead;
-      return bytesRead;
-    },
-    async close() {
-      if (closed || !handle) return;
-      closed = true;
-      await (await handle).close();
-    },
   };
 }
 

@@ -11,17 +11,19 @@ import type { RecordBatch } from "apache-arrow";
 import { wrap, transfer, type Remote, type Endpoint } from "comlink";
 import { BatchBuilder } from "./batch.js";
 import { DEFAULT_MAX_FLOWS, Part, RECORD_BUCKETS, type Core, type CoreOptions, type Stats } from "./core.js";
-import { DEFAULT_CHUNK_SIZE, FileFeed, type EngineOptions } from "./engine.js";
+import { DEFAULT_CHUNK_SIZE, type EngineOptions } from "./engine.js";
+import { FileFeed } from "./feed.js";
 import { SynfinError, type SynfinErrorCode } from "./errors.js";
-import { isFailure, makeWorker, type MapResult, type ReduceResult, type Reply, type WorkerApi, type WorkerTotals } from "./reducer.js";
+import { isFailure, type MapResult, type ReduceResult, type Reply, type WorkerApi, type WorkerFailure, type WorkerTotals } from "./reducer.js";
 import { BufferPool, type Bytes } from "./pool.js";
 import { RowMerger, blockView } from "./rows.js";
 import { readAhead, type ByteSource } from "./sources.js";
+import type { ReplicaApi } from "./replica-worker.js";
 
 /** A started worker thread, as the platform makes it. */
 export interface WorkerHandle {
   /** The thread's comlink endpoint; or, for a worker in this thread (tests), its API directly. */
-  endpoint: Endpoint | Remote<WorkerApi>;
+  endpoint: Endpoint | Remote<CrewApi>;
   /** Stops the thread (idempotent). */
   terminate(): void;
   /** Stops the thread as a crash would (tests): its death is reported through onDeath. */
@@ -63,24 +65,70 @@ export interface ParallelTestHooks {
   inThreadWorkers?: boolean;
   /** Every segment takes the core's exact step-by-step path, none the one-step path (assembly/flow/path.ts). */
   exactPathOnly?: boolean;
+  /**
+   * The parallel design: "shuffle" forces map/shuffle/reduce; by default a run over files or Blobs
+   * uses replicated decode (src/replica.ts), one over streams or bytes map/shuffle/reduce.
+   */
+  design?: "shuffle";
 }
 
-/** A "worker" in this thread: src/reducer.ts called directly, each answer a promise as over comlink. */
-export function inThreadWorker(): WorkerHandle {
-  const api = makeWorker();
+/** What a worker thread offers: map and reduce (src/reducer.ts), and replicated decode (src/replica.ts). */
+export type CrewApi = WorkerApi & ReplicaApi;
+
+/** A "worker" in this thread: `api` called directly, each answer a promise as over comlink. */
+export function inThreadWorker(api: CrewApi): WorkerHandle {
   const death = deathNotice();
-  const remote = {
-    start: (...args: Parameters<WorkerApi["start"]>) => api.start(...args),
-    map: async (request: Parameters<WorkerApi["map"]>[0]) => api.map(request),
-    reduce: async (batch: Parameters<WorkerApi["reduce"]>[0]) => api.reduce(batch),
-    finish: async () => api.finish(),
-  } as unknown as Remote<WorkerApi>;
-  return { endpoint: remote, terminate() { death.end(); }, kill() { death.die("terminated"); }, onDeath: death.onDeath };
+  const remote = Object.fromEntries(Object.entries(api).map(([name, f]) => [name, async (...args: unknown[]) => (f as (...a: unknown[]) => unknown)(...args)]));
+  return { endpoint: remote as unknown as Remote<CrewApi>, terminate() { death.end(); }, kill() { death.die("terminated"); }, onDeath: death.onDeath };
 }
 
-interface Worker {
+export interface Worker {
   handle: WorkerHandle;
-  api: Remote<WorkerApi>;
+  api: Remote<CrewApi>;
+}
+
+/** Started workers, and their replies: a failure or a worker's death comes back thrown. */
+export interface Crew {
+  workers: Worker[];
+  call<T>(reply: Promise<Reply<T>>): Promise<T>;
+}
+
+/**
+ * Starts `count` workers. `fail` makes the error of a worker's death, `failed` the error of a
+ * failure a worker reports; a death rejects every call in flight at once.
+ */
+export function startWorkers(
+  spawn: () => WorkerHandle,
+  count: number,
+  inThread: boolean,
+  fail: (code: string, message: string) => Error,
+  failed: (failure: WorkerFailure["failed"]) => Error,
+): Crew {
+  const workers: Worker[] = [];
+  let died: ((e: Error) => void) | undefined;
+  const death = new Promise<never>((_, reject) => { died = reject; });
+  death.catch(() => undefined);
+  const call = <T>(reply: Promise<Reply<T>>): Promise<T> => {
+    const answer = Promise.race([reply, death]).then((r) => {
+      if (isFailure(r)) throw failed(r.failed);
+      return r as T;
+    });
+    // Awaited in order later, or never if an earlier one failed: not an unhandled rejection.
+    answer.catch(() => undefined);
+    return answer;
+  };
+  try {
+    for (let j = 0; j < count; j++) {
+      const handle = spawn();
+      handle.onDeath((reason) => died!(fail("WORKER_FAILED", `worker ${j + 1} of ${count} stopped: ${reason}`)));
+      const api = inThread ? (handle.endpoint as Remote<CrewApi>) : wrap<CrewApi>(handle.endpoint as Endpoint);
+      workers.push({ handle, api });
+    }
+  } catch (e) {
+    for (const w of workers) w.handle.terminate();
+    throw e;
+  }
+  return { workers, call };
 }
 
 /** A chunk between map and reduce. */
@@ -105,31 +153,12 @@ export async function* runParallel(
   const sizes = sources.map((s) => s.size);
   const totalBytes = sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
   const readers = sources.map((s) => readAhead(s, chunkSize));
-  const workers: Worker[] = [];
-  // A dead worker rejects everything in flight at once, with this.
-  let died: ((e: Error) => void) | undefined;
-  const death = new Promise<never>((_, reject) => { died = reject; });
-  death.catch(() => undefined);
   let sourceName = sources[0]?.name ?? "input";
   let bytesRead = 0;
   const fail = (code: string, message: string) => new SynfinError(code as SynfinErrorCode, sourceName, bytesRead, message);
-  const call = <T>(reply: Promise<Reply<T>>): Promise<T> => {
-    const answer = Promise.race([reply, death]).then((r) => {
-      if (isFailure(r)) throw fail(r.failed.code, `a worker failed: ${r.failed.message}`);
-      return r as T;
-    });
-    // Awaited in order later, or never if an earlier one failed: not an unhandled rejection.
-    answer.catch(() => undefined);
-    return answer;
-  };
+  const { workers, call } = startWorkers(spawn, count, options.testHooks?.inThreadWorkers === true, fail, (f) => fail(f.code, `a worker failed: ${f.message}`));
   try {
     core.setParallel(Part.Framer, count);
-    for (let j = 0; j < count; j++) {
-      const handle = spawn();
-      handle.onDeath((reason) => died!(fail("WORKER_FAILED", `worker ${j + 1} of ${count} stopped: ${reason}`)));
-      const api = options.testHooks?.inThreadWorkers ? (handle.endpoint as Remote<WorkerApi>) : wrap<WorkerApi>(handle.endpoint as Endpoint);
-      workers.push({ handle, api });
-    }
     // maxFlows bounds memory: each reducer holds its share.
     const maxFlows = Math.ceil((options.maxFlows ?? DEFAULT_MAX_FLOWS) / count);
     const coreOptions: CoreOptions = { verifyChecksums: options.verifyChecksums, maxFlows, memoryLimit: options.memoryLimit, exactPathOnly: options.testHooks?.exactPathOnly };

@@ -56,9 +56,12 @@ export interface WorkerTotals {
   buckets: Partial<Stats>;
 }
 
-/** A failure inside a worker, as plain data (comlink carries only message and name of an Error). */
+/**
+ * A failure inside a worker, as plain data (comlink carries only message and name of an Error);
+ * a SynfinError's file, offset and detail too, so that the host can throw the same error.
+ */
 export interface WorkerFailure {
-  failed: { code: string; message: string };
+  failed: { code: string; message: string; error?: { file: string; offset: number; detail: string } };
 }
 
 export type Reply<T> = T | WorkerFailure;
@@ -74,9 +77,10 @@ export interface WorkerApi {
   finish(): Reply<ReduceResult & { totals: WorkerTotals }>;
 }
 
-function failure(e: unknown): WorkerFailure {
-  const code = e instanceof SynfinError ? e.code : "WORKER_FAILED";
-  return { failed: { code, message: (e as Error)?.message ?? String(e) } };
+export function failure(e: unknown): WorkerFailure {
+  const message = (e as Error)?.message ?? String(e);
+  if (!(e instanceof SynfinError)) return { failed: { code: "WORKER_FAILED", message } };
+  return { failed: { code: e.code, message, error: { file: e.file, offset: e.offset, detail: e.detail } } };
 }
 
 /** The worker side: what `expose()` publishes. */
@@ -91,13 +95,6 @@ export function makeWorker(): WorkerApi {
     } catch (e) {
       return failure(e);
     }
-  }
-
-  function drain(c: Core, blocks: RowBlock[]): void {
-    const view = c.outputView();
-    if (view.rows === 0) return;
-    blocks.push(copyRows(view, view.rows));
-    c.shiftOutput(view.rows);
   }
 
   function reply<T extends ReduceResult>(result: T): T {
@@ -156,6 +153,14 @@ export function makeWorker(): WorkerApi {
       });
     },
   };
+}
+
+/** Copies a core's finished rows out into a new block (none when it has none). */
+export function drain(c: Core, blocks: RowBlock[]): void {
+  const view = c.outputView();
+  if (view.rows === 0) return;
+  blocks.push(copyRows(view, view.rows));
+  c.shiftOutput(view.rows);
 }
 
 /** The deferred frames of a chunk, packed: their descriptors (offsets into the packed bytes). */

@@ -10,7 +10,15 @@ export interface ByteSource {
   /** Fills `into` from the front with up to `into.length` bytes; resolves to the count, 0 at the end. */
   read(into: Uint8Array): Promise<number>;
   close(): Promise<void>;
+  /** How another thread can open the same bytes on its own (absent for streams). */
+  readonly replica?: SourceReplica;
 }
+
+/**
+ * A source another thread can open again and read from the start by itself (replicated decode,
+ * src/replica.ts): a file path (Node) or a Blob (browsers; cloned to a worker without copying).
+ */
+export type SourceReplica = { readonly path: string; readonly name: string } | { readonly blob: Blob; readonly name: string };
 
 /** One capture file's bytes, in any form a browser or Node hands out. */
 export type CaptureInput =
@@ -31,6 +39,12 @@ export function openInput(input: CaptureInput, name: string): ByteSource {
   throw new TypeError(`synfin: cannot read ${name}: expected a Uint8Array, ArrayBuffer, Blob, ReadableStream or AsyncIterable<Uint8Array>`);
 }
 
+/** Opens a Blob's replica (browsers have no paths). */
+export function openBlobReplica(replica: SourceReplica): ByteSource {
+  if (!("blob" in replica)) throw new TypeError(`synfin: cannot open ${replica.name} in this thread`);
+  return openInput(replica.blob, replica.name);
+}
+
 function bytesSource(bytes: Uint8Array, name: string): ByteSource {
   let at = 0;
   return {
@@ -48,9 +62,11 @@ function bytesSource(bytes: Uint8Array, name: string): ByteSource {
 
 function blobSource(blob: Blob, name: string): ByteSource {
   let at = 0;
+  const shownName = (blob as File).name || name;
   return {
-    name: (blob as File).name || name,
+    name: shownName,
     size: blob.size,
+    replica: { blob, name: shownName },
     async read(into) {
       const n = Math.min(into.length, blob.size - at);
       if (n <= 0) return 0;

@@ -7,7 +7,7 @@ import { putEvent, eventsRoom, DIR_NONE } from "../out/events";
 import { Flow, Zeek, NO_TIME, endpointOf, rareOf } from "./record";
 import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows, maxFlows } from "./table";
 import { NO_TIMER, nextDeadline, popTimer, poppedDeadlineNs } from "./timers";
-import { mode, MODE_REDUCE, noteCreated } from "../parallel";
+import { mode, MODE_REDUCE, MODE_REPLICA, noteCreated } from "../parallel";
 import { processSegment, processInOrder, checksumError, HANDSHAKE_INACTIVITY_NS } from "./zeek";
 import { mayTakeFastPath, countOneStep } from "./path";
 import { flipAtCreation, flipRoles } from "./roles";
@@ -171,7 +171,7 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
   f.origIsA = packetFromA;
   f.connId = nextConnId++;
   f.firstPacket = frameIndex;
-  if (mode == MODE_REDUCE) noteCreated(frameIndex);
+  if (mode == MODE_REDUCE || mode == MODE_REPLICA) noteCreated(frameIndex);
   f.interface = frameInterface;
   f.hasInterface = frameHasInterface;
   f.tunnel = <u8>tunnel;

@@ -1,7 +1,8 @@
 // Worker fan-out changes nothing (README "Workers"): for any number of workers and any chunk size,
 // the same rows, values and order, byte for byte as Arrow IPC, and the same accounting. Run over
 // every kernel and Zeek capture, over synthetic captures of the project's own writer, and as a
-// property over random chunk sizes and worker counts. Also: errors in and deaths of workers.
+// property over random chunk sizes and worker counts, in both designs: replicated decode (files
+// and Blobs) and map/shuffle/reduce (bytes and streams). Also: errors in and deaths of workers.
 
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,16 +16,27 @@ import { LINKTYPE } from "../../src/writer/packet.js";
 import { chunksOf } from "../support/fixtures.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
 
+/** The long runs (.ci/run) try more cases. */
+const LONG = Boolean(process.env.SYNFIN_LONG_TESTS);
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** Every configuration of acceptance point 1, against the single pass in this thread. */
+/**
+ * Every configuration of acceptance point 1, against the single pass in this thread. A file path
+ * takes replicated decode; the last one forces map/shuffle/reduce on it.
+ */
 const CONFIGS: AnalyzeOptions[] = [
   { workers: 1, chunkSize: 64 * KiB },
   { workers: 2, chunkSize: 64 * KiB },
   { workers: 3, chunkSize: 1 * MiB },
   { workers: 8, chunkSize: 64 * MiB },
+  { workers: 3, chunkSize: 64 * KiB, testHooks: { design: "shuffle" } },
 ];
+
+/** A Blob of the bytes: a source the workers open themselves (replicated decode). */
+function blobOf(bytes: Uint8Array): Blob {
+  return new Blob([bytes as Uint8Array<ArrayBuffer>]);
+}
 
 function ipc(table: Table): Uint8Array {
   return tableToIPC(table, "file");
@@ -42,7 +54,7 @@ async function expectSameForAll(source: Parameters<typeof analyze>[0], configs =
   const expected = ipc(single.table);
   for (const config of configs) {
     const got = await analyze(source, config);
-    const label = `workers ${config.workers}, chunk ${config.chunkSize}`;
+    const label = `workers ${config.workers}, chunk ${config.chunkSize}${config.testHooks?.design ? `, ${config.testHooks.design}` : ""}`;
     expect(Buffer.compare(ipc(got.table), expected), label).toBe(0);
     sameStats(single.stats, got.stats, config.workers ?? 1);
   }
@@ -104,26 +116,41 @@ describe("the same output on synthetic captures", () => {
         sameStats(single.stats, got.stats, workers);
       }), { numRuns: 12, seed: 20261202 });
   }, 120_000);
+
+  it("property: the same as Blobs, which the workers read themselves (replicated decode)", async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.integer({ min: 1, max: 1_000_000 }),
+      fc.integer({ min: 64 * KiB, max: 1 * MiB }),
+      fc.integer({ min: 2, max: 8 }),
+      async (seed, chunkSize, workers) => {
+        const capture = writePcap([...synthPackets({ seed, connections: 600, concurrency: 40, snaplen: 96 })], { linkType: LINKTYPE.ETHERNET, snaplen: 96 });
+        const single = await analyze(capture, { workers: 0 });
+        const got = await analyze(blobOf(capture), { workers, chunkSize });
+        expect(Buffer.compare(ipc(got.table), ipc(single.table))).toBe(0);
+        sameStats(single.stats, got.stats, workers);
+      }), { numRuns: 8, seed: 20261204 });
+  }, 120_000);
 });
 
 describe("the same output, many more cases with the workers' code run in this thread", () => {
   // testHooks.inThreadWorkers: the same protocol, buffers, partitions and merge, minus the threads.
-  it("property: 30 random captures (pcap and pcapng), chunk sizes and 2 to 16 workers", async () => {
+  it("property: 30 random captures (pcap and pcapng), chunk sizes, 2 to 16 workers, either design", async () => {
     await fc.assert(fc.asyncProperty(
       fc.integer({ min: 1, max: 1_000_000 }),
       fc.integer({ min: 64 * KiB, max: 512 * KiB }),
       fc.integer({ min: 2, max: 16 }),
       fc.boolean(),
-      async (seed, chunkSize, workers, pcapng) => {
+      fc.boolean(),
+      async (seed, chunkSize, workers, pcapng, replicated) => {
         const packets = [...synthPackets({ seed, connections: 200, concurrency: 60, snaplen: 96, nanos: pcapng })];
         const capture = pcapng
           ? writePcapng([{ interfaces: [{ linkType: LINKTYPE.ETHERNET, snaplen: 96, tsresol: 9 }], packets }])
           : writePcap(packets, { linkType: LINKTYPE.ETHERNET, snaplen: 96 });
         const single = await analyze(capture, { workers: 0 });
-        const got = await analyze(capture, { workers, chunkSize, maxFlows: 20_000, testHooks: { inThreadWorkers: true } });
+        const got = await analyze(replicated ? blobOf(capture) : capture, { workers, chunkSize, maxFlows: 20_000, testHooks: { inThreadWorkers: true } });
         expect(Buffer.compare(ipc(got.table), ipc(single.table))).toBe(0);
         sameStats(single.stats, got.stats, workers);
-      }), { numRuns: 30, seed: 4 });
+      }), { numRuns: LONG ? 120 : 30, seed: 4 });
   }, 240_000);
 });
 
@@ -161,10 +188,35 @@ describe("workers that fail", () => {
     expect(runningWorkers()).toBe(0);
   });
 
+  it("replicated decode: a killed worker is an error, and leaves no worker running", async () => {
+    const error = await analyze(blobOf(capture), { workers: 2, chunkSize: 64 * KiB, testHooks: { killWorkerAfterBatches: 3 } }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(SynfinError);
+    expect((error as SynfinError).code).toBe("WORKER_FAILED");
+    expect((error as SynfinError).message).toMatch(/worker 1 of 2 stopped/);
+    const deadline = performance.now() + 1000;
+    while (runningWorkers() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(runningWorkers()).toBe(0);
+  });
+
+  it("replicated decode: an unreadable capture is the single pass's error, to the byte", async () => {
+    const damaged = new Uint8Array(capture);
+    damaged.fill(0xee, 0, 4); // no magic number
+    for (const bytes of [damaged, capture.subarray(0, 20)]) {
+      const single = await analyze(blobOf(bytes), { workers: 0 }).then(() => undefined, (e: unknown) => e);
+      const replicated = await analyze(blobOf(bytes), { workers: 2, chunkSize: 64 * KiB }).then(() => undefined, (e: unknown) => e);
+      expect(single).toBeInstanceOf(SynfinError);
+      expect(replicated).toBeInstanceOf(SynfinError);
+      const { code, file, offset, message } = single as SynfinError;
+      expect(replicated).toMatchObject({ code, file, offset, message });
+    }
+  });
+
   it("a consumer that stops early leaves no worker running", async () => {
-    for await (const batch of connections(capture, { workers: 2, chunkSize: 64 * KiB })) {
-      expect(batch.numRows).toBeGreaterThan(0);
-      break;
+    for (const source of [capture, blobOf(capture)]) {
+      for await (const batch of connections(source, { workers: 2, chunkSize: 64 * KiB })) {
+        expect(batch.numRows).toBeGreaterThan(0);
+        break;
+      }
     }
     const deadline = performance.now() + 1000;
     while (runningWorkers() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));

@@ -1,0 +1,45 @@
+// A capture file in Node, read with positioned reads straight into the caller's buffer (a view of
+// wasm memory): the main thread's sources and a replica worker's (src/replica.ts) alike.
+
+import { statSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { SynfinError } from "./errors.js";
+import { openBlobReplica, type ByteSource, type SourceReplica } from "./sources.js";
+
+/** A file read with positioned reads into the caller's buffer (a view of wasm memory). */
+export function fileSource(path: string): ByteSource {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error("not a regular file");
+    size = st.size;
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
+    throw new SynfinError("READ_FAILED", path, 0, `cannot read: ${reason}`);
+  }
+  let handle: Promise<FileHandle> | undefined;
+  let position = 0;
+  let closed = false;
+  const opened = () => (handle ??= open(path, "r"));
+  return {
+    name: path,
+    size,
+    replica: { path, name: path },
+    async read(into) {
+      const fh = await opened();
+      const { bytesRead } = await fh.read(into, 0, into.length, position);
+      position += bytesRead;
+      return bytesRead;
+    },
+    async close() {
+      if (closed || !handle) return;
+      closed = true;
+      await (await handle).close();
+    },
+  };
+}
+
+/** Opens a source again in this thread (a replica worker's sources): a path, or a Blob. */
+export function openReplica(replica: SourceReplica): ByteSource {
+  return "path" in replica ? fileSource(replica.path) : openBlobReplica(replica);
+}
