@@ -12,11 +12,13 @@ import { decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFl
 import { setKey } from "./flow/table";
 import { advanceTime, trackSegment, setClockIndex, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
 import { outRoom, outFull } from "./out/columns";
-import { mode, MODE_FRAME, MODE_MAP, frameOut, frameInput, mapSegment, ownsKey, deferFragments, STAT_DEFERRED } from "./parallel";
+import { mode, MODE_FRAME, MODE_MAP, MODE_SINGLE, MODE_REPLICA, frameOut, frameInput, mapSegment, ownsKey, deferFragments, STAT_DEFERRED } from "./parallel";
 import { frameIndex } from "./capture/frame";
 import { eventsRoom } from "./out/events";
 import { MAX_EVENTS_PER_SEGMENT } from "./flow/lifecycle";
 import { count } from "./stats";
+import { trackCommonFrame } from "./common";
+import { fastPath } from "./flow/path";
 
 export let verifyChecksums: bool = false;
 
@@ -49,6 +51,10 @@ export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32
 const MAX_TUNNEL_DEPTH: u32 = 4;
 
 export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: usize): Stat {
+  // The common frame in one step (assembly/common.ts); in a single pass or a replica, whose flow
+  // layer takes it straight away.
+  if (linkType == LINKTYPE_ETHERNET && fastPath && !verifyChecksums && (mode == MODE_SINGLE || mode == MODE_REPLICA) &&
+    trackCommonFrame(tsNs, data, capLen, origLen)) return Stat.TcpPackets;
   let net = decodeLink(linkType, data, capLen);
   if (net == NET_UNSUPPORTED) return Stat.UnsupportedLinkType;
   const vlan = vlanId;

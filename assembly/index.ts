@@ -8,7 +8,7 @@ import { resetFrames } from "./capture/frame";
 import { resetFragments } from "./decode/fragments";
 import { setVerifyChecksums } from "./engine";
 import { resetTable, setMaxFlows } from "./flow/table";
-import { setFastPath, oneStepZeek, oneStepAnalysis } from "./flow/path";
+import { setFastPath, oneStepZeek, oneStepAnalysis, oneStepDecode } from "./flow/path";
 import { FLOW_SIZE } from "./flow/record";
 import { resetTimers } from "./flow/timers";
 import { resetTracker, endOldest } from "./flow/tracker";
@@ -155,9 +155,12 @@ export function errorOffset(): u64 {
   return lastErrorOffset;
 }
 
-/** Segments of this run that took the one-step path (assembly/flow/path.ts): 0 Zeek's model, 1 Wireshark's analysis. */
+/**
+ * Segments of this run that took the one-step path (assembly/flow/path.ts): 0 Zeek's model, 1
+ * Wireshark's analysis, 2 frames decoded in one step.
+ */
 export function oneStepSegments(model: u32): u64 {
-  return model == 0 ? oneStepZeek : oneStepAnalysis;
+  return model == 0 ? oneStepZeek : model == 1 ? oneStepAnalysis : oneStepDecode;
 }
 
 /** Bytes of one flow record (for memory bounds). */

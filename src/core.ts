@@ -362,9 +362,13 @@ export class Core {
     return stats;
   }
 
-  /** Segments of this run that took the core's one-step path, per model (tests and benchmarks). */
-  oneStepSegments(): { zeek: number; analysis: number } {
-    return { zeek: Number(this.x.oneStepSegments(0)), analysis: Number(this.x.oneStepSegments(1)) };
+  /**
+   * Segments of this run that took the core's one-step path, per model, and frames decoded in one
+   * step (tests and benchmarks).
+   */
+  oneStepSegments(): { zeek: number; analysis: number; decode: number } {
+    const x = this.x;
+    return { zeek: Number(x.oneStepSegments(0)), analysis: Number(x.oneStepSegments(1)), decode: Number(x.oneStepSegments(2)) };
   }
 
   error(): { code: ErrorCode; offset: number } {

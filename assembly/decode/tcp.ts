@@ -55,6 +55,14 @@ export let optWscale: i32 = -1;
 export let optSackOk: bool = false;
 export let optTimestamps: bool = false;
 
+/** No options (a segment without SYN: they are parsed on SYN segments only). */
+@inline export function clearOptions(): void {
+  optMss = -1;
+  optWscale = -1;
+  optSackOk = false;
+  optTimestamps = false;
+}
+
 /** Sets the options as a reducer replays a segment decoded elsewhere. */
 export function setOptions(mss: i32, wscale: i32, sackOk: bool, timestamps: bool): void {
   optMss = mss;
@@ -81,10 +89,7 @@ export function decodeTcp(p: usize, capLen: u32, segLen: u32): Stat {
   tcpHeaderLen = headerLen;
   tcpPayloadLen = segLen - headerLen;
   tcpHeaderCut = headerLen > capLen;
-  optMss = -1;
-  optWscale = -1;
-  optSackOk = false;
-  optTimestamps = false;
+  clearOptions();
   // Options cut by the snap length are read as far as they were captured.
   if ((tcpFlags & TH_SYN) != 0) parseOptions(p + TCP_MIN_HEADER_LEN, (headerLen < capLen ? headerLen : capLen) - TCP_MIN_HEADER_LEN);
   return Stat.TcpPackets;

@@ -1,8 +1,9 @@
-// The core's one-step path for the common segment (assembly/flow/path.ts) changes no output: every
-// capture of ../shared/captures and random synthetic captures (with loss, duplicates and
-// reordering added) give the same rows, events and accounting, byte for byte as Arrow IPC, with
-// the one-step path on and with every segment on the exact step-by-step path. The one-step path
-// must also be taken, or the comparison would prove nothing.
+// The core's one-step paths, for the common frame (assembly/common.ts) and the common segment
+// (assembly/flow/path.ts), change no output: every capture of ../shared/captures and random
+// synthetic captures (with loss, duplicates and reordering added, and with damaged or cut headers)
+// give the same rows, events and accounting, byte for byte as Arrow IPC, with the one-step paths
+// on and with every frame and segment on the general, step-by-step path. The one-step paths must
+// also be taken, or the comparison would prove nothing.
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -44,8 +45,8 @@ async function expectSameBothWays(source: string | Uint8Array, label: string): P
   expect(fast.stats, `${label}: stats`).toEqual(exact.stats);
 }
 
-/** TCP segments of a capture and how many took the one-step path, per model. */
-async function oneStepShare(bytes: Uint8Array): Promise<{ tcp: number; zeek: number; analysis: number }> {
+/** TCP segments of a capture and how many took the one-step path, per model and in decoding. */
+async function oneStepShare(bytes: Uint8Array): Promise<{ tcp: number; zeek: number; analysis: number; decode: number }> {
   const module = await WebAssembly.compile(readFileSync(new URL("../../build/synfin.release.wasm", import.meta.url)));
   const core = await Core.create(module, {});
   let tcp = 0;
@@ -77,6 +78,7 @@ describe(`the one-step path changes no output${SKIP_NOTE}`, () => {
     const share = await oneStepShare(capture);
     expect(share.zeek / share.tcp).toBeGreaterThan(0.8);
     expect(share.analysis / share.tcp).toBeGreaterThan(0.8);
+    expect(share.decode / share.tcp).toBeGreaterThan(0.8);
   }, 60_000);
 
   it("property: random captures with loss, duplicates and reordering added", async () => {
@@ -92,7 +94,30 @@ describe(`the one-step path changes no output${SKIP_NOTE}`, () => {
         await expectSameBothWays(capture, `seed ${seed}`);
       }), { numRuns: PROPERTY_RUNS, seed: 20261204 });
   }, 300_000);
+
+  it("property: frames with damaged or cut headers decode the same both ways", async () => {
+    // The one-step decode (assembly/common.ts) must send every frame it does not fully cover to
+    // the general path: bits of the link, IP and TCP headers flipped, 16-bit fields set to values
+    // that mean something there (VLAN and other ethertypes, IP flags, lengths), frames cut anywhere.
+    await fc.assert(fc.asyncProperty(
+      fc.integer({ min: 1, max: 1_000_000 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 77 }), fc.boolean(), fc.nat(), fc.integer({ min: 0, max: 96 })), { minLength: 100, maxLength: 400 }),
+      async (seed, damage) => {
+        const packets = [...synthPackets({ seed, connections: 60, concurrency: 20, snaplen: 96 })];
+        for (const [at, offset, flip, x, cut] of damage) {
+          const i = at % packets.length;
+          const data = packets[i]!.data.slice();
+          if (flip && offset < data.length) data[offset]! ^= 1 << (x % 8);
+          if (!flip && offset + 1 < data.length) new DataView(data.buffer).setUint16(offset, TELLING_VALUES[x % TELLING_VALUES.length]!);
+          packets[i] = { ...packets[i]!, data: cut < 14 ? data : data.subarray(0, Math.min(cut, data.length)), origLen: packets[i]!.origLen ?? data.length };
+        }
+        await expectSameBothWays(writePcap(packets, { linkType: LINKTYPE.ETHERNET, snaplen: 96 }), `seed ${seed}`);
+      }), { numRuns: PROPERTY_RUNS, seed: 20261205 });
+  }, 300_000);
 });
+
+/** 16-bit values that mean something in a header: ethertypes, IP flags, small and odd lengths. */
+const TELLING_VALUES = [0x8100, 0x88a8, 0x9100, 0x0800, 0x86dd, 0x8847, 0x0000, 0xffff, 0x2000, 0x4000, 0x0001, 0x0014, 0x0028, 0x4500, 0x4600, 0x5000, 0xf000];
 
 /** The packets with some dropped, sent twice or swapped with the next one (at positions modulo the length). */
 function perturbed(packets: CapturedPacket[], changes: Array<[number, string]>): CapturedPacket[] {

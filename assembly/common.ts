@@ -1,0 +1,91 @@
+// The common frame in one step: Ethernet with at most one 802.1Q tag, an IPv4 packet neither
+// fragmented nor cut short, and a TCP segment without SYN whose header is captured whole. Most
+// frames of most captures are this; the general path (decodeLink, decodeIp, decodeTcp in
+// assembly/engine.ts) reaches the same fields through every link layer, tunnel and option. Here
+// they stay in locals, with one length check per layer, and go straight to the flow layer. For
+// any other frame `trackCommonFrame` says so having changed nothing, and the frame takes the general path; with the one-step paths off
+// (Flag.ExactPathOnly) every frame does, and test/conformance/fast-path.test.ts compares the two.
+
+import { Tunnel } from "../src/abi";
+import { be16, be32 } from "./capture/bytes";
+import { TH_SYN, clearOptions, setAnalysisLen } from "./decode/tcp";
+import { setKey } from "./flow/table";
+import { trackSegment, DROP_NONE } from "./flow/tracker";
+import { ownsKey } from "./parallel";
+import { countOneStepDecode } from "./flow/path";
+
+const ETH_HEADER_LEN: u32 = 14;
+const ETH_TYPE: usize = 12;
+const VLAN_TAG_LEN: u32 = 4;
+const ETHERTYPE_IPV4: u32 = 0x0800;
+const ETHERTYPE_VLAN: u32 = 0x8100;
+
+const IPV4_MIN_HEADER_LEN: u32 = 20;
+const IPV4_TOTAL_LEN: usize = 2;
+const IPV4_FRAG: usize = 6;
+const IPV4_PROTOCOL: usize = 9;
+const IPV4_SRC: usize = 12;
+const IPV4_DST: usize = 16;
+/** More-fragments flag and fragment offset: a packet is whole when both are zero. */
+const IPV4_FRAGMENTED: u32 = 0x3fff;
+const IPPROTO_TCP: u32 = 6;
+
+const TCP_MIN_HEADER_LEN: u32 = 20;
+const TCP_SEQ: usize = 4;
+const TCP_ACK: usize = 8;
+const TCP_DATA_OFFSET: usize = 12;
+const TCP_FLAGS: usize = 13;
+const TCP_WINDOW: usize = 14;
+
+/**
+ * Takes the Ethernet frame at `data` from bytes to connection if it is a common frame (see above)
+ * and returns true; returns false, having changed nothing, for any other frame. The general path
+ * would find the same fields and count the frame as a TCP packet: every condition under which it
+ * would not (or would parse options, or drop the segment) sends the frame there.
+ */
+export function trackCommonFrame(tsNs: i64, data: usize, capLen: u32, origLen: u32): bool {
+  if (capLen < ETH_HEADER_LEN + IPV4_MIN_HEADER_LEN + TCP_MIN_HEADER_LEN) return false;
+  // SAFE: the Ethernet header and 40 more bytes are captured (checked above).
+  let type = be16(data + ETH_TYPE);
+  let off = ETH_HEADER_LEN;
+  let vlan: i32 = -1;
+  if (type == ETHERTYPE_VLAN) {
+    vlan = <i32>(be16(data + ETH_HEADER_LEN) & 0x0fff);
+    type = be16(data + ETH_HEADER_LEN + 2);
+    off += VLAN_TAG_LEN;
+  }
+  if (type != ETHERTYPE_IPV4) return false;
+  const ip = data + off;
+  const ipCap = capLen - off;
+  const b0 = <u32>load<u8>(ip);
+  const headerLen = (b0 & 0x0f) << 2;
+  if (b0 >> 4 != 4 || headerLen < IPV4_MIN_HEADER_LEN || headerLen + TCP_MIN_HEADER_LEN > ipCap) return false;
+  // SAFE: the IPv4 header and a fixed TCP header after it are captured (checked above).
+  const totalLen = be16(ip + IPV4_TOTAL_LEN);
+  const wire = (origLen > capLen ? origLen : capLen) - off;
+  // A zero total length (segmentation offload) and a packet longer than the wire's are the general path's.
+  if (totalLen < headerLen + TCP_MIN_HEADER_LEN || totalLen > wire) return false;
+  if (<u32>load<u8>(ip + IPV4_PROTOCOL) != IPPROTO_TCP || (be16(ip + IPV4_FRAG) & IPV4_FRAGMENTED) != 0) return false;
+  const tcp = ip + headerLen;
+  const tcpCap = ipCap - headerLen;
+  const segLen = totalLen - headerLen;
+  const tcpHeaderLen = (<u32>load<u8>(tcp + TCP_DATA_OFFSET) >> 4) << 2;
+  // A header cut by the snap length, or longer than the segment, is the general path's.
+  if (tcpHeaderLen < TCP_MIN_HEADER_LEN || tcpHeaderLen > segLen || tcpHeaderLen > tcpCap) return false;
+  const flags = <u32>load<u8>(tcp + TCP_FLAGS);
+  // A SYN's options are parsed by the general path; other segments carry none the flow layer reads.
+  if ((flags & TH_SYN) != 0) return false;
+  const srcPort = be16(tcp);
+  const dstPort = be16(tcp + 2);
+  const payload = segLen - tcpHeaderLen;
+  const captured = tcpCap - tcpHeaderLen;
+  countOneStepDecode();
+  clearOptions();
+  setAnalysisLen(payload);
+  setKey(ip + IPV4_SRC, srcPort, ip + IPV4_DST, dstPort, 4, vlan);
+  if (ownsKey()) {
+    trackSegment(tsNs, flags, srcPort, dstPort, be32(tcp + TCP_SEQ), be32(tcp + TCP_ACK), be16(tcp + TCP_WINDOW),
+      payload, captured < payload ? captured : payload, totalLen, DROP_NONE, Tunnel.None);
+  }
+  return true;
+}
