@@ -72,15 +72,15 @@ export function makeApi<S>(platform: Platform<S>) {
         const sources = platform.open(source);
         const module = await loadModule();
         const workers = workerCount(options, sources, platform.cores(), platform.spawnWorker !== undefined);
-        const spawn = options.testHooks?.inThreadWorkers
-          ? () => inThreadWorker({ ...makeWorker(), ...replicaWorker(platform.openReplica) })
-          : platform.spawnWorker!;
+        const here = () => inThreadWorker({ ...makeWorker(), ...replicaWorker(platform.openReplica) });
+        const spawn = options.testHooks?.inThreadWorkers ? here : platform.spawnWorker!;
         const done = (s: Stats) => { stats = s; };
         if (workers === 0) {
           const core = await Core.create(module, { ...options, exactPathOnly: options.testHooks?.exactPathOnly });
           yield* runEngine(core, sources, options, done);
         } else if (replicable(sources) && options.testHooks?.design !== "shuffle") {
-          yield* runReplicated(module, spawn, workers, sources, options, done);
+          // This thread is the first replica: it has the module compiled and only merges besides.
+          yield* runReplicated(module, (j) => (j === 0 ? here() : spawn()), workers, sources, options, done);
         } else {
           // The framer holds no flows: its flow table is the smallest there is.
           const framer = await Core.create(module, { ...options, maxFlows: 1 });

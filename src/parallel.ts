@@ -30,6 +30,8 @@ export interface WorkerHandle {
   kill(): void;
   /** Calls back once if the thread dies or fails on its own (not after terminate()). */
   onDeath(callback: (reason: string) => void): void;
+  /** The "worker" is code in this thread, called directly (its endpoint is its API). */
+  inThread?: boolean;
 }
 
 /**
@@ -79,7 +81,7 @@ export type CrewApi = WorkerApi & ReplicaApi;
 export function inThreadWorker(api: CrewApi): WorkerHandle {
   const death = deathNotice();
   const remote = Object.fromEntries(Object.entries(api).map(([name, f]) => [name, async (...args: unknown[]) => (f as (...a: unknown[]) => unknown)(...args)]));
-  return { endpoint: remote as unknown as Remote<CrewApi>, terminate() { death.end(); }, kill() { death.die("terminated"); }, onDeath: death.onDeath };
+  return { endpoint: remote as unknown as Remote<CrewApi>, terminate() { death.end(); }, kill() { death.die("terminated"); }, onDeath: death.onDeath, inThread: true };
 }
 
 export interface Worker {
@@ -98,9 +100,8 @@ export interface Crew {
  * failure a worker reports; a death rejects every call in flight at once.
  */
 export function startWorkers(
-  spawn: () => WorkerHandle,
+  spawn: (j: number) => WorkerHandle,
   count: number,
-  inThread: boolean,
   fail: (code: string, message: string) => Error,
   failed: (failure: WorkerFailure["failed"]) => Error,
 ): Crew {
@@ -119,9 +120,9 @@ export function startWorkers(
   };
   try {
     for (let j = 0; j < count; j++) {
-      const handle = spawn();
+      const handle = spawn(j);
       handle.onDeath((reason) => died!(fail("WORKER_FAILED", `worker ${j + 1} of ${count} stopped: ${reason}`)));
-      const api = inThread ? (handle.endpoint as Remote<CrewApi>) : wrap<CrewApi>(handle.endpoint as Endpoint);
+      const api = handle.inThread ? (handle.endpoint as Remote<CrewApi>) : wrap<CrewApi>(handle.endpoint as Endpoint);
       workers.push({ handle, api });
     }
   } catch (e) {
@@ -156,7 +157,7 @@ export async function* runParallel(
   let sourceName = sources[0]?.name ?? "input";
   let bytesRead = 0;
   const fail = (code: string, message: string) => new SynfinError(code as SynfinErrorCode, sourceName, bytesRead, message);
-  const { workers, call } = startWorkers(spawn, count, options.testHooks?.inThreadWorkers === true, fail, (f) => fail(f.code, `a worker failed: ${f.message}`));
+  const { workers, call } = startWorkers(spawn, count, fail, (f) => fail(f.code, `a worker failed: ${f.message}`));
   try {
     core.setParallel(Part.Framer, count);
     // maxFlows bounds memory: each reducer holds its share.

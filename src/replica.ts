@@ -22,12 +22,12 @@ export function replicable(sources: ByteSource[]): boolean {
 }
 
 /** Steps asked of each replica ahead of the one being merged. */
-const STEPS_AHEAD = 2;
+const STEPS_AHEAD = 6;
 
 /** Runs `count` replicas over the sources; yields each batch of the merged rows. */
 export async function* runReplicated(
   module: WebAssembly.Module,
-  spawn: () => WorkerHandle,
+  spawn: (j: number) => WorkerHandle,
   count: number,
   sources: ByteSource[],
   options: EngineOptions & { testHooks?: ParallelTestHooks },
@@ -39,7 +39,7 @@ export async function* runReplicated(
   let bytesRead = 0;
   const fail = (code: string, message: string) => new SynfinError(code as SynfinErrorCode, file, bytesRead, message);
   // A replica's error is the single pass's error: thrown as it was made.
-  const { workers, call } = startWorkers(spawn, count, options.testHooks?.inThreadWorkers === true, fail, (f) =>
+  const { workers, call } = startWorkers(spawn, count, fail, (f) =>
     f.error ? new SynfinError(f.code as SynfinErrorCode, f.error.file, f.error.offset, f.error.detail) : fail(f.code, `a worker failed: ${f.message}`));
   try {
     const request: ReplicaRequest = {
