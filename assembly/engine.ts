@@ -41,7 +41,7 @@ export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32
   if (!advanceTime(tsNs)) return false;
   // Room for the rows a port reuse and an eviction may write, and the events of one segment.
   if (outFull() || !outRoom(2) || !eventsRoom(MAX_EVENTS_PER_SEGMENT + 4)) return false;
-  setFrame(tsNs, capLen, origLen, linkType, iface, hasIface, data);
+  setFrame(tsNs, iface, hasIface);
   count(Stat.Records);
   count(decodeFrame(tsNs, capLen, origLen, linkType, data));
   return true;

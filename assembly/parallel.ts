@@ -113,7 +113,7 @@ export function mapFrames(desc: usize, n: u32, chunk: usize, defer: bool, indexe
     const tsNs = load<i64>(d);
     const capLen = load<u32>(d, 12), origLen = load<u32>(d, 16), linkType = load<u32>(d, 20);
     const data = chunk + <usize>load<u32>(d, 8);
-    setFrame(tsNs, capLen, origLen, linkType, load<u32>(d, 24), load<u32>(d, 28) != 0, data);
+    setFrame(tsNs, load<u32>(d, 24), load<u32>(d, 28) != 0);
     const stat = decodeFrame(tsNs, capLen, origLen, linkType, data);
     if (stat == STAT_DEFERRED) noteDeferred(i); else count(stat);
   }

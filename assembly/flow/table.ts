@@ -102,19 +102,13 @@ export function setKeyHashed(src: usize, sport: u32, dst: usize, dport: u32, add
 }
 
 function hashKey(): u32 {
-  // Each word times its own odd constant (independent multiplies, no chain), then one murmur3
-  // finaliser to mix the sum. The key is canonical already, so the hash needs no symmetry.
-  const h = mix64(keyA0 * 0x9e3779b97f4a7c15 + keyA1 * 0xc2b2ae3d27d4eb4f + keyB0 * 0x165667b19e3779f9 +
-    keyB1 * 0xd6e8feb86659fd93 + ((<u64>keyPortA << 48) | (<u64>keyPortB << 32) | (<u64>keyVlan << 8) | <u64>keyBits) * 0xff51afd7ed558ccd);
-  return <u32>(h ^ (h >> 32));
-}
-
-@inline function mix64(x: u64): u64 {
-  let k = x;
-  k ^= k >> 33; k *= 0xff51afd7ed558ccd;
-  k ^= k >> 33; k *= 0xc4ceb9fe1a85ec53;
-  k ^= k >> 33;
-  return k;
+  // Each word times its own odd constant (independent multiplies, no chain), folded once and
+  // multiplied once more: the high half of the product depends on every bit of the key. The key is
+  // canonical already, so the hash needs no symmetry. Partitions take its high bits, the index its low.
+  const x = keyA0 * 0x9e3779b97f4a7c15 ^ keyA1 * 0xc2b2ae3d27d4eb4f ^ keyB0 * 0x165667b19e3779f9 ^
+    keyB1 * 0xd6e8feb86659fd93 ^ ((<u64>keyPortA << 48) | (<u64>keyPortB << 32) | (<u64>keyVlan << 8) | <u64>keyBits) * 0xff51afd7ed558ccd;
+  const h = (x ^ (x >> 29)) * 0xc4ceb9fe1a85ec53;
+  return <u32>(h >> 32);
 }
 
 @inline function sameKey(f: Flow): bool {

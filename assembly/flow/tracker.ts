@@ -58,8 +58,13 @@ export function resetTracker(): void {
  * Runs every timer due at `nowNs` (before the packet of that time, as Zeek does). Returns false if
  * the output batch filled up first; the caller retries after draining it.
  */
-export function advanceTime(nowNs: i64): bool {
+@inline export function advanceTime(nowNs: i64): bool {
   if (nowNs > networkTimeNs) networkTimeNs = nowNs;
+  return nextDeadline() > networkTimeNs || runTimers();
+}
+
+/** advanceTime's work when a timer is due: runs every due timer, or until the output is full. */
+function runTimers(): bool {
   while (nextDeadline() <= networkTimeNs) {
     if (outFull() || !eventsRoom(1)) return false;
     const idx = popTimer();
