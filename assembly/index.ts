@@ -14,7 +14,7 @@ import { resetTimers } from "./flow/timers";
 import { resetTracker, endOldest } from "./flow/tracker";
 export { oldestFirstPacket } from "./flow/tracker";
 import { initOutput, clearOutput as clearOutputRows, columnAddress as outColumnAddress, outRows, outFull, shiftOutput as shiftOutputRows } from "./out/columns";
-import { setMode, mode, partitions, ownPartition, setFrameInput, mapFrames as mapFramesInto, clearCreated as clearCreatedFlows, beginReduce as beginReduceBatch, reduce as reduceBatch } from "./parallel";
+import { setMode, setOwnHashes, mode, partitions, setFrameInput, mapFrames as mapFramesInto, clearCreated as clearCreatedFlows, beginReduce as beginReduceBatch, reduce as reduceBatch } from "./parallel";
 export { clearFrames, clearPartitions, reduceInput, timesAddress, timesCount, descAddress, descCount, partitionAddress, partitionBytes, deferredAddress, deferredCount, createdAddress, createdCount } from "./parallel";
 import { initEvents, eventRows, clearEvents as clearEventRows, eventColumnAddress as eventsColumnAddress, eventsRoom } from "./out/events";
 import { STATS, clearStats, fail, errorCode as lastErrorCode, errorOffset as lastErrorOffset } from "./stats";
@@ -44,17 +44,22 @@ export function reset(flags: u32, maxFlows: u32): Status {
   setVerifyChecksums((flags & Flag.VerifyChecksums) != 0);
   setFastPath((flags & Flag.ExactPathOnly) == 0);
   initEvents((flags & Flag.Events) != 0);
-  setMode(mode, partitions, ownPartition);
+  setMode(mode, partitions);
   return Status.Done;
 }
 
 /**
  * Sets this instance's part in a parallel run (assembly/parallel.ts MODE_*): 0 a single pass, 1 the
  * framer, 2 a mapper, 3 a reducer, 4 a replica; framer and mappers write `partitionCount`
- * partitions, a replica keeps the flows of partition `own` of them. Kept by reset.
+ * partitions. Kept by reset.
  */
-export function setParallel(part: u32, partitionCount: u32, own: u32): void {
-  setMode(part, partitionCount, own);
+export function setParallel(part: u32, partitionCount: u32): void {
+  setMode(part, partitionCount);
+}
+
+/** A replica keeps the flows whose hash lies in [lo, hi] (all of them by default). Kept by reset. */
+export function ownHashes(lo: u32, hi: u32): void {
+  setOwnHashes(lo, hi);
 }
 
 /**

@@ -35,8 +35,9 @@ export const MODE_REDUCE: u32 = 3;
 export const MODE_REPLICA: u32 = 4;
 /** This instance's part (MODE_*). */
 export let mode: u32 = MODE_SINGLE;
-/** A replica's own partition, of `partitions`. */
-export let ownPartition: u32 = 0;
+/** A replica's flows: those whose hash lies in [ownLo, ownHi]. */
+let ownLo: u32 = 0;
+let ownHi: u32 = u32.MAX_VALUE;
 /** Returned by decodeFrame for a fragment a map worker leaves to the framer. */
 export const STAT_DEFERRED: Stat = Stat.Count;
 
@@ -59,13 +60,9 @@ export let frameInput: usize = 0;
 
 export function setFrameInput(input: usize): void { frameInput = input; }
 
-/**
- * Sets this instance's part, and the partitions it maps into (framer and mappers) or of which it
- * keeps partition `own` (a replica).
- */
-export function setMode(m: u32, n: u32, own: u32): void {
+/** Sets this instance's part, and the partitions it maps into (framer and mappers). */
+export function setMode(m: u32, n: u32): void {
   mode = m;
-  ownPartition = own;
   createdLen = 0;
   deferredLen = 0;
   descLen = 0;
@@ -223,9 +220,15 @@ export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, flag
   return <u32>((<u64>hash * <u64>partitions) >> 32);
 }
 
+/** A replica keeps the flows whose hash lies in [lo, hi] (the host shares the hash space out). */
+export function setOwnHashes(lo: u32, hi: u32): void {
+  ownLo = lo;
+  ownHi = hi;
+}
+
 /** Whether the flow whose key was set last is this instance's (always, but in a replica). */
 @inline export function ownsKey(): bool {
-  return mode != MODE_REPLICA || partitionOf(keyHash) == ownPartition;
+  return mode != MODE_REPLICA || (keyHash >= ownLo && keyHash <= ownHi);
 }
 
 export function timesAddress(): usize { return timesBase; }

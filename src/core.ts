@@ -18,7 +18,8 @@ interface CoreExports {
   outputRows(): number;
   clearOutput(): void;
   shiftOutput(n: number): void;
-  setParallel(part: number, partitions: number, own: number): void;
+  setParallel(part: number, partitions: number): void;
+  ownHashes(lo: number, hi: number): void;
   clearFrames(): void;
   clearPartitions(): void;
   timesAddress(): number;
@@ -262,8 +263,13 @@ export class Core {
   // --- parallel runs (src/parallel.ts) ---
 
   /** Sets this instance's part in a parallel run, and how many partitions it maps into. */
-  setParallel(part: Part, partitions = 0, own = 0): void {
-    this.x.setParallel(part, partitions, own);
+  setParallel(part: Part, partitions = 0): void {
+    this.x.setParallel(part, partitions);
+  }
+
+  /** Replica: keeps the flows whose hash lies in [lo, hi] (32-bit, inclusive). */
+  ownHashes(lo: number, hi: number): void {
+    this.x.ownHashes(lo, hi);
   }
 
   /** Framer: frames framed since the last takeFrames. */

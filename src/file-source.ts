@@ -1,13 +1,17 @@
 // A capture file in Node, read with positioned reads straight into the caller's buffer (a view of
 // wasm memory): the main thread's sources and a replica worker's (src/replica.ts) alike.
 
-import { statSync } from "node:fs";
+import { readSync, statSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { SynfinError } from "./errors.js";
 import { openBlobReplica, type ByteSource, type SourceReplica } from "./sources.js";
 
-/** A file read with positioned reads into the caller's buffer (a view of wasm memory). */
-export function fileSource(path: string): ByteSource {
+/**
+ * A file read with positioned reads into the caller's buffer (a view of wasm memory). `blocking`
+ * reads in this thread (a replica: its reads and its core take turns anyway, and a hop to libuv's
+ * pool would leave this thread waiting); otherwise on libuv's pool.
+ */
+export function fileSource(path: string, blocking = false): ByteSource {
   let size: number;
   try {
     const st = statSync(path);
@@ -27,7 +31,7 @@ export function fileSource(path: string): ByteSource {
     replica: { path, name: path },
     async read(into) {
       const fh = await opened();
-      const { bytesRead } = await fh.read(into, 0, into.length, position);
+      const { bytesRead } = blocking ? { bytesRead: readSync(fh.fd, into, 0, into.length, position) } : await fh.read(into, 0, into.length, position);
       position += bytesRead;
       return bytesRead;
     },
@@ -41,5 +45,5 @@ export function fileSource(path: string): ByteSource {
 
 /** Opens a source again in this thread (a replica worker's sources): a path, or a Blob. */
 export function openReplica(replica: SourceReplica): ByteSource {
-  return "path" in replica ? fileSource(replica.path) : openBlobReplica(replica);
+  return "path" in replica ? fileSource(replica.path, true) : openBlobReplica(replica);
 }

@@ -10,11 +10,11 @@ import { drain, failure, type Reply } from "./reducer.js";
 import type { RowBlock } from "./rows.js";
 import type { ByteSource, SourceReplica } from "./sources.js";
 
-/** What a replica is asked to do: open these sources and keep partition `own` of `partitions`. */
+/** What a replica is asked to do: open these sources and keep the flows whose hash lies in `hashes`. */
 export interface ReplicaRequest {
   options: CoreOptions;
-  partitions: number;
-  own: number;
+  /** The first and last flow hash of its share (32-bit, inclusive). */
+  hashes: [number, number];
   sources: SourceReplica[];
   chunkSize: number;
 }
@@ -50,7 +50,8 @@ export function replicaWorker(open: (replica: SourceReplica) => ByteSource): Rep
     async replicate(module, request) {
       try {
         const core = await Core.create(module, { ...request.options, events: false });
-        core.setParallel(Part.Replica, request.partitions, request.own);
+        core.setParallel(Part.Replica);
+        core.ownHashes(request.hashes[0], request.hashes[1]);
         steps = replicaSteps(core, request.sources.map(open), request.chunkSize);
         return null;
       } catch (e) {
