@@ -90,8 +90,9 @@ export async function* runReplicated(
  */
 export function shares(count: number): Array<[number, number]> {
   const space = 2 ** 32;
-  const first = 0.5 / count;
-  const bounds = [0, ...Array.from({ length: count - 1 }, (_, j) => Math.round(space * (first + (j * (1 - first)) / (count - 1))))];
+  // Weights ½, 1, 1, …: the first lane's share is half another's.
+  const unit = space / (count - 0.5);
+  const bounds = Array.from({ length: count }, (_, j) => (j === 0 ? 0 : Math.round(unit * (j - 0.5))));
   return bounds.map((lo, j) => [lo, j + 1 < count ? bounds[j + 1]! - 1 : space - 1]);
 }
 

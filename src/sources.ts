@@ -12,6 +12,11 @@ export interface ByteSource {
   close(): Promise<void>;
   /** How another thread can open the same bytes on its own (absent for streams). */
   readonly replica?: SourceReplica;
+  /**
+   * Its bytes are in memory or fetched ahead already (bytes, chunks of a stream): `readAhead`
+   * would only add a copy, and is skipped.
+   */
+  readonly inMemory?: boolean;
 }
 
 /**
@@ -50,6 +55,7 @@ function bytesSource(bytes: Uint8Array, name: string): ByteSource {
   return {
     name,
     size: bytes.length,
+    inMemory: true,
     async read(into) {
       const n = Math.min(into.length, bytes.length - at);
       into.set(bytes.subarray(at, at + n));
@@ -98,6 +104,7 @@ export function chunkSource(chunks: AsyncIterator<Uint8Array>, name: string, siz
   return {
     name,
     size,
+    inMemory: true,
     async read(into) {
       let filled = 0;
       while (filled < into.length && !ended) {
@@ -123,9 +130,11 @@ export function chunkSource(chunks: AsyncIterator<Uint8Array>, name: string, siz
 /**
  * Keeps one read of `size` bytes in flight while the caller works on the last one, so that the
  * file system's time overlaps the core's (reads run on libuv's thread pool in Node, off the main
- * thread). Costs two buffers of `size` bytes and a copy from them.
+ * thread). Costs two buffers of `size` bytes and a copy from them: a source whose bytes are in
+ * memory already is returned as it is.
  */
 export function readAhead(source: ByteSource, size: number): ByteSource {
+  if (source.inMemory) return source;
   // Allocated at the first read and dropped at the end: an array of many files holds two at most.
   let ready = new Uint8Array(0);
   let filling = new Uint8Array(0);

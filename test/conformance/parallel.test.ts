@@ -15,6 +15,7 @@ import { writePcap, writePcapng } from "../../src/writer/capture.js";
 import { LINKTYPE } from "../../src/writer/packet.js";
 import { chunksOf } from "../support/fixtures.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
+import { shares } from "../../src/replica.js";
 
 /** The long runs (.ci/run) try more cases. */
 const LONG = Boolean(process.env.SYNFIN_LONG_TESTS);
@@ -152,6 +153,22 @@ describe("the same output, many more cases with the workers' code run in this th
         sameStats(single.stats, got.stats, workers);
       }), { numRuns: LONG ? 120 : 30, seed: 4 });
   }, 240_000);
+});
+
+describe("replicated decode's shares of the flow hashes", () => {
+  it("cover the 32-bit hash space once, in order, the calling thread's half a share", () => {
+    for (let count = 2; count <= 64; count++) {
+      const ranges = shares(count);
+      expect(ranges).toHaveLength(count);
+      expect(ranges[0]![0]).toBe(0);
+      expect(ranges[count - 1]![1]).toBe(2 ** 32 - 1);
+      for (let j = 1; j < count; j++) expect(ranges[j]![0]).toBe(ranges[j - 1]![1] + 1);
+      const size = ([lo, hi]: [number, number]) => hi - lo + 1;
+      const others = (2 ** 32 - size(ranges[0]!)) / (count - 1);
+      expect(Math.abs(size(ranges[0]!) - others / 2)).toBeLessThan(others * 0.01 + 2);
+      for (const r of ranges.slice(1)) expect(Math.abs(size(r) - others)).toBeLessThanOrEqual(2);
+    }
+  });
 });
 
 describe("workers that fail", () => {
