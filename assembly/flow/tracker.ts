@@ -110,18 +110,24 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
   touch(idx);
 }
 
-/** A flow moved to the recent end of its list stays there this many packets before moving again. */
+/**
+ * A flow moved to the recent end of its list stays there this many packets before moving again,
+ * and at least twice as many as there are live flows.
+ */
 const LRU_SLACK: i64 = 1024;
 
 /**
  * Moves a flow to the most recently active end of its list (attempts until both sides spoke).
- * Within LRU_SLACK packets of its last move it stays put: eviction order is least recently active
- * to within that many packets, and a busy flow costs no relinking per packet.
+ * Within max(LRU_SLACK, 2 × live flows) packets of its last move it stays put: eviction order is
+ * least recently active to within that many packets, and a flow costs no relinking per packet.
+ * (A relink writes the neighbours' records: with tens of thousands of flows alive, a packet of
+ * each in turn, a fixed slack had every packet pay for two more records' cache lines.)
  */
 function touch(idx: u32): void {
   const f = flowAt(idx);
   const list = endpointOf(f, 0).pkts == 0 || endpointOf(f, 1).pkts == 0 ? ATTEMPTS : ANSWERED;
-  if (f.lruList == list && frameIndex - f.lruStamp < LRU_SLACK) return;
+  const slack = <i64>liveFlows * 2 > LRU_SLACK ? <i64>liveFlows * 2 : LRU_SLACK;
+  if (f.lruList == list && frameIndex - f.lruStamp < slack) return;
   f.lruStamp = frameIndex;
   lruUnlink(idx);
   lruAppend(idx, list);
