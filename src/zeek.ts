@@ -129,12 +129,15 @@ export class ZeekLog {
 
   private connLine(cell: (name: string) => Cell, tsNs: bigint, connId: bigint): string {
     const num = (name: string) => { const v = cell(name); return v === null ? UNSET : String(v); };
-    const duration = cell("duration");
+    const duration = cell("duration") as number | null;
     const history = cell("history");
+    // Conn::set_conn (base/protocols/conn/main.zeek) sets duration, orig_bytes and resp_bytes only
+    // when `c$duration > 0secs`, and history only when it is not "": otherwise they are unset.
+    const lasted = duration !== null && duration > 0;
     return [
       zeekTime(tsNs), zeekUid(connId, tsNs), String(cell("orig_h")), num("orig_p"), String(cell("resp_h")), num("resp_p"),
-      "tcp", UNSET, duration === null ? UNSET : (duration as number).toFixed(6), num("orig_bytes"), num("resp_bytes"),
-      String(cell("conn_state")), UNSET, UNSET, num("missed_bytes"), history === null ? UNSET : zeekString(String(history)),
+      "tcp", UNSET, lasted ? duration.toFixed(6) : UNSET, lasted ? num("orig_bytes") : UNSET, lasted ? num("resp_bytes") : UNSET,
+      String(cell("conn_state")), UNSET, UNSET, num("missed_bytes"), history === null || history === "" ? UNSET : zeekString(String(history)),
       num("orig_pkts"), num("orig_ip_bytes"), num("resp_pkts"), num("resp_ip_bytes"), UNSET, String(TCP),
     ].join("\t");
   }
