@@ -276,6 +276,19 @@ function skippedText(stats: Stats): string {
   return parts.join(", ");
 }
 
+/**
+ * With --verify-checksums, most TCP packets dropped for a bad checksum: the capture was most
+ * likely taken on a sending host whose NIC computes checksums (offload), which leaves every
+ * outgoing checksum wrong in the capture; Zeek says so with its bad_checksum weird and advises -C.
+ */
+function checksumOffloadText(stats: Stats, verified: boolean): string {
+  const checked = stats.tcpPackets + stats.badChecksums;
+  if (!verified || stats.badChecksums * 2 <= checked) return "";
+  const share = Math.floor((100 * stats.badChecksums) / checked);
+  return `${stats.badChecksums} of ${checked} packets (${share}%) were dropped for a bad checksum: a capture taken on ` +
+    "the sending host, whose network card computes checksums (offload), has every outgoing one wrong; without --verify-checksums they are kept (Zeek: -C)";
+}
+
 function statsText(stats: Stats): string {
   const rows = RECORD_BUCKETS.map((k) => [k, String(stats[k])]);
   rows.push(["= records", String(stats.records)]);
@@ -334,6 +347,8 @@ export async function main(argv: string[]): Promise<number> {
     await sink.write(summary.render(opts.files.join(", "), stats, (performance.now() - started) / 1000) + "\n");
     await sink.end();
   }
+  const offload = checksumOffloadText(stats, opts.verifyChecksums);
+  if (offload) process.stderr.write(`synfin: warning: ${offload}\n`);
   if (opts.stats) process.stderr.write(statsText(stats) + "\n");
   else {
     const skipped = skippedText(stats);

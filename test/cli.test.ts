@@ -137,6 +137,28 @@ describe("output formats", () => {
   });
 });
 
+describe("checksum offload", () => {
+  it("with --verify-checksums, a warning when most packets fail their checksum; none without it or when few fail", () => {
+    // A capture taken on the sending host: every TCP checksum wrong (Ethernet, IPv4 without options).
+    const packets = threeConnections();
+    const offloaded = join(dir, "offloaded.pcap");
+    const damaged = packets.map((p) => {
+      const data = p.data.slice();
+      data[14 + 20 + 16]! ^= 0xff;
+      return { ...p, data };
+    });
+    writeFileSync(offloaded, pcapOf(damaged));
+    const warned = run(offloaded, "--format", "ndjson", "--verify-checksums");
+    expect(warned.status).toBe(0);
+    expect(lines(warned.stderr)).toEqual([`synfin: warning: ${packetCount} of ${packetCount} packets (100%) were dropped for a bad checksum: a capture taken on the sending host, whose network card computes checksums (offload), has every outgoing one wrong; without --verify-checksums they are kept (Zeek: -C)`]);
+    expect(run(offloaded, "--format", "ndjson").stderr).toBe("");
+    // One bad packet of many is not offload.
+    const fewBad = join(dir, "few-bad.pcap");
+    writeFileSync(fewBad, pcapOf([damaged[0]!, ...packets.slice(1)]));
+    expect(run(fewBad, "--format", "ndjson", "--verify-checksums").stderr).toBe("");
+  });
+});
+
 describe("more connections than one output batch (8192 rows)", () => {
   it("arrow, csv and ndjson all carry every row, histories included", async () => {
     // 9000 connections: the first 8500 unanswered SYNs ("S"), the last 500 handshakes ("ShA"), so
