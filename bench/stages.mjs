@@ -1,8 +1,11 @@
-// The parallel path's stages timed one after another in one thread (no threads, so no contention):
-// read, frame, copy out, map, copy records out, load them into a reducer, reduce, copy rows out.
-// The figures behind README "Workers on this machine, and with more cores".
+// The parallel paths' stages timed one after another in one thread (no threads, so no contention).
+// Map/shuffle/reduce: read, frame, copy out, map, copy records out, load them into a reducer,
+// reduce, copy rows out. Replicated decode: a lane that keeps no flow (what every lane pays:
+// read, frame, decode, hash) and one that keeps them all (a single pass), each reading the file
+// with blocking reads as a lane does. The figures behind README "Workers on this machine, and
+// with more cores".
 //
-//   node bench/stages.mjs CAPTURE.pcap [partitions]
+//   node --experimental-wasm-inlining bench/stages.mjs CAPTURE.pcap [partitions]
 
 import { readFileSync, openSync, readSync } from "node:fs";
 import { Core, Part } from "../dist/core.js";
@@ -50,3 +53,32 @@ for (let eof = false; !eof; ) {
 }
 for (const r of reducers) { while (r.finish() === Status.OutputFull) drain(r); drain(r); }
 console.log(Object.entries(T).map(([k, v]) => `${k} ${(v / 1000).toFixed(3)} s`).join("  "), `| ${rows} rows, ${frames} frames, ${W} partition(s)`);
+
+/** One replicated-decode lane over the file, keeping the flows of hashes [lo, hi]; its seconds. */
+async function lane(lo, hi) {
+  const core = await Core.create(module, {});
+  core.setParallel(Part.Replica);
+  core.ownHashes(lo, hi);
+  const laneFd = openSync(file, "r");
+  const t0 = performance.now();
+  let at = 0;
+  let held = 0;
+  core.beginFile();
+  for (let eof = false; !eof; ) {
+    const input = core.input(cap);
+    const n = readSync(laneFd, input, held, cap - held, at); at += n; held += n; if (n === 0) eof = true;
+    while (true) {
+      const step = core.feed(held, eof);
+      core.carryOver(step.consumed, held); held -= step.consumed;
+      if (step.status !== Status.OutputFull) break;
+      drain(core);
+    }
+    drain(core);
+  }
+  while (core.finish() === Status.OutputFull) drain(core);
+  drain(core);
+  return (performance.now() - t0) / 1000;
+}
+const none = await lane(1, 0);
+const all = await lane(0, 2 ** 32 - 1);
+console.log(`replicated decode: a lane keeping no flow ${none.toFixed(3)} s, keeping all ${all.toFixed(3)} s (the flow layer ${(all - none).toFixed(3)} s)`);

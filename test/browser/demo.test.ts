@@ -164,19 +164,24 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     expect(pageErrors).toEqual([]);
   });
 
-  it("analyses a capture with 2 Web Workers and gets the Node library's table, byte for byte", async () => {
+  it("analyses a capture on 2 lanes, in both designs, and gets the Node library's table, byte for byte", async () => {
     const checkPage = await browser.newPage();
     checkPage.on("pageerror", (e) => pageErrors.push(e.message));
+    // A File takes replicated decode: the page is the first lane, one Web Worker the second, and
+    // it reads the File itself. Map/shuffle/reduce (forced) starts a Web Worker per lane.
+    const designs = [{ options: { workers: 2, chunkSize: 65536 }, workers: 1 }, { options: { workers: 2, chunkSize: 65536, testHooks: { design: "shuffle" } }, workers: 2 }];
     try {
       await checkPage.goto(`${server.url}check.html`);
       for (const file of [KERNEL_CAPTURE, MIXED_CAPTURE]) {
         await checkPage.getByTestId("file-input").setInputFiles(file);
-        const got = await checkPage.evaluate(() => (globalThis as unknown as { synfinCheck(o: object): Promise<{ ipc: string; stats: Record<string, number>; workersStarted: number }> })
-          .synfinCheck({ workers: 2, chunkSize: 65536 }));
-        expect(got.workersStarted).toBe(2);
         const node = await analyze(file, { workers: 0 });
-        expect(Buffer.compare(Buffer.from(got.ipc, "base64"), Buffer.from(tableToIPC(node.table, "file")))).toBe(0);
-        expect({ ...got.stats, peakFlows: 0 }).toEqual({ ...node.stats, peakFlows: 0 });
+        for (const design of designs) {
+          const got = await checkPage.evaluate((o) => (globalThis as unknown as { synfinCheck(o: object): Promise<{ ipc: string; stats: Record<string, number>; workersStarted: number }> })
+            .synfinCheck(o), design.options);
+          expect(got.workersStarted, JSON.stringify(design.options)).toBe(design.workers);
+          expect(Buffer.compare(Buffer.from(got.ipc, "base64"), Buffer.from(tableToIPC(node.table, "file")))).toBe(0);
+          expect({ ...got.stats, peakFlows: 0 }).toEqual({ ...node.stats, peakFlows: 0 });
+        }
       }
       expect(pageErrors).toEqual([]);
     } finally {
