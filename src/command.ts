@@ -1,7 +1,8 @@
 // The synfin command: captures in, connection lifecycles out (summary table, NDJSON, CSV, Arrow
 // IPC file or stream, Parquet, Zeek conn.log). Exit 0 on success, 2 when an input is not a readable capture or the usage is wrong.
 
-import { createWriteStream } from "node:fs";
+import { createWriteStream, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { AsyncByteQueue, Message, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Struct, makeData, type Schema } from "apache-arrow";
 import { connections, SynfinError, type Progress, type Stats } from "./node.js";
@@ -119,15 +120,41 @@ function parseSize(text: string): number {
   return Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!);
 }
 
-/** Writes text or bytes to a file or stdout, waiting when the stream is full. */
+/** Output files being written, removed if the run fails or is interrupted. */
+const unfinished = new Set<Sink>();
+
+let signalsHandled = false;
+
+/** On SIGINT or SIGTERM: no partial output is left behind (README "Command line"). */
+function removeUnfinishedOnSignals(): void {
+  if (signalsHandled) return;
+  signalsHandled = true;
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    process.once(signal, () => {
+      for (const sink of unfinished) sink.discard();
+      process.exit(code);
+    });
+  }
+}
+
+/**
+ * Writes text or bytes to a file or stdout, waiting when the stream is full. A file is written
+ * under a temporary name beside it and renamed when the run succeeds (`end`), or removed
+ * (`discard`): a failed or interrupted run never leaves a partial file, nor destroys an older one.
+ */
 class Sink {
   private readonly stream: NodeJS.WritableStream;
+  private readonly temp: string | undefined;
   private closedEarly = false;
-  constructor(path: string | undefined) {
-    this.stream = path ? createWriteStream(path) : process.stdout;
+  constructor(private readonly path: string | undefined) {
+    this.temp = path ? join(dirname(path), `.${basename(path)}.${process.pid}.synfin-tmp`) : undefined;
+    // Opened here, not when the stream gets round to it: `discard` then always finds the file.
+    this.stream = this.temp ? createWriteStream("", { fd: openOutput(this.temp, path!) }) : process.stdout;
+    if (this.temp) unfinished.add(this);
     this.stream.on("error", (e: NodeJS.ErrnoException) => {
       if (e.code === "EPIPE") { this.closedEarly = true; return; }
       process.stderr.write(`synfin: cannot write ${path ?? "standard output"}: ${e.message}\n`);
+      this.discard();
       process.exit(2);
     });
   }
@@ -136,10 +163,42 @@ class Sink {
     if (this.closedEarly) return;
     if (!this.stream.write(chunk)) await new Promise<void>((resolve) => this.stream.once("drain", () => resolve()));
   }
+  /** The output is complete: the file takes its name. */
   async end(): Promise<void> {
-    if (this.stream === process.stdout) return;
+    if (!this.temp) return;
     await new Promise<void>((resolve) => this.stream.end(() => resolve()));
+    renameSync(this.temp, this.path!);
+    unfinished.delete(this);
   }
+  /** The run failed: the partial file goes (an older file of that name is left as it was). */
+  discard(): void {
+    if (!this.temp || !unfinished.delete(this)) return;
+    (this.stream as NodeJS.WritableStream & { destroy(): void }).destroy();
+    rmSync(this.temp, { force: true });
+  }
+}
+
+/** A user's output path that cannot be written: one line, exit 2. */
+class OutputError extends Error {}
+
+function openOutput(temp: string, path: string): number {
+  try {
+    return openSync(temp, "w");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const reason = code === "ENOENT" ? "no such directory" : code === "EACCES" ? "permission denied" : (e as Error).message;
+    throw new OutputError(`cannot write ${path}: ${reason}`);
+  }
+}
+
+/** The input an output path would overwrite (the same file, by device and inode), if any. */
+function inputAt(output: string, inputs: readonly string[]): string | undefined {
+  const target = statSync(output, { throwIfNoEntry: false });
+  if (!target) return undefined;
+  return inputs.find((input) => {
+    const s = statSync(input, { throwIfNoEntry: false });
+    return s !== undefined && s.dev === target.dev && s.ino === target.ino;
+  });
 }
 
 function progressBar(enabled: boolean): { update(p: Progress): void; done(): void } {
@@ -328,13 +387,33 @@ export async function main(argv: string[]): Promise<number> {
     events: opts.events !== undefined,
     onEvents: (batch) => pendingEvents.push(batch),
   });
-  const sink = new Sink(opts.output);
-  const eventsWriter = opts.events === undefined ? undefined : new BatchWriter(opts.format === "table" ? "ndjson" : opts.format, new Sink(opts.events), "events");
+  for (const [flag, path] of [["-o", opts.output], ["--events", opts.events]] as const) {
+    const input = path === undefined ? undefined : inputAt(path, opts.files);
+    if (input !== undefined) {
+      process.stderr.write(`synfin: ${flag} ${path} is the input ${input}: writing it would destroy the capture; choose another path\n`);
+      return 2;
+    }
+  }
+  removeUnfinishedOnSignals();
+  let sink: Sink;
+  let eventsSink: Sink | undefined;
+  try {
+    sink = new Sink(opts.output);
+    eventsSink = opts.events === undefined ? undefined : new Sink(opts.events);
+  } catch (e) {
+    if (!(e instanceof OutputError)) throw e;
+    for (const s of unfinished) s.discard();
+    process.stderr.write(`synfin: ${e.message}\n`);
+    return 2;
+  }
+  const eventsWriter = eventsSink && new BatchWriter(opts.format === "table" ? "ndjson" : opts.format, eventsSink, "events");
   const summary = new Summary();
   try {
     await writeBatches(opts, stream, sink, summary, pendingEvents, eventsWriter);
   } catch (e) {
     bar.done();
+    sink.discard();
+    eventsSink?.discard();
     if (e instanceof SynfinError) {
       process.stderr.write(`synfin: ${e.message}\n`);
       return 2;

@@ -2,8 +2,8 @@
 // directory: every output format agrees with the library, and unreadable input or bad usage exits 2
 // with one line on standard error.
 
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -134,6 +134,59 @@ describe("output formats", () => {
     expect(count("records")).toBe(packetCount);
     expect(count("tcpPackets")).toBe(packetCount);
     expect(count("connections")).toBe(expectedRows.length);
+  });
+});
+
+describe("outputs are never destroyed", () => {
+  /** A fresh directory holding one file `name` with `text`. */
+  function dirWith(name: string, text: string): string {
+    const d = mkdtempSync(join(dir, "out-"));
+    writeFileSync(join(d, name), text);
+    return d;
+  }
+
+  it("a failed run leaves an existing output as it was, and no partial file", () => {
+    const d = dirWith("results.ndjson", "older results\n");
+    const missing = run(join(d, "no-such.pcap"), "-o", join(d, "results.ndjson"));
+    expect(missing.status).toBe(2);
+    writeFileSync(join(d, "notes.txt"), "not a capture\n");
+    const parquet = run(join(d, "notes.txt"), "--format", "parquet", "-o", join(d, "out.parquet"));
+    expect(parquet.status).toBe(2);
+    expect(lines(parquet.stderr)).toHaveLength(1);
+    expect(readFileSync(join(d, "results.ndjson"), "utf8")).toBe("older results\n");
+    expect(readdirSync(d).sort()).toEqual(["notes.txt", "results.ndjson"]);
+  });
+
+  it("refuses to write over an input (-o or --events): exit 2, one line, the capture untouched", () => {
+    const before = readFileSync(capture);
+    for (const flag of ["-o", "--events"]) {
+      const { status, stderr } = run(capture, flag, capture, ...(flag === "--events" ? ["-o", join(dir, "rows.ndjson")] : []));
+      expect(status).toBe(2);
+      expect(lines(stderr)).toEqual([`synfin: ${flag} ${capture} is the input ${capture}: writing it would destroy the capture; choose another path`]);
+      expect(Buffer.compare(readFileSync(capture), before)).toBe(0);
+    }
+  });
+
+  it("an output in a missing directory: exit 2, one line", () => {
+    const { status, stderr } = run(capture, "-o", join(dir, "no-such-dir", "out.ndjson"));
+    expect(status).toBe(2);
+    expect(lines(stderr)).toEqual([`synfin: cannot write ${join(dir, "no-such-dir", "out.ndjson")}: no such directory`]);
+  });
+
+  it("an interrupted run (SIGTERM) removes its partial output", async () => {
+    const d = mkdtempSync(join(dir, "out-"));
+    const big = join(d, "big.pcap");
+    expect(run("synth", "-o", big, "--bytes", "64M", "--snaplen", "96").status).toBe(0);
+    const child = spawn(process.execPath, [CLI, big, "--format", "ndjson", "-o", join(d, "rows.ndjson"), "--no-progress"]);
+    let running = true;
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => { running = false; resolve(code); }));
+    // The partial output exists from before the first read to the end of the run.
+    const partial = () => readdirSync(d).some((f) => f.endsWith(".synfin-tmp"));
+    while (running && !partial()) await new Promise((r) => setTimeout(r, 2));
+    expect(running, "the run ended before its partial output was seen").toBe(true);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(143);
+    expect(readdirSync(d)).toEqual(["big.pcap"]);
   });
 });
 
