@@ -2,14 +2,15 @@
 // IPC file or stream, Parquet, Zeek conn.log). Exit 0 on success, 2 when an input is not a readable capture or the usage is wrong.
 
 import { createWriteStream, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { AsyncByteQueue, Message, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Struct, makeData, type Schema } from "apache-arrow";
 import { connections, SynfinError, type Progress, type Stats } from "./node.js";
-import { RECORD_BUCKETS } from "./core.js";
+import { DEFAULT_MAX_FLOWS, RECORD_BUCKETS } from "./core.js";
 import { csvHeader, csvLines, ndjsonLines } from "./format.js";
 import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA } from "./schema.js";
-import { Summary, table } from "./summary.js";
+import { Summary, counted, table } from "./summary.js";
 import { ParquetStreamWriter } from "./parquet.js";
 import { ZeekLog } from "./zeek.js";
 import { sortByFirstPacket } from "./first-time.js";
@@ -378,6 +379,11 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  const cores = availableParallelism();
+  if (opts.workers !== undefined && opts.workers > cores) {
+    process.stderr.write(`synfin: warning: --workers ${opts.workers} is more than the ${counted(cores, "core")} available: using ${cores}\n`);
+    opts.workers = cores;
+  }
   const stream = connections(opts.files, {
     verifyChecksums: opts.verifyChecksums,
     maxFlows: opts.maxFlows,
@@ -428,6 +434,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const offload = checksumOffloadText(stats, opts.verifyChecksums);
   if (offload) process.stderr.write(`synfin: warning: ${offload}\n`);
+  if (stats.evicted > 0) {
+    process.stderr.write(`synfin: warning: ${counted(stats.evicted, "connection")} ended early (end_reason "evicted") to stay within ` +
+      `--max-flows ${opts.maxFlows ?? DEFAULT_MAX_FLOWS} live connections; a larger --max-flows keeps them whole\n`);
+  }
   if (opts.stats) process.stderr.write(statsText(stats) + "\n");
   else {
     const skipped = skippedText(stats);

@@ -44,7 +44,7 @@ export class Summary {
   render(file: string, stats: Stats, seconds: number): string {
     const lines: string[] = [];
     const mb = (stats.bytes / 1e6).toFixed(1);
-    lines.push(`${file}: ${this.rows} TCP connections from ${stats.records} packets (${mb} MB) in ${seconds.toFixed(2)} s`);
+    lines.push(`${file}: ${counted(this.rows, "TCP connection")} from ${counted(stats.records, "packet")} (${mb} MB) in ${seconds.toFixed(2)} s`);
     lines.push("");
     lines.push(table(["conn_state", "connections"], sorted(this.states)));
     lines.push("");
@@ -83,4 +83,9 @@ export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+/** "1 packet", "2 packets". */
+export function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }

@@ -4,7 +4,7 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tableFromIPC } from "apache-arrow";
@@ -187,6 +187,30 @@ describe("outputs are never destroyed", () => {
     child.kill("SIGTERM");
     expect(await exited).toBe(143);
     expect(readdirSync(d)).toEqual(["big.pcap"]);
+  });
+});
+
+describe("what was changed is said", () => {
+  it("evicted connections: one warning line naming --max-flows", () => {
+    const { status, stderr, stdout } = run(capture, "--format", "ndjson", "--max-flows", "1");
+    expect(status).toBe(0);
+    const evicted = lines(stdout).map((l) => JSON.parse(l) as { end_reason: string }).filter((r) => r.end_reason === "evicted").length;
+    expect(evicted).toBeGreaterThan(0);
+    expect(lines(stderr)).toEqual([`synfin: warning: ${evicted} connection${evicted === 1 ? "" : "s"} ended early (end_reason "evicted") to stay within --max-flows 1 live connections; a larger --max-flows keeps them whole`]);
+  });
+
+  it("--workers above the cores available is capped, and said", () => {
+    const cores = availableParallelism();
+    const { status, stderr } = run(capture, "--format", "ndjson", "--workers", String(cores + 1));
+    expect(status).toBe(0);
+    expect(lines(stderr)).toEqual([`synfin: warning: --workers ${cores + 1} is more than the ${cores} core${cores === 1 ? "" : "s"} available: using ${cores}`]);
+  });
+
+  it("counts in the summary are in the singular for one", () => {
+    const one = join(dir, "one.pcap");
+    const packets = new Conversation({ client: "10.0.0.1", server: "10.0.0.2", serverPort: 80, clientPort: 40009, startNs: T0 }).syn().packets();
+    writeFileSync(one, pcapOf(packets));
+    expect(run(one).stdout).toContain(`: 1 TCP connection from 1 packet (`);
   });
 });
 
