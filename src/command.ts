@@ -5,9 +5,10 @@ import { createWriteStream, openSync, renameSync, rmSync, statSync } from "node:
 import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
+import { UsageError, parseArgsMessage } from "./usage.js";
 import { AsyncByteQueue, Message, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Struct, makeData, type Schema } from "apache-arrow";
 import { connections, SynfinError, type Progress, type Stats } from "./node.js";
-import { DEFAULT_MAX_FLOWS, RECORD_BUCKETS } from "./core.js";
+import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT, RECORD_BUCKETS } from "./core.js";
 import { csvHeader, csvLines, ndjsonLines } from "./format.js";
 import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA } from "./schema.js";
 import { Summary, counted, table } from "./summary.js";
@@ -45,7 +46,6 @@ type Format = "table" | "ndjson" | "csv" | "arrow" | "arrow-stream" | "parquet" 
 const FORMATS: readonly Format[] = ["table", "ndjson", "csv", "arrow", "arrow-stream", "parquet", "zeek"];
 const BINARY: ReadonlySet<Format> = new Set(["arrow", "arrow-stream", "parquet"]);
 
-class UsageError extends Error {}
 
 interface Options {
   files: string[];
@@ -61,11 +61,25 @@ interface Options {
   progress: boolean;
 }
 
+/** Flags that take a value; a value that looks like a negative number is still theirs. */
+const VALUE_FLAGS = new Set(["--format", "-o", "--output", "--events", "--max-flows", "--memory-limit", "--workers"]);
+
+/** `--workers -1` as `--workers=-1`, so that the value is judged (parseArgs would call it ambiguous). */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (VALUE_FLAGS.has(argv[i]!) && next !== undefined && /^-\d/.test(next)) out.push(`${argv[i++]}=${next}`);
+    else out.push(argv[i]!);
+  }
+  return out;
+}
+
 function parseOptions(argv: string[]): Options | "help" | "version" {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv),
       allowPositionals: true,
       options: {
         format: { type: "string" },
@@ -83,7 +97,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
       },
     });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(parseArgsMessage(e as NodeJS.ErrnoException));
   }
   const v = parsed.values;
   if (v.help) return "help";
@@ -92,8 +106,13 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
   const format = (v.format ?? (v.output ? "ndjson" : "table")) as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}' (one of ${FORMATS.join(", ")})`);
   const maxFlows = v["max-flows"] === undefined ? undefined : Number(v["max-flows"]);
-  if (maxFlows !== undefined && !(Number.isInteger(maxFlows) && maxFlows >= 1)) throw new UsageError(`--max-flows takes a positive whole number, got '${v["max-flows"]}'`);
+  if (maxFlows !== undefined && !(/^\d+$/.test(v["max-flows"]!) && maxFlows >= 1 && maxFlows <= MAX_MAX_FLOWS)) {
+    throw new UsageError(`--max-flows takes a whole number from 1 to ${MAX_MAX_FLOWS}, got '${v["max-flows"]}'`);
+  }
   const memoryLimit = v["memory-limit"] === undefined ? undefined : parseSize(v["memory-limit"]);
+  if (memoryLimit !== undefined && (memoryLimit < MIN_MEMORY_LIMIT || memoryLimit > MAX_MEMORY_LIMIT)) {
+    throw new UsageError(`--memory-limit takes a size from 4M to 4G, got '${v["memory-limit"]}'`);
+  }
   const workers = v.workers === undefined ? undefined : Number(v.workers);
   if (workers !== undefined && !(/^\d+$/.test(v.workers!) && workers <= 256)) throw new UsageError(`--workers takes a whole number from 0 to 256, got '${v.workers}'`);
   if (BINARY.has(format) && !v.output && process.stdout.isTTY) throw new UsageError(`--format ${format} writes binary: give -o FILE or redirect standard output`);
@@ -177,6 +196,11 @@ class Sink {
     (this.stream as NodeJS.WritableStream & { destroy(): void }).destroy();
     rmSync(this.temp, { force: true });
   }
+}
+
+/** A library message in the CLI's words: its options by their flags. */
+function cliWords(message: string): string {
+  return message.replace(/\bmaxFlows\b/g, "--max-flows").replace(/\bmemoryLimit\b/g, "--memory-limit");
 }
 
 /** A user's output path that cannot be written: one line, exit 2. */
@@ -363,7 +387,7 @@ export async function main(argv: string[]): Promise<number> {
     opts = parseOptions(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`synfin: ${e.message}\n${USAGE}\n`);
+    process.stderr.write(`synfin: ${e.message} (see synfin --help)\n`);
     return 2;
   }
   if (opts === "help") { process.stdout.write(USAGE + "\n"); return 0; }
@@ -421,7 +445,7 @@ export async function main(argv: string[]): Promise<number> {
     sink.discard();
     eventsSink?.discard();
     if (e instanceof SynfinError) {
-      process.stderr.write(`synfin: ${e.message}\n`);
+      process.stderr.write(`synfin: ${cliWords(e.message)}\n`);
       return 2;
     }
     throw e;

@@ -117,12 +117,12 @@ export interface Stats {
  */
 export const DEFAULT_MAX_FLOWS = 500_000;
 /** Above this, wasm's 4 GB would not hold the flow table. */
-const MAX_MAX_FLOWS = 2_500_000;
+export const MAX_MAX_FLOWS = 2_500_000;
 const PAGE = 65536;
 /** What asconfig.json declares as the initial memory (static data, the output batch, the input). */
 const INITIAL_PAGES = 64;
-const MIN_MEMORY_LIMIT = INITIAL_PAGES * PAGE;
-const MAX_MEMORY_LIMIT = 65536 * PAGE;
+export const MIN_MEMORY_LIMIT = INITIAL_PAGES * PAGE;
+export const MAX_MEMORY_LIMIT = 65536 * PAGE;
 /** wasm32's whole address space: the bound that binds by default is maxFlows. */
 export const DEFAULT_MEMORY_LIMIT = MAX_MEMORY_LIMIT;
 

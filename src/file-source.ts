@@ -18,8 +18,7 @@ export function fileSource(path: string, blocking = false): ByteSource {
     if (!st.isFile()) throw new Error("not a regular file");
     size = st.size;
   } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
-    throw new SynfinError("READ_FAILED", path, 0, `cannot read: ${reason}`);
+    throw new SynfinError("READ_FAILED", path, 0, `cannot read: ${reasonOf(e as NodeJS.ErrnoException)}`);
   }
   let handle: Promise<FileHandle> | undefined;
   let position = 0;
@@ -30,8 +29,13 @@ export function fileSource(path: string, blocking = false): ByteSource {
     size,
     replica: { path, name: path },
     async read(into) {
-      const fh = await opened();
-      const { bytesRead } = blocking ? { bytesRead: readSync(fh.fd, into, 0, into.length, position) } : await fh.read(into, 0, into.length, position);
+      let bytesRead: number;
+      try {
+        const fh = await opened();
+        ({ bytesRead } = blocking ? { bytesRead: readSync(fh.fd, into, 0, into.length, position) } : await fh.read(into, 0, into.length, position));
+      } catch (e) {
+        throw new SynfinError("READ_FAILED", path, position, `cannot read: ${reasonOf(e as NodeJS.ErrnoException)}`);
+      }
       position += bytesRead;
       return bytesRead;
     },
@@ -46,4 +50,12 @@ export function fileSource(path: string, blocking = false): ByteSource {
 /** Opens a source again in this thread (a replica worker's sources): a path, or a Blob. */
 export function openReplica(replica: SourceReplica): ByteSource {
   return "path" in replica ? fileSource(replica.path, true) : openBlobReplica(replica);
+}
+
+/** Why a file cannot be read, in a few words. */
+function reasonOf(e: NodeJS.ErrnoException): string {
+  if (e.code === "ENOENT") return "no such file";
+  if (e.code === "EACCES" || e.code === "EPERM") return "permission denied";
+  if (e.code === "EISDIR") return "it is a directory";
+  return e.message;
 }

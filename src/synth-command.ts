@@ -2,6 +2,7 @@
 
 import { closeSync, openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { UsageError, parseArgsMessage } from "./usage.js";
 import { writeSynthFile, type SynthFileFormat } from "./writer/synth-file.js";
 import type { ConnTruth } from "./writer/synth-truth.js";
 
@@ -38,8 +39,6 @@ const DEFAULT_OUT_OF_ORDER_RATE = 0.01;
 const TRUTH_FLUSH_CHARS = 1 << 20;
 const SIZE_UNITS: Record<string, number> = { "": 1, K: 1 << 10, M: 1 << 20, G: 1 << 30, T: 2 ** 40 };
 
-class UsageError extends Error {}
-
 interface SynthCommandOptions {
   output: string;
   bytes: number;
@@ -73,7 +72,7 @@ function parseOptions(argv: string[]): SynthCommandOptions | "help" {
       },
     });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(parseArgsMessage(e as NodeJS.ErrnoException));
   }
   const v = parsed.values;
   if (v.help) return "help";
@@ -143,14 +142,14 @@ class TruthFile {
   }
 }
 
-/** Runs `synfin synth ARGS…`; resolves to the exit code (0, 1 when a file cannot be written, 2 for bad usage). */
+/** Runs `synfin synth ARGS…`; resolves to the exit code (0, or 2 for bad usage or a file that cannot be written). */
 export async function synthMain(argv: string[]): Promise<number> {
   let opts;
   try {
     opts = parseOptions(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`synfin synth: ${e.message}\n${USAGE}\n`);
+    process.stderr.write(`synfin synth: ${e.message} (see synfin synth --help)\n`);
     return 2;
   }
   if (opts === "help") { process.stdout.write(USAGE + "\n"); return 0; }
@@ -174,8 +173,9 @@ export async function synthMain(argv: string[]): Promise<number> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === undefined) throw e;
-    process.stderr.write(`synfin synth: cannot write ${err.path ?? opts.output}: ${err.message}\n`);
-    return 1;
+    const reason = err.code === "ENOENT" ? "no such directory" : err.code === "EACCES" ? "permission denied" : err.code === "EISDIR" ? "it is a directory" : err.message;
+    process.stderr.write(`synfin synth: cannot write ${err.path ?? opts.output}: ${reason}\n`);
+    return 2;
   }
   const seconds = (performance.now() - started) / 1000;
   const connections = truth === undefined ? "" : `, ${truth.count} connections`;
