@@ -45,9 +45,11 @@ export interface Platform<S> {
 
 /** How many reducer threads a run uses (0: a single pass in this thread). */
 function workerCount(options: AnalyzeOptions & { testHooks?: ParallelTestHooks }, sources: ByteSource[], cores: number, canSpawn: boolean): number {
+  const flush = options.flushInterval;
+  if (flush !== undefined && !(Number.isFinite(flush) && flush > 0)) throw new RangeError(`synfin: flushInterval must be a number of seconds above 0, got ${flush}`);
   const asked = options.workers;
   if (asked !== undefined && (!Number.isInteger(asked) || asked < 0 || asked > 256)) throw new RangeError(`synfin: workers must be an integer from 0 to 256, got ${asked}`);
-  if (options.events) return 0;
+  if (options.events || options.flushInterval !== undefined) return 0;
   if (!canSpawn && !options.testHooks?.inThreadWorkers) return 0;
   if (asked === undefined) {
     // Nothing to share out in an input of under two chunks: a thread would cost more than it saves.

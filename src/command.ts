@@ -18,10 +18,11 @@ import { sortByFirstPacket } from "./first-time.js";
 
 const USAGE = `usage: synfin <capture...> [--format F] [-o FILE] [--events FILE]
               [--verify-checksums] [--max-flows N] [--memory-limit SIZE] [--sort-by-time]
-              [--workers N] [--stats] [--no-progress]
+              [--workers N] [--flush SECONDS] [--stats] [--no-progress]
 
-Reads pcap/pcapng captures (several files are read as one capture, in order) and writes one row
-per TCP connection.
+Reads pcap/pcapng captures (several files are read as one capture, in order; - or no file with
+a pipe on standard input reads standard input, e.g. tcpdump -w - | synfin - --flush 1) and
+writes one row per TCP connection.
 
   --format F           table (default without -o), ndjson (default with -o), csv, arrow (IPC
                        file), arrow-stream (IPC stream), parquet, zeek (conn.log TSV)
@@ -37,6 +38,8 @@ per TCP connection.
   --sort-by-time       read the files in order of their first packet's time (default: as given)
   --workers N          worker threads for decoding and connection state (0 or 1: this thread
                        only; default: see README "Workers"); the output is the same for any N
+  --flush SECONDS      write the rows of the connections ended so far at least this often,
+                       also while the input waits (a live capture); one thread
   --stats              print the accounting of every record read to standard error
   --no-progress        no progress bar (it is shown only when standard error is a terminal)
   -h, --help           this text
@@ -59,10 +62,12 @@ interface Options {
   sortByTime: boolean;
   stats: boolean;
   progress: boolean;
+  /** Seconds between flushes of the rows ended so far (--flush), or undefined. */
+  flush: number | undefined;
 }
 
 /** Flags that take a value; a value that looks like a negative number is still theirs. */
-const VALUE_FLAGS = new Set(["--format", "-o", "--output", "--events", "--max-flows", "--memory-limit", "--workers"]);
+const VALUE_FLAGS = new Set(["--format", "-o", "--output", "--events", "--max-flows", "--memory-limit", "--workers", "--flush"]);
 
 /** `--workers -1` as `--workers=-1`, so that the value is judged (parseArgs would call it ambiguous). */
 function joinNegativeValues(argv: string[]): string[] {
@@ -92,6 +97,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
         "sort-by-time": { type: "boolean" },
         stats: { type: "boolean" },
         "no-progress": { type: "boolean" },
+        flush: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -102,7 +108,13 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
   const v = parsed.values;
   if (v.help) return "help";
   if (v.version) return "version";
-  if (parsed.positionals.length === 0) throw new UsageError("no capture file given");
+  // No file, and standard input is a pipe or a file: read it, as `-` does.
+  const files = parsed.positionals.length > 0 ? parsed.positionals : process.stdin.isTTY ? [] : ["-"];
+  if (files.length === 0) throw new UsageError("no capture file given (- reads standard input)");
+  if (files.filter((f) => f === "-").length > 1) throw new UsageError("standard input (-) can be read once");
+  if (v["sort-by-time"] && files.includes("-")) throw new UsageError("--sort-by-time cannot sort standard input");
+  const flush = v.flush === undefined ? undefined : Number(v.flush);
+  if (flush !== undefined && !(/^\d*\.?\d+$/.test(v.flush!) && flush > 0)) throw new UsageError(`--flush takes a number of seconds above 0, got '${v.flush}'`);
   const format = (v.format ?? (v.output ? "ndjson" : "table")) as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}' (one of ${FORMATS.join(", ")})`);
   const maxFlows = v["max-flows"] === undefined ? undefined : Number(v["max-flows"]);
@@ -117,7 +129,8 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
   if (workers !== undefined && !(/^\d+$/.test(v.workers!) && workers <= 256)) throw new UsageError(`--workers takes a whole number from 0 to 256, got '${v.workers}'`);
   if (BINARY.has(format) && !v.output && process.stdout.isTTY) throw new UsageError(`--format ${format} writes binary: give -o FILE or redirect standard output`);
   return {
-    files: parsed.positionals,
+    files,
+    flush,
     format,
     output: v.output,
     events: v.events,
@@ -408,7 +421,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`synfin: warning: --workers ${opts.workers} is more than the ${counted(cores, "core")} available: using ${cores}\n`);
     opts.workers = cores;
   }
-  const stream = connections(opts.files, {
+  const inputs = opts.files.map((f) => (f === "-" ? process.stdin : f));
+  const stream = connections(inputs, {
+    flushInterval: opts.flush,
     verifyChecksums: opts.verifyChecksums,
     maxFlows: opts.maxFlows,
     memoryLimit: opts.memoryLimit,
@@ -453,7 +468,7 @@ export async function main(argv: string[]): Promise<number> {
   bar.done();
   const stats = stream.stats!;
   if (opts.format === "table") {
-    await sink.write(summary.render(opts.files.join(", "), stats, (performance.now() - started) / 1000) + "\n");
+    await sink.write(summary.render(opts.files.map((f) => (f === "-" ? "standard input" : f)).join(", "), stats, (performance.now() - started) / 1000) + "\n");
     await sink.end();
   }
   const offload = checksumOffloadText(stats, opts.verifyChecksums);

@@ -32,6 +32,13 @@ export interface EngineOptions {
   /** Receives the events batches as they are produced (with `events`). */
   onEvents?: (batch: RecordBatch) => void;
   /**
+   * Seconds: the rows of connections ended so far are emitted at least this often, in a batch
+   * shorter than 8,192 rows if need be, also while the input waits for bytes (a live capture
+   * through a pipe). Default: none, every batch but the last has 8,192 rows. A single pass only
+   * (with it, `workers` is 1).
+   */
+  flushInterval?: number;
+  /**
    * Worker threads for decoding and connection state (README "Workers"); 0 or 1 runs everything
    * in this thread. Default: the available cores minus one with 4 or more cores, else one thread;
    * one thread for inputs under two chunks and with `events`. The output is the same for any number.
@@ -55,6 +62,17 @@ function drainEvents(core: CoreBatches, options: EngineOptions): void {
   if (events) options.onEvents?.(events);
 }
 
+/** Resolves "done" when `p` settles (rejecting as it rejects), or "timeout" after `ms` first. */
+async function untilOrTimeout(p: Promise<void>, ms: number): Promise<"done" | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => { timer = setTimeout(() => resolve("timeout"), Math.max(0, ms)); });
+  try {
+    return await Promise.race([p.then(() => "done" as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Runs the core over the sources in order, as one capture; yields each finished batch. */
 export async function* runEngine(core: Core, sources: ByteSource[], options: EngineOptions, done: (stats: Stats) => void): AsyncGenerator<RecordBatch> {
   const out = new CoreBatches(core);
@@ -63,6 +81,8 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Eng
   const totalBytes = sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
   const readers = sources.map((s) => readAhead(s, chunkSize));
   let bytesRead = 0;
+  const flushMs = options.flushInterval === undefined ? undefined : options.flushInterval * 1000;
+  let lastFlush = performance.now();
   try {
     for (const source of readers) {
       const feed = new FileFeed(core, source, chunkSize, (n) => {
@@ -70,13 +90,30 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Eng
         options.onProgress?.({ file: source.name, bytesRead, totalBytes });
       });
       do {
-        await feed.fill();
+        const filling = feed.fill();
+        if (flushMs === undefined) {
+          await filling;
+        } else {
+          // A live input: while it waits for bytes, the rows ended so far still go out.
+          for (let waited; (waited = await untilOrTimeout(filling, lastFlush + flushMs - performance.now())) === "timeout"; ) {
+            lastFlush = performance.now();
+            drainEvents(out, options);
+            const batch = out.takeBatch(true);
+            if (batch) yield batch;
+          }
+        }
         while (true) {
           const step = feed.frame();
           feed.consume(step.consumed);
           if (step.status !== Status.OutputFull) break;
           drainEvents(out, options);
           const batch = out.takeBatch();
+          if (batch) yield batch;
+        }
+        if (flushMs !== undefined && performance.now() - lastFlush >= flushMs) {
+          lastFlush = performance.now();
+          drainEvents(out, options);
+          const batch = out.takeBatch(true);
           if (batch) yield batch;
         }
       } while (feed.next());

@@ -22,7 +22,8 @@ const api = makeApi<CaptureSource>({
   },
   open(source) {
     const list: ReadonlyArray<string | CaptureInput> = Array.isArray(source) ? source : [source as string | CaptureInput];
-    return list.map((input, i) => (typeof input === "string" ? fileSource(input) : openInput(input, list.length > 1 ? `input ${i + 1}` : "input")));
+    return list.map((input, i) => (typeof input === "string" ? fileSource(input)
+      : openInput(input, input === process.stdin ? "standard input" : list.length > 1 ? `input ${i + 1}` : "input")));
   },
   spawnWorker,
   openReplica,

@@ -97,7 +97,7 @@ async function* streamChunks(stream: ReadableStream<Uint8Array>): AsyncGenerator
   }
 }
 
-/** A source over chunks of any size: fills each `into` as far as the chunks allow. */
+/** A source over chunks of any size: fills each `into` with what has arrived (at least one chunk's worth, or up to `into`'s end). */
 export function chunkSource(chunks: AsyncIterator<Uint8Array>, name: string, size: number | undefined): ByteSource {
   let pending: Uint8Array | undefined;
   let ended = false;
@@ -109,6 +109,8 @@ export function chunkSource(chunks: AsyncIterator<Uint8Array>, name: string, siz
       let filled = 0;
       while (filled < into.length && !ended) {
         if (!pending || pending.length === 0) {
+          // What has arrived goes to the core now: a live stream's next chunk may be long coming.
+          if (filled > 0) break;
           const next = await chunks.next();
           if (next.done) { ended = true; break; }
           pending = next.value instanceof Uint8Array ? next.value : new Uint8Array(next.value as ArrayBufferLike);

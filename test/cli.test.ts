@@ -214,6 +214,40 @@ describe("what was changed is said", () => {
   });
 });
 
+describe("standard input and live captures", () => {
+  it("- reads standard input, and so does no file with a pipe there: the file's rows", () => {
+    const want = run(capture, "--format", "ndjson").stdout;
+    for (const args of [["-", "--format", "ndjson"], ["--format", "ndjson"]]) {
+      const p = spawnSync(process.execPath, [CLI, ...args], { input: readFileSync(capture), encoding: "utf8" });
+      expect(p.status, args.join(" ")).toBe(0);
+      expect(p.stdout).toBe(want);
+    }
+    const empty = spawnSync(process.execPath, [CLI, "-"], { input: "", encoding: "utf8" });
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toBe("synfin: standard input: the file ends inside its header (empty or cut short) at byte offset 0\n");
+  });
+
+  it("--flush: a connection's row comes out while the pipe is still open, before the input ends", async () => {
+    const base = { client: "10.0.0.1", server: "10.0.0.2", serverPort: 80 };
+    const first = new Conversation({ ...base, clientPort: 41001, startNs: T0 }).handshake().data("client", 100).ack("server").close("client").packets();
+    // 20 s later another connection starts: its SYN's time fires the first one's timers (Zeek's close delay).
+    const later = new Conversation({ ...base, clientPort: 41002, startNs: T0 + 20n * NS_PER_SECOND }).handshake().close("client").packets();
+    const whole = pcapOf([...first, ...later]);
+    const cut = pcapOf([...first, later[0]!]).length;
+    const child = spawn(process.execPath, [CLI, "-", "--format", "ndjson", "--flush", "0.1"]);
+    let out = "";
+    child.stdout.on("data", (d) => { out += d; });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    child.stdin.write(whole.subarray(0, cut));
+    // The pipe stays open: the first connection's row must arrive all the same.
+    while (!out.includes("\n")) await new Promise((r) => setTimeout(r, 10));
+    expect(lines(out).map((l) => (JSON.parse(l) as { orig_p: number }).orig_p)).toEqual([41001]);
+    child.stdin.end(whole.subarray(cut));
+    expect(await exited).toBe(0);
+    expect(lines(out).map((l) => (JSON.parse(l) as { orig_p: number }).orig_p)).toEqual([41001, 41002]);
+  }, 60_000);
+});
+
 describe("checksum offload", () => {
   it("with --verify-checksums, a warning when most packets fail their checksum; none without it or when few fail", () => {
     // A capture taken on the sending host: every TCP checksum wrong (Ethernet, IPv4 without options).
