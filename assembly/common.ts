@@ -8,34 +8,16 @@
 
 import { Tunnel } from "../src/abi";
 import { be16, be32 } from "./capture/bytes";
-import { TH_SYN, clearOptions, setAnalysisLen } from "./decode/tcp";
+import { ETH_HEADER_LEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_VLAN } from "./decode/link";
+import { IPPROTO_TCP, IPV4_DST, IPV4_FRAG, IPV4_FRAG_OFFSET_MASK, IPV4_MIN_HEADER_LEN, IPV4_MORE_FRAGMENTS, IPV4_PROTOCOL, IPV4_SRC, IPV4_TOTAL_LEN } from "./decode/ip";
+import { TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_MIN_HEADER_LEN, TCP_SEQ, TCP_WINDOW, TH_SYN, clearOptions, setAnalysisLen } from "./decode/tcp";
 import { setKey } from "./flow/table";
 import { trackSegment, DROP_NONE } from "./flow/tracker";
 import { ownsKey } from "./parallel";
 import { countOneStepDecode } from "./flow/path";
 
-const ETH_HEADER_LEN: u32 = 14;
-const ETH_TYPE: usize = 12;
+/** An 802.1Q tag: tag control information, then the next type. */
 const VLAN_TAG_LEN: u32 = 4;
-const ETHERTYPE_IPV4: u32 = 0x0800;
-const ETHERTYPE_VLAN: u32 = 0x8100;
-
-const IPV4_MIN_HEADER_LEN: u32 = 20;
-const IPV4_TOTAL_LEN: usize = 2;
-const IPV4_FRAG: usize = 6;
-const IPV4_PROTOCOL: usize = 9;
-const IPV4_SRC: usize = 12;
-const IPV4_DST: usize = 16;
-/** More-fragments flag and fragment offset: a packet is whole when both are zero. */
-const IPV4_FRAGMENTED: u32 = 0x3fff;
-const IPPROTO_TCP: u32 = 6;
-
-const TCP_MIN_HEADER_LEN: u32 = 20;
-const TCP_SEQ: usize = 4;
-const TCP_ACK: usize = 8;
-const TCP_DATA_OFFSET: usize = 12;
-const TCP_FLAGS: usize = 13;
-const TCP_WINDOW: usize = 14;
 
 /**
  * Takes the Ethernet frame at `data` from bytes to connection if it is a common frame (see above)
@@ -65,7 +47,7 @@ export function trackCommonFrame(tsNs: i64, data: usize, capLen: u32, origLen: u
   const wire = (origLen > capLen ? origLen : capLen) - off;
   // A zero total length (segmentation offload) and a packet longer than the wire's are the general path's.
   if (totalLen < headerLen + TCP_MIN_HEADER_LEN || totalLen > wire) return false;
-  if (<u32>load<u8>(ip + IPV4_PROTOCOL) != IPPROTO_TCP || (be16(ip + IPV4_FRAG) & IPV4_FRAGMENTED) != 0) return false;
+  if (<u32>load<u8>(ip + IPV4_PROTOCOL) != IPPROTO_TCP || (be16(ip + IPV4_FRAG) & (IPV4_MORE_FRAGMENTS | IPV4_FRAG_OFFSET_MASK)) != 0) return false;
   const tcp = ip + headerLen;
   const tcpCap = ipCap - headerLen;
   const segLen = totalLen - headerLen;

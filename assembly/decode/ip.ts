@@ -12,14 +12,14 @@ const IPPROTO_FRAGMENT: u32 = 44;
 const IPPROTO_AH: u32 = 51;
 const IPPROTO_DSTOPTS: u32 = 60;
 
-const IPV4_MIN_HEADER_LEN: u32 = 20;
-const IPV4_TOTAL_LEN: usize = 2;
-const IPV4_FRAG: usize = 6;
-const IPV4_PROTOCOL: usize = 9;
-const IPV4_SRC: usize = 12;
-const IPV4_DST: usize = 16;
-const IPV4_FRAG_OFFSET_MASK: u32 = 0x1fff;
-const IPV4_MORE_FRAGMENTS: u32 = 0x2000;
+export const IPV4_MIN_HEADER_LEN: u32 = 20;
+export const IPV4_TOTAL_LEN: usize = 2;
+export const IPV4_FRAG: usize = 6;
+export const IPV4_PROTOCOL: usize = 9;
+export const IPV4_SRC: usize = 12;
+export const IPV4_DST: usize = 16;
+export const IPV4_FRAG_OFFSET_MASK: u32 = 0x1fff;
+export const IPV4_MORE_FRAGMENTS: u32 = 0x2000;
 
 const IPV6_HEADER_LEN: u32 = 40;
 const IPV6_PAYLOAD_LEN: usize = 4;

@@ -21,7 +21,7 @@ export const LINKTYPE_LINUX_SLL2: u32 = 276;
 
 export const ETHERTYPE_IPV4: u32 = 0x0800;
 export const ETHERTYPE_IPV6: u32 = 0x86dd;
-const ETHERTYPE_VLAN: u32 = 0x8100;
+export const ETHERTYPE_VLAN: u32 = 0x8100;
 const ETHERTYPE_QINQ: u32 = 0x88a8;
 const ETHERTYPE_QINQ_OLD: u32 = 0x9100;
 const ETHERTYPE_MPLS: u32 = 0x8847;
@@ -62,10 +62,10 @@ const WIFI_TYPE_DATA: u32 = 2;
 /** Bound on nested tags and encapsulations per frame. */
 const MAX_LAYERS: u32 = 16;
 
-const ETH_HEADER_LEN: u32 = 14;
+export const ETH_HEADER_LEN: u32 = 14;
 /** FDDI: frame control byte and two MAC addresses, then IEEE 802.2 LLC. */
 const FDDI_HEADER_LEN: u32 = 13;
-const ETH_TYPE: u32 = 12;
+export const ETH_TYPE: u32 = 12;
 const NULL_HEADER_LEN: u32 = 4;
 const SLL_HEADER_LEN: u32 = 16;
 const SLL_PROTOCOL: usize = 14;

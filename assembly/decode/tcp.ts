@@ -14,12 +14,12 @@ export const TH_URG: u32 = 0x20;
 export const TH_ECE: u32 = 0x40;
 export const TH_CWR: u32 = 0x80;
 
-const TCP_MIN_HEADER_LEN: u32 = 20;
-const TCP_SEQ: usize = 4;
-const TCP_ACK: usize = 8;
-const TCP_DATA_OFFSET: usize = 12;
-const TCP_FLAGS: usize = 13;
-const TCP_WINDOW: usize = 14;
+export const TCP_MIN_HEADER_LEN: u32 = 20;
+export const TCP_SEQ: usize = 4;
+export const TCP_ACK: usize = 8;
+export const TCP_DATA_OFFSET: usize = 12;
+export const TCP_FLAGS: usize = 13;
+export const TCP_WINDOW: usize = 14;
 
 const OPT_EOL: u32 = 0;
 const OPT_NOP: u32 = 1;
