@@ -73,7 +73,6 @@ try {
     packetsPerSecond: stats.records / wallSeconds,
     workerSeconds: stats.seconds,
     workerPacketsPerSecond: stats.packetsPerSecond,
-    events: stats.events,
     tableIpcMiB: stats.tableIpcBytes / MIB,
     rendererPeakRssMiB: Math.max(peak.rendererRss, rendererHwm) / MIB,
     mainThreadPeakJsHeapUsedMiB: peak.mainJsHeapUsed / MIB,

@@ -102,6 +102,8 @@ let current: { conns: Connections; name: string } | null = null;
 const filter: Filter = { state: "", address: "", port: null };
 let sort: { column: ColumnSpec; descending: boolean } | null = null;
 let shown: Uint32Array = new Uint32Array(0);
+/** The row whose events are shown (or being read). */
+let selectedRow = -1;
 
 const table = new ConnectionTable($("#table"), sortBy, select);
 const timeline = new Timeline($(".timeline"), select);
@@ -109,6 +111,7 @@ const timeline = new Timeline($(".timeline"), select);
 async function run(file: File): Promise<void> {
   if (limits instanceof Error) { fail(limits); return; }
   current = null;
+  selectedRow = -1;
   document.querySelector("[data-testid=done]")?.remove();
   $("#results").hidden = true;
   $("[data-testid=conn-count]").textContent = "";
@@ -135,7 +138,7 @@ async function run(file: File): Promise<void> {
   const { summary } = result;
   const batches = await reading;
   progress.finish(summary);
-  const conns = readConnections(batches.length ? new Table(batches) : new Table(SCHEMA), summary.synRetransmits);
+  const conns = readConnections(batches.length ? new Table(batches) : new Table(SCHEMA));
   current = { conns, name: file.name.replace(/\.(pcapng|pcap|cap)$/i, "") || "capture" };
   showSummary(conns, summary, ipcBytes);
   $("#results").hidden = false;
@@ -185,7 +188,7 @@ function showSummary(conns: Connections, summary: RunSummary, ipcBytes: number):
   for (let row = 0; row < conns.rows; row++) end = Math.max(end, conns.lastMs[row]!);
   $("#capture-span").textContent = formatMs(end) || "0 s";
   $("[data-testid=stats]").textContent = JSON.stringify(
-    { ...stats, seconds, packetsPerSecond: stats.records / seconds, events: summary.eventCount, tableIpcBytes: ipcBytes }, null, 2);
+    { ...stats, seconds, packetsPerSecond: stats.records / seconds, tableIpcBytes: ipcBytes }, null, 2);
   const counts = stateCounts(conns);
   renderStateCounts($("#state-counts"), counts, (state) => { $<HTMLSelectElement>("#filter-state").value = state; readFilters(); });
   $<HTMLSelectElement>("#filter-state").replaceChildren(new Option("all", ""), ...counts.map(([state, n]) => new Option(`${state} (${formatCount(n)})`, state)));
@@ -221,14 +224,22 @@ function sortBy(column: ColumnSpec): void {
 async function select(row: number): Promise<void> {
   if (!current) return;
   const { conns } = current;
+  selectedRow = row;
   table.select(row);
   table.reveal(row);
   timeline.select(row);
   const connId = conns.connId[row]!;
   $("#events-title").textContent =
     `Events of connection ${connId}: ${conns.origH[row]}:${conns.origP[row]} → ${conns.respH[row]}:${conns.respP[row]} (${conns.connState[row]}, ${conns.history[row] || "no history"})`;
-  renderEvents(conns, await analysis.eventsOf(connId));
+  $("[data-testid=events]").replaceChildren();
+  $("#events-status").textContent = "reading this connection's events again from the file…";
   $("#events").hidden = false;
+  const { rows, synRetransmitsNs } = await analysis.eventsOf(connId);
+  if (current?.conns !== conns || selectedRow !== row) return;
+  $("#events-status").textContent = "";
+  conns.synRetransmitsMs.set(row, [...synRetransmitsNs].map((ns) => Number(ns - conns.originNs) / 1e6));
+  timeline.select(row);
+  renderEvents(conns, rows);
 }
 
 function renderEvents(conns: Connections, events: EventRow[]): void {
@@ -259,7 +270,7 @@ function readFilters(): void {
 function renderLegend(): void {
   const items: [string, string][] = [
     ...Object.entries(PHASE_LABELS).map(([phase, label]) => [PHASE_COLORS[phase as keyof typeof PHASE_COLORS], label] as [string, string]),
-    [MARK_COLORS.synRetransmit, "▼ SYN retransmission"],
+    [MARK_COLORS.synRetransmit, "▼ SYN retransmission (of a connection once clicked: its events are read then)"],
     [MARK_COLORS.rst, "| RST"],
     [MARK_COLORS.zeroWindow, "◆ zero window advertised (after the bar: the table has counts, not times)"],
   ];

@@ -3,7 +3,6 @@
 // every view shows.
 
 import type { Data, Table } from "apache-arrow";
-import type { SynRetransmits } from "./protocol.js";
 
 export interface Connections {
   table: Table;
@@ -37,7 +36,7 @@ export interface Connections {
   origState: string[];
   respState: string[];
   endReason: string[];
-  /** Row → times (ms) of its originator's SYN retransmissions. */
+  /** Row → times (ms) of its originator's SYN retransmissions, for rows whose events were read. */
   synRetransmitsMs: Map<number, number[]>;
 }
 
@@ -48,32 +47,55 @@ function chunks(table: Table, name: string): readonly Data[] {
   return table.getChild(name)?.data ?? [];
 }
 
+/** Whether row `i` of `data` is valid, from its null bitmap (none: every row is). */
+function validity(data: Data): (i: number) => boolean {
+  const bitmap = data.nullCount > 0 ? data.nullBitmap : undefined;
+  if (!bitmap || bitmap.length === 0) return () => true;
+  const offset = data.offset;
+  return (i) => ((bitmap[(offset + i) >> 3]! >> ((offset + i) & 7)) & 1) === 1;
+}
+
 /** A 64-bit or floating column as numbers, `scale`d, NaN for null; `originNs` shifts timestamps. */
 function numbers(table: Table, name: string, scale = 1, originNs = 0n): Float64Array {
   const out = new Float64Array(table.numRows);
   let at = 0;
   for (const data of chunks(table, name)) {
     const values = data.values as BigInt64Array | BigUint64Array | Float64Array;
-    for (let i = 0; i < data.length; i++, at++) {
-      if (!data.getValid(i)) { out[at] = NaN; continue; }
-      const v = values[i]!;
-      out[at] = typeof v === "bigint" ? Number(v - originNs) / scale : v / scale;
+    const valid = validity(data);
+    if (values instanceof Float64Array) {
+      for (let i = 0; i < data.length; i++, at++) out[at] = valid(i) ? values[i]! / scale : NaN;
+    } else {
+      for (let i = 0; i < data.length; i++, at++) out[at] = valid(i) ? Number(values[i]! - originNs) / scale : NaN;
     }
   }
   return out;
 }
 
+const utf8 = new TextDecoder();
+
+/** One string of a Utf8 column's Data: ASCII (addresses, always) without a TextDecoder call. */
+function utf8At(bytes: Uint8Array, from: number, to: number): string {
+  let text = "";
+  for (let i = from; i < to; i++) {
+    const byte = bytes[i]!;
+    if (byte >= 0x80) return utf8.decode(bytes.subarray(from, to));
+    text += String.fromCharCode(byte);
+  }
+  return text;
+}
+
 function strings(table: Table, name: string): string[] {
   const out: string[] = [];
   for (const data of chunks(table, name)) {
+    const valid = validity(data);
     if (data.dictionary) {
       const names = [...data.dictionary] as (string | null)[];
       const keys = data.values as Int8Array | Int32Array;
-      for (let i = 0; i < data.length; i++) out.push(data.getValid(i) ? names[keys[i]!] ?? "" : "");
+      for (let i = 0; i < data.length; i++) out.push(valid(i) ? names[keys[i]!] ?? "" : "");
     } else {
-      const vector = table.getChild(name)!;
-      const first = out.length;
-      for (let i = 0; i < data.length; i++) out.push(vector.get(first + i) ?? "");
+      const offsets = data.valueOffsets as Int32Array;
+      const bytes = data.values as Uint8Array;
+      for (let i = 0; i < data.length; i++) out.push(valid(i) ? utf8At(bytes, offsets[i]!, offsets[i + 1]!) : "");
     }
   }
   return out;
@@ -94,26 +116,17 @@ function earliest(table: Table): bigint {
   let min: bigint | undefined;
   for (const data of chunks(table, "ts")) {
     const values = data.values as BigInt64Array;
-    for (let i = 0; i < data.length; i++) if (data.getValid(i) && (min === undefined || values[i]! < min)) min = values[i]!;
+    const valid = validity(data);
+    for (let i = 0; i < data.length; i++) if (valid(i) && (min === undefined || values[i]! < min)) min = values[i]!;
   }
   return min ?? 0n;
 }
 
-export function readConnections(table: Table, syn: SynRetransmits): Connections {
+export function readConnections(table: Table): Connections {
   const originNs = earliest(table);
   const time = (name: string) => numbers(table, name, NS_PER_MS, originNs);
   const count = (name: string) => numbers(table, name);
   const connId = count("conn_id");
-  const rowOf = new Map<number, number>();
-  connId.forEach((id, row) => rowOf.set(id, row));
-  const synRetransmitsMs = new Map<number, number[]>();
-  syn.connIds.forEach((id, i) => {
-    const row = rowOf.get(id);
-    if (row === undefined) return;
-    const list = synRetransmitsMs.get(row) ?? [];
-    list.push(Number(syn.tsNs[i]! - originNs) / NS_PER_MS);
-    synRetransmitsMs.set(row, list);
-  });
   return {
     table, rows: table.numRows, originNs, connId,
     tsMs: time("ts"), lastMs: time("last_ts"), synMs: time("syn_ts"), establishedMs: time("established_ts"),
@@ -127,7 +140,7 @@ export function readConnections(table: Table, syn: SynRetransmits): Connections 
     origH: strings(table, "orig_h"), respH: strings(table, "resp_h"),
     connState: strings(table, "conn_state"), history: strings(table, "history"),
     origState: strings(table, "orig_state"), respState: strings(table, "resp_state"), endReason: strings(table, "end_reason"),
-    synRetransmitsMs,
+    synRetransmitsMs: new Map(),
   };
 }
 

@@ -18,18 +18,10 @@ export interface BatchSink {
   ipc(bytes: Uint8Array): Promise<void>;
 }
 
-/** SYN retransmissions found in the events table: one entry per originator SYN after the first. */
-export interface SynRetransmits {
-  connIds: Float64Array;
-  tsNs: BigInt64Array;
-}
-
 export interface RunSummary {
   stats: Stats;
   /** Wall time of the run in the worker. */
   seconds: number;
-  eventCount: number;
-  synRetransmits: SynRetransmits;
 }
 
 /**
@@ -56,13 +48,19 @@ export interface EventRow {
   respState: string;
 }
 
+/** One connection's events, and the times of its originator SYNs after the first. */
+export interface ConnectionEvents {
+  rows: EventRow[];
+  synRetransmitsNs: BigInt64Array;
+}
+
 /** The worker's API. */
 export interface AnalysisApi {
   /**
-   * Analyses one capture within `limits`; streams the connection table to `sink`; keeps the
-   * events table. A capture the library refuses, or a bound it hits, is a RunFailure.
+   * Analyses one capture within `limits` and streams the connection table to `sink` (no events
+   * table). A capture the library refuses, or a bound it hits, is a RunFailure.
    */
   analyze(file: Blob, limits: Limits, sink: BatchSink): Promise<RunResult>;
-  /** Events of one connection from the last run, in order. */
-  eventsOf(connId: number): Promise<EventRow[]>;
+  /** Events of one connection of the last run, in order, read again from its file. */
+  eventsOf(connId: number): Promise<ConnectionEvents>;
 }

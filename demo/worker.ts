@@ -1,13 +1,15 @@
 // The analysis worker: runs synfin's `connections()` on a File (read as a stream of slices by
-// reader.ts), streams the connection table to the page as one Arrow IPC stream (chunks
-// transferred, never cloned), and keeps the events table here so that the page can ask for one
-// connection's events.
+// reader.ts) and streams the connection table to the page as one Arrow IPC stream (chunks
+// transferred, never cloned). The main pass builds no events table: when the page asks for one
+// connection's events, the file is read again with events, up to the batch that holds that
+// connection's row (its events all come before it), so a click costs a read of the file up to
+// where that connection ended, and nothing is kept between clicks.
 
 import { AsyncByteQueue, RecordBatchStreamWriter, type RecordBatch } from "apache-arrow";
 import { expose, releaseProxy, transfer, type Remote } from "comlink";
 import { connections, SynfinError } from "../src/browser.js";
 import type { Limits } from "./options.js";
-import type { AnalysisApi, BatchSink, EventRow, RunFailure, RunResult, RunSummary, SynRetransmits } from "./protocol.js";
+import type { AnalysisApi, BatchSink, ConnectionEvents, EventRow, RunFailure, RunResult, RunSummary } from "./protocol.js";
 import type { ReaderMessage, ReadRequest, Taken } from "./reader.js";
 
 /** Collects what the IPC writer emits, so that each batch's bytes can be sent as one buffer. */
@@ -27,7 +29,8 @@ class ChunkCollector extends AsyncByteQueue {
   }
 }
 
-let events: RecordBatch[] = [];
+/** The last run's file and limits: what a connection's events are read again from. */
+let last: { file: Blob; limits: Limits } | null = null;
 
 const SLICE_BYTES = 8 << 20;
 const SLICES_AHEAD = 4;
@@ -47,9 +50,10 @@ async function* fileSlices(file: Blob): AsyncGenerator<Uint8Array> {
       const message = inbox.shift()!;
       if (message.kind === "end") return;
       if (message.kind === "error") throw new Error(`cannot read the file: ${message.message}`);
+      // The library asks for the next slice only once it is done with this one.
       yield new Uint8Array(message.bytes);
-      const taken: Taken = { kind: "taken" };
-      port1.postMessage(taken);
+      const taken: Taken = { kind: "taken", bytes: message.bytes };
+      port1.postMessage(taken, [message.bytes]);
     }
   } finally {
     port1.close();
@@ -63,12 +67,12 @@ async function send(sink: BatchSink, collector: ChunkCollector): Promise<void> {
 }
 
 async function analyze(file: Blob, limits: Limits, sink: BatchSink): Promise<RunResult> {
-  events = [];
+  last = null;
   try {
     const summary = await run(file, limits, sink);
-    return transfer({ kind: "done", summary }, [summary.synRetransmits.connIds.buffer, summary.synRetransmits.tsNs.buffer]);
+    last = { file, limits };
+    return { kind: "done", summary };
   } catch (error) {
-    events = [];
     return failure(error, (file as File).name);
   } finally {
     // The page lent `sink` for this run only (comlink proxy): let go of its message channel.
@@ -89,12 +93,16 @@ async function run(file: Blob, limits: Limits, sink: BatchSink): Promise<RunSumm
   const collector = new ChunkCollector();
   const writer = new RecordBatchStreamWriter();
   writer.reset(collector);
+  let lastProgress = -Infinity;
   const stream = connections(fileSlices(file), {
     maxFlows: limits.maxFlows,
     memoryLimit: limits.memoryLimit,
-    events: true,
-    onEvents: (batch) => { events.push(batch); },
-    onProgress: ({ bytesRead }) => { sink.progress({ bytesRead, totalBytes: file.size }); },
+    onProgress: ({ bytesRead }) => {
+      // A message to the page at most every 100 ms: each one costs the page a repaint.
+      if (performance.now() - lastProgress < 100) return;
+      lastProgress = performance.now();
+      sink.progress({ bytesRead, totalBytes: file.size });
+    },
   });
   for await (const batch of stream) {
     writer.write(batch);
@@ -102,12 +110,7 @@ async function run(file: Blob, limits: Limits, sink: BatchSink): Promise<RunSumm
   }
   writer.finish();
   await send(sink, collector);
-  return {
-    stats: stream.stats!,
-    seconds: (performance.now() - started) / 1000,
-    eventCount: events.reduce((n, b) => n + b.numRows, 0),
-    synRetransmits: findSynRetransmits(events),
-  };
+  return { stats: stream.stats!, seconds: (performance.now() - started) / 1000 };
 }
 
 /** Dictionary codes of one batch's column, with the code each name has in that batch. */
@@ -117,45 +120,52 @@ function codes(batch: RecordBatch, column: string): { keys: Int8Array; code: (na
   return { keys: data.values as Int8Array, code: (name) => names.indexOf(name) };
 }
 
-/** Every originator SYN after a connection's first one. */
-function findSynRetransmits(batches: RecordBatch[]): SynRetransmits {
-  const seen = new Set<bigint>();
-  const connIds: number[] = [];
-  const tsNs: bigint[] = [];
+/**
+ * One connection's events, read again from the last run's file with the same options (so the
+ * same conn_ids), stopping at the batch that holds its row.
+ */
+async function eventsOf(connId: number): Promise<ConnectionEvents> {
+  if (!last) return { rows: [], synRetransmitsNs: new BigInt64Array(0) };
+  const id = BigInt(connId);
+  const batches: RecordBatch[] = [];
+  const stream = connections(fileSlices(last.file), {
+    maxFlows: last.limits.maxFlows,
+    memoryLimit: last.limits.memoryLimit,
+    events: true,
+    onEvents: (batch) => { if ((batch.getChild("conn_id")!.data[0]!.values as BigUint64Array).includes(id)) batches.push(batch); },
+  });
+  for await (const batch of stream) {
+    if ((batch.getChild("conn_id")!.data[0]!.values as BigUint64Array).includes(id)) break;
+  }
+  const rows: EventRow[] = [];
+  const synRetransmitsNs: bigint[] = [];
+  let synSeen = false;
   for (const batch of batches) {
     const ids = batch.getChild("conn_id")!.data[0]!.values as BigUint64Array;
-    const ts = batch.getChild("ts")!.data[0]!.values as BigInt64Array;
     const event = codes(batch, "event");
     const direction = codes(batch, "direction");
     const syn = event.code("SYN");
     const orig = direction.code("orig");
     for (let i = 0; i < batch.numRows; i++) {
-      if (event.keys[i] !== syn || direction.keys[i] !== orig) continue;
-      if (seen.has(ids[i]!)) { connIds.push(Number(ids[i])); tsNs.push(ts[i]!); } else seen.add(ids[i]!);
-    }
-  }
-  return { connIds: Float64Array.from(connIds), tsNs: BigInt64Array.from(tsNs) };
-}
-
-async function eventsOf(connId: number): Promise<EventRow[]> {
-  const id = BigInt(connId);
-  const rows: EventRow[] = [];
-  for (const batch of events) {
-    const ids = batch.getChild("conn_id")!.data[0]!.values as BigUint64Array;
-    for (let i = 0; i < batch.numRows; i++) {
       if (ids[i] !== id) continue;
       const row = batch.get(i)!;
+      const tsNs = row.ts === null ? null : tsOf(batch, i);
       rows.push({
-        tsNs: row.ts === null ? null : tsOf(batch, i),
+        tsNs,
         packet: row.packet === null ? null : Number(row.packet),
         direction: row.direction ?? null,
         event: row.event,
         origState: row.orig_state,
         respState: row.resp_state,
       });
+      // Every originator SYN after the connection's first one is a retransmission of it.
+      if (event.keys[i] === syn && direction.keys[i] === orig) {
+        if (synSeen && tsNs !== null) synRetransmitsNs.push(tsNs);
+        synSeen = true;
+      }
     }
   }
-  return rows;
+  return { rows, synRetransmitsNs: BigInt64Array.from(synRetransmitsNs) };
 }
 
 function tsOf(batch: RecordBatch, row: number): bigint {
