@@ -72,6 +72,12 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     await server?.close();
   });
 
+  it("shows no progress bar on the idle page", async () => {
+    await page.goto(server.url);
+    expect(await page.locator(".progress").count()).toBe(1);
+    expect(await page.locator(".progress").isVisible()).toBe(false);
+  });
+
   it("counts the kernel capture's connections and conn_states as the Node library does", async () => {
     await open(KERNEL_CAPTURE);
     expect(await pageStateCounts(page)).toEqual(await nodeStateCounts(KERNEL_CAPTURE));
