@@ -24,8 +24,10 @@ Reads pcap/pcapng captures (several files are read as one capture, in order; - o
 a pipe on standard input reads standard input, e.g. tcpdump -w - | synfin - --flush 1) and
 writes one row per TCP connection.
 
-  --format F           table (default without -o), ndjson (default with -o), csv, arrow (IPC
-                       file), arrow-stream (IPC stream), parquet, zeek (conn.log TSV)
+  --format F           table (default without -o), ndjson, csv, arrow (IPC file), arrow-stream
+                       (IPC stream), parquet, zeek (conn.log TSV); with -o, the default follows
+                       its extension (.ndjson .jsonl .csv .arrow .feather .arrows .parquet .log),
+                       else ndjson
   -o, --output FILE    write to FILE instead of standard output
   --events FILE        also write the events table (one row per lifecycle transition) to FILE,
                        in the output format (NDJSON when the output is the summary table)
@@ -48,6 +50,16 @@ writes one row per TCP connection.
 type Format = "table" | "ndjson" | "csv" | "arrow" | "arrow-stream" | "parquet" | "zeek";
 const FORMATS: readonly Format[] = ["table", "ndjson", "csv", "arrow", "arrow-stream", "parquet", "zeek"];
 const BINARY: ReadonlySet<Format> = new Set(["arrow", "arrow-stream", "parquet"]);
+/** The format an output file's extension names, when --format is not given. */
+const FORMAT_OF_EXTENSION: Readonly<Record<string, Format>> = {
+  ".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".arrow": "arrow", ".feather": "arrow",
+  ".arrows": "arrow-stream", ".parquet": "parquet", ".log": "zeek",
+};
+
+function formatOfPath(path: string): Format {
+  const dot = path.lastIndexOf(".");
+  return (dot > path.lastIndexOf("/") && FORMAT_OF_EXTENSION[path.slice(dot).toLowerCase()]) || "ndjson";
+}
 
 
 interface Options {
@@ -115,7 +127,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
   if (v["sort-by-time"] && files.includes("-")) throw new UsageError("--sort-by-time cannot sort standard input");
   const flush = v.flush === undefined ? undefined : Number(v.flush);
   if (flush !== undefined && !(/^\d*\.?\d+$/.test(v.flush!) && flush > 0)) throw new UsageError(`--flush takes a number of seconds above 0, got '${v.flush}'`);
-  const format = (v.format ?? (v.output ? "ndjson" : "table")) as Format;
+  const format = (v.format ?? (v.output ? formatOfPath(v.output) : "table")) as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}' (one of ${FORMATS.join(", ")})`);
   const maxFlows = v["max-flows"] === undefined ? undefined : Number(v["max-flows"]);
   if (maxFlows !== undefined && !(/^\d+$/.test(v["max-flows"]!) && maxFlows >= 1 && maxFlows <= MAX_MAX_FLOWS)) {

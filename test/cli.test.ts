@@ -89,6 +89,27 @@ describe("output formats", () => {
     expect(lines(readFileSync(out, "utf8")).map((line) => JSON.parse(line))).toEqual(expectedRows.map(asText));
   });
 
+  it("-o FILE without --format writes the format its extension names; an unknown one is NDJSON", () => {
+    const arrow = join(dir, "by-extension.ARROW");
+    expect(run(capture, "-o", arrow).status).toBe(0);
+    expect(tableFromIPC(readFileSync(arrow)).getChild("conn_state")!.toArray()).toEqual(["SF", "S0", "REJ"]);
+    const csv = join(dir, "by-extension.csv");
+    expect(run(capture, "-o", csv).status).toBe(0);
+    expect(lines(readFileSync(csv, "utf8"))[0]!.split(",")).toEqual(COLUMNS.map((c) => c.name));
+    const log = join(dir, "conn.log");
+    expect(run(capture, "-o", log).status).toBe(0);
+    expect(readFileSync(log, "utf8")).toMatch(/^#separator \\x09\n/);
+    const parquetFile = join(dir, "by-extension.parquet");
+    expect(run(capture, "-o", parquetFile).status).toBe(0);
+    expect(readFileSync(parquetFile).subarray(0, 4).toString()).toBe("PAR1");
+    const other = join(dir, "rows.out");
+    expect(run(capture, "-o", other).status).toBe(0);
+    expect(lines(readFileSync(other, "utf8")).map((line) => JSON.parse(line))).toEqual(expectedRows.map(asText));
+    // --format wins over the extension.
+    expect(run(capture, "--format", "csv", "-o", join(dir, "forced.arrow")).status).toBe(0);
+    expect(readFileSync(join(dir, "forced.arrow"), "utf8").startsWith("conn_id,")).toBe(true);
+  });
+
   it("--format csv: the schema's column names, then one line per connection", () => {
     const { status, stdout } = run(capture, "--format", "csv");
     expect(status).toBe(0);
