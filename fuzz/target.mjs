@@ -3,7 +3,8 @@
 // when it returns with its accounting adding up and its rows as documented (oracle.mjs), or
 // throws a SynfinError (input rejected); anything else is a finding.
 
-import { Core, RECORD_BUCKETS } from "../dist/core.js";
+import { Core } from "../dist/core.js";
+import { RECORD_BUCKETS } from "../dist/public.js";
 import { CoreBatches } from "../dist/batch.js";
 import { SynfinError } from "../dist/errors.js";
 import { Flag, Status } from "../dist/abi.js";

@@ -2,34 +2,17 @@
 // of RecordBatches), over any source the platform can open.
 
 import { Table, type RecordBatch } from "apache-arrow";
-import { Core, type Stats } from "./core.js";
-import { DEFAULT_CHUNK_SIZE, runEngine, type EngineOptions } from "./engine.js";
-import { inThreadWorker, runParallel, type ParallelTestHooks, type WorkerHandle } from "./parallel.js";
+import { Core } from "./core.js";
+import { DEFAULT_CHUNK_SIZE, runEngine } from "./engine.js";
+import { inThreadWorker, runParallel, type WorkerHandle } from "./parallel.js";
 import { makeWorker } from "./reducer.js";
 import { replicable, runReplicated } from "./replica.js";
 import { replicaWorker } from "./replica-worker.js";
 import { EVENT_SCHEMA, SCHEMA } from "./schema.js";
-import type { ByteSource, SourceReplica } from "./sources.js";
+import type { AnalyzeOptions, AnalyzeResult, ByteSource, ConnectionStream, SourceReplica, Stats } from "./public.js";
 
-/** Options of `analyze` and `connections`. */
-export type AnalyzeOptions = EngineOptions & {
-  /** For tests only: see ParallelTestHooks. */
-  testHooks?: ParallelTestHooks;
-};
 
-export interface AnalyzeResult {
-  /** One row per TCP connection (see the README for the columns). */
-  table: Table;
-  /** With `events: true`: one row per lifecycle transition. */
-  events?: Table;
-  /** Accounting of every record read. */
-  stats: Stats;
-}
 
-/** A stream of connection batches; `stats` is set once the stream has been read to the end. */
-export interface ConnectionStream extends AsyncIterable<RecordBatch> {
-  readonly stats: Stats | undefined;
-}
 
 export interface Platform<S> {
   loadModule(): Promise<WebAssembly.Module>;
@@ -44,7 +27,7 @@ export interface Platform<S> {
 }
 
 /** How many reducer threads a run uses (0: a single pass in this thread). */
-function workerCount(options: AnalyzeOptions & { testHooks?: ParallelTestHooks }, sources: ByteSource[], cores: number, canSpawn: boolean): number {
+function workerCount(options: AnalyzeOptions, sources: ByteSource[], cores: number, canSpawn: boolean): number {
   const flush = options.flushInterval;
   if (flush !== undefined && !(Number.isFinite(flush) && flush > 0)) throw new RangeError(`synfin: flushInterval must be a number of seconds above 0, got ${flush}`);
   const asked = options.workers;

@@ -2,8 +2,9 @@
 // ReadableStreams or async iterables; the wasm core is fetched next to this module.
 
 import { makeApi } from "./api.js";
-import { openBlobReplica, openInput, type CaptureInput } from "./sources.js";
+import { openBlobReplica, openInput } from "./sources.js";
 import { deathNotice, type WorkerHandle } from "./parallel.js";
+import type { AnalyzeOptions, AnalyzeResult, CaptureInput, ConnectionStream } from "./public.js";
 
 export type CaptureSource = CaptureInput | readonly CaptureInput[];
 
@@ -40,6 +41,8 @@ function spawnWorker(): WorkerHandle {
   };
 }
 
-export const analyze = api.analyze;
-export const connections = api.connections;
+/** The whole connection table of a capture (and its events table with `events: true`). */
+export const analyze: (source: CaptureSource, options?: AnalyzeOptions) => Promise<AnalyzeResult> = api.analyze;
+/** The connection table of a capture as a stream of batches, in bounded memory. */
+export const connections: (source: CaptureSource, options?: AnalyzeOptions) => ConnectionStream = api.connections;
 export * from "./exports.js";

@@ -8,13 +8,14 @@ import { parseArgs } from "node:util";
 import { UsageError, parseArgsMessage } from "./usage.js";
 import { AsyncByteQueue, Message, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Struct, makeData, type Schema } from "apache-arrow";
 import { connections, SynfinError, type Progress, type Stats } from "./node.js";
-import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT, RECORD_BUCKETS } from "./core.js";
+import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT } from "./core.js";
 import { csvHeader, csvLines, ndjsonLines } from "./format.js";
 import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA } from "./schema.js";
 import { Summary, counted, table } from "./summary.js";
 import { ParquetStreamWriter } from "./parquet.js";
 import { ZeekLog } from "./zeek.js";
 import { sortByFirstPacket } from "./first-time.js";
+import { RECORD_BUCKETS } from "./public.js";
 
 const USAGE = `usage: synfin <capture...> [--format F] [-o FILE] [--events FILE]
               [--verify-checksums] [--max-flows N] [--memory-limit SIZE] [--sort-by-time]

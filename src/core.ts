@@ -6,6 +6,7 @@ import { Abi, ErrorCode, Flag, Stat, Status } from "./abi.js";
 import type { Group, OutputView } from "./batch.js";
 import { SynfinError } from "./errors.js";
 import type { BufferPool, Bytes } from "./pool.js";
+import type { Stats } from "./public.js";
 
 interface CoreExports {
   abiVersion(): number;
@@ -63,53 +64,6 @@ export interface FramedChunk {
   bytes: Bytes;
 }
 
-/** Accounting for one run: `records` equals the sum of the per-reason counts. */
-export interface Stats {
-  /** Packet records read from the input. */
-  records: number;
-  /** TCP segments used for connection state. */
-  tcpPackets: number;
-  /** IP packets of other protocols (UDP, ICMP, tunnels not decoded, …). */
-  nonTcpIp: number;
-  /** Frames without an IP packet (ARP, LLDP, …). */
-  nonIp: number;
-  /** IP fragments other than a first fragment with a whole TCP header. */
-  ipFragments: number;
-  /** Frames cut by the snap length before the IP or TCP fixed header. */
-  truncatedHeaders: number;
-  /** Frames with impossible IP or TCP header fields. */
-  badHeaders: number;
-  /** Frames of a link type synfin does not decode. */
-  unsupportedLinkType: number;
-  /** Packets dropped for a bad IPv4 or TCP checksum (with verifyChecksums). */
-  badChecksums: number;
-  /** Records cut short by the end of a file. */
-  truncatedRecords: number;
-  /** pcapng packet blocks naming an undeclared interface. */
-  unknownInterface: number;
-  /** Input bytes consumed. */
-  bytes: number;
-  /** Connection rows produced. */
-  connections: number;
-  /** Non-packet pcapng blocks skipped. */
-  skippedBlocks: number;
-  /** pcap files and pcapng sections read. */
-  sections: number;
-  /** Most connections tracked at once. */
-  peakFlows: number;
-  /** Connections ended early (end_reason "evicted") to stay within maxFlows. */
-  evicted: number;
-  /** pcapng packet blocks, well framed, whose fields do not fit inside the block (skipped). */
-  badRecords: number;
-  /** Damage: pcap records or pcapng blocks with an impossible length (reading resumed after it). */
-  damagedLength: number;
-  /** Damage: pcapng blocks whose trailing length differs from the leading one. */
-  damagedTrailer: number;
-  /** Damage: pcapng sections of unknown byte order or version (skipped to the next section). */
-  damagedSection: number;
-  /** Bytes skipped while looking for the next plausible record after damage. */
-  damagedBytes: number;
-}
 
 /**
  * Live connections by default: flow records of about 1.2 KB each, so at most ~610 MB of them,
@@ -150,11 +104,6 @@ const STAT_KEYS: Array<[keyof Stats, Stat]> = [
   ["damagedTrailer", Stat.DamagedTrailer], ["damagedSection", Stat.DamagedSection], ["damagedBytes", Stat.DamagedBytes],
 ];
 
-/** The per-reason buckets whose sum is `records`. */
-export const RECORD_BUCKETS: ReadonlyArray<keyof Stats> = [
-  "tcpPackets", "nonTcpIp", "nonIp", "ipFragments", "truncatedHeaders", "badHeaders",
-  "unsupportedLinkType", "badChecksums", "truncatedRecords", "unknownInterface", "badRecords",
-];
 
 export class Core {
   private readonly x: CoreExports;

@@ -2,8 +2,8 @@
 
 export { SCHEMA, COLUMNS, EVENT_SCHEMA, EVENT_COLUMNS, type ColumnDef } from "./schema.js";
 export { SynfinError, type SynfinErrorCode } from "./errors.js";
-export { RECORD_BUCKETS, type Stats } from "./core.js";
-export type { AnalyzeOptions, AnalyzeResult, ConnectionStream } from "./api.js";
-export type { Progress } from "./engine.js";
-export type { CaptureInput, ByteSource } from "./sources.js";
+export {
+  RECORD_BUCKETS, type AnalyzeOptions, type AnalyzeResult, type ByteSource, type CaptureInput, type Connection,
+  type ConnectionColumns, type ConnectionEvent, type ConnectionStream, type EventColumns, type Progress, type Stats,
+} from "./public.js";
 export { replayEvents, type EventRow, type Replayed } from "./replay.js";

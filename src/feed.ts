@@ -4,7 +4,7 @@
 import { Status } from "./abi.js";
 import type { Core } from "./core.js";
 import { SynfinError } from "./errors.js";
-import type { ByteSource } from "./sources.js";
+import type { ByteSource } from "./public.js";
 
 /** No record may need a larger input buffer than this (the core refuses longer records first). */
 export const MAX_INPUT_CAPACITY = 128 << 20;

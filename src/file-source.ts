@@ -4,7 +4,8 @@
 import { readSync, statSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { SynfinError } from "./errors.js";
-import { openBlobReplica, type ByteSource, type SourceReplica } from "./sources.js";
+import { openBlobReplica } from "./sources.js";
+import type { ByteSource, SourceReplica } from "./public.js";
 
 /**
  * A file read with positioned reads into the caller's buffer (a view of wasm memory). `blocking`

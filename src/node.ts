@@ -8,7 +8,8 @@ import { deathNotice, type WorkerHandle } from "./parallel.js";
 import { readFile } from "node:fs/promises";
 import { fileSource, openReplica } from "./file-source.js";
 import { makeApi } from "./api.js";
-import { openInput, type ByteSource, type CaptureInput } from "./sources.js";
+import { openInput } from "./sources.js";
+import type { AnalyzeOptions, AnalyzeResult, ByteSource, CaptureInput, ConnectionStream } from "./public.js";
 
 /** A path, or bytes/streams; an array is several files read as one capture, in order. */
 export type CaptureSource = string | CaptureInput | ReadonlyArray<string | CaptureInput>;
@@ -59,6 +60,8 @@ function spawnWorker(): WorkerHandle {
   };
 }
 
-export const analyze = api.analyze;
-export const connections = api.connections;
+/** The whole connection table of a capture (and its events table with `events: true`). */
+export const analyze: (source: CaptureSource, options?: AnalyzeOptions) => Promise<AnalyzeResult> = api.analyze;
+/** The connection table of a capture as a stream of batches, in bounded memory. */
+export const connections: (source: CaptureSource, options?: AnalyzeOptions) => ConnectionStream = api.connections;
 export * from "./exports.js";

@@ -10,15 +10,16 @@
 import type { RecordBatch } from "apache-arrow";
 import { wrap, transfer, type Remote, type Endpoint } from "comlink";
 import { BatchBuilder } from "./batch.js";
-import { DEFAULT_MAX_FLOWS, Part, RECORD_BUCKETS, type Core, type CoreOptions, type Stats } from "./core.js";
-import { DEFAULT_CHUNK_SIZE, type EngineOptions } from "./engine.js";
+import { DEFAULT_MAX_FLOWS, Part, type Core, type CoreOptions } from "./core.js";
+import { DEFAULT_CHUNK_SIZE } from "./engine.js";
 import { FileFeed } from "./feed.js";
 import { SynfinError, type SynfinErrorCode } from "./errors.js";
 import { isFailure, type MapResult, type ReduceResult, type Reply, type WorkerApi, type WorkerFailure, type WorkerTotals } from "./reducer.js";
 import { BufferPool, type Bytes } from "./pool.js";
 import { RowMerger, blockView } from "./rows.js";
-import { readAhead, type ByteSource } from "./sources.js";
+import { readAhead } from "./sources.js";
 import type { ReplicaApi } from "./replica-worker.js";
+import { RECORD_BUCKETS, type AnalyzeOptions, type ByteSource, type Stats } from "./public.js";
 
 /** A started worker thread, as the platform makes it. */
 export interface WorkerHandle {
@@ -58,21 +59,6 @@ export function deathNotice(): { die(reason: string): void; end(): boolean; onDe
 }
 
 /** Worker hooks for tests: kill one worker after some map batches (README "Workers"). */
-export interface ParallelTestHooks {
-  killWorkerAfterBatches?: number;
-  /**
-   * Run the workers' code in this thread, called directly instead of through threads (the same
-   * protocol, buffers and merge): a property test can then try many more cases.
-   */
-  inThreadWorkers?: boolean;
-  /** Every segment takes the core's exact step-by-step path, none the one-step path (assembly/flow/path.ts). */
-  exactPathOnly?: boolean;
-  /**
-   * The parallel design: "shuffle" forces map/shuffle/reduce; by default a run over files or Blobs
-   * uses replicated decode (src/replica.ts), one over streams or bytes map/shuffle/reduce.
-   */
-  design?: "shuffle";
-}
 
 /** What a worker thread offers: map and reduce (src/reducer.ts), and replicated decode (src/replica.ts). */
 export type CrewApi = WorkerApi & ReplicaApi;
@@ -147,7 +133,7 @@ export async function* runParallel(
   spawn: () => WorkerHandle,
   count: number,
   sources: ByteSource[],
-  options: EngineOptions & CoreOptions & { testHooks?: ParallelTestHooks },
+  options: AnalyzeOptions & CoreOptions,
   done: (stats: Stats) => void,
 ): AsyncGenerator<RecordBatch> {
   const chunkSize = Math.max(64 << 10, options.chunkSize ?? DEFAULT_CHUNK_SIZE);

@@ -5,10 +5,11 @@
 
 import { transfer } from "comlink";
 import { Status } from "./abi.js";
-import { Core, DESC_SIZE, Part, RECORD_BUCKETS, type CoreOptions, type FramedChunk, type Stats } from "./core.js";
+import { Core, DESC_SIZE, Part, type CoreOptions, type FramedChunk } from "./core.js";
 import { SynfinError } from "./errors.js";
 import { BufferPool, type Bytes } from "./pool.js";
 import { copyRows, type RowBlock } from "./rows.js";
+import { RECORD_BUCKETS, type Stats } from "./public.js";
 
 /** A chunk to map, and buffers lent for the partitions' records. */
 export interface MapRequest extends Omit<FramedChunk, "times"> {

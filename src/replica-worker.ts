@@ -4,11 +4,11 @@
 
 import { transfer } from "comlink";
 import { Status } from "./abi.js";
-import { Core, Part, type CoreOptions, type Stats } from "./core.js";
+import { Core, Part, type CoreOptions } from "./core.js";
 import { FileFeed } from "./feed.js";
 import { drain, failure, type Reply } from "./reducer.js";
 import type { RowBlock } from "./rows.js";
-import type { ByteSource, SourceReplica } from "./sources.js";
+import type { ByteSource, SourceReplica, Stats } from "./public.js";
 
 /** What a replica is asked to do: open these sources and keep the flows whose hash lies in `hashes`. */
 export interface ReplicaRequest {

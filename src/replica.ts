@@ -8,13 +8,13 @@
 
 import type { RecordBatch } from "apache-arrow";
 import { BatchBuilder } from "./batch.js";
-import { DEFAULT_MAX_FLOWS, type Stats } from "./core.js";
-import { DEFAULT_CHUNK_SIZE, type EngineOptions } from "./engine.js";
+import { DEFAULT_MAX_FLOWS } from "./core.js";
+import { DEFAULT_CHUNK_SIZE } from "./engine.js";
 import { SynfinError, type SynfinErrorCode } from "./errors.js";
-import { startWorkers, type ParallelTestHooks, type WorkerHandle } from "./parallel.js";
+import { startWorkers, type WorkerHandle } from "./parallel.js";
 import type { ReplicaRequest, ReplicaStep } from "./replica-worker.js";
 import { RowMerger, blockView } from "./rows.js";
-import type { ByteSource } from "./sources.js";
+import type { AnalyzeOptions, ByteSource, Stats } from "./public.js";
 
 /** Whether every source can be opened again by a worker (a file, a Blob; not a stream). */
 export function replicable(sources: ByteSource[]): boolean {
@@ -30,7 +30,7 @@ export async function* runReplicated(
   spawn: (j: number) => WorkerHandle,
   count: number,
   sources: ByteSource[],
-  options: EngineOptions & { testHooks?: ParallelTestHooks },
+  options: AnalyzeOptions,
   done: (stats: Stats) => void,
 ): AsyncGenerator<RecordBatch> {
   const sizes = sources.map((s) => s.size);

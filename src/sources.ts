@@ -1,37 +1,7 @@
 // Byte sources: everything synfin reads from, behind one `read(into)` call so that the engine can
 // hand each source a view of wasm memory to fill. Platform-neutral; the Node entry adds file paths.
 
-/** A sequential reader of one capture file's bytes. */
-export interface ByteSource {
-  /** Named in error messages. */
-  readonly name: string;
-  /** Total bytes, when known (for progress). */
-  readonly size: number | undefined;
-  /** Fills `into` from the front with up to `into.length` bytes; resolves to the count, 0 at the end. */
-  read(into: Uint8Array): Promise<number>;
-  close(): Promise<void>;
-  /** How another thread can open the same bytes on its own (absent for streams). */
-  readonly replica?: SourceReplica;
-  /**
-   * Its bytes are in memory or fetched ahead already (bytes, chunks of a stream): `readAhead`
-   * would only add a copy, and is skipped.
-   */
-  readonly inMemory?: boolean;
-}
-
-/**
- * A source another thread can open again and read from the start by itself (replicated decode,
- * src/replica.ts): a file path (Node) or a Blob (browsers; cloned to a worker without copying).
- */
-export type SourceReplica = { readonly path: string; readonly name: string } | { readonly blob: Blob; readonly name: string };
-
-/** One capture file's bytes, in any form a browser or Node hands out. */
-export type CaptureInput =
-  | Uint8Array
-  | ArrayBuffer
-  | Blob
-  | ReadableStream<Uint8Array>
-  | AsyncIterable<Uint8Array>;
+import type { ByteSource, CaptureInput, SourceReplica } from "./public.js";
 
 export function openInput(input: CaptureInput, name: string): ByteSource {
   if (input instanceof Uint8Array) return bytesSource(input, name);

@@ -2,9 +2,9 @@
 // from batches so it never holds the whole table.
 
 import type { RecordBatch } from "apache-arrow";
-import type { Stats } from "./core.js";
 import { batchReaders, type Cell } from "./format.js";
 import { COLUMNS } from "./schema.js";
+import type { Stats } from "./public.js";
 
 interface Ranked { value: number; label: string; state: string; history: string }
 

@@ -4,7 +4,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ColI64, ColU16, ColU32, ColU8, ColBytes } from "../src/abi.js";
-import { COLUMNS, EVENT_COLUMNS, SCHEMA } from "../src/schema.js";
+import { DataType, TimeUnit } from "apache-arrow";
+import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA } from "../src/schema.js";
 import { analyze } from "../src/node.js";
 import { writePcap } from "../src/writer/capture.js";
 import { Conversation } from "../src/writer/conversation.js";
@@ -77,5 +78,27 @@ describe("README", () => {
 
   it("documents every events column, in schema order", () => {
     expect(documentedIn("### Events", "### Semantics")).toEqual(EVENT_COLUMNS.map((c) => c.name));
+  });
+});
+
+/** The TypeScript type src/public.ts must name for a column of this Arrow type. */
+function tsTypeName(type: DataType): string {
+  if (DataType.isDictionary(type)) return `Dictionary<Utf8, ${type.indices.constructor.name}>`;
+  if (DataType.isTimestamp(type)) return `Timestamp${TimeUnit[type.unit]!.charAt(0)}${TimeUnit[type.unit]!.slice(1).toLowerCase()}`;
+  if (DataType.isDuration(type)) return `Duration${TimeUnit[type.unit]!.charAt(0)}${TimeUnit[type.unit]!.slice(1).toLowerCase()}`;
+  return type.constructor.name;
+}
+
+/** `name: Type;` members of one type literal in src/public.ts, in order. */
+function declaredColumns(typeName: string): [string, string][] {
+  const text = readFileSync(new URL("../src/public.ts", import.meta.url), "utf8");
+  const body = new RegExp(`export type ${typeName} = \\{\\n([^}]*)\\};`).exec(text);
+  expect(body, typeName).not.toBeNull();
+  return body![1]!.trim().split("\n").map((line) => /^\s*(\w+): (.+);$/.exec(line)!.slice(1, 3) as [string, string]);
+}
+
+describe("the rows' types (src/public.ts)", () => {
+  it.each([["ConnectionColumns", SCHEMA], ["EventColumns", EVENT_SCHEMA]] as const)("%s names every column of the schema, in order, with its Arrow type", (typeName, schema) => {
+    expect(declaredColumns(typeName)).toEqual(schema.fields.map((f) => [f.name, tsTypeName(f.type)]));
   });
 });

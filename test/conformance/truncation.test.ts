@@ -9,13 +9,14 @@ import { join } from "node:path";
 import { DataType, type RecordBatch, type Vector } from "apache-arrow";
 import { describe, expect, it } from "vitest";
 import { Status } from "../../src/abi.js";
-import { Core, type Stats } from "../../src/core.js";
+import { Core } from "../../src/core.js";
 import { CoreBatches } from "../../src/batch.js";
 import { SynfinError } from "../../src/errors.js";
 import { SCHEMA } from "../../src/schema.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
 import { bucketSum } from "../support/rows.js";
 import { captureRecords, type CaptureRecords } from "../support/capture-records.js";
+import type { Stats } from "../../src/public.js";
 
 const KERNEL = join(CAPTURES, "kernel");
 const CUT_STEP = 97;

@@ -2,7 +2,7 @@
 
 import type { Table } from "apache-arrow";
 import { ndjsonLines } from "../../src/format.js";
-import { RECORD_BUCKETS, type Stats } from "../../src/core.js";
+import { RECORD_BUCKETS, type Stats } from "../../src/public.js";
 
 export type Row = Record<string, string | number | boolean | null>;
 
