@@ -6,14 +6,14 @@
 // any other frame `trackCommonFrame` says so having changed nothing, and the frame takes the general path; with the one-step paths off
 // (Flag.ExactPathOnly) every frame does, and test/conformance/fast-path.test.ts compares the two.
 
-import { Tunnel } from "../src/abi";
+import { Tunnel } from "../src/core/abi";
 import { be16, be32 } from "./capture/bytes";
 import { ETH_HEADER_LEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_VLAN } from "./decode/link";
 import { IPPROTO_TCP, IPV4_DST, IPV4_FRAG, IPV4_FRAG_OFFSET_MASK, IPV4_MIN_HEADER_LEN, IPV4_MORE_FRAGMENTS, IPV4_PROTOCOL, IPV4_SRC, IPV4_TOTAL_LEN } from "./decode/ip";
 import { TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_MIN_HEADER_LEN, TCP_SEQ, TCP_WINDOW, TH_SYN, clearOptions, setAnalysisLen } from "./decode/tcp";
 import { setKey } from "./flow/table";
 import { trackSegment, DROP_NONE } from "./flow/tracker";
-import { ownsKey } from "./parallel";
+import { ownsKey } from "./parallel/parts";
 import { countOneStepDecode } from "./flow/path";
 
 /** An 802.1Q tag: tag control information, then the next type. */

@@ -1,9 +1,9 @@
 // From framed record to connection: timers first (on packet time), then link, IP and TCP
 // decoding, then the flow layer. Every record lands in exactly one accounting bucket.
 
-import { Stat } from "../src/abi";
+import { Stat } from "../src/core/abi";
 import { setFrame } from "./capture/frame";
-import { Tunnel } from "../src/abi";
+import { Tunnel } from "../src/core/abi";
 import { decodeLink, decodeWifi, netOffset, vlanId, linkTunnel, linkIpLimit, LINKTYPE_ETHERNET, NET_IPV4, NET_OTHER, NET_TRUNCATED, NET_UNSUPPORTED } from "./decode/link";
 import { decodeIp, ipVersion, ipSrc, ipDst, ipTotalLen, ipProtocol, l4Offset, l4Len, ipFragmentWhole, ipFragmentOffset, ipMoreFragments } from "./decode/ip";
 import { addFragment, datagramLen } from "./decode/fragments";
@@ -12,7 +12,7 @@ import { decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFl
 import { setKey } from "./flow/table";
 import { advanceTime, trackSegment, setClockIndex, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
 import { outRoom, outFull } from "./out/columns";
-import { mode, MODE_FRAME, MODE_MAP, MODE_SINGLE, MODE_REPLICA, frameOut, frameInput, mapSegment, ownsKey, deferFragments, STAT_DEFERRED } from "./parallel";
+import { mode, MODE_FRAME, MODE_MAP, MODE_SINGLE, MODE_REPLICA, frameOut, frameInput, mapSegment, ownsKey, deferFragments, STAT_DEFERRED } from "./parallel/parts";
 import { frameIndex } from "./capture/frame";
 import { eventsRoom } from "./out/events";
 import { MAX_EVENTS_PER_SEGMENT } from "./flow/lifecycle";

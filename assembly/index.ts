@@ -1,8 +1,8 @@
-// The core's exports: the whole surface the host calls (src/core.ts). Per-packet work never
+// The core's exports: the whole surface the host calls (src/core/core.ts). Per-packet work never
 // crosses it: the host hands over a chunk of bytes and gets back bytes consumed and, when a batch
 // is full or the input ends, finished connections as column regions.
 
-import { Abi, ErrorCode, Flag, Status } from "../src/abi";
+import { Abi, ErrorCode, Flag, Status } from "../src/core/abi";
 import { readRecords, beginFile as beginCaptureFile, consumed } from "./capture/reader";
 import { resetFrames } from "./capture/frame";
 import { resetFragments } from "./decode/fragments";
@@ -14,8 +14,11 @@ import { resetTimers } from "./flow/timers";
 import { resetTracker, endOldest } from "./flow/tracker";
 export { oldestFirstPacket } from "./flow/tracker";
 import { initOutput, clearOutput as clearOutputRows, columnAddress as outColumnAddress, outRows, outFull, shiftOutput as shiftOutputRows } from "./out/columns";
-import { setMode, setOwnHashes, mode, partitions, setFrameInput, mapFrames as mapFramesInto, clearCreated as clearCreatedFlows, beginReduce as beginReduceBatch, reduce as reduceBatch } from "./parallel";
-export { clearFrames, clearPartitions, reduceInput, timesAddress, timesCount, descAddress, descCount, partitionAddress, partitionBytes, deferredAddress, deferredCount, createdAddress, createdCount } from "./parallel";
+import { setMode, setOwnHashes, mode, partitions, setFrameInput, clearCreated as clearCreatedFlows } from "./parallel/parts";
+import { mapFrames as mapFramesInto } from "./parallel/map";
+import { beginReduce as beginReduceBatch, reduce as reduceBatch } from "./parallel/reduce";
+export { clearFrames, clearPartitions, timesAddress, timesCount, descAddress, descCount, partitionAddress, partitionBytes, deferredAddress, deferredCount, createdAddress, createdCount } from "./parallel/parts";
+export { reduceInput } from "./parallel/reduce";
 import { initEvents, eventRows, clearEvents as clearEventRows, eventColumnAddress as eventsColumnAddress, eventsRoom } from "./out/events";
 import { STATS, clearStats, fail, errorCode as lastErrorCode, errorOffset as lastErrorOffset } from "./stats";
 
@@ -49,7 +52,7 @@ export function reset(flags: u32, maxFlows: u32): Status {
 }
 
 /**
- * Sets this instance's part in a parallel run (assembly/parallel.ts MODE_*): 0 a single pass, 1 the
+ * Sets this instance's part in a parallel run (assembly/parallel/parts.ts MODE_*): 0 a single pass, 1 the
  * framer, 2 a mapper, 3 a reducer, 4 a replica; framer and mappers write `partitionCount`
  * partitions. Kept by reset.
  */

@@ -1,7 +1,7 @@
-// Accounting counters (Stat in src/abi.ts) and the fatal-error state, in one static region that the
+// Accounting counters (Stat in src/core/abi.ts) and the fatal-error state, in one static region that the
 // host reads after each call.
 
-import { Stat, Status, ErrorCode } from "../src/abi";
+import { Stat, Status, ErrorCode } from "../src/core/abi";
 
 export const STATS: usize = memory.data(Stat.Count * 8, 8);
 

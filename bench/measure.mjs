@@ -32,7 +32,7 @@ if (mode === "read") {
   packets = accounting.records;
   rows = table.numRows;
 } else if (mode === "cli") {
-  const { main } = await import("../dist/command.js");
+  const { main } = await import("../dist/cli/command.js");
   const write = process.stderr.write.bind(process.stderr);
   let captured = "";
   process.stderr.write = (chunk) => { captured += chunk; return true; };

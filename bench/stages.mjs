@@ -2,16 +2,16 @@
 // Map/shuffle/reduce: read, frame, copy out, map, copy records out, load them into a reducer,
 // reduce, copy rows out. Replicated decode: a lane that keeps no flow (what every lane pays:
 // read, frame, decode, hash) and one that keeps them all (a single pass), each reading the file
-// with blocking reads as a lane does. The figures behind README "Workers on this machine, and
+// with blocking reads as a lane does. The figures behind docs/benchmarks.md "Workers on this machine, and
 // with more cores".
 //
 //   node --experimental-wasm-inlining bench/stages.mjs CAPTURE.pcap [partitions]
 
 import { readFileSync, openSync, readSync } from "node:fs";
-import { Core, Part } from "../dist/core.js";
-import { BufferPool } from "../dist/pool.js";
-import { copyRows } from "../dist/rows.js";
-import { Status } from "../dist/abi.js";
+import { Core, Part } from "../dist/core/core.js";
+import { BufferPool } from "../dist/input/pool.js";
+import { copyRows } from "../dist/core/rows.js";
+import { Status } from "../dist/core/abi.js";
 const file = process.argv[2]; const W = Number(process.argv[3] ?? 2);
 const module = await WebAssembly.compile(readFileSync(new URL("../build/synfin.release.wasm", import.meta.url)));
 const framer = await Core.create(module, { maxFlows: 1 }); framer.setParallel(Part.Framer, W);

@@ -1,6 +1,6 @@
 // A SYN flood of N distinct spoofed sources (default 5 million) through the CLI with the default
 // maxFlows: no trap, memory within the bound, every SYN accounted for. Prints one JSON line and
-// exits 1 when the peak RSS passes the README's bound or the counts do not add up.
+// exits 1 when the peak RSS passes the bound docs/benchmarks.md states or the counts do not add up.
 //
 //   node bench/syn-flood.mjs [--sources 5000000]
 
@@ -8,8 +8,8 @@ import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { PcapStreamWriter } from "../dist/writer/capture.js";
-import { LINKTYPE, SYN, frame, ipPacket } from "../dist/writer/packet.js";
+import { PcapStreamWriter } from "../dist/synth/capture.js";
+import { LINKTYPE, SYN, frame, ipPacket } from "../dist/synth/packet.js";
 
 const { values } = parseArgs({ options: { sources: { type: "string", default: "5000000" } } });
 const sources = Number(values.sources);
@@ -42,7 +42,7 @@ const p = spawnSync(process.execPath, [`${here}measure.mjs`, "cli", capture, "--
 const seconds = (performance.now() - t0) / 1000;
 if (p.status !== 0) { process.stderr.write(p.stderr); process.exit(1); }
 const report = JSON.parse(p.stderr.trim().split("\n").pop());
-/** The README's bound: ~1.3 KB per flow of maxFlows (record, index, timers) + 200 MB for the rest. */
+/** The bound docs/benchmarks.md states: ~1.3 KB per flow of maxFlows (record, index, timers) + 200 MB for the rest. */
 const MAX_FLOWS = 500_000;
 const boundMb = Math.round((MAX_FLOWS * 1300 + 200e6) / 2 ** 20);
 const peakRssMb = Math.round(report.maxRssBytes / 2 ** 20);

@@ -2,7 +2,7 @@
 // loaded on first use) and CSV (the CLI's CSV, from synfin's own formatter).
 
 import { tableToIPC, type Table } from "apache-arrow";
-import { csvHeader, csvLines } from "../src/format.js";
+import { csvHeader, csvLines } from "../src/output/format.js";
 import parquetWasmUrl from "parquet-wasm/esm/parquet_wasm_bg.wasm?url";
 
 export type DownloadFormat = "arrow" | "parquet" | "csv";

@@ -3,7 +3,7 @@
 
 import { RecordBatchReader, Table, type RecordBatch } from "apache-arrow";
 import { proxy, wrap } from "comlink";
-import { SCHEMA } from "../src/schema.js";
+import { SCHEMA } from "../src/output/schema.js";
 import { drawHistogram, HISTOGRAMS, renderStateCounts } from "./charts.js";
 import { download, type DownloadFormat } from "./downloads.js";
 import { readConnections, selectRows, stateCounts, type Connections, type Filter, type Sort } from "./model.js";

@@ -1,7 +1,7 @@
 // What a run's output must satisfy, beyond not throwing: the row and event invariants of the
-// README's Columns and Events sections, and a digest of the rows for comparing runs.
+// docs/columns.md (Columns and Events), and a digest of the rows for comparing runs.
 
-import { replayEvents } from "../dist/replay.js";
+import { replayEvents } from "../dist/output/replay.js";
 
 /** What a run found; `signature` de-duplicates findings (kind and where). */
 export class Finding extends Error {
@@ -39,7 +39,7 @@ export class Digest {
 /** History letters (Zeek's; lower case for the responder) and the role-flip caret. */
 const HISTORY = /^[\^SHFRIQDATWCGshfriqdatwcg]*$/;
 
-/** What the README's Columns section promises of a run's rows and events, checked over the whole run. */
+/** What docs/columns.md promises of a run's rows and events, checked over the whole run. */
 export class RowCheck {
   constructor() {
     this.firstPacket = new Map(); // conn_id → first_packet

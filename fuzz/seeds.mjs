@@ -1,4 +1,4 @@
-// The seed corpus: small captures made with synfin's own writer (src/writer, built to dist/writer)
+// The seed corpus: small captures made with synfin's own writer (src/synth, built to dist/synth)
 // covering both containers in both byte orders, every link type, IPv4 options and IPv6 extension
 // headers, TCP options, fragments, tunnels and layer-2 encapsulations, non-TCP traffic, bad
 // checksums, snap-length cuts and damage; plus the small real captures of ../shared/captures when
@@ -6,9 +6,9 @@
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { writePcap, writePcapng } from "../dist/writer/capture.js";
-import { Conversation, interleave } from "../dist/writer/conversation.js";
-import { ACK, PSH, SYN, URG, arpFrame, icmpEcho, ipPacket, udpPacket } from "../dist/writer/packet.js";
+import { writePcap, writePcapng } from "../dist/synth/capture.js";
+import { Conversation, interleave } from "../dist/synth/conversation.js";
+import { ACK, PSH, SYN, URG, arpFrame, icmpEcho, ipPacket, udpPacket } from "../dist/synth/packet.js";
 import { ETHERNET_FRAMES, IP_TUNNELS, LINKS, ipv4 } from "./wrap.mjs";
 
 const ETHERNET = 1;

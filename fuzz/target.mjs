@@ -1,19 +1,19 @@
 // The fuzz target: one capture through the wasm core with the engine's read / feed / carry-over
-// loop (src/engine.ts, but with any chunk size), and what makes a run a finding. A run is fine
+// loop (src/run/engine.ts, but with any chunk size), and what makes a run a finding. A run is fine
 // when it returns with its accounting adding up and its rows as documented (oracle.mjs), or
 // throws a SynfinError (input rejected); anything else is a finding.
 
-import { Core } from "../dist/core.js";
+import { Core } from "../dist/core/core.js";
 import { RECORD_BUCKETS } from "../dist/public.js";
-import { CoreBatches } from "../dist/batch.js";
+import { CoreBatches } from "../dist/core/batch.js";
 import { SynfinError } from "../dist/errors.js";
-import { Flag, Status } from "../dist/abi.js";
+import { Flag, Status } from "../dist/core/abi.js";
 import { Digest, Finding, RowCheck } from "./oracle.mjs";
 
 export { Finding };
 
 export const DEFAULT_CONFIG = Object.freeze({ events: false, verifyChecksums: false, maxFlows: 500_000, chunkSize: 0, split: 0, exactPath: false });
-/** The engine's bound on the input buffer (src/engine.ts). */
+/** The engine's bound on the input buffer (src/run/engine.ts). */
 const MAX_INPUT_CAPACITY = 128 << 20;
 /** Bytes after the input that runs fill with a known byte; a core that reads them is caught by `compare`. */
 const SLACK = 4096;
@@ -188,7 +188,7 @@ export async function reproduces(target, bytes, config, finding) {
 }
 
 /**
- * The engine loop of src/engine.ts, read `chunkSize` bytes at a time; with `split`, bytes from
+ * The engine loop of src/run/engine.ts, read `chunkSize` bytes at a time; with `split`, bytes from
  * there on are a second file of the same capture (as `analyze([a, b])`).
  */
 function engine(core, bytes, config, slackByte, drain) {
@@ -258,7 +258,7 @@ function drain(core, batches, out) {
   return rows + events > 0;
 }
 
-/** The accounting every run must keep (README "Accounting"). */
+/** The accounting every run must keep (docs/library.md, Accounting). */
 function check(stats, out, rejected, config) {
   if (stats.peakFlows > config.maxFlows) throw new Finding("accounting", `peakFlows ${stats.peakFlows} above maxFlows ${config.maxFlows}`, "peakFlows");
   const sum = RECORD_BUCKETS.reduce((total, key) => total + stats[key], 0);

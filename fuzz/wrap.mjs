@@ -4,7 +4,7 @@
 // every link type (assembly/decode/link.ts, assembly/decode/tunnel.ts). For seeds and mutations;
 // outer checksums are valid, UDP checksums are zero (allowed over IPv4).
 
-import { checksumSum, finishChecksum } from "../dist/writer/packet.js";
+import { checksumSum, finishChecksum } from "../dist/synth/packet.js";
 
 const OUTER_SRC4 = [192, 0, 2, 1], OUTER_DST4 = [192, 0, 2, 2];
 const OUTER_SRC6 = [0x20, 0x01, 0x0d, 0xb8, ...new Array(11).fill(0), 1];

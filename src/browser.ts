@@ -1,9 +1,9 @@
 // The platform-neutral entry (browsers, workers, Deno, bundlers): sources are bytes, Blobs/Files,
 // ReadableStreams or async iterables; the wasm core is fetched next to this module.
 
-import { makeApi } from "./api.js";
-import { openBlobReplica, openInput } from "./sources.js";
-import { deathNotice, type WorkerHandle } from "./parallel.js";
+import { makeApi } from "./run/api.js";
+import { openBlobReplica, openInput } from "./input/sources.js";
+import { deathNotice, type WorkerHandle } from "./run/parallel.js";
 import type { AnalyzeOptions, AnalyzeResult, CaptureInput, ConnectionStream } from "./public.js";
 
 export type CaptureSource = CaptureInput | readonly CaptureInput[];
@@ -24,7 +24,7 @@ const api = makeApi<CaptureSource>({
 
 /** A Web Worker running worker-browser.js (a module worker, next to this module). */
 function spawnWorker(): WorkerHandle {
-  const worker = new Worker(new URL("./worker-browser.js", import.meta.url), { type: "module" });
+  const worker = new Worker(new URL("./run/worker-browser.js", import.meta.url), { type: "module" });
   const death = deathNotice();
   worker.addEventListener("error", (e) => death.die(e.message || "failed to start"));
   return {

@@ -2,11 +2,11 @@
 // The synfin executable (package.json "bin"): runs the command (or `synfin synth`) and sets the exit code.
 
 import { setFlagsFromString } from "node:v8";
-import { main } from "./command.js";
-import { synthMain } from "./synth-command.js";
+import { main } from "./cli/command.js";
+import { synthMain } from "./cli/synth-command.js";
 
 // V8 inlines small wasm functions into their callers with this flag (Node 20 has it off by
-// default): the core runs about 9% faster (README "Performance"). It applies to modules compiled
+// default): the core runs about 9% faster (docs/development.md). It applies to modules compiled
 // after it is set, which the core is; the library leaves V8's flags to its host.
 setFlagsFromString("--experimental-wasm-inlining");
 

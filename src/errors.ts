@@ -1,6 +1,6 @@
 // The one error type synfin throws for unreadable input: a stable code, the file and the byte offset.
 
-import { ErrorCode } from "./abi.js";
+import { ErrorCode } from "./core/abi.js";
 
 export type SynfinErrorCode =
   | "NOT_A_CAPTURE" | "TRUNCATED_FILE_HEADER" | "IMPOSSIBLE_RECORD_LENGTH" | "BAD_BLOCK_LENGTH"

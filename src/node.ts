@@ -4,11 +4,11 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import nodeEndpoint from "comlink/dist/esm/node-adapter.mjs";
-import { deathNotice, type WorkerHandle } from "./parallel.js";
+import { deathNotice, type WorkerHandle } from "./run/parallel.js";
 import { readFile } from "node:fs/promises";
-import { fileSource, openReplica } from "./file-source.js";
-import { makeApi } from "./api.js";
-import { openInput } from "./sources.js";
+import { fileSource, openReplica } from "./input/file-source.js";
+import { makeApi } from "./run/api.js";
+import { openInput } from "./input/sources.js";
 import type { AnalyzeOptions, AnalyzeResult, ByteSource, CaptureInput, ConnectionStream } from "./public.js";
 
 /** A path, or bytes/streams; an array is several files read as one capture, in order. */
@@ -39,9 +39,9 @@ export function runningWorkers(): number {
   return running.size;
 }
 
-/** A worker_threads thread running dist/worker-node.js (also when this module runs from src/). */
+/** A worker_threads thread running dist/run/worker-node.js (also when this module runs from src/). */
 function spawnWorker(): WorkerHandle {
-  const worker = new Worker(new URL("../dist/worker-node.js", import.meta.url));
+  const worker = new Worker(new URL("../dist/run/worker-node.js", import.meta.url));
   running.add(worker);
   const death = deathNotice();
   worker.on("error", (e) => death.die(e.message));

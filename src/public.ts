@@ -1,7 +1,7 @@
 // What users of the package see, in one module that imports nothing of synfin's internals (its
 // declarations are what a consumer's compiler reads): the options and results of `analyze` and
 // `connections`, the accounting, the inputs, and the rows' types. The column types are checked
-// against the schema (src/schema.ts) by test/schema.test.ts.
+// against the schema (src/output/schema.ts) by test/schema.test.ts.
 
 import type {
   Bool, Dictionary, DurationNanosecond, Float64, Int32, Int64, Int8, RecordBatch, StructRowProxy, Table,
@@ -39,7 +39,7 @@ export interface AnalyzeOptions {
    */
   flushInterval?: number;
   /**
-   * Worker threads for decoding and connection state (README "Workers"); 0 or 1 runs everything
+   * Worker threads for decoding and connection state (docs/workers.md); 0 or 1 runs everything
    * in this thread. Default: the available cores minus one with 4 or more cores, else one thread;
    * one thread for inputs under two chunks and with `events`. The output is the same for any number.
    */
@@ -60,7 +60,7 @@ export interface TestHooks {
   exactPathOnly?: boolean;
   /**
    * The parallel design: "shuffle" forces map/shuffle/reduce; by default a run over files or Blobs
-   * uses replicated decode (src/replica.ts), one over streams or bytes map/shuffle/reduce.
+   * uses replicated decode (src/run/replica.ts), one over streams or bytes map/shuffle/reduce.
    */
   design?: "shuffle";
 }
@@ -75,7 +75,7 @@ export interface Progress {
 }
 
 export interface AnalyzeResult {
-  /** One row per TCP connection (see the README for the columns). */
+  /** One row per TCP connection (docs/columns.md has the columns). */
   table: Table<ConnectionColumns>;
   /** With `events: true`: one row per lifecycle transition. */
   events?: Table<EventColumns>;
@@ -170,11 +170,11 @@ export interface ByteSource {
 
 /**
  * A source another thread can open again and read from the start by itself (replicated decode,
- * src/replica.ts): a file path (Node) or a Blob (browsers; cloned to a worker without copying).
+ * src/run/replica.ts): a file path (Node) or a Blob (browsers; cloned to a worker without copying).
  */
 export type SourceReplica = { readonly path: string; readonly name: string } | { readonly blob: Blob; readonly name: string };
 
-/** The connection table's columns and their Arrow types (README, Columns). */
+/** The connection table's columns and their Arrow types (docs/columns.md). */
 export type ConnectionColumns = {
   conn_id: Uint64;
   community_id: Utf8;

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COLUMNS, RECORD_BUCKETS } from "../src/node.js";
-import { Conversation } from "../src/writer/conversation.js";
+import { Conversation } from "../src/synth/conversation.js";
 import { type Cell, type Row, NS_PER_MS, NS_PER_SECOND, analyzeRows, pcapOf } from "./support/fixtures.js";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -418,5 +418,32 @@ describe("errors and usage", () => {
   it("--help and --version exit 0", () => {
     expect(run("--help")).toMatchObject({ status: 0, stdout: expect.stringContaining("usage: synfin") });
     expect(run("--version")).toMatchObject({ status: 0, stdout: expect.stringMatching(/^synfin \d+\.\d+\.\d+/) });
+  });
+});
+
+describe("the docs", () => {
+  /** Every flag a --help text names. */
+  const flagsOf = (help: string) => [...new Set([...help.matchAll(/(?<![\w-])(--[a-z][a-z-]*|-[a-z])\b/g)].map((m) => m[1]!))];
+  const page = readFileSync(fileURLToPath(new URL("../docs/cli.md", import.meta.url)), "utf8");
+  const readme = readFileSync(fileURLToPath(new URL("../README.md", import.meta.url)), "utf8");
+
+  it.each([["synfin", []], ["synfin synth", ["synth"]]] as const)("name every flag of %s --help (docs/cli.md) and its synopsis (README)", (_, command) => {
+    const help = run(...command, "--help");
+    expect(help.status).toBe(0);
+    const flags = flagsOf(help.stdout);
+    expect(flags.length).toBeGreaterThan(8);
+    for (const flag of flags) expect(page, flag).toMatch(new RegExp(`\`[^\`]*${flag}\\b`));
+    const synopsis = help.stdout.slice(0, help.stdout.indexOf("\n\n"));
+    for (const flag of flagsOf(synopsis)) expect(readme, flag).toContain(flag);
+  });
+
+  it("name every output format", () => {
+    const help = run("--help").stdout;
+    const formats = /--format F\s+(.*?);/s.exec(help)![1]!.match(/\b(table|ndjson|csv|arrow-stream|arrow|parquet|zeek)\b/g)!;
+    expect(new Set(formats).size).toBe(7);
+    for (const format of formats) {
+      expect(page).toContain(`\`${format}\``);
+      expect(readme).toContain(`\`${format}\``);
+    }
   });
 });

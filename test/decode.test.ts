@@ -1,26 +1,26 @@
 // Header decoding, property-tested: random TCP segments over IPv4 (RFC 791, with options) and IPv6
 // (RFC 8200, with extension headers), with random ports, sequence numbers, flags, windows, TCP
 // options (RFC 9293 MSS, RFC 7323 window scale and timestamps, RFC 2018 SACK) and payloads, on
-// every link type the writer knows (tcpdump.org LINKTYPE_*), are encoded with src/writer, decoded
+// every link type the writer knows (tcpdump.org LINKTYPE_*), are encoded with src/synth, decoded
 // by synfin, and compared field by field; then every frame is cut at every length and each cut must
 // land in the right accounting bucket without a throw or a trap (the suite runs the debug build).
 
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { analyze } from "../src/node.js";
-import { Conversation } from "../src/writer/conversation.js";
+import { Conversation } from "../src/synth/conversation.js";
 import {
   ACK, CWR, ECE, IPV4_HEADER_LEN, IPV6_HEADER_LEN, PSH, SYN, TCP_HEADER_LEN, URG,
   CLIENT_MAC, SERVER_MAC, arpFrame, checksumSum, finishChecksum, frame, icmpEcho, ipPacket, linkTypeOf, putU16, udpPacket, writeTcpOptions,
   type LinkSpec, type TcpOptionsSpec, type TcpSegmentSpec,
-} from "../src/writer/packet.js";
-import type { CapturedPacket } from "../src/writer/capture.js";
+} from "../src/synth/packet.js";
+import type { CapturedPacket } from "../src/synth/capture.js";
 import { NS_PER_SECOND, type Row, analyzeRows, assertAccounting, onlyRow, pcapOf } from "./support/fixtures.js";
 
 const NUM_RUNS = 150;
 const START_NS = 1_700_000_000n * NS_PER_SECOND;
 
-// ---- Expected address text (RFC 5952 for IPv6), written independently of src/address.ts ----------
+// ---- Expected address text (RFC 5952 for IPv6), written independently of src/core/address.ts ----------
 
 function ipv4Text(bytes: number[]): string {
   return bytes.join(".");

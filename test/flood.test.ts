@@ -4,9 +4,9 @@
 
 import { describe, expect, it } from "vitest";
 import { SynfinError, analyze } from "../src/node.js";
-import { writePcap, type CapturedPacket } from "../src/writer/capture.js";
-import { Conversation } from "../src/writer/conversation.js";
-import { LINKTYPE, SYN, frame, ipPacket } from "../src/writer/packet.js";
+import { writePcap, type CapturedPacket } from "../src/synth/capture.js";
+import { Conversation } from "../src/synth/conversation.js";
+import { LINKTYPE, SYN, frame, ipPacket } from "../src/synth/packet.js";
 import { rowsOf } from "./support/rows.js";
 import { bucketSum } from "./support/rows.js";
 

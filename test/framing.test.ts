@@ -7,10 +7,10 @@
 import { describe, expect, it } from "vitest";
 import { Table } from "apache-arrow";
 import { SynfinError, connections } from "../src/node.js";
-import { writePcapng, type CapturedPacket } from "../src/writer/capture.js";
-import { Conversation } from "../src/writer/conversation.js";
-import { ETHERNET_HEADER_LEN, LINKTYPE } from "../src/writer/packet.js";
-import { synthPackets } from "../src/writer/synth.js";
+import { writePcapng, type CapturedPacket } from "../src/synth/capture.js";
+import { Conversation } from "../src/synth/conversation.js";
+import { ETHERNET_HEADER_LEN, LINKTYPE } from "../src/synth/packet.js";
+import { synthPackets } from "../src/synth/synth.js";
 import {
   NS_PER_SECOND, type Row, analyzeRows, chunksOf, onlyRow, pcapOf, pcapngOf, rowsOf, without,
 } from "./support/fixtures.js";

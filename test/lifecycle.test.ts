@@ -5,9 +5,9 @@
 
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { Conversation, type ConversationOptions } from "../src/writer/conversation.js";
-import { ACK, CWR, ECE, FIN, PSH, RST, SYN, parseIp } from "../src/writer/packet.js";
-import type { CapturedPacket } from "../src/writer/capture.js";
+import { Conversation, type ConversationOptions } from "../src/synth/conversation.js";
+import { ACK, CWR, ECE, FIN, PSH, RST, SYN, parseIp } from "../src/synth/packet.js";
+import type { CapturedPacket } from "../src/synth/capture.js";
 import type { AnalyzeOptions } from "../src/node.js";
 import { NS_PER_MS, NS_PER_SECOND, type Row, analyzeRows, onlyRow, pcapOf } from "./support/fixtures.js";
 

@@ -14,10 +14,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { analyze } from "../src/node.js";
-import { COLUMNS, type ColumnDef } from "../src/schema.js";
-import { writePcap } from "../src/writer/capture.js";
-import { LINKTYPE } from "../src/writer/packet.js";
-import { synthPackets } from "../src/writer/synth.js";
+import { COLUMNS, type ColumnDef } from "../src/output/schema.js";
+import { writePcap } from "../src/synth/capture.js";
+import { LINKTYPE } from "../src/synth/packet.js";
+import { synthPackets } from "../src/synth/synth.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "./support/shared.js";
 import { rowsOf, type Row } from "./support/rows.js";
 

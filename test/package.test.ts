@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Conversation } from "../src/writer/conversation.js";
+import { Conversation } from "../src/synth/conversation.js";
 import { NS_PER_SECOND, pcapOf } from "./support/fixtures.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

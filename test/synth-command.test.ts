@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ConnTruth } from "../src/writer/synth-truth.js";
+import type { ConnTruth } from "../src/synth/synth-truth.js";
 import { type Row, analyzeRows } from "./support/fixtures.js";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));

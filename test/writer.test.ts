@@ -4,15 +4,15 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PcapStreamWriter, writePcap, writePcapng } from "../src/writer/capture.js";
-import type { CapturedPacket, PcapngInterface } from "../src/writer/capture.js";
-import { Conversation, interleave } from "../src/writer/conversation.js";
+import { PcapStreamWriter, writePcap, writePcapng } from "../src/synth/capture.js";
+import type { CapturedPacket, PcapngInterface } from "../src/synth/capture.js";
+import { Conversation, interleave } from "../src/synth/conversation.js";
 import {
   ACK, FIN, LINKTYPE, PSH, RST, SYN, arpFrame, frame, icmpEcho, ipPacket, linkTypeOf, parseIp, udpPacket,
-} from "../src/writer/packet.js";
-import type { LinkSpec, TcpSegmentSpec } from "../src/writer/packet.js";
-import { synthPackets } from "../src/writer/synth.js";
-import { writeSynthFile } from "../src/writer/synth-file.js";
+} from "../src/synth/packet.js";
+import type { LinkSpec, TcpSegmentSpec } from "../src/synth/packet.js";
+import { synthPackets } from "../src/synth/synth.js";
+import { writeSynthFile } from "../src/synth/synth-file.js";
 
 // ---- Independent reader -----------------------------------------------------------------
 

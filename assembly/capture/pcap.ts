@@ -1,7 +1,7 @@
 // Classic libpcap framing (https://www.ietf.org/archive/id/draft-ietf-opsawg-pcap-04.html): the
 // 24-byte file header in either byte order with µs or ns timestamps, then 16-byte record headers.
 
-import { Stat } from "../../src/abi";
+import { Stat } from "../../src/core/abi";
 import { rd32, setSwapped } from "./bytes";
 import { count } from "../stats";
 

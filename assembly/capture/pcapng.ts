@@ -2,7 +2,7 @@
 // snaplen, if_tsresol, if_tsoffset), EPB, SPB, the obsolete PB; every other block is skipped by
 // its length. The trailing block length is checked on every block.
 
-import { ErrorCode, Stat, Status } from "../../src/abi";
+import { ErrorCode, Stat, Status } from "../../src/core/abi";
 import { rd16, rd32, rd64, setSwapped, swapped } from "./bytes";
 import { count, fail } from "../stats";
 

@@ -9,7 +9,7 @@
 // candidate header and the one after it must both be plausible. A file in which no record at all
 // could be read is refused with the error of its first damage.
 
-import { ErrorCode, Stat, Status } from "../../src/abi";
+import { ErrorCode, Stat, Status } from "../../src/core/abi";
 import { count, countBy, fail, errorCode, clearError } from "../stats";
 import {
   isPcapMagic, readPcapFileHeader, pcapLinkType, pcapRecordCapLen, pcapRecordOrigLen,

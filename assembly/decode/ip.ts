@@ -1,7 +1,7 @@
 // IPv4 (RFC 791, options by IHL, fragments) and IPv6 (RFC 8200, extension headers) decoding: finds
 // the transport header and the lengths that connection accounting uses.
 
-import { Stat } from "../../src/abi";
+import { Stat } from "../../src/core/abi";
 import { be16 } from "../capture/bytes";
 import { onesComplementSum, foldChecksum } from "./checksum";
 

@@ -3,7 +3,7 @@
 // encapsulations 802.1ah PBB, Cisco FabricPath and VN-Tag), raw IP, BSD null/loopback, Linux
 // cooked capture v1 and v2.
 
-import { Tunnel } from "../../src/abi";
+import { Tunnel } from "../../src/core/abi";
 import { be16 } from "../capture/bytes";
 
 export const LINKTYPE_NULL: u32 = 0;

@@ -1,7 +1,7 @@
 // TCP header view (RFC 9293 §3.1) and options (MSS, window scale RFC 7323, SACK-permitted and SACK
 // RFC 2018, timestamps RFC 7323).
 
-import { Stat } from "../../src/abi";
+import { Stat } from "../../src/core/abi";
 import { be16, be32 } from "../capture/bytes";
 import { onesComplementSum, foldChecksum } from "./checksum";
 

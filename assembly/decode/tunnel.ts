@@ -3,7 +3,7 @@
 // Aruba's 802.11 in GRE), and over UDP: VXLAN (RFC 7348, port 4789), Geneve (RFC 8926, 6081),
 // GTP-U (3GPP TS 29.281, 2152), Teredo (RFC 4380, 3544), AYIYA (5072), GRE-in-UDP (RFC 8086, 4754).
 
-import { Tunnel } from "../../src/abi";
+import { Tunnel } from "../../src/core/abi";
 import { be16 } from "../capture/bytes";
 import { NET_IPV4, NET_IPV6, NET_OTHER, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from "./link";
 

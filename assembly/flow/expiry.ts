@@ -2,7 +2,7 @@
 // ConnDeleteTimer; the session inactivity timer). A flow keeps each timer's deadline; the heap in
 // timers.ts wakes it at the earliest, and `onWake` runs what is due in deadline order.
 
-import { EndReason } from "../../src/abi";
+import { EndReason } from "../../src/core/abi";
 import { Flow, Zeek, NO_TIME, endpointOf } from "./record";
 import { armTimer } from "./timers";
 

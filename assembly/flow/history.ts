@@ -1,7 +1,7 @@
 // Zeek's history string (TCPSessionAdapter.cc update_history, TCP_Endpoint::CheckHistory,
 // Session::ScaledHistoryEntry): upper case for the originator, lower case for the responder.
 
-import { Abi } from "../../src/abi";
+import { Abi } from "../../src/core/abi";
 import { Flow, historyOf } from "./record";
 
 // hist_seen masks (TCP_Endpoint.h HIST_*); the responder's are shifted left by 16.

@@ -3,7 +3,7 @@
 // instants, handshake options, Wireshark's completeness bits, and Wireshark's per-direction
 // analysis (analysis.ts).
 
-import { Closer, Event, TcpState } from "../../src/abi";
+import { Closer, Event, TcpState } from "../../src/core/abi";
 import { eventsEnabled, putEvent } from "../out/events";
 import { analyzeSegment, analyzeInOrder, initAnalysis } from "./analysis";
 import { mayTakeFastPath, countOneStep } from "./path";

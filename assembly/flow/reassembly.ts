@@ -5,7 +5,7 @@
 
 import { Flow, Endpoint, Zeek, MAX_BLOCKS, endpointOf, blocksOf } from "./record";
 import { scaledHistory } from "./history";
-import { fullSeq, endpointSize, checkEof } from "./zeek";
+import { fullSeq, endpointSize } from "./seq";
 
 const LETTER_G: u32 = 0x47;
 /** tcp_max_initial_window and tcp_max_above_hole_without_any_acks. */
@@ -110,15 +110,18 @@ function deliverContiguous(f: Flow, s: u32): void {
   if (e.lastReassemSeq > e.trimSeq && noDataAcked(e) && endpointSize(f, s) > MAX_INITIAL_WINDOW) trimToSeq(f, s, e.lastReassemSeq);
 }
 
-/** TCP_Reassembler::AckReceived on the side whose data the ACK covers. */
-export function ackReceived(f: Flow, s: u32, relAck: u64): void {
+/**
+ * TCP_Reassembler::AckReceived on the side whose data the ACK covers. Returns whether it trimmed
+ * (Zeek's CheckEOF follows then: the caller's, in zeek.ts).
+ */
+export function ackReceived(f: Flow, s: u32, relAck: u64): bool {
   const e = endpointOf(f, s);
   let seq = relAck;
   // The FIN's sequence number is never data.
   if (e.finSeen && seq >= e.finSeq) seq = e.finSeq - 1;
-  if (seq <= e.trimSeq) return;
+  if (seq <= e.trimSeq) return false;
   trimToSeq(f, s, seq);
-  checkEof(f, s);
+  return true;
 }
 
 /** DataBlockList::Trim: whatever is below `seq` is done with; a hole below it is a gap. */

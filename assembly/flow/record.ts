@@ -2,7 +2,7 @@
 // followed by two Endpoint records (originator, responder) and the history bytes. Field names
 // follow Zeek's TCP_Endpoint where the field is Zeek's.
 
-import { Abi } from "../../src/abi";
+import { Abi } from "../../src/core/abi";
 
 /** Zeek's endpoint states (TCP_Endpoint.h, EndpointState). */
 export const enum Zeek {

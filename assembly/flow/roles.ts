@@ -1,7 +1,7 @@
 // Who is the originator: Zeek's choice at connection creation (TCPAnalyzer::WantConnection with
 // likely_server_ports), and FlipRoles when later packets prove it wrong.
 
-import { Closer, Event } from "../../src/abi";
+import { Closer, Event } from "../../src/core/abi";
 import { Flow, swapEndpoints, endpointOf } from "./record";
 import { putEvent, DIR_NONE } from "../out/events";
 import { frameIndex, frameTsNs } from "../capture/frame";

@@ -2,12 +2,12 @@
 // and creation-time flip), runs Zeek's model and synfin's lifecycle on the segment, and ends
 // connections whose timers ran out. Nothing here allocates per packet.
 
-import { EndReason, Event, Stat, Tunnel } from "../../src/abi";
+import { EndReason, Event, Stat, Tunnel } from "../../src/core/abi";
 import { putEvent, eventsRoom, DIR_NONE } from "../out/events";
 import { Flow, Zeek, NO_TIME, endpointOf, rareOf } from "./record";
 import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows, maxFlows } from "./table";
 import { NO_TIMER, nextDeadline, popTimer, poppedDeadlineNs } from "./timers";
-import { mode, MODE_REDUCE, MODE_REPLICA, noteCreated } from "../parallel";
+import { mode, MODE_REDUCE, MODE_REPLICA, noteCreated } from "../parallel/parts";
 import { processSegment, processInOrder, checksumError, HANDSHAKE_INACTIVITY_NS } from "./zeek";
 import { mayTakeFastPath, countOneStep } from "./path";
 import { flipAtCreation, flipRoles } from "./roles";

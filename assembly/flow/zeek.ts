@@ -4,7 +4,7 @@
 // row are functions of the state kept here.
 
 import { Flow, Endpoint, Zeek, endpointOf, rareOf } from "./record";
-import { seqDiff } from "./seq";
+import { seqDiff, fullSeq } from "./seq";
 import { HIST_SYN, HIST_FIN, HIST_RST, HIST_FIN_RST, HIST_DATA, HIST_ACK, HIST_MULTI_FLAG, addHistory, checkHistory, scaledHistory, historyIs, setHistory2 } from "./history";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../decode/tcp";
 import { ackReceived, dataSent, dataPending } from "./reassembly";
@@ -29,7 +29,6 @@ let side: u32 = 0;
 @inline function receiver(f: Flow): Endpoint { return endpointOf(f, side ^ 1); }
 @inline function isHandshake(state: i32): bool { return state <= Zeek.SynAckSent; }
 
-@inline export function fullSeq(seq: u32, wraps: u32): u64 { return (<u64>wraps << 32) + <u64>seq; }
 
 /** TCP_Endpoint::SetState: leaving the handshake switches to the TCP inactivity timeout. */
 function setState(f: Flow, e: Endpoint, peer: Endpoint, state: i32): void {
@@ -81,7 +80,7 @@ export function processSegment(f: Flow, isOrig: bool, tsNs: i64, flags: u32, seq
   if (hasAck) relAck = noteAck(f, ack, rst);
   const deltaLast = updateLastSeq(f, seqOnePast, syn, fin, rst, len);
   const close = updateStateMachine(f, tsNs, seq, ack, len, deltaLast, syn, fin, rst, hasAck);
-  if (hasAck) ackReceived(f, side ^ 1, relAck);
+  if (hasAck && ackReceived(f, side ^ 1, relAck)) checkEof(f, side ^ 1);
   const relDataSeq = syn ? relSeq + 1 : relSeq;
   if (len > 0 && !rst && !seqUnderflow) dataSent(f, side, relDataSeq, len, capturedLen);
   checkEof(f, side);
@@ -116,7 +115,7 @@ export function processInOrder(f: Flow, isOrig: bool, tsNs: i64, seq: u32, ack: 
   f.lastNs = tsNs;
   const relAck = noteAck(f, ack, false);
   if (len > 0) setLastSeq(e, seq + len);
-  ackReceived(f, s ^ 1, relAck);
+  if (ackReceived(f, s ^ 1, relAck)) checkEof(f, s ^ 1);
   if (len > 0 && !seqUnderflow) dataSent(f, s, relSeq, len, capturedLen);
   return true;
 }
@@ -392,16 +391,3 @@ export function checkEof(f: Flow, s: u32): void {
   }
 }
 
-/** TCP_Endpoint::Size: payload bytes from sequence numbers (orig_bytes / resp_bytes). */
-export function endpointSize(f: Flow, s: u32): u64 {
-  const e = endpointOf(f, s), peer = endpointOf(f, s ^ 1);
-  const ack64 = fullSeq(e.ackSeq, e.ackWraps);
-  const start = <u64>e.startSeq;
-  const noDataAcked = ack64 == start || ack64 == start + 1;
-  if (e.prevState == Zeek.SynSent && e.state == Zeek.Reset && peer.state == Zeek.Inactive && !noDataAcked) return 0;
-  const last64 = fullSeq(e.lastSeq, e.seqWraps);
-  let size = (last64 > ack64 ? last64 : ack64) - start;
-  if (size != 0) size--;
-  if (e.finSeen && size != 0) size--;
-  return size;
-}

@@ -1,7 +1,7 @@
 // The output batch: finished connections as column-major regions (one region per column group in
-// src/abi.ts), read by the host once per batch and then cleared.
+// src/core/abi.ts), read by the host once per batch and then cleared.
 
-import { Abi, ColI64, ColU32, ColU16, ColU8, ColBytes } from "../../src/abi";
+import { Abi, ColI64, ColU32, ColU16, ColU8, ColBytes } from "../../src/core/abi";
 
 /** Null for i64 timestamp and duration columns. */
 export const NULL_I64: i64 = i64.MIN_VALUE;

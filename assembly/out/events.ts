@@ -1,7 +1,7 @@
 // The events output: one row per lifecycle transition, column-major like the connection batch,
 // written only when the run asked for events.
 
-import { Abi, Event } from "../../src/abi";
+import { Abi, Event } from "../../src/core/abi";
 
 const ROWS: usize = <usize>Abi.BatchEvents;
 const I64_COLUMNS: usize = 3;

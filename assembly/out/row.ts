@@ -1,9 +1,9 @@
 // One connection's row: conn_state (the pure function of the two endpoint states in Zeek's
-// scripts/base/protocols/conn/main.zeek), end_reason, and every column of src/schema.ts.
+// scripts/base/protocols/conn/main.zeek), end_reason, and every column of src/output/schema.ts.
 
-import { ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, EndReason, Present, TcpState } from "../../src/abi";
+import { ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, EndReason, Present, TcpState } from "../../src/core/abi";
 import { Flow, Endpoint, EndpointRare, Zeek, NO_TIME, endpointOf, rareOf, historyOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "../flow/record";
-import { endpointSize } from "../flow/zeek";
+import { endpointSize } from "../flow/seq";
 import { origPort, respPort } from "../flow/roles";
 import { NULL_I64, putI64, putU16, putU32, putU8, bytesCell, commitRow } from "./columns";
 import { communityId } from "./community-id";

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { analyze } from "../../src/node.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
 import { rowsOf, type Row } from "../support/rows.js";
-import { replayEvents, type EventRow } from "../../src/replay.js";
+import { replayEvents, type EventRow } from "../../src/output/replay.js";
 
 function expected(row: Row): Record<string, unknown> {
   const keys = ["syn_ts", "synack_ts", "established_ts", "orig_first_data_ts", "resp_first_data_ts", "orig_fin_ts", "resp_fin_ts", "rst_ts", "closed_ts", "orig_state", "resp_state"];

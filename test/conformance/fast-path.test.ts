@@ -11,12 +11,12 @@ import { tableToIPC } from "apache-arrow";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { analyze, SynfinError, type AnalyzeOptions } from "../../src/node.js";
-import { Core } from "../../src/core.js";
-import { runEngine } from "../../src/engine.js";
-import { openInput } from "../../src/sources.js";
-import { synthPackets } from "../../src/writer/synth.js";
-import { writePcap, type CapturedPacket } from "../../src/writer/capture.js";
-import { LINKTYPE } from "../../src/writer/packet.js";
+import { Core } from "../../src/core/core.js";
+import { runEngine } from "../../src/run/engine.js";
+import { openInput } from "../../src/input/sources.js";
+import { synthPackets } from "../../src/synth/synth.js";
+import { writePcap, type CapturedPacket } from "../../src/synth/capture.js";
+import { LINKTYPE } from "../../src/synth/packet.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
 
 /** Property runs: a quick set by default, more where .ci/run asks for the long runs. */

@@ -1,4 +1,4 @@
-// Worker fan-out changes nothing (README "Workers"): for any number of workers and any chunk size,
+// Worker fan-out changes nothing (docs/workers.md): for any number of workers and any chunk size,
 // the same rows, values and order, byte for byte as Arrow IPC, and the same accounting. Run over
 // every kernel and Zeek capture, over synthetic captures of the project's own writer, and as a
 // property over random chunk sizes and worker counts, in both designs: replicated decode (files
@@ -10,12 +10,12 @@ import { tableToIPC, type Table } from "apache-arrow";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { analyze, connections, runningWorkers, SynfinError, type AnalyzeOptions, type Stats } from "../../src/node.js";
-import { synthPackets } from "../../src/writer/synth.js";
-import { writePcap, writePcapng } from "../../src/writer/capture.js";
-import { LINKTYPE } from "../../src/writer/packet.js";
+import { synthPackets } from "../../src/synth/synth.js";
+import { writePcap, writePcapng } from "../../src/synth/capture.js";
+import { LINKTYPE } from "../../src/synth/packet.js";
 import { chunksOf } from "../support/fixtures.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
-import { shares } from "../../src/replica.js";
+import { shares } from "../../src/run/replica.js";
 
 /** The long runs (.ci/run) try more cases. */
 const LONG = Boolean(process.env.SYNFIN_LONG_TESTS);

@@ -8,11 +8,11 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DataType, type RecordBatch, type Vector } from "apache-arrow";
 import { describe, expect, it } from "vitest";
-import { Status } from "../../src/abi.js";
-import { Core } from "../../src/core.js";
-import { CoreBatches } from "../../src/batch.js";
+import { Status } from "../../src/core/abi.js";
+import { Core } from "../../src/core/core.js";
+import { CoreBatches } from "../../src/core/batch.js";
 import { SynfinError } from "../../src/errors.js";
-import { SCHEMA } from "../../src/schema.js";
+import { SCHEMA } from "../../src/output/schema.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
 import { bucketSum } from "../support/rows.js";
 import { captureRecords, type CaptureRecords } from "../support/capture-records.js";
@@ -24,7 +24,7 @@ const CUT_STEP = 97;
 const MAX_REPORTED = 20;
 /** Columns that depend on what ended the row, which a cut changes (writeRow in assembly/out/row.ts). */
 const EXEMPT = new Set(["end_reason"]);
-/** A cut is the end of the file, not damage (README, Accounting). */
+/** A cut is the end of the file, not damage (docs/library.md, Accounting). */
 const DAMAGE: ReadonlyArray<keyof Stats> = ["damagedLength", "damagedTrailer", "damagedSection", "damagedBytes"];
 const COMPARED = SCHEMA.fields.map((f) => f.name).filter((name) => !EXEMPT.has(name));
 

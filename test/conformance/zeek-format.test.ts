@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { analyze } from "../../src/node.js";
-import { ZeekLog } from "../../src/zeek.js";
+import { ZeekLog } from "../../src/output/zeek.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
 import { zeekPairs } from "../support/zeek.js";
 

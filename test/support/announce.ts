@@ -5,6 +5,6 @@ import { CAPTURES, HAS_CAPTURES } from "./shared.js";
 
 export default function announce(): void {
   if (!HAS_CAPTURES) {
-    process.stdout.write(`synfin: ${CAPTURES} is absent: the conformance tests on real captures are skipped (see README "Conformance")\n`);
+    process.stdout.write(`synfin: ${CAPTURES} is absent: the conformance tests on real captures are skipped (see docs/conformance.md)\n`);
   }
 }

@@ -1,11 +1,11 @@
-// Test fixtures: captures built in memory with synfin's own writer (src/writer), connection rows
+// Test fixtures: captures built in memory with synfin's own writer (src/synth), connection rows
 // as plain objects, and the accounting invariant every run must keep.
 
 import { expect } from "vitest";
 import type { Table } from "apache-arrow";
 import { analyze, COLUMNS, RECORD_BUCKETS, type AnalyzeOptions, type Stats } from "../../src/node.js";
-import { writePcap, writePcapng, type CapturedPacket, type PcapOptions, type PcapngInterface, type PcapngSection } from "../../src/writer/capture.js";
-import { LINKTYPE } from "../../src/writer/packet.js";
+import { writePcap, writePcapng, type CapturedPacket, type PcapOptions, type PcapngInterface, type PcapngSection } from "../../src/synth/capture.js";
+import { LINKTYPE } from "../../src/synth/packet.js";
 
 export const NS_PER_US = 1_000n;
 export const NS_PER_MS = 1_000_000n;

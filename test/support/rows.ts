@@ -1,7 +1,7 @@
 // Plain-object rows from synfin's output, with the same rendering the CLI's NDJSON uses.
 
 import type { Table } from "apache-arrow";
-import { ndjsonLines } from "../../src/format.js";
+import { ndjsonLines } from "../../src/output/format.js";
 import { RECORD_BUCKETS, type Stats } from "../../src/public.js";
 
 export type Row = Record<string, string | number | boolean | null>;

@@ -1,0 +1,72 @@
+// A reducer of a parallel run (parts.ts): the flow layer for one partition, on the whole time track.
+
+import { Tunnel } from "../../src/core/abi";
+import { setFrameAt } from "../capture/frame";
+import { setAnalysisLen, setOptions } from "../decode/tcp";
+import { setKeyHashed } from "../flow/table";
+import { advanceTime, trackSegment, setClockIndex } from "../flow/tracker";
+import { outRoom, outFull } from "../out/columns";
+import { RECORD_FIXED } from "./parts";
+
+let reduceBase: usize = 0;
+let reduceCap: usize = 0;
+let rTimes: u32 = 0;
+let rRecBytes: usize = 0;
+let rFirstIndex: i64 = 0;
+let rTimePos: u32 = 0;
+let rRecPos: usize = 0;
+
+/** The reducer's input area, grown to `capacity` bytes: the time track, then the records. */
+export function reduceInput(capacity: usize): usize {
+  if (capacity > reduceCap) {
+    reduceBase = reduceBase == 0 ? heap.alloc(capacity) : heap.realloc(reduceBase, capacity);
+    reduceCap = capacity;
+  }
+  return reduceBase;
+}
+
+/** Starts a map batch: `times` frames from global index `firstIndex`, then `recBytes` of records. */
+export function beginReduce(times: u32, recBytes: usize, firstIndex: i64): void {
+  rTimes = times;
+  rRecBytes = recBytes;
+  rFirstIndex = firstIndex;
+  rTimePos = 0;
+  rRecPos = 0;
+}
+
+/**
+ * Runs the batch on: every frame advances the clock (timers fire at the frame they fire at in a
+ * single pass), and this partition's segments go through the flow layer. Returns false when the
+ * output batch must be drained first; call again to go on.
+ */
+export function reduce(): bool {
+  const times = reduceBase;
+  const recs = reduceBase + (<usize>rTimes << 3);
+  while (rTimePos < rTimes) {
+    const i = rTimePos;
+    const tsNs = load<i64>(times + (<usize>i << 3));
+    setClockIndex(rFirstIndex + <i64>i);
+    if (!advanceTime(tsNs)) return false;
+    if (rRecPos < rRecBytes && load<u32>(recs + rRecPos) == i) {
+      if (outFull() || !outRoom(2)) return false;
+      rRecPos += replaySegment(recs + rRecPos, rFirstIndex + <i64>i, tsNs);
+    }
+    rTimePos++;
+  }
+  return true;
+}
+
+/** Runs one compact record through the flow layer as trackSegment would have; returns its size. */
+function replaySegment(r: usize, index: i64, tsNs: i64): usize {
+  const addrLen = <u32>load<u8>(r, 55);
+  const bits = <u32>load<u8>(r, 52);
+  setFrameAt(index, tsNs, load<u32>(r, 32), (bits & 4) != 0);
+  setAnalysisLen(load<u32>(r, 28));
+  setOptions(load<i32>(r, 40), <i32>load<u8>(r, 51) - 1, (bits & 1) != 0, (bits & 2) != 0);
+  const srcPort = <u32>load<u16>(r, 44), dstPort = <u32>load<u16>(r, 46);
+  setKeyHashed(r + RECORD_FIXED, srcPort, r + RECORD_FIXED + addrLen, dstPort, addrLen, load<i32>(r, 36), load<u32>(r, 4));
+  trackSegment(tsNs, <u32>load<u8>(r, 50), srcPort, dstPort, load<u32>(r, 8), load<u32>(r, 12),
+    <u32>load<u16>(r, 48), load<u32>(r, 16), load<u32>(r, 20), load<u32>(r, 24), <u32>load<u8>(r, 53), <Tunnel>load<u8>(r, 54));
+  return <usize>(RECORD_FIXED + 2 * addrLen + 7) & ~<usize>7;
+}
+

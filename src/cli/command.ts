@@ -1,0 +1,506 @@
+// The synfin command: captures in, connection lifecycles out (summary table, NDJSON, CSV, Arrow
+// IPC file or stream, Parquet, Zeek conn.log). Exit 0 on success, 2 when an input is not a readable capture or the usage is wrong.
+
+import { createWriteStream, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { UsageError, parseArgsMessage } from "./usage.js";
+import { AsyncByteQueue, Message, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Struct, makeData, type Schema } from "apache-arrow";
+import { connections, SynfinError, type Progress, type Stats } from "../node.js";
+import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT } from "../core/core.js";
+import { csvHeader, csvLines, ndjsonLines } from "../output/format.js";
+import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA } from "../output/schema.js";
+import { Summary, counted, table } from "../output/summary.js";
+import { ParquetStreamWriter } from "../output/parquet.js";
+import { ZeekLog } from "../output/zeek.js";
+import { sortByFirstPacket } from "../input/first-time.js";
+import { RECORD_BUCKETS } from "../public.js";
+
+const USAGE = `usage: synfin <capture...|-> [--format F] [-o FILE] [--events FILE] [--verify-checksums]
+                      [--max-flows N] [--memory-limit SIZE] [--sort-by-time] [--workers N]
+                      [--flush SECONDS] [--stats] [--no-progress]
+       synfin synth -o FILE --bytes SIZE [...]   writes a synthetic capture (synfin synth --help)
+
+Reads pcap/pcapng captures (several files are read as one capture, in order; - or no file with
+a pipe on standard input reads standard input, e.g. tcpdump -w - | synfin - --flush 1) and
+writes one row per TCP connection.
+
+  --format F           table (default without -o), ndjson, csv, arrow (IPC file), arrow-stream
+                       (IPC stream), parquet, zeek (conn.log TSV); with -o, the default follows
+                       its extension (.ndjson .jsonl .csv .arrow .feather .arrows .parquet .log),
+                       else ndjson
+  -o, --output FILE    write to FILE instead of standard output
+  --events FILE        also write the events table (one row per lifecycle transition) to FILE,
+                       in the output format (NDJSON when the output is the summary table)
+  --verify-checksums   drop packets with a bad IPv4 header or TCP checksum (as Zeek without -C)
+  --max-flows N        track at most N connections at once (default 500000, at most ~610 MB of
+                       flow records); the least recently active is ended as "evicted",
+                       unanswered attempts first
+  --memory-limit SIZE  most wasm memory the core may use, e.g. 1G (default 4G, wasm's limit);
+                       going past it is an OUT_OF_MEMORY error
+  --sort-by-time       read the files in order of their first packet's time (default: as given)
+  --workers N          worker threads for decoding and connection state (0 or 1: this thread
+                       only; default: see docs/workers.md); the output is the same for any N
+  --flush SECONDS      write the rows of the connections ended so far at least this often,
+                       also while the input waits (a live capture); one thread
+  --stats              print the accounting of every record read to standard error
+  --no-progress        no progress bar (it is shown only when standard error is a terminal)
+  -h, --help           this text
+  -v, --version        the version`;
+
+type Format = "table" | "ndjson" | "csv" | "arrow" | "arrow-stream" | "parquet" | "zeek";
+const FORMATS: readonly Format[] = ["table", "ndjson", "csv", "arrow", "arrow-stream", "parquet", "zeek"];
+const BINARY: ReadonlySet<Format> = new Set(["arrow", "arrow-stream", "parquet"]);
+/** The format an output file's extension names, when --format is not given. */
+const FORMAT_OF_EXTENSION: Readonly<Record<string, Format>> = {
+  ".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv", ".arrow": "arrow", ".feather": "arrow",
+  ".arrows": "arrow-stream", ".parquet": "parquet", ".log": "zeek",
+};
+
+function formatOfPath(path: string): Format {
+  const dot = path.lastIndexOf(".");
+  return (dot > path.lastIndexOf("/") && FORMAT_OF_EXTENSION[path.slice(dot).toLowerCase()]) || "ndjson";
+}
+
+
+interface Options {
+  files: string[];
+  format: Format;
+  output: string | undefined;
+  events: string | undefined;
+  verifyChecksums: boolean;
+  maxFlows: number | undefined;
+  memoryLimit: number | undefined;
+  workers: number | undefined;
+  sortByTime: boolean;
+  stats: boolean;
+  progress: boolean;
+  /** Seconds between flushes of the rows ended so far (--flush), or undefined. */
+  flush: number | undefined;
+}
+
+/** Flags that take a value; a value that looks like a negative number is still theirs. */
+const VALUE_FLAGS = new Set(["--format", "-o", "--output", "--events", "--max-flows", "--memory-limit", "--workers", "--flush"]);
+
+/** `--workers -1` as `--workers=-1`, so that the value is judged (parseArgs would call it ambiguous). */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (VALUE_FLAGS.has(argv[i]!) && next !== undefined && /^-\d/.test(next)) out.push(`${argv[i++]}=${next}`);
+    else out.push(argv[i]!);
+  }
+  return out;
+}
+
+function parseOptions(argv: string[]): Options | "help" | "version" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: joinNegativeValues(argv),
+      allowPositionals: true,
+      options: {
+        format: { type: "string" },
+        output: { type: "string", short: "o" },
+        events: { type: "string" },
+        "verify-checksums": { type: "boolean" },
+        "max-flows": { type: "string" },
+        "memory-limit": { type: "string" },
+        workers: { type: "string" },
+        "sort-by-time": { type: "boolean" },
+        stats: { type: "boolean" },
+        "no-progress": { type: "boolean" },
+        flush: { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(parseArgsMessage(e as NodeJS.ErrnoException));
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  if (v.version) return "version";
+  // No file, and standard input is a pipe or a file: read it, as `-` does.
+  const files = parsed.positionals.length > 0 ? parsed.positionals : process.stdin.isTTY ? [] : ["-"];
+  if (files.length === 0) throw new UsageError("no capture file given (- reads standard input)");
+  if (files.filter((f) => f === "-").length > 1) throw new UsageError("standard input (-) can be read once");
+  if (v["sort-by-time"] && files.includes("-")) throw new UsageError("--sort-by-time cannot sort standard input");
+  const flush = v.flush === undefined ? undefined : Number(v.flush);
+  if (flush !== undefined && !(/^\d*\.?\d+$/.test(v.flush!) && flush > 0)) throw new UsageError(`--flush takes a number of seconds above 0, got '${v.flush}'`);
+  const format = (v.format ?? (v.output ? formatOfPath(v.output) : "table")) as Format;
+  if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}' (one of ${FORMATS.join(", ")})`);
+  const maxFlows = v["max-flows"] === undefined ? undefined : Number(v["max-flows"]);
+  if (maxFlows !== undefined && !(/^\d+$/.test(v["max-flows"]!) && maxFlows >= 1 && maxFlows <= MAX_MAX_FLOWS)) {
+    throw new UsageError(`--max-flows takes a whole number from 1 to ${MAX_MAX_FLOWS}, got '${v["max-flows"]}'`);
+  }
+  const memoryLimit = v["memory-limit"] === undefined ? undefined : parseSize(v["memory-limit"]);
+  if (memoryLimit !== undefined && (memoryLimit < MIN_MEMORY_LIMIT || memoryLimit > MAX_MEMORY_LIMIT)) {
+    throw new UsageError(`--memory-limit takes a size from 4M to 4G, got '${v["memory-limit"]}'`);
+  }
+  const workers = v.workers === undefined ? undefined : Number(v.workers);
+  if (workers !== undefined && !(/^\d+$/.test(v.workers!) && workers <= 256)) throw new UsageError(`--workers takes a whole number from 0 to 256, got '${v.workers}'`);
+  if (BINARY.has(format) && !v.output && process.stdout.isTTY) throw new UsageError(`--format ${format} writes binary: give -o FILE or redirect standard output`);
+  return {
+    files,
+    flush,
+    format,
+    output: v.output,
+    events: v.events,
+    verifyChecksums: v["verify-checksums"] ?? false,
+    maxFlows,
+    memoryLimit,
+    workers,
+    sortByTime: v["sort-by-time"] ?? false,
+    stats: v.stats ?? false,
+    progress: !v["no-progress"] && process.stderr.isTTY === true,
+  };
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 };
+
+/** "512M", "2G", "1048576": a size in bytes (binary units). */
+function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`--memory-limit takes a size such as 512M or 2G, got '${text}'`);
+  return Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!);
+}
+
+/** Output files being written, removed if the run fails or is interrupted. */
+const unfinished = new Set<Sink>();
+
+let signalsHandled = false;
+
+/** On SIGINT or SIGTERM: no partial output is left behind (docs/cli.md). */
+function removeUnfinishedOnSignals(): void {
+  if (signalsHandled) return;
+  signalsHandled = true;
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    process.once(signal, () => {
+      for (const sink of unfinished) sink.discard();
+      process.exit(code);
+    });
+  }
+}
+
+/**
+ * Writes text or bytes to a file or stdout, waiting when the stream is full. A file is written
+ * under a temporary name beside it and renamed when the run succeeds (`end`), or removed
+ * (`discard`): a failed or interrupted run never leaves a partial file, nor destroys an older one.
+ */
+class Sink {
+  private readonly stream: NodeJS.WritableStream;
+  private readonly temp: string | undefined;
+  private closedEarly = false;
+  constructor(private readonly path: string | undefined) {
+    this.temp = path ? join(dirname(path), `.${basename(path)}.${process.pid}.synfin-tmp`) : undefined;
+    // Opened here, not when the stream gets round to it: `discard` then always finds the file.
+    this.stream = this.temp ? createWriteStream("", { fd: openOutput(this.temp, path!) }) : process.stdout;
+    if (this.temp) unfinished.add(this);
+    this.stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") { this.closedEarly = true; return; }
+      process.stderr.write(`synfin: cannot write ${path ?? "standard output"}: ${e.message}\n`);
+      this.discard();
+      process.exit(2);
+    });
+  }
+  get closed(): boolean { return this.closedEarly; }
+  async write(chunk: string | Uint8Array): Promise<void> {
+    if (this.closedEarly) return;
+    if (!this.stream.write(chunk)) await new Promise<void>((resolve) => this.stream.once("drain", () => resolve()));
+  }
+  /** The output is complete: the file takes its name. */
+  async end(): Promise<void> {
+    if (!this.temp) return;
+    await new Promise<void>((resolve) => this.stream.end(() => resolve()));
+    renameSync(this.temp, this.path!);
+    unfinished.delete(this);
+  }
+  /** The run failed: the partial file goes (an older file of that name is left as it was). */
+  discard(): void {
+    if (!this.temp || !unfinished.delete(this)) return;
+    (this.stream as NodeJS.WritableStream & { destroy(): void }).destroy();
+    rmSync(this.temp, { force: true });
+  }
+}
+
+/** A library message in the CLI's words: its options by their flags. */
+function cliWords(message: string): string {
+  return message.replace(/\bmaxFlows\b/g, "--max-flows").replace(/\bmemoryLimit\b/g, "--memory-limit");
+}
+
+/** A user's output path that cannot be written: one line, exit 2. */
+class OutputError extends Error {}
+
+function openOutput(temp: string, path: string): number {
+  try {
+    return openSync(temp, "w");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const reason = code === "ENOENT" ? "no such directory" : code === "EACCES" ? "permission denied" : (e as Error).message;
+    throw new OutputError(`cannot write ${path}: ${reason}`);
+  }
+}
+
+/** The input an output path would overwrite (the same file, by device and inode), if any. */
+function inputAt(output: string, inputs: readonly string[]): string | undefined {
+  const target = statSync(output, { throwIfNoEntry: false });
+  if (!target) return undefined;
+  return inputs.find((input) => {
+    const s = statSync(input, { throwIfNoEntry: false });
+    return s !== undefined && s.dev === target.dev && s.ino === target.ino;
+  });
+}
+
+function progressBar(enabled: boolean): { update(p: Progress): void; done(): void } {
+  const started = performance.now();
+  let last = 0;
+  return {
+    update(p) {
+      const now = performance.now();
+      if (!enabled || now - last < 200) return;
+      last = now;
+      const seconds = (now - started) / 1000;
+      const rate = p.bytesRead / Math.max(seconds, 1e-3);
+      const mb = (n: number) => `${(n / 1e6).toFixed(0)} MB`;
+      let text = `${mb(p.bytesRead)} ${mb(rate)}/s`;
+      if (p.totalBytes) {
+        const frac = Math.min(1, p.bytesRead / p.totalBytes);
+        const eta = frac > 0 ? seconds * (1 / frac - 1) : 0;
+        const width = 30;
+        const filled = Math.round(frac * width);
+        text = `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(frac * 100).toFixed(0)}% ${text} ETA ${eta.toFixed(0)} s`;
+      }
+      process.stderr.write(`\r${text}\x1b[K`);
+    },
+    done() {
+      if (enabled) process.stderr.write("\r\x1b[K");
+    },
+  };
+}
+
+/**
+ * Arrow's writer queues every byte it produces until someone reads them; this queue keeps them
+ * for the BatchWriter to hand to the sink after each batch, so output waits for a slow disk.
+ */
+class HandOverQueue extends AsyncByteQueue {
+  readonly pending: Uint8Array[] = [];
+  override write(value: ArrayBufferView): void {
+    if (value.byteLength > 0) this.pending.push(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+  }
+}
+
+/**
+ * An Arrow IPC file whose body is the whole streaming format, schema message first, as the format
+ * specifies ("the file contents are otherwise identical to the stream format"); arrow-js puts the
+ * schema in the footer only, which readers of the stream inside a file (DuckDB's, for one) refuse.
+ */
+class ArrowFileWriter extends RecordBatchFileWriter {
+  protected override _writeSchema(schema: Schema): this {
+    return this._writeMagic()._writePadding(2)._writeMessage(Message.from(schema));
+  }
+}
+
+/** Writes batches of one table to a sink in one format. */
+class BatchWriter {
+  private arrow: RecordBatchFileWriter | RecordBatchStreamWriter | undefined;
+  private parquet: ParquetStreamWriter | undefined;
+  private zeek: ZeekLog | undefined;
+  private readonly queue = new HandOverQueue();
+  private started = false;
+  constructor(private readonly format: Exclude<Format, "table">, private readonly sink: Sink, private readonly table: "conn" | "events") {}
+
+  private async handOver(): Promise<void> {
+    for (const chunk of this.queue.pending.splice(0)) await this.sink.write(chunk);
+  }
+
+  async write(batch: RecordBatch): Promise<void> {
+    switch (this.format) {
+      case "arrow":
+      case "arrow-stream":
+        this.arrow ??= (this.format === "arrow" ? new ArrowFileWriter() : new RecordBatchStreamWriter()).reset(this.queue as never) as RecordBatchFileWriter;
+        this.arrow.write(batch);
+        await this.handOver();
+        return;
+      case "parquet":
+        this.parquet ??= await ParquetStreamWriter.open(this.sink);
+        await this.parquet.write(batch);
+        return;
+      case "zeek":
+        this.zeek ??= new ZeekLog(this.table);
+        await this.sink.write(this.zeek.lines(batch));
+        return;
+    }
+    let text = "";
+    if (this.format === "csv" && !this.started) text += csvHeader(this.table === "events" ? EVENT_COLUMNS : COLUMNS) + "\n";
+    this.started = true;
+    for (const line of this.format === "ndjson" ? ndjsonLines(batch) : csvLines(batch)) text += line + "\n";
+    await this.sink.write(text);
+  }
+
+  /** Finishes the table; `schema` is written for a binary table that received no batch. */
+  async end(schema: Schema): Promise<void> {
+    if (this.format === "arrow" || this.format === "arrow-stream" || this.format === "parquet") {
+      if (!this.arrow && !this.parquet) await this.write(emptyBatch(schema));
+      if (this.arrow) {
+        this.arrow.finish();
+        await this.handOver();
+      }
+      await this.parquet?.end();
+    } else if (this.format === "zeek") {
+      await this.sink.write((this.zeek ??= new ZeekLog(this.table)).close());
+    } else if (this.format === "csv" && !this.started) {
+      await this.sink.write(csvHeader(this.table === "events" ? EVENT_COLUMNS : COLUMNS) + "\n");
+    }
+    await this.sink.end();
+  }
+}
+
+function emptyBatch(schema: Schema): RecordBatch {
+  return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 0, nullCount: 0, children: schema.fields.map((f) => makeData({ type: f.type, length: 0 } as never)) }));
+}
+
+async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, sink: Sink, summary: Summary, pendingEvents: RecordBatch[], events: BatchWriter | undefined): Promise<void> {
+  const writer = opts.format === "table" ? undefined : new BatchWriter(opts.format, sink, "conn");
+  const flushEvents = async () => { for (const batch of pendingEvents.splice(0)) await events!.write(batch); };
+  for await (const batch of batches) {
+    if (events) await flushEvents();
+    if (writer) await writer.write(batch);
+    else summary.add(batch);
+    if (sink.closed) return;
+  }
+  if (events) { await flushEvents(); await events.end(EVENT_SCHEMA); }
+  await writer?.end(SCHEMA);
+}
+
+/** What was read but not used for lack of a decoder or for damage, in one line; "" if nothing. */
+function skippedText(stats: Stats): string {
+  const parts: string[] = [];
+  const add = (n: number, what: string) => { if (n > 0) parts.push(`${n} ${what}`); };
+  add(stats.unsupportedLinkType, "records of a link type synfin does not decode");
+  add(stats.unknownInterface, "records naming an undeclared pcapng interface");
+  add(stats.badRecords, "malformed pcapng packet blocks");
+  add(stats.truncatedRecords, "records cut by the end of a file");
+  const regions = stats.damagedLength + stats.damagedTrailer + stats.damagedSection;
+  if (regions > 0) parts.push(`${regions} damaged region${regions > 1 ? "s" : ""} (${stats.damagedBytes} bytes) skipped`);
+  return parts.join(", ");
+}
+
+/**
+ * With --verify-checksums, most TCP packets dropped for a bad checksum: the capture was most
+ * likely taken on a sending host whose NIC computes checksums (offload), which leaves every
+ * outgoing checksum wrong in the capture; Zeek says so with its bad_checksum weird and advises -C.
+ */
+function checksumOffloadText(stats: Stats, verified: boolean): string {
+  const checked = stats.tcpPackets + stats.badChecksums;
+  if (!verified || stats.badChecksums * 2 <= checked) return "";
+  const share = Math.floor((100 * stats.badChecksums) / checked);
+  return `${stats.badChecksums} of ${checked} packets (${share}%) were dropped for a bad checksum: a capture taken on ` +
+    "the sending host, whose network card computes checksums (offload), has every outgoing one wrong; without --verify-checksums they are kept (Zeek: -C)";
+}
+
+function statsText(stats: Stats): string {
+  const rows = RECORD_BUCKETS.map((k) => [k, String(stats[k])]);
+  rows.push(["= records", String(stats.records)]);
+  for (const k of ["connections", "bytes", "sections", "skippedBlocks", "peakFlows", "evicted"] as const) rows.push([k, String(stats[k])]);
+  for (const k of ["damagedLength", "damagedTrailer", "damagedSection", "damagedBytes"] as const) rows.push([k, String(stats[k])]);
+  return table(["accounting", "count"], rows);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let opts;
+  try {
+    opts = parseOptions(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`synfin: ${e.message} (see synfin --help)\n`);
+    return 2;
+  }
+  if (opts === "help") { process.stdout.write(USAGE + "\n"); return 0; }
+  if (opts === "version") { process.stdout.write(`synfin ${await version()}\n`); return 0; }
+  const started = performance.now();
+  const bar = progressBar(opts.progress);
+  const pendingEvents: RecordBatch[] = [];
+  if (opts.sortByTime) {
+    try {
+      opts.files = await sortByFirstPacket(opts.files);
+    } catch (e) {
+      process.stderr.write(`synfin: cannot read ${(e as NodeJS.ErrnoException).path ?? "an input"}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
+  const cores = availableParallelism();
+  if (opts.workers !== undefined && opts.workers > cores) {
+    process.stderr.write(`synfin: warning: --workers ${opts.workers} is more than the ${counted(cores, "core")} available: using ${cores}\n`);
+    opts.workers = cores;
+  }
+  const inputs = opts.files.map((f) => (f === "-" ? process.stdin : f));
+  const stream = connections(inputs, {
+    flushInterval: opts.flush,
+    verifyChecksums: opts.verifyChecksums,
+    maxFlows: opts.maxFlows,
+    memoryLimit: opts.memoryLimit,
+    workers: opts.workers,
+    onProgress: (p) => bar.update(p),
+    events: opts.events !== undefined,
+    onEvents: (batch) => pendingEvents.push(batch),
+  });
+  for (const [flag, path] of [["-o", opts.output], ["--events", opts.events]] as const) {
+    const input = path === undefined ? undefined : inputAt(path, opts.files);
+    if (input !== undefined) {
+      process.stderr.write(`synfin: ${flag} ${path} is the input ${input}: writing it would destroy the capture; choose another path\n`);
+      return 2;
+    }
+  }
+  removeUnfinishedOnSignals();
+  let sink: Sink;
+  let eventsSink: Sink | undefined;
+  try {
+    sink = new Sink(opts.output);
+    eventsSink = opts.events === undefined ? undefined : new Sink(opts.events);
+  } catch (e) {
+    if (!(e instanceof OutputError)) throw e;
+    for (const s of unfinished) s.discard();
+    process.stderr.write(`synfin: ${e.message}\n`);
+    return 2;
+  }
+  const eventsWriter = eventsSink && new BatchWriter(opts.format === "table" ? "ndjson" : opts.format, eventsSink, "events");
+  const summary = new Summary();
+  try {
+    await writeBatches(opts, stream, sink, summary, pendingEvents, eventsWriter);
+  } catch (e) {
+    bar.done();
+    sink.discard();
+    eventsSink?.discard();
+    if (e instanceof SynfinError) {
+      process.stderr.write(`synfin: ${cliWords(e.message)}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  bar.done();
+  const stats = stream.stats!;
+  if (opts.format === "table") {
+    await sink.write(summary.render(opts.files.map((f) => (f === "-" ? "standard input" : f)).join(", "), stats, (performance.now() - started) / 1000) + "\n");
+    await sink.end();
+  }
+  const offload = checksumOffloadText(stats, opts.verifyChecksums);
+  if (offload) process.stderr.write(`synfin: warning: ${offload}\n`);
+  if (stats.evicted > 0) {
+    process.stderr.write(`synfin: warning: ${counted(stats.evicted, "connection")} ended early (end_reason "evicted") to stay within ` +
+      `--max-flows ${opts.maxFlows ?? DEFAULT_MAX_FLOWS} live connections; a larger --max-flows keeps them whole\n`);
+  }
+  if (opts.stats) process.stderr.write(statsText(stats) + "\n");
+  else {
+    const skipped = skippedText(stats);
+    if (skipped) process.stderr.write(`synfin: warning: ${skipped} (--stats shows every count)\n`);
+  }
+  return 0;
+}
+
+async function version(): Promise<string> {
+  const { readFile } = await import("node:fs/promises");
+  const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}

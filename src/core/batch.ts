@@ -1,0 +1,270 @@
+// Turns one output batch of the core (column regions in wasm memory) into an Arrow RecordBatch:
+// numeric columns are copied once into typed arrays and wrapped with makeData; strings (addresses,
+// history, community id) are formatted here, at the edge.
+
+import { Data, RecordBatch, Struct, Utf8, Vector, makeData, makeVector, type DataType } from "apache-arrow";
+import { Abi, ColBytes, ColI64, ColU8, Group, Present } from "./abi.js";
+import type { Core, OutputView } from "./core.js";
+import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA, arrowType, type ColumnDef } from "../output/schema.js";
+import { formatAddress } from "./address.js";
+
+/** The high 32 bits of the core's null time, i64 min (its low bits are 0). */
+const NULL_HIGH = -2147483648;
+const HISTORY_WIDTH = Abi.HistoryBytes as number;
+const COMMUNITY_WIDTH = Abi.CommunityIdBytes as number;
+const ADDRESS_WIDTH = 16;
+const textDecoder = new TextDecoder();
+
+/**
+ * A core's output as Arrow: the Arrow half of the Core wrapper, apart so that worker threads,
+ * which only copy rows out, need not load apache-arrow.
+ */
+export class CoreBatches {
+  private readonly builder = new BatchBuilder();
+
+  constructor(private readonly core: Core) {}
+
+  /**
+   * The next BatchRows finished connections as a RecordBatch (taken out of the output), or null
+   * when fewer are waiting; with `all`, whatever is waiting (up to BatchRows). Cutting batches at
+   * exactly BatchRows, whatever made the core stop, keeps the Arrow output the same for any chunk
+   * size and any number of workers.
+   */
+  takeBatch(all = false): RecordBatch | null {
+    const view = this.core.outputView();
+    if (view.rows === 0 || (!all && view.rows < Abi.BatchRows)) return null;
+    const n = Math.min(view.rows, Abi.BatchRows);
+    const batch = this.builder.build({ ...view, rows: n });
+    this.core.shiftOutput(n);
+    return batch;
+  }
+
+  /** The events written since the last call, as a RecordBatch (and clears them), or null. */
+  takeEvents(): RecordBatch | null {
+    const view = this.core.eventsView();
+    if (view.rows === 0) return null;
+    const batch = this.builder.buildEvents(view);
+    this.core.clearEvents();
+    return batch;
+  }
+}
+
+/** Builds RecordBatches; keeps the history dictionary growing across batches (delta dictionaries). */
+export class BatchBuilder {
+  private readonly enumDictionaries = new Map<string, Vector>();
+  private historyChunks: Data<Utf8>[] = [];
+  private readonly historyIndex = new Map<string, number>();
+
+  build(view: OutputView): RecordBatch {
+    const n = view.rows;
+    const present = this.u8(view, ColU8.Present, n);
+    const ipVersion = this.u8(view, ColU8.IpVersion, n);
+    const children = COLUMNS.map((def) => this.column(def, view, n, present, ipVersion));
+    return new RecordBatch(SCHEMA, makeData({ type: new Struct(SCHEMA.fields), length: n, nullCount: 0, children }));
+  }
+
+  /** The events batch: the view's i64 and u8 groups are the events region's. */
+  buildEvents(view: OutputView): RecordBatch {
+    const n = view.rows;
+    const none = new Uint8Array(n);
+    const children = EVENT_COLUMNS.map((def) => this.column(def, view, n, none, none));
+    return new RecordBatch(EVENT_SCHEMA, makeData({ type: new Struct(EVENT_SCHEMA.fields), length: n, nullCount: 0, children }));
+  }
+
+  private column(def: ColumnDef, view: OutputView, n: number, present: Uint8Array, ipVersion: Uint8Array): Data {
+    const type = arrowType(def);
+    const s = def.source;
+    switch (s.kind) {
+      case "timestamp":
+      case "duration": {
+        const values = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
+        // Read as 32-bit halves: a BigInt per cell would cost an allocation each.
+        const words = new Int32Array(values.buffer);
+        return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => words[2 * i + 1] !== NULL_HIGH || words[2 * i] !== 0) } as never);
+      }
+      case "seconds": {
+        const words = new Int32Array(view.buffer, view.address(Group.I64, s.col), 2 * n);
+        const seconds = new Float64Array(n);
+        // hi·2³² + lo is exact in each part and rounded once: the same double as Number(bigint).
+        for (let i = 0; i < n; i++) seconds[i] = (words[2 * i + 1]! * 4294967296 + (words[2 * i]! >>> 0)) / 1e9;
+        return makeData({ type, length: n, data: seconds } as never);
+      }
+      case "u64":
+        return makeData({ type, length: n, data: new BigUint64Array(view.buffer, view.address(Group.I64, s.col), n).slice() } as never);
+      case "index": {
+        const values = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
+        const words = new Int32Array(values.buffer);
+        return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => words[2 * i + 1]! >= 0) } as never);
+      }
+      case "u32":
+        return withPresence(type, n, new Uint32Array(view.buffer, view.address(Group.U32, s.col), n).slice(), present, s.present);
+      case "u16":
+        return withPresence(type, n, new Uint16Array(view.buffer, view.address(Group.U16, s.col), n).slice(), present, s.present);
+      case "u8":
+        return withPresence(type, n, this.u8(view, s.col, n), present, s.present);
+      case "bool": {
+        const v = this.u8(view, s.col, n);
+        return makeData({ type, length: n, data: bitmap(n, (i) => v[i] !== 0) } as never);
+      }
+      case "enum": {
+        const codes = new Int8Array(this.u8(view, s.col, n).buffer);
+        const dictionary = this.enumDictionary(def.name, s.names);
+        const nullCode = s.nullCode;
+        const nullBitmap = nullCode === undefined ? undefined : bitmap(n, (i) => codes[i] !== nullCode);
+        return makeData({ type, length: n, data: codes, dictionary, nullBitmap } as never);
+      }
+      case "address": {
+        const base = view.address(Group.Bytes, s.col);
+        const bytes = new Uint8Array(view.buffer);
+        return asciiColumn(n, MAX_ADDRESS_TEXT, (i, out, at) => {
+          const from = base + i * ADDRESS_WIDTH;
+          if (ipVersion[i] === 4) return writeIpv4(bytes, from, out, at);
+          return writeAscii(formatAddress(bytes, from, 16), out, at);
+        });
+      }
+      case "history":
+        return this.history(view, n);
+      case "community-id": {
+        const base = view.address(Group.Bytes, ColBytes.CommunityId);
+        const bytes = new Uint8Array(view.buffer);
+        return asciiColumn(n, COMMUNITY_TEXT, (i, out, at) => {
+          out[at] = 0x31; // "1:"
+          out[at + 1] = 0x3a;
+          return writeBase64(bytes, base + i * COMMUNITY_WIDTH, COMMUNITY_WIDTH, out, at + 2);
+        });
+      }
+    }
+  }
+
+  private u8(view: OutputView, col: ColU8, n: number): Uint8Array {
+    return new Uint8Array(view.buffer, view.address(Group.U8, col), n).slice();
+  }
+
+  private enumDictionary(name: string, names: readonly string[]): Vector {
+    let dict = this.enumDictionaries.get(name);
+    if (!dict) {
+      dict = makeVector(utf8(names.length, (i) => names[i] ?? ""));
+      this.enumDictionaries.set(name, dict);
+    }
+    return dict;
+  }
+
+  /** History strings, dictionary-encoded; new strings go into a new dictionary chunk (a delta). */
+  private history(view: OutputView, n: number): Data {
+    const base = view.address(Group.Bytes, ColBytes.History);
+    const lengths = this.u8(view, ColU8.HistoryLen, n);
+    const bytes = new Uint8Array(view.buffer);
+    const indices = new Int32Array(n);
+    const fresh: string[] = [];
+    // Zeek logs an empty history as unset: so is ours (null).
+    const nullBitmap = bitmap(n, (i) => lengths[i] !== 0);
+    for (let i = 0; i < n; i++) {
+      const start = base + i * HISTORY_WIDTH;
+      const text = textDecoder.decode(bytes.subarray(start, start + lengths[i]!));
+      let index = this.historyIndex.get(text);
+      if (index === undefined) {
+        index = this.historyIndex.size;
+        this.historyIndex.set(text, index);
+        fresh.push(text);
+      }
+      indices[i] = index;
+    }
+    if (fresh.length > 0 || this.historyChunks.length === 0) this.historyChunks = [...this.historyChunks, utf8(fresh.length, (i) => fresh[i]!)];
+    const dictionary = new Vector(this.historyChunks);
+    return makeData({ type: arrowType(COLUMNS.find((c) => c.name === "history")!), length: n, data: indices, dictionary, nullBitmap } as never);
+  }
+}
+
+function withPresence(type: DataType, n: number, values: ArrayLike<number> & ArrayBufferView, present: Uint8Array, bit: Present | undefined): Data {
+  const nullBitmap = bit === undefined ? undefined : bitmap(n, (i) => (present[i]! & bit) !== 0);
+  return makeData({ type, length: n, data: values, nullBitmap } as never);
+}
+
+/** An Arrow validity (or boolean) bitmap, LSB first. */
+function bitmap(n: number, isSet: (i: number) => boolean): Uint8Array {
+  const bits = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < n; i++) if (isSet(i)) bits[i >> 3]! |= 1 << (i & 7);
+  return bits;
+}
+
+const textEncoder = new TextEncoder();
+
+/**
+ * A Utf8 column. The strings synfin makes (addresses, base64, history letters, names) are ASCII,
+ * so the whole column is encoded in one call, with offsets from the string lengths; anything
+ * else is encoded string by string.
+ */
+function utf8(n: number, valueOf: (i: number) => string): Data<Utf8> {
+  const offsets = new Int32Array(n + 1);
+  const values: string[] = new Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const v = valueOf(i);
+    values[i] = v;
+    total += v.length;
+    offsets[i + 1] = total;
+  }
+  // All ASCII (one byte per UTF-16 unit) exactly when the encoding fills the buffer to the byte.
+  const data = new Uint8Array(total);
+  const joined = values.join("");
+  const { read, written } = textEncoder.encodeInto(joined, data);
+  if (read === joined.length && written === total) return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data });
+  const parts = values.map((v) => textEncoder.encode(v));
+  let at = 0;
+  parts.forEach((part, i) => { at += part.length; offsets[i + 1] = at; });
+  const encoded = new Uint8Array(at);
+  at = 0;
+  for (const part of parts) { encoded.set(part, at); at += part.length; }
+  return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data: encoded });
+}
+
+/** An IPv6 address is at most 39 characters (45 with an embedded IPv4 form, which we never write). */
+const MAX_ADDRESS_TEXT = 45;
+/** "1:" and the base64 of a 20-byte digest. */
+const COMMUNITY_TEXT = 2 + 4 * Math.ceil(COMMUNITY_WIDTH / 3);
+/** The decimal text of 0..255 as bytes. */
+const DECIMAL = Array.from({ length: 256 }, (_, v) => Uint8Array.from(String(v), (c) => c.charCodeAt(0)));
+
+/**
+ * A Utf8 column of ASCII text written straight into its data buffer (no strings): `write` puts
+ * row i's text, at most `maxLen` bytes, at `at` and returns where it ended.
+ */
+function asciiColumn(n: number, maxLen: number, write: (i: number, out: Uint8Array, at: number) => number): Data<Utf8> {
+  const offsets = new Int32Array(n + 1);
+  const out = new Uint8Array(n * maxLen);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    at = write(i, out, at);
+    offsets[i + 1] = at;
+  }
+  return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data: out.slice(0, at) });
+}
+
+function writeIpv4(bytes: Uint8Array, from: number, out: Uint8Array, at: number): number {
+  for (let k = 0; k < 4; k++) {
+    if (k > 0) out[at++] = 0x2e; // "."
+    const digits = DECIMAL[bytes[from + k]!]!;
+    out.set(digits, at);
+    at += digits.length;
+  }
+  return at;
+}
+
+function writeAscii(text: string, out: Uint8Array, at: number): number {
+  for (let k = 0; k < text.length; k++) out[at++] = text.charCodeAt(k);
+  return at;
+}
+
+const BASE64_CODES = Uint8Array.from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", (c) => c.charCodeAt(0));
+
+function writeBase64(bytes: Uint8Array, from: number, len: number, out: Uint8Array, at: number): number {
+  for (let i = 0; i < len; i += 3) {
+    const rest = len - i;
+    const v = (bytes[from + i]! << 16) | ((rest > 1 ? bytes[from + i + 1]! : 0) << 8) | (rest > 2 ? bytes[from + i + 2]! : 0);
+    out[at++] = BASE64_CODES[(v >> 18) & 63]!;
+    out[at++] = BASE64_CODES[(v >> 12) & 63]!;
+    out[at++] = rest > 1 ? BASE64_CODES[(v >> 6) & 63]! : 0x3d; // "="
+    out[at++] = rest > 2 ? BASE64_CODES[v & 63]! : 0x3d;
+  }
+  return at;
+}

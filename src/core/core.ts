@@ -1,0 +1,349 @@
+// The host's handle on one instance of the wasm core: the exports it calls, the input buffer it
+// fills, and the output batch and accounting it reads back. Views into wasm memory are made fresh
+// after every call, since any call may grow (and so detach) the memory.
+
+import { Abi, ErrorCode, Flag, Group, Stat, Status } from "./abi.js";
+import { SynfinError } from "../errors.js";
+import type { BufferPool, Bytes } from "../input/pool.js";
+import type { Stats } from "../public.js";
+
+interface CoreExports {
+  abiVersion(): number;
+  reset(flags: number, maxFlows: number): Status;
+  inputBuffer(capacity: number): number;
+  beginFile(): void;
+  feed(len: number, atEof: number): Status;
+  consumedBytes(): number;
+  finish(): Status;
+  outputRows(): number;
+  clearOutput(): void;
+  shiftOutput(n: number): void;
+  setParallel(part: number, partitions: number): void;
+  ownHashes(lo: number, hi: number): void;
+  clearFrames(): void;
+  clearPartitions(): void;
+  timesAddress(): number;
+  timesCount(): number;
+  descAddress(): number;
+  descCount(): number;
+  mapFrames(desc: number, n: number, chunk: number, defer: number, indexes: number): void;
+  deferredAddress(): number;
+  deferredCount(): number;
+  partitionAddress(j: number): number;
+  partitionBytes(j: number): number;
+  reduceInput(capacity: number): number;
+  beginReduce(times: number, recBytes: number, firstIndex: bigint): void;
+  reduce(): Status;
+  createdAddress(): number;
+  createdCount(): number;
+  oldestFirstPacket(): bigint;
+  clearCreated(): void;
+  columnAddress(group: number, col: number): number;
+  statsAddress(): number;
+  eventCount(): number;
+  clearEvents(): void;
+  eventColumnAddress(group: number, col: number): number;
+  errorCode(): ErrorCode;
+  errorOffset(): bigint;
+  flowRecordBytes(): number;
+  oneStepSegments(model: number): bigint;
+}
+
+/** An instance's part in a parallel run (assembly/parallel/parts.ts). */
+export enum Part { Single = 0, Framer = 1, Mapper = 2, Reducer = 3, Replica = 4 }
+
+/** Bytes of one frame descriptor (assembly/parallel/parts.ts DESC_SIZE). */
+export const DESC_SIZE = 32;
+
+/** Frames the framer read: their times, descriptors, and the bytes they point into. */
+export interface FramedChunk {
+  count: number;
+  times: Bytes;
+  desc: Bytes;
+  bytes: Bytes;
+}
+
+
+/**
+ * Live connections by default: flow records of about 1.2 KB each, so at most ~610 MB of them,
+ * reserved at the start and resident only as connections use them.
+ */
+export const DEFAULT_MAX_FLOWS = 500_000;
+/** Above this, wasm's 4 GB would not hold the flow table. */
+export const MAX_MAX_FLOWS = 2_500_000;
+const PAGE = 65536;
+/** What asconfig.json declares as the initial memory (static data, the output batch, the input). */
+const INITIAL_PAGES = 64;
+export const MIN_MEMORY_LIMIT = INITIAL_PAGES * PAGE;
+export const MAX_MEMORY_LIMIT = 65536 * PAGE;
+/** A read-only look at the core's current output batch. */
+export interface OutputView {
+  /** The wasm memory's current buffer (re-read after every call that may grow memory). */
+  buffer: ArrayBuffer;
+  rows: number;
+  address(group: Group, col: number): number;
+}
+
+/** wasm32's whole address space: the bound that binds by default is maxFlows. */
+export const DEFAULT_MEMORY_LIMIT = MAX_MEMORY_LIMIT;
+
+export interface CoreOptions {
+  verifyChecksums?: boolean;
+  events?: boolean;
+  maxFlows?: number;
+  memoryLimit?: number;
+  /** Tests only: every segment takes the exact step-by-step path (Flag.ExactPathOnly). */
+  exactPathOnly?: boolean;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(0)} MiB`;
+}
+
+const STAT_KEYS: Array<[keyof Stats, Stat]> = [
+  ["records", Stat.Records], ["tcpPackets", Stat.TcpPackets], ["nonTcpIp", Stat.NonTcpIp],
+  ["nonIp", Stat.NonIp], ["ipFragments", Stat.IpFragment], ["truncatedHeaders", Stat.TruncatedHeader],
+  ["badHeaders", Stat.BadHeader], ["unsupportedLinkType", Stat.UnsupportedLinkType],
+  ["badChecksums", Stat.BadChecksum], ["truncatedRecords", Stat.TruncatedRecord],
+  ["unknownInterface", Stat.UnknownInterface], ["bytes", Stat.Bytes], ["connections", Stat.Connections],
+  ["skippedBlocks", Stat.SkippedBlocks], ["sections", Stat.Sections], ["peakFlows", Stat.PeakFlows],
+  ["evicted", Stat.Evicted], ["badRecords", Stat.BadRecord], ["damagedLength", Stat.DamagedLength],
+  ["damagedTrailer", Stat.DamagedTrailer], ["damagedSection", Stat.DamagedSection], ["damagedBytes", Stat.DamagedBytes],
+];
+
+
+export class Core {
+  private readonly x: CoreExports;
+  private inputPtr = 0;
+  private inputCap = 0;
+
+  private constructor(instance: WebAssembly.Instance, private readonly memory: WebAssembly.Memory, private readonly memoryLimit: number) {
+    this.x = instance.exports as unknown as CoreExports;
+    const version = this.x.abiVersion();
+    if (version !== Abi.Version) throw new Error(`synfin: wasm core ABI ${version}, host expects ${Abi.Version}; rebuild with npm run build`);
+  }
+
+  /**
+   * Instantiates the core over a fresh wasm memory of at most `memoryLimit` bytes. `imports` adds
+   * import modules (the fuzzer's coverage hook); `env` is the core's own.
+   */
+  static async create(module: WebAssembly.Module, options: CoreOptions, imports: WebAssembly.Imports = {}): Promise<Core> {
+    const maxFlows = options.maxFlows ?? DEFAULT_MAX_FLOWS;
+    if (!Number.isInteger(maxFlows) || maxFlows < 1 || maxFlows > MAX_MAX_FLOWS) throw new RangeError(`synfin: maxFlows must be an integer from 1 to ${MAX_MAX_FLOWS}, got ${maxFlows}`);
+    const memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
+    if (!Number.isInteger(memoryLimit) || memoryLimit < MIN_MEMORY_LIMIT || memoryLimit > MAX_MEMORY_LIMIT) {
+      throw new RangeError(`synfin: memoryLimit must be a whole number of bytes from ${MIN_MEMORY_LIMIT} (4 MiB) to ${MAX_MEMORY_LIMIT} (4 GiB), got ${memoryLimit}`);
+    }
+    const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: Math.floor(memoryLimit / PAGE) });
+    const env = {
+      memory,
+      abort(msg: number, file: number, line: number, column: number): never {
+        throw new Error(`synfin core assertion failed: ${readAsString(memory, msg)} (${readAsString(memory, file)}:${line}:${column})`);
+      },
+    };
+    const instance = await WebAssembly.instantiate(module, { ...imports, env });
+    const core = new Core(instance, memory, memoryLimit);
+    core.flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0) | (options.exactPathOnly ? Flag.ExactPathOnly : 0);
+    core.maxFlows = maxFlows;
+    core.reset();
+    return core;
+  }
+
+  private flags = 0;
+  private maxFlows = DEFAULT_MAX_FLOWS;
+
+  /**
+   * Starts a new run on this instance with the same options: no flows, no counters, no output
+   * (Core.create has done it once). Costs microseconds, where a new Core costs a new memory.
+   */
+  reset(): void {
+    if (this.call(() => this.x.reset(this.flags, this.maxFlows)) === Status.Error) {
+      throw new SynfinError("OUT_OF_MEMORY", "", 0,
+        `maxFlows ${this.maxFlows} needs ${mib(this.maxFlows * this.x.flowRecordBytes())} of flow records beside the ${mib(this.memory.buffer.byteLength)} already in use, more than the memory limit of ${mib(this.memoryLimit)} allows; lower maxFlows or raise memoryLimit`);
+    }
+  }
+
+  /**
+   * Runs a call into the core. The one trap the core means to hit is a failed `memory.grow` (the
+   * allocator's `unreachable`): that becomes OUT_OF_MEMORY, and the instance is not used again.
+   * Any other trap is a bug and says so.
+   */
+  private call<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof WebAssembly.RuntimeError)) throw e;
+      if (!/unreachable/.test(e.message)) throw new Error(`synfin core trapped (a bug; please report it with the capture): ${e.message}`, { cause: e });
+      const used = this.memory.buffer.byteLength;
+      throw new SynfinError("OUT_OF_MEMORY", "", 0,
+        `the wasm core needs more than its memory limit of ${mib(this.memoryLimit)} (${mib(used)} in use; ${e.message}); lower maxFlows or raise memoryLimit`);
+    }
+  }
+
+  /** A view of the input buffer with at least `capacity` bytes; its first bytes are the carry-over. */
+  input(capacity: number): Uint8Array {
+    if (capacity > this.inputCap) {
+      this.inputPtr = this.call(() => this.x.inputBuffer(capacity));
+      this.inputCap = capacity;
+    }
+    return new Uint8Array(this.memory.buffer, this.inputPtr, this.inputCap);
+  }
+
+  get inputCapacity(): number { return this.inputCap; }
+
+  beginFile(): void { this.x.beginFile(); }
+
+  /** Frames the first `len` input bytes; returns the status and how many bytes were consumed. */
+  feed(len: number, atEof: boolean): { status: Status; consumed: number } {
+    const status = this.call(() => this.x.feed(len, atEof ? 1 : 0));
+    return { status, consumed: this.x.consumedBytes() };
+  }
+
+  /** Moves the unconsumed tail [consumed, len) to the start of the input buffer. */
+  carryOver(consumed: number, len: number): void {
+    const bytes = new Uint8Array(this.memory.buffer);
+    bytes.copyWithin(this.inputPtr, this.inputPtr + consumed, this.inputPtr + len);
+  }
+
+  finish(): Status { return this.call(() => this.x.finish()); }
+
+  /** The output batch as it stands (a view into wasm memory, valid until the next call). */
+  outputView(): OutputView {
+    const x = this.x;
+    return { buffer: this.memory.buffer, rows: x.outputRows(), address: (group: Group, col: number) => x.columnAddress(group, col) };
+  }
+
+  /** Forgets the first `n` rows of the output batch (the caller has copied them). */
+  shiftOutput(n: number): void { this.x.shiftOutput(n); }
+
+  // --- parallel runs (src/run/parallel.ts) ---
+
+  /** Sets this instance's part in a parallel run, and how many partitions it maps into. */
+  setParallel(part: Part, partitions = 0): void {
+    this.x.setParallel(part, partitions);
+  }
+
+  /** Replica: keeps the flows whose hash lies in [lo, hi] (32-bit, inclusive). */
+  ownHashes(lo: number, hi: number): void {
+    this.x.ownHashes(lo, hi);
+  }
+
+  /** Framer: frames framed since the last takeFrames. */
+  framedCount(): number { return this.x.timesCount(); }
+
+  private copyOut(at: number, bytes: number, pool: BufferPool): Bytes {
+    return pool.copy(new Uint8Array(this.memory.buffer, at, bytes));
+  }
+
+  /**
+   * Framer: what the last feed framed, copied out (into pooled buffers) and cleared: the time
+   * track, the descriptors, and the chunk of input they point into (the first `consumed` bytes).
+   */
+  takeFrames(consumed: number, pool: BufferPool): FramedChunk {
+    const x = this.x;
+    const count = x.timesCount();
+    const framed = {
+      count,
+      times: this.copyOut(x.timesAddress(), count * 8, pool),
+      desc: this.copyOut(x.descAddress(), count * DESC_SIZE, pool),
+      bytes: this.copyOut(this.inputPtr, consumed, pool),
+    };
+    x.clearFrames();
+    return framed;
+  }
+
+  /**
+   * Mapper (and the framer, for fragments): decodes framed frames into the partitions. With
+   * `defer`, fragments are listed instead (takePartitions' `deferred`). `indexes` gives each frame's
+   * index within its chunk when the frames are not the whole chunk.
+   */
+  mapFrames(chunk: Omit<FramedChunk, "times">, defer: boolean, indexes?: Uint32Array): void {
+    const descBytes = chunk.count * DESC_SIZE;
+    const indexBytes = indexes ? chunk.count * 4 : 0;
+    const at = this.call(() => this.x.reduceInput(descBytes + indexBytes + chunk.bytes.length));
+    const memory = new Uint8Array(this.memory.buffer);
+    memory.set(new Uint8Array(chunk.desc.buffer, 0, descBytes), at);
+    if (indexes) memory.set(new Uint8Array(indexes.buffer, indexes.byteOffset, indexBytes), at + descBytes);
+    memory.set(new Uint8Array(chunk.bytes.buffer, 0, chunk.bytes.length), at + descBytes + indexBytes);
+    this.call(() => this.x.mapFrames(at, chunk.count, at + descBytes + indexBytes, defer ? 1 : 0, indexes ? at + descBytes : 0));
+  }
+
+  /** Mapper: each partition's records, and the frames (by index) left to the framer; cleared. */
+  takePartitions(partitions: number, pool: BufferPool): { records: Bytes[]; deferred: Uint32Array } {
+    const x = this.x;
+    const records: Bytes[] = [];
+    for (let j = 0; j < partitions; j++) records.push(this.copyOut(x.partitionAddress(j), x.partitionBytes(j), pool));
+    const deferred = new Uint32Array(x.deferredCount());
+    deferred.set(new Uint32Array(this.memory.buffer, x.deferredAddress(), deferred.length));
+    x.clearPartitions();
+    return { records, deferred };
+  }
+
+  /** Reducer: loads a mapped batch (times, then this partition's records) from frame `firstIndex` on. */
+  beginReduce(times: Bytes, count: number, records: Bytes, firstIndex: number): void {
+    const at = this.call(() => this.x.reduceInput(times.length + records.length));
+    const bytes = new Uint8Array(this.memory.buffer);
+    bytes.set(new Uint8Array(times.buffer, 0, times.length), at);
+    bytes.set(new Uint8Array(records.buffer, 0, records.length), at + times.length);
+    this.x.beginReduce(count, records.length, BigInt(firstIndex));
+  }
+
+  /** Reducer: runs the loaded batch on; OutputFull means drain the output and call again. */
+  reduce(): Status { return this.call(() => this.x.reduce()); }
+
+  /** Reducer: the first packet of the oldest live flow, or Infinity when none is live. */
+  oldestLive(): number {
+    const p = this.x.oldestFirstPacket();
+    return p === 2n ** 63n - 1n ? Infinity : Number(p);
+  }
+
+  /** Reducer: the first packets of the flows created since the last call, in creation order. */
+  takeCreated(): Float64Array {
+    const x = this.x;
+    const n = x.createdCount();
+    const values = new BigInt64Array(this.memory.buffer, x.createdAddress(), n);
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) out[i] = Number(values[i]);
+    x.clearCreated();
+    return out;
+  }
+
+  /** The events written since the last call, as they stand (a view into wasm memory). */
+  eventsView(): OutputView {
+    const x = this.x;
+    return { buffer: this.memory.buffer, rows: x.eventCount(), address: (group: Group, col: number) => x.eventColumnAddress(group === 0 ? 0 : 1, col) };
+  }
+
+  /** Forgets the events the caller has read. */
+  clearEvents(): void { this.x.clearEvents(); }
+
+  stats(): Stats {
+    const values = new BigUint64Array(this.memory.buffer, this.x.statsAddress(), Stat.Count);
+    const stats = {} as Stats;
+    for (const [key, stat] of STAT_KEYS) stats[key] = Number(values[stat]);
+    return stats;
+  }
+
+  /**
+   * Segments of this run that took the core's one-step path, per model, and frames decoded in one
+   * step (tests and benchmarks).
+   */
+  oneStepSegments(): { zeek: number; analysis: number; decode: number } {
+    const x = this.x;
+    return { zeek: Number(x.oneStepSegments(0)), analysis: Number(x.oneStepSegments(1)), decode: Number(x.oneStepSegments(2)) };
+  }
+
+  error(): { code: ErrorCode; offset: number } {
+    return { code: this.x.errorCode(), offset: Number(this.x.errorOffset()) };
+  }
+}
+
+/** Reads an AssemblyScript string (UTF-16, byte length at ptr - 4) for abort messages. */
+function readAsString(memory: WebAssembly.Memory, ptr: number): string {
+  if (ptr === 0) return "";
+  const bytes = new Uint8Array(memory.buffer);
+  const len = new Uint32Array(memory.buffer, ptr - 4, 1)[0]! >>> 1;
+  let s = "";
+  for (let i = 0; i < len; i++) s += String.fromCharCode(bytes[ptr + 2 * i]! | (bytes[ptr + 2 * i + 1]! << 8));
+  return s;
+}

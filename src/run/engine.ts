@@ -1,0 +1,90 @@
+// The engine loop: fills the core's input buffer from each source in turn, carries partial records
+// over, drains full output batches, and finishes with every connection still open. Users never
+// write this loop: `analyze` and `connections` run it.
+
+import type { RecordBatch } from "apache-arrow";
+import { Status } from "../core/abi.js";
+import { Core } from "../core/core.js";
+import { CoreBatches } from "../core/batch.js";
+import { FileFeed } from "../input/feed.js";
+import { readAhead } from "../input/sources.js";
+import type { AnalyzeOptions, ByteSource, Progress, Stats } from "../public.js";
+
+
+
+export const DEFAULT_CHUNK_SIZE = 8 << 20;
+
+function drainEvents(core: CoreBatches, options: AnalyzeOptions): void {
+  const events = core.takeEvents();
+  if (events) options.onEvents?.(events);
+}
+
+/** Resolves "done" when `p` settles (rejecting as it rejects), or "timeout" after `ms` first. */
+async function untilOrTimeout(p: Promise<void>, ms: number): Promise<"done" | "timeout"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => { timer = setTimeout(() => resolve("timeout"), Math.max(0, ms)); });
+  try {
+    return await Promise.race([p.then(() => "done" as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs the core over the sources in order, as one capture; yields each finished batch. */
+export async function* runEngine(core: Core, sources: ByteSource[], options: AnalyzeOptions, done: (stats: Stats) => void): AsyncGenerator<RecordBatch> {
+  const out = new CoreBatches(core);
+  const chunkSize = Math.max(64 << 10, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  const sizes = sources.map((s) => s.size);
+  const totalBytes = sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
+  const readers = sources.map((s) => readAhead(s, chunkSize));
+  let bytesRead = 0;
+  const flushMs = options.flushInterval === undefined ? undefined : options.flushInterval * 1000;
+  let lastFlush = performance.now();
+  try {
+    for (const source of readers) {
+      const feed = new FileFeed(core, source, chunkSize, (n) => {
+        bytesRead += n;
+        options.onProgress?.({ file: source.name, bytesRead, totalBytes });
+      });
+      do {
+        const filling = feed.fill();
+        if (flushMs === undefined) {
+          await filling;
+        } else {
+          // A live input: while it waits for bytes, the rows ended so far still go out.
+          for (let waited; (waited = await untilOrTimeout(filling, lastFlush + flushMs - performance.now())) === "timeout"; ) {
+            lastFlush = performance.now();
+            drainEvents(out, options);
+            const batch = out.takeBatch(true);
+            if (batch) yield batch;
+          }
+        }
+        while (true) {
+          const step = feed.frame();
+          feed.consume(step.consumed);
+          if (step.status !== Status.OutputFull) break;
+          drainEvents(out, options);
+          const batch = out.takeBatch();
+          if (batch) yield batch;
+        }
+        if (flushMs !== undefined && performance.now() - lastFlush >= flushMs) {
+          lastFlush = performance.now();
+          drainEvents(out, options);
+          const batch = out.takeBatch(true);
+          if (batch) yield batch;
+        }
+      } while (feed.next());
+      await source.close();
+    }
+    while (core.finish() === Status.OutputFull) {
+      drainEvents(out, options);
+      const batch = out.takeBatch();
+      if (batch) yield batch;
+    }
+    drainEvents(out, options);
+    for (let last; (last = out.takeBatch(true)); ) yield last;
+    done(core.stats());
+  } finally {
+    await Promise.all(readers.map((s) => s.close().catch(() => undefined)));
+  }
+}
