@@ -447,3 +447,14 @@ describe("the docs", () => {
     }
   });
 });
+
+describe("npm start", () => {
+  it("writes its demo capture under the OS's temporary directory, not in the checkout, and prints the summary", () => {
+    const result = spawnSync(process.execPath, [fileURLToPath(new URL("../dist/cli/demo.js", import.meta.url))], { encoding: "utf8" });
+    expect(result.status).toBe(0);
+    const written = /^Wrote (.+) \(300 synthetic connections\)/.exec(result.stdout)?.[1];
+    expect(written?.startsWith(tmpdir())).toBe(true);
+    expect(readFileSync(written!).length).toBeGreaterThan(1 << 20);
+    expect(result.stdout).toMatch(/\b300 TCP connections\b/);
+  });
+});
