@@ -14,6 +14,8 @@ export interface HistogramSpec {
   series: Series[];
   /** Formats a bin edge (in the values' unit). */
   unit: (v: number) => string;
+  /** What the x axis measures (its bins are logarithmic). */
+  axis: string;
 }
 
 const BINS_PER_DECADE = 4;
@@ -25,14 +27,16 @@ export const HISTOGRAMS: Record<string, HistogramSpec> = {
       { label: "SYN-ACK → ACK", color: "#4a7fd1", values: (c, r) => c.rttSynackAckMs[r]! },
     ],
     unit: formatMs,
+    axis: "handshake leg (log scale)",
   },
-  duration: { series: [{ label: "duration", color: "#3f9b5a", values: (c, r) => c.durationS[r]! * 1000 }], unit: formatMs },
+  duration: { series: [{ label: "duration", color: "#3f9b5a", values: (c, r) => c.durationS[r]! * 1000 }], unit: formatMs, axis: "Zeek's duration (log scale)" },
   bytes: {
     series: [
       { label: "orig_bytes", color: "#4a7fd1", values: (c, r) => c.origBytes[r]! },
       { label: "resp_bytes", color: "#8b76c2", values: (c, r) => c.respBytes[r]! },
     ],
     unit: formatBytes,
+    axis: "payload bytes each way (log scale)",
   },
 };
 
@@ -55,7 +59,7 @@ export function renderStateCounts(host: HTMLElement, counts: [string, number][],
     const count = document.createElement("span");
     count.className = "state-count";
     count.dataset.testid = `state-count-${state}`;
-    count.textContent = String(n);
+    count.textContent = formatCount(n);
     row.append(name, track, count);
     return row;
   }));
@@ -107,7 +111,8 @@ export function drawHistogram(canvas: HTMLCanvasElement, conns: Connections, row
   g.font = "11px system-ui, sans-serif";
   const max = Math.max(1, ...counts.flat());
   const legend = legendLayout(g, spec, missing, width - 8);
-  const left = Math.max(24, g.measureText(formatCount(max)).width + 8), bottom = height - 22 - 13 * legend.lines, top = 8, right = width - 8;
+  // Left: the y axis caption (rotated) and the largest count; below the bars: bin edges, the x axis caption, the legend.
+  const left = 14 + Math.max(24, g.measureText(formatCount(max)).width + 8), bottom = height - 35 - 13 * legend.lines, top = 8, right = width - 8;
   const slots = bins + 1;
   const slot = (right - left) / slots;
   g.fillStyle = "#868e96";
@@ -142,6 +147,14 @@ export function drawHistogram(canvas: HTMLCanvasElement, conns: Connections, row
   };
   label("0", left + slot / 2);
   for (let b = 0; b <= bins; b += BINS_PER_DECADE) label(spec.unit(10 ** (lowDecade + b / BINS_PER_DECADE)), left + (b + 1) * slot);
+  g.fillStyle = "#868e96";
+  g.fillText(spec.axis, (left + right) / 2, bottom + 16);
+  g.save();
+  g.translate(4, (top + bottom) / 2);
+  g.rotate(-Math.PI / 2);
+  g.textBaseline = "top";
+  g.fillText("connections", 0, 0);
+  g.restore();
   g.textAlign = "left";
   for (const item of legend.items) {
     const y = height - 13 * (legend.lines - item.line);
@@ -159,7 +172,7 @@ function legendLayout(g: CanvasRenderingContext2D, spec: HistogramSpec, missing:
   const start = 8;
   let x = start, line = 0;
   spec.series.forEach((s, i) => {
-    const label = `${s.label}${missing[i] ? ` (${formatCount(missing[i]!)} none)` : ""}`;
+    const label = `${s.label}${missing[i] ? ` (${formatCount(missing[i]!)} ${missing[i] === 1 ? "connection" : "connections"} without one)` : ""}`;
     const w = g.measureText(label).width + 12;
     if (x + w > right && x > start) { x = start; line++; }
     items.push({ label, color: s.color, x, line });

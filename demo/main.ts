@@ -117,6 +117,8 @@ async function run(file: File): Promise<void> {
   $("[data-testid=conn-count]").textContent = "";
   $("#state-counts").replaceChildren();
   $("[data-testid=error]").hidden = true;
+  $("[data-testid=file-name]").textContent = `${file.name} (${formatBytes(file.size)})`;
+  $("[data-testid=file-name]").hidden = false;
   const progress = new ProgressView(file.size);
   const queue = new ByteQueue();
   const reading = readBatches(queue, progress);
@@ -181,7 +183,7 @@ function prefixed(name: string, message: string): string {
 
 function showSummary(conns: Connections, summary: RunSummary, ipcBytes: number): void {
   const { stats, seconds } = summary;
-  $("[data-testid=conn-count]").textContent = String(conns.rows);
+  $("[data-testid=conn-count]").textContent = formatCount(conns.rows);
   $("#packet-count").textContent = formatCount(stats.records);
   $("#rate").textContent = formatRate(stats.records / seconds);
   let end = 0;

@@ -30,13 +30,13 @@ export const TABLE_COLUMNS: readonly ColumnSpec[] = [
   num("orig_p", "orig_p", 62, (c, r) => c.origP[r]!, String),
   str("resp_h", "resp_h", 150, (c, r) => c.respH[r]!),
   num("resp_p", "resp_p", 62, (c, r) => c.respP[r]!, String),
-  str("conn_state", "conn_state", 84, (c, r) => c.connState[r]!),
+  str("conn_state", "conn_state", 100, (c, r) => c.connState[r]!),
   str("history", "history", 110, (c, r) => c.history[r]!),
   num("duration", "duration", 84, (c, r) => c.durationS[r]! * 1000, formatMs),
   num("rtt_syn_synack", "SYN→SYN-ACK", 98, (c, r) => c.rttSynSynackMs[r]!, formatMs),
   num("rtt_synack_ack", "SYN-ACK→ACK", 98, (c, r) => c.rttSynackAckMs[r]!, formatMs),
-  num("orig_bytes", "orig_bytes", 86, (c, r) => c.origBytes[r]!, formatBytes),
-  num("resp_bytes", "resp_bytes", 86, (c, r) => c.respBytes[r]!, formatBytes),
+  num("orig_bytes", "orig_bytes", 100, (c, r) => c.origBytes[r]!, formatBytes),
+  num("resp_bytes", "resp_bytes", 100, (c, r) => c.respBytes[r]!, formatBytes),
   num("pkts", "packets", 70, (c, r) => c.origPkts[r]! + c.respPkts[r]!, formatCount),
   num("retransmits", "retrans.", 66, (c, r) => c.retransmits[r]!, formatCount),
   num("zero_windows", "zero win.", 70, (c, r) => c.zeroWindows[r]!, formatCount),
@@ -68,7 +68,7 @@ export class ConnectionTable {
     for (const column of TABLE_COLUMNS) {
       const cell = el("button", column.numeric ? "cell numeric" : "cell");
       cell.textContent = column.label;
-      cell.title = `Sort by ${column.name}`;
+      cell.title = `${column.label}${column.label === column.name ? "" : ` (${column.name})`}: click to sort`;
       cell.addEventListener("click", () => this.onSort(column));
       this.head.append(cell);
     }

@@ -4,7 +4,7 @@
 // over the time axis; panned by dragging or Shift+wheel.
 
 import type { Connections } from "./model.js";
-import { formatBytes, formatMs } from "./units.js";
+import { DAY_MS, formatBytes, formatDate, formatMs } from "./units.js";
 
 export type Phase = "before" | "handshake" | "established" | "midstream" | "closing" | "time_wait";
 
@@ -32,6 +32,15 @@ const AXIS_HEIGHT = 22;
 const MIN_ROW_HEIGHT = 4;
 const MAX_ROW_HEIGHT = 18;
 const TIME_WAIT_MIN_PX = 4;
+/** A connection is drawn at least this wide, however long the time axis: every one stays visible. */
+const MIN_BAR_PX = 2;
+/** Beyond this span the axis reads as calendar time (UTC) instead of time since the first packet. */
+const CALENDAR_SPAN_MS = 2 * DAY_MS;
+/**
+ * A capture spanning more than this many times the span of its first screenful of connections
+ * opens on that screenful (with a note), not on the whole capture, whose bars would be slivers.
+ */
+const SPARSE_FACTOR = 1000;
 
 const finite = Number.isFinite;
 function earliest(...times: number[]): number {
@@ -66,6 +75,7 @@ export class Timeline {
   private readonly spacer: HTMLElement;
   private readonly tip: HTMLElement;
   private readonly windowLabel: HTMLElement;
+  private readonly note: HTMLElement;
   private conns: Connections | null = null;
   private rows: Uint32Array = new Uint32Array(0);
   private rowHeight = MAX_ROW_HEIGHT;
@@ -84,6 +94,7 @@ export class Timeline {
     host.querySelector<HTMLButtonElement>("[data-zoom=fit]")!.addEventListener("click", () => this.fit());
     host.querySelector<HTMLButtonElement>("[data-zoom=rows]")!.addEventListener("click", () => this.fitRowsInView());
     this.windowLabel = host.querySelector<HTMLElement>(".timeline-window")!;
+    this.note = host.querySelector<HTMLElement>(".timeline-note")!;
     this.scroller = host.querySelector<HTMLElement>(".timeline-scroll")!;
     this.canvas = this.scroller.querySelector("canvas")!;
     this.spacer = this.scroller.querySelector<HTMLElement>(".timeline-spacer")!;
@@ -104,7 +115,14 @@ export class Timeline {
     this.rowHeight = Math.max(MIN_ROW_HEIGHT, Math.min(MAX_ROW_HEIGHT, Math.floor(lanes / Math.max(1, rows.length))));
     this.spacer.style.height = `${Math.max(0, rows.length * this.rowHeight + AXIS_HEIGHT - this.scroller.clientHeight)}px`;
     [this.fullFrom, this.fullTo] = this.extent(rows);
-    this.fit();
+    const count = Math.ceil(lanes / this.rowHeight);
+    const [from, to] = this.extent(rows.subarray(0, count));
+    const sparse = rows.length > count && (this.fullTo - this.fullFrom) > SPARSE_FACTOR * (to - from);
+    this.note.textContent = sparse
+      ? `The capture spans ${formatMs(this.fullTo - this.fullFrom)}: shown are the first connections' ${formatMs(to - from)}; "all" shows the whole capture (each connection at least ${MIN_BAR_PX} px wide).`
+      : "";
+    this.note.hidden = !sparse;
+    if (sparse) this.setWindow(from, to); else this.fit();
   }
 
   /** From the first packet to the last of `rows`, with a little room on both sides. */
@@ -147,7 +165,10 @@ export class Timeline {
     const span = Math.max(to - from, 1e-6); // a nanosecond, the data's resolution
     this.from = from;
     this.to = from + span;
-    this.windowLabel.textContent = `${formatMs(this.from)} – ${formatMs(this.to)} after the first packet (span ${formatMs(span)})`;
+    const origin = this.conns?.originNs ?? 0n;
+    this.windowLabel.textContent = span > CALENDAR_SPAN_MS
+      ? `${formatDate(origin, this.from, false)} – ${formatDate(origin, this.to, false)} UTC (span ${formatMs(span)})`
+      : `${formatMs(this.from) || "0"} – ${formatMs(this.to)} after the first packet (span ${formatMs(span)})`;
     this.schedule();
   }
 
@@ -268,6 +289,9 @@ export class Timeline {
         g.fillRect(x0, top, Math.max(1, x1 - x0), bar);
         right = Math.max(right, x1);
       }
+      // However long the axis, the connection shows: a bar narrower than MIN_BAR_PX is widened.
+      const x0 = clampX(this.xOf(conns.tsMs[row]!, width));
+      if (finite(right) && right - x0 < MIN_BAR_PX) { g.fillStyle = PHASE_COLORS[phasesOf(conns, row).at(-1)?.phase ?? "before"]; g.fillRect(x0, top, MIN_BAR_PX, bar); }
       const rst = conns.rstMs[row]!;
       if (finite(rst)) { g.fillStyle = MARK_COLORS.rst; g.fillRect(this.xOf(rst, width) - 1, y, 2.5, h); }
       g.fillStyle = MARK_COLORS.synRetransmit;
@@ -284,10 +308,14 @@ export class Timeline {
     g.moveTo(0, AXIS_HEIGHT - 0.5);
     g.lineTo(width, AXIS_HEIGHT - 0.5);
     g.stroke();
-    const step = niceStep((this.to - this.from) / Math.max(1, width / 110));
+    const calendar = this.to - this.from > CALENDAR_SPAN_MS;
+    const step = calendar ? calendarStep((this.to - this.from) / Math.max(1, width / 130)) : niceStep((this.to - this.from) / Math.max(1, width / 110));
+    const origin = this.conns?.originNs ?? 0n;
+    // Calendar ticks fall on whole UTC days (or hours) of wall time, not of time since the first packet.
+    const offset = calendar ? Number((origin / 1_000_000n) % BigInt(step)) : 0;
     g.font = "11px system-ui, sans-serif";
     g.textBaseline = "middle";
-    for (let t = Math.ceil(this.from / step) * step; t <= this.to; t += step) {
+    for (let t = Math.ceil((this.from + offset) / step) * step - offset; t <= this.to; t += step) {
       const x = Math.round(this.xOf(t, width)) + 0.5;
       g.strokeStyle = "rgba(0,0,0,0.07)";
       g.beginPath();
@@ -295,9 +323,16 @@ export class Timeline {
       g.lineTo(x, height);
       g.stroke();
       g.fillStyle = "#495057";
-      g.fillText(formatMs(t) || "0", x + 3, AXIS_HEIGHT / 2);
+      g.fillText(calendar ? formatDate(origin, t, step >= DAY_MS) : formatMs(t) || "0", x + 3, AXIS_HEIGHT / 2);
     }
   }
+}
+
+/** A calendar step of at least `raw` ms: hours, days, weeks, 30 or 365 days. */
+function calendarStep(raw: number): number {
+  const HOUR = 3_600_000;
+  for (const step of [HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY_MS, 2 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS, 30 * DAY_MS, 91 * DAY_MS, 182 * DAY_MS]) if (step >= raw) return step;
+  return 365 * DAY_MS * Math.ceil(raw / (365 * DAY_MS));
 }
 
 /** 1, 2 or 5 times a power of ten, at least `raw`. */

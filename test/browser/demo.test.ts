@@ -6,7 +6,8 @@
 // Saves the timeline to docs/demo-timeline.png. A bare page beside it (demo/check.html) runs the
 // library with 2 Web Workers: the same table as Node's, byte for byte.
 
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tableFromIPC, tableToIPC, type Table } from "apache-arrow";
@@ -15,6 +16,9 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_DIST, HAS_CHROMIUM, buildDemo, launchChromium, serveStatic, type StaticServer } from "../../demo/harness.mjs";
 import { analyze } from "../../src/node.js";
+import { PHASE_COLORS } from "../../demo/timeline.js";
+import { Conversation } from "../../src/synth/conversation.js";
+import { NS_PER_SECOND, pcapOf } from "../support/fixtures.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
 
 const SKIP = SKIP_NOTE || (HAS_CHROMIUM ? "" : " (skipped: /usr/bin/chromium is not installed; .ci/run installs it)");
@@ -32,12 +36,40 @@ async function nodeStateCounts(file: string): Promise<{ rows: number; states: Re
   return { rows: table.numRows, states };
 }
 
+/** A count as the page shows it, with thousands separators ("1,234"). */
+function countOf(text: string | null): number {
+  expect(text).toMatch(/^\d{1,3}(,\d{3})*$/);
+  return Number(text!.replaceAll(",", ""));
+}
+
 /** What the page shows: its connection count and every state-count-<STATE>. */
 async function pageStateCounts(page: Page): Promise<{ rows: number; states: Record<string, number> }> {
-  const rows = Number(await page.getByTestId("conn-count").textContent());
-  const states = await page.$$eval("[data-testid^=state-count-]", (els) =>
-    Object.fromEntries(els.map((el) => [el.getAttribute("data-testid")!.slice("state-count-".length), Number(el.textContent)])));
-  return { rows, states };
+  const rows = countOf(await page.getByTestId("conn-count").textContent());
+  const texts = await page.$$eval("[data-testid^=state-count-]", (els) => els.map((el) => [el.getAttribute("data-testid")!.slice("state-count-".length), el.textContent] as const));
+  return { rows, states: Object.fromEntries(texts.map(([state, text]) => [state, countOf(text)])) };
+}
+
+/**
+ * How many lanes of the timeline's canvas hold a bar: runs of pixel rows with a phase colour in
+ * them, told apart by the gap between lanes.
+ */
+async function lanesWithBars(page: Page): Promise<number> {
+  return page.$eval(".timeline-scroll canvas", (canvas: HTMLCanvasElement, colors: string[]) => {
+    const rgb = colors.map((c) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16)));
+    const { width, height } = canvas;
+    const pixels = canvas.getContext("2d")!.getImageData(0, 0, width, height).data;
+    let lanes = 0, inLane = false;
+    for (let y = 0; y < height; y++) {
+      let coloured = false;
+      for (let x = 0; x < width && !coloured; x++) {
+        const at = (y * width + x) * 4;
+        coloured = rgb.some(([r, g, b]) => pixels[at] === r && pixels[at + 1] === g && pixels[at + 2] === b);
+      }
+      if (coloured && !inLane) lanes++;
+      inLane = coloured;
+    }
+    return lanes;
+  }, Object.values(PHASE_COLORS));
 }
 
 describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, () => {
@@ -78,8 +110,9 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     expect(await page.locator(".progress").isVisible()).toBe(false);
   });
 
-  it("counts the kernel capture's connections and conn_states as the Node library does", async () => {
+  it("counts the kernel capture's connections and conn_states as the Node library does, and names the file", async () => {
     await open(KERNEL_CAPTURE);
+    expect(await page.getByTestId("file-name").textContent()).toMatch(/^many\.pcap \([\d.]+ [kM]B\)$/);
     expect(await pageStateCounts(page)).toEqual(await nodeStateCounts(KERNEL_CAPTURE));
     await page.mouse.move(0, 0);
     await page.getByTestId("timeline").screenshot({ path: SCREENSHOT });
@@ -98,7 +131,7 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
   });
 
   it("downloads every row as Arrow IPC, Parquet and CSV", async () => {
-    const rows = Number(await page.getByTestId("conn-count").textContent());
+    const rows = countOf(await page.getByTestId("conn-count").textContent());
     const fetchDownload = async (format: string) => {
       const [download] = await Promise.all([page.waitForEvent("download"), page.click(`[data-download=${format}]`)]);
       return readFileSync((await download.path())!);
@@ -110,6 +143,29 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     const csv = (await fetchDownload("csv")).toString("utf8").trimEnd().split("\n");
     expect(csv).toHaveLength(rows + 1);
     expect(csv[0]!.split(",")[0]).toBe("conn_id");
+  });
+
+  it("shows every connection of a capture spanning more than a year, on a calendar axis", async () => {
+    // Three short connections on one day, and one 400 days later.
+    const day = 86_400n * NS_PER_SECOND;
+    const start = 1_700_000_000n * NS_PER_SECOND;
+    const packets = [0n, 60n * NS_PER_SECOND, 120n * NS_PER_SECOND, 400n * day].flatMap((at, i) =>
+      new Conversation({ client: "10.0.0.1", server: "10.0.0.2", clientPort: 40000 + i, serverPort: 80, startNs: start + at })
+        .handshake().data("client", 100).ack("server").close("client").packets());
+    const dir = mkdtempSync(join(tmpdir(), "synfin-demo-"));
+    const file = join(dir, "years.pcap");
+    writeFileSync(file, pcapOf(packets));
+    try {
+      await open(file);
+      expect(countOf(await page.getByTestId("conn-count").textContent())).toBe(4);
+      // The whole capture: every connection is drawn, however short against 400 days.
+      await page.click("[data-zoom=fit]");
+      await expect.poll(() => page.locator(".timeline-window").textContent()).toMatch(/^2023-11-\d\d \d\d:\d\d – 2024-12-\d\d \d\d:\d\d UTC \(span 41\d\.\d days\)$/);
+      await expect.poll(() => lanesWithBars(page)).toBe(4);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("shows the library's error, naming the file, for a file that is not a capture", async () => {
@@ -160,7 +216,7 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     expect(stats.evicted).toBeGreaterThan(0);
     await open(KERNEL_CAPTURE, "?maxFlows=10");
     expect(await page.getByTestId("limits").textContent()).toBe("maxFlows 10");
-    expect(Number(await page.getByTestId("conn-count").textContent())).toBe(table.numRows);
+    expect(countOf(await page.getByTestId("conn-count").textContent())).toBe(table.numRows);
     const pageStats = JSON.parse((await page.getByTestId("stats").textContent())!) as { evicted: number; peakFlows: number };
     expect(pageStats.evicted).toBe(stats.evicted);
     expect(pageStats.peakFlows).toBeLessThanOrEqual(10);
