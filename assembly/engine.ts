@@ -4,11 +4,11 @@
 import { Stat } from "../src/core/abi";
 import { setFrame } from "./capture/frame";
 import { Tunnel } from "../src/core/abi";
-import { decodeLink, decodeWifi, netOffset, vlanId, linkTunnel, linkIpLimit, LINKTYPE_ETHERNET, NET_IPV4, NET_OTHER, NET_TRUNCATED, NET_UNSUPPORTED } from "./decode/link";
+import { decodeLink, decodeWifi, netOffset, vlanId, innerVlanId, linkTunnel, linkIpLimit, linkTrailer, LINKTYPE_ETHERNET, NET_IPV4, NET_OTHER, NET_TRUNCATED, NET_UNSUPPORTED } from "./decode/link";
 import { decodeIp, ipVersion, ipSrc, ipDst, ipTotalLen, ipProtocol, l4Offset, l4Len, ipFragmentWhole, ipFragmentOffset, ipMoreFragments } from "./decode/ip";
 import { addFragment, datagramLen } from "./decode/fragments";
 import { decapsulate, innerOffset, innerTunnel, NET_ETHERNET, NET_WIFI } from "./decode/tunnel";
-import { decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFlags, tcpWindow, tcpHeaderLen, tcpPayloadLen, tcpHeaderCut, setAnalysisLen } from "./decode/tcp";
+import { NOT_ANALYZED, decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFlags, tcpWindow, tcpHeaderLen, tcpPayloadLen, tcpHeaderCut, setAnalysisLen } from "./decode/tcp";
 import { setKey } from "./flow/table";
 import { advanceTime, trackSegment, setClockIndex, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
 import { outRoom, outFull } from "./out/columns";
@@ -57,7 +57,7 @@ export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32,
     trackCommonFrame(tsNs, data, capLen, origLen)) return Stat.TcpPackets;
   let net = decodeLink(linkType, data, capLen);
   if (net == NET_UNSUPPORTED) return Stat.UnsupportedLinkType;
-  const vlan = vlanId;
+  const vlan = vlanId, innerVlan = innerVlanId, trailer = linkTrailer;
   let tunnel = linkTunnel;
   let base = data;
   let cap = capLen;
@@ -66,6 +66,7 @@ export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32,
   let netOff = netOffset;
   let ipLimit = linkIpLimit;
   let verifyIp = verifyChecksums;
+  let inFrame = true; // the packet's bytes are the frame's (not a reassembled datagram)
   for (let depth: u32 = 0; ; depth++) {
     if (net == NET_TRUNCATED) return depth == 0 ? Stat.TruncatedHeader : Stat.NonTcpIp;
     if (net == NET_OTHER) return depth == 0 ? Stat.NonIp : Stat.NonTcpIp;
@@ -81,6 +82,7 @@ export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32,
       const datagram = addFragment(ip, l4Offset, l4Len, ipFragmentOffset, ipMoreFragments, tsNs);
       if (datagram == 0) return Stat.IpFragment;
       base = datagram;
+      inFrame = false;
       cap = datagramLen;
       wire = datagramLen;
       netOff = 0;
@@ -119,11 +121,14 @@ export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32,
   const drop = tcpHeaderCut ? DROP_HEADER_CUT : badChecksum ? DROP_CHECKSUM : DROP_NONE;
   const captured = tcpCap > tcpHeaderLen ? tcpCap - tcpHeaderLen : 0;
   const linkBound = ipLimit > l4Offset + tcpHeaderLen ? ipLimit - l4Offset - tcpHeaderLen : 0;
-  setAnalysisLen(linkBound < tcpPayloadLen ? linkBound : tcpPayloadLen);
+  // Wireshark takes the frame's last `trailer` bytes for the link's: a TCP header reaching into them is a short segment to it.
+  const headerEnd = tcp - data + <usize>tcpHeaderLen;
+  const shortToWireshark = trailer > 0 && inFrame && headerEnd <= <usize>capLen && headerEnd > <usize>(capLen - trailer);
+  setAnalysisLen(shortToWireshark ? NOT_ANALYZED : linkBound < tcpPayloadLen ? linkBound : tcpPayloadLen);
   if (mode == MODE_FRAME || mode == MODE_MAP) {
-    mapSegment(ipSrc, ipDst, ipVersion == 4 ? 4 : 16, vlan, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
+    mapSegment(ipSrc, ipDst, ipVersion == 4 ? 4 : 16, vlan, innerVlan, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
   } else {
-    setKey(ipSrc, tcpSrcPort, ipDst, tcpDstPort, ipVersion == 4 ? 4 : 16, vlan);
+    setKey(ipSrc, tcpSrcPort, ipDst, tcpDstPort, ipVersion == 4 ? 4 : 16, vlan, innerVlan);
     // A replica counts every segment in its bucket, as a single pass does, but tracks only its own.
     if (ownsKey()) trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
   }

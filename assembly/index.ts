@@ -7,9 +7,10 @@ import { readRecords, beginFile as beginCaptureFile, consumed } from "./capture/
 import { resetFrames } from "./capture/frame";
 import { resetFragments } from "./decode/fragments";
 import { setVerifyChecksums } from "./engine";
-import { resetTable, setMaxFlows } from "./flow/table";
+import { resetTable, setMaxFlows, setVlanKey } from "./flow/table";
 import { setFastPath, oneStepZeek, oneStepAnalysis, oneStepDecode } from "./flow/path";
 import { FLOW_SIZE } from "./flow/record";
+import { carryBytes } from "./flow/carry";
 import { resetTimers } from "./flow/timers";
 import { resetTracker, endOldest } from "./flow/tracker";
 export { oldestFirstPacket } from "./flow/tracker";
@@ -46,6 +47,7 @@ export function reset(flags: u32, maxFlows: u32): Status {
   beginCaptureFile();
   setVerifyChecksums((flags & Flag.VerifyChecksums) != 0);
   setFastPath((flags & Flag.ExactPathOnly) == 0);
+  setVlanKey((flags & Flag.VlanKey) != 0);
   initEvents((flags & Flag.Events) != 0);
   setMode(mode, partitions);
   return Status.Done;
@@ -171,7 +173,7 @@ export function oneStepSegments(model: u32): u64 {
   return model == 0 ? oneStepZeek : model == 1 ? oneStepAnalysis : oneStepDecode;
 }
 
-/** Bytes of one flow record (for memory bounds). */
+/** Bytes reserved per flow of maxFlows: its record and its share of the kept analysis states (for memory bounds). */
 export function flowRecordBytes(): u32 {
-  return <u32>FLOW_SIZE;
+  return <u32>FLOW_SIZE + <u32>(carryBytes(1 << 20) >> 20);
 }

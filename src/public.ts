@@ -10,6 +10,12 @@ import type {
 
 /** Options of `analyze` and `connections`. */
 export interface AnalyzeOptions {
+  /**
+   * What makes two packets one connection: "five-tuple" (the default, as Zeek's default key and
+   * Wireshark's tcp.stream: addresses and ports; VLAN tags are not part of it) or "vlan" (Zeek's
+   * conn_key/vlan_fivetuple: the outer and inner 802.1Q tags too, a tag with id 0 counting as none).
+   */
+  connKey?: "five-tuple" | "vlan";
   /** Verify IPv4 header and TCP checksums and drop bad packets, as Zeek does without -C. Default false. */
   verifyChecksums?: boolean;
   /** Bytes read per step into wasm memory. Default 8 MiB. */
@@ -180,6 +186,7 @@ export type ConnectionColumns = {
   community_id: Utf8;
   ip_version: Uint8;
   vlan: Uint16;
+  inner_vlan: Uint16;
   tunnel: Dictionary<Utf8, Int8>;
   orig_h: Utf8;
   orig_p: Uint16;

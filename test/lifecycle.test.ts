@@ -175,10 +175,11 @@ describe("attempts", () => {
 
   it("SYN unanswered for more than 5 s, then a new SYN: two attempts", async () => {
     // Zeek's AttemptTimer removes the connection at the first SYN + 5 s; the later SYN starts another.
+    // In Wireshark's tcp.stream, which goes on, the later SYN (same ISN) is a retransmission.
     const rows = await rowsOf(conversation().syn().syn({ after: seconds(6) }).packets());
     expect(rows).toEqual([
-      expect.objectContaining({ conn_id: 0, first_packet: 0, conn_state: "S0", history: "S", end_reason: "attempt_timeout", ts: T0, orig_pkts: 1 }),
-      expect.objectContaining({ conn_id: 1, first_packet: 1, conn_state: "S0", history: "S", end_reason: "eof", ts: T0 + seconds(6), orig_pkts: 1, orig_retransmits: 0 }),
+      expect.objectContaining({ conn_id: 0, first_packet: 0, conn_state: "S0", history: "S", end_reason: "attempt_timeout", ts: T0, orig_pkts: 1, orig_retransmits: 0 }),
+      expect.objectContaining({ conn_id: 1, first_packet: 1, conn_state: "S0", history: "S", end_reason: "eof", ts: T0 + seconds(6), orig_pkts: 1, orig_retransmits: 1 }),
     ]);
   });
 
@@ -523,6 +524,32 @@ describe("after the close: Zeek's tcp_close_delay", () => {
 });
 
 describe("one 4-tuple, several connections", () => {
+  // Wireshark's tcp.stream goes on where Zeek's model starts a new row: the analysis state of each
+  // direction carries over, so the rows' analysis totals add up to the stream's (docs/semantics.md).
+  it("SYN, RST, SYN with the same ISN, RST, SYN, RST: three rows, and the 2nd and 3rd SYN are retransmissions, as tshark marks them", async () => {
+    const conv = conversation().syn().rst("server", { withAck: true })
+      .syn({ after: ms(1000) }).rst("server", { withAck: true })
+      .syn({ after: ms(1000) }).rst("server", { withAck: true });
+    const rows = await rowsOf(conv.packets());
+    expect(rows.map((r) => [r.conn_state, r.orig_retransmits, r.resp_retransmits])).toEqual([["REJ", 0, 0], ["REJ", 1, 0], ["REJ", 1, 0]]);
+  });
+
+  it("data resent after Zeek's inactivity timer ended the row is a retransmission in the next row", async () => {
+    const conv = conversation().handshake().data("client", 100).ack("server").data("client", 100)
+      .retransmit("client", { after: seconds(6 * 60) });
+    const rows = await rowsOf(conv.packets());
+    expect(rows.map((r) => [r.end_reason, r.orig_pkts, r.orig_retransmits])).toEqual([["idle_timeout", 4, 0], ["eof", 1, 1]]);
+  });
+
+  it("a SYN with a new ISN starts Wireshark's stream afresh: no state carries over", async () => {
+    const first = conversation().handshake().data("client", 100).ack("server").close("client");
+    const second = conversation({ clientIsn: 7_000_000, serverIsn: 9_000_000, startNs: first.nextTsNs() + seconds(1) })
+      .handshake().data("client", 100).ack("server");
+    const rows = await rowsOf([...first.packets(), ...second.packets()]);
+    const flags = ["orig_retransmits", "resp_retransmits", "orig_out_of_order", "orig_lost_segments", "resp_dup_acks", "orig_dup_acks"];
+    expect(rows.map((r) => flags.map((f) => r[f]))).toEqual([flags.map(() => 0), flags.map(() => 0)]);
+  });
+
   it("port reuse: a closed connection, then a SYN with a new ISN", async () => {
     const first = conversation().handshake().data("client", 100).ack("server").close("client");
     const second = conversation({ clientIsn: 7_000_000, serverIsn: 9_000_000, startNs: first.nextTsNs() + seconds(1) }).handshake();
@@ -585,11 +612,25 @@ describe("one 4-tuple, several connections", () => {
     expect(byId[1]).toMatchObject({ end_reason: "attempt_timeout", conn_state: "S0" });
   });
 
-  it("the same 4-tuple on two VLANs is two connections", async () => {
+  it("the same 4-tuple on two VLANs is one connection by default (Zeek's key, tcp.stream), two with connKey vlan", async () => {
     const a = conversation({ link: { link: "ethernet", vlans: [10] } }).handshake();
     const b = conversation({ link: { link: "ethernet", vlans: [20] }, startNs: T0 + ms(500) }).handshake();
-    const rows = await rowsOf([...a.packets(), ...b.packets()]);
-    expect(rows.map((r) => [r.vlan, r.history])).toEqual([[10, "ShA"], [20, "ShA"]]);
+    const packets = [...a.packets(), ...b.packets()];
+    // The second handshake repeats the first one's sequence numbers: in one connection, Zeek's
+    // history records nothing new, and Wireshark marks its SYN and SYN-ACK as retransmissions.
+    const [one] = await rowsOf(packets);
+    expect(one).toMatchObject({ vlan: 10, inner_vlan: null, history: "ShA", orig_pkts: 4, resp_pkts: 2, orig_retransmits: 1, resp_retransmits: 1 });
+    const rows = await rowsOf(packets, { connKey: "vlan" });
+    expect(rows.map((r) => [r.vlan, r.history, r.orig_pkts])).toEqual([[10, "ShA", 2], [20, "ShA", 2]]);
+  });
+
+  it("with connKey vlan, the outer and inner tags are both the key (Q-in-Q), and a tag with id 0 counts as none", async () => {
+    const stacks = [[10, 20], [10, 30], [10], [0, 20], [20]];
+    const packets = stacks.flatMap((vlans, i) => conversation({ link: { link: "ethernet", vlans }, startNs: T0 + ms(100 * i) }).handshake().packets());
+    const rows = await rowsOf(packets, { connKey: "vlan" });
+    // [0, 20] keys as (none, 20), unlike [20] (20, none): five connections.
+    expect(rows.map((r) => [r.vlan, r.inner_vlan])).toEqual([[10, 20], [10, 30], [10, null], [0, 20], [20, null]]);
+    expect((await rowsOf(packets)).map((r) => [r.vlan, r.inner_vlan])).toEqual([[10, 20]]);
   });
 });
 

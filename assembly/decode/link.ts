@@ -90,8 +90,19 @@ export const NET_UNSUPPORTED: i32 = -2;
 export let netOffset: u32 = 0;
 /** Outermost VLAN id, or -1. */
 export let vlanId: i32 = -1;
+/**
+ * The VLAN id of the second tag, or -1 (Zeek's inner_vlan: with more than two tags, the last one,
+ * as Zeek's VLAN analyzer overwrites it, packet_analysis/protocol/vlan/VLAN.cc).
+ */
+export let innerVlanId: i32 = -1;
 /** Most IP bytes the link layer says it carries (PPPoE's length field), or u32.MAX_VALUE. */
 export let linkIpLimit: u32 = u32.MAX_VALUE;
+/**
+ * Bytes at the end of the frame that Wireshark takes for a trailer of the link layer, not data:
+ * Cisco FabricPath's frame check sequence (epan/dissectors/packet-cfp.c). Zeek reads them as data.
+ */
+export let linkTrailer: u32 = 0;
+const FABRICPATH_FCS_LEN: u32 = 4;
 /** Outermost layer-2 encapsulation (MPLS, PPPoE, PBB, FabricPath, VN-Tag), or Tunnel.None. */
 export let linkTunnel: Tunnel = Tunnel.None;
 
@@ -101,8 +112,10 @@ export let linkTunnel: Tunnel = Tunnel.None;
 
 export function decodeLink(linkType: u32, p: usize, capLen: u32): i32 {
   vlanId = -1;
+  innerVlanId = -1;
   linkTunnel = Tunnel.None;
   linkIpLimit = u32.MAX_VALUE;
+  linkTrailer = 0;
   switch (linkType) {
     case LINKTYPE_NFLOG: return decodeNflog(p, capLen);
     case LINKTYPE_ETHERNET: return decodeEthernet(p, capLen);
@@ -139,13 +152,15 @@ function afterEthertype(p: usize, capLen: u32, typeOffset: u32): i32 {
     // Each arm moves `off` to the next type field, after checking the header it skips is captured.
     if (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ || type == ETHERTYPE_QINQ_OLD) {
       if (body + 2 > capLen) return NET_TRUNCATED;
-      if (vlanId < 0) vlanId = <i32>(be16(p + body) & 0x0fff);
+      const id = <i32>(be16(p + body) & 0x0fff);
+      if (vlanId < 0) vlanId = id; else innerVlanId = id;
       off = body + 2;
     } else if (type == ETHERTYPE_PBB) {
       encapsulation(Tunnel.Pbb);
       off = body + PBB_ITAG_LEN + MAC_PAIR_LEN;
     } else if (type == ETHERTYPE_FABRICPATH) {
       encapsulation(Tunnel.FabricPath);
+      linkTrailer = FABRICPATH_FCS_LEN;
       off = body + FABRICPATH_TAG_LEN + MAC_PAIR_LEN;
     } else if (type == ETHERTYPE_VNTAG) {
       encapsulation(Tunnel.VnTag);
@@ -221,6 +236,7 @@ function decodeNflog(p: usize, capLen: u32): i32 {
 /** An IEEE 802.11 data frame: header (4th address, QoS, HT control), A-MSDU subframe, LLC/SNAP. */
 export function decodeWifi(p: usize, capLen: u32): i32 {
   vlanId = -1;
+  innerVlanId = -1;
   linkTunnel = Tunnel.None;
   if (capLen < WIFI_HEADER_LEN) return NET_TRUNCATED;
   const fc = <u32>load<u16>(p);

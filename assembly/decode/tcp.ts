@@ -42,6 +42,12 @@ export let tcpPayloadLen: u32 = 0;
  * layer says it carries (Wireshark trims the IP packet to a PPPoE length, Zeek does not).
  */
 export let tcpAnalysisLen: u32 = 0;
+/**
+ * tcpAnalysisLen of a segment Wireshark does not analyze: its TCP header is cut short by what
+ * Wireshark takes for a link trailer ("Short segment", a malformed-packet exception before
+ * tcp_analyze_sequence_number). Zeek's model and the lifecycle still take the segment.
+ */
+export const NOT_ANALYZED: u32 = 0xffffffff;
 
 export function setAnalysisLen(len: u32): void {
   tcpAnalysisLen = len;

@@ -10,7 +10,7 @@ import { mayTakeFastPath, countOneStep } from "./path";
 import { frameIndex } from "../capture/frame";
 import { Flow, Endpoint, EndpointRare, NO_TIME, endpointOf, rareOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "./record";
 import { seqGe } from "./seq";
-import { TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_RST, TH_SYN, optMss, optSackOk, optTimestamps, optWscale, tcpAnalysisLen } from "../decode/tcp";
+import { TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_RST, TH_SYN, optMss, optSackOk, optTimestamps, optWscale, tcpAnalysisLen, NOT_ANALYZED } from "../decode/tcp";
 
 // Wireshark's tcp.completeness bits.
 const COMPLETE_SYN: u8 = 0x01;
@@ -68,9 +68,11 @@ export const MAX_EVENTS_PER_SEGMENT: u32 = 7;
 function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
   const syn = (flags & TH_SYN) != 0, fin = (flags & TH_FIN) != 0, rst = (flags & TH_RST) != 0, hasAck = (flags & TH_ACK) != 0;
-  const inOrder = mayTakeFastPath(flags) && analyzeInOrder(f, s, tsNs, seq, ack, tcpAnalysisLen, window);
-  countOneStep(false, inOrder);
-  if (!inOrder) analyzeSegment(f, s, tsNs, flags, seq, ack, tcpAnalysisLen, window);
+  if (tcpAnalysisLen != NOT_ANALYZED) {
+    const inOrder = mayTakeFastPath(flags) && analyzeInOrder(f, s, tsNs, seq, ack, tcpAnalysisLen, window);
+    countOneStep(false, inOrder);
+    if (!inOrder) analyzeSegment(f, s, tsNs, flags, seq, ack, tcpAnalysisLen, window);
+  }
   if (syn) noteSyn(x, rareOf(f, s), tsNs, flags, seq);
   if (len > 0 && !rst && x.firstDataTs == NO_TIME) x.firstDataTs = tsNs;
   f.completeness |= completenessBits(f, flags, len);

@@ -122,10 +122,13 @@ export const OPT_ISN: u8 = 32;
   nextFree: u32;
   hasInterface: bool;
   tunnel: u8;
+  vlan: i16;               // the first packet's outer VLAN id, -1 untagged (the row's vlan)
+  innerVlan: i16;          // and its inner one (inner_vlan)
   deferredGenEvent: bool;
   // Touched by every segment from here on. Canonical key: side A sorts below side B (see table.ts).
   keyA0: u64; keyA1: u64; keyB0: u64; keyB1: u64;
-  portA: u16; portB: u16; vlan: u16; keyBits: u16;
+  portA: u16; portB: u16; keyBits: u16;
+  keyVlan: u32;            // with Flag.VlanKey: outer VLAN | inner VLAN << 16 (0: none), else 0
   hash: u32;
   gen: u32;
   histSeen: u32;           // Zeek's hist_seen mask (responder bits << 16)

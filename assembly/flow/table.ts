@@ -6,10 +6,10 @@
 // dead arenas behind. The index grows by doubling.
 
 import { FLOW_SIZE, Flow } from "./record";
+import { carryBytes, resetCarry } from "./carry";
 
 export const NO_FLOW: u32 = 0xffffffff;
 const KEY_IPV6: u32 = 1;
-const KEY_VLAN: u32 = 2;
 const INITIAL_INDEX: u32 = 2048;
 
 let arena: usize = 0;
@@ -36,6 +36,19 @@ let keyPortA: u32 = 0;
 let keyPortB: u32 = 0;
 let keyVlan: u32 = 0;
 let keyBits: u32 = 0;
+/** The looked-up packet's outer and inner VLAN ids (-1: untagged), which a flow it creates keeps. */
+let packetVlan: i32 = -1;
+let packetInnerVlan: i32 = -1;
+/**
+ * Zeek's VLAN-aware key (Flag.VlanKey; conn_key/vlan_fivetuple): both tags are part of the key, a
+ * tag with id 0 counting as none, as there. Otherwise the key is addresses and ports, as Zeek's
+ * default and Wireshark's tcp.stream.
+ */
+let vlanKey: bool = false;
+
+export function setVlanKey(on: bool): void {
+  vlanKey = on;
+}
 /** The current key's symmetric hash (the parallel mapper partitions by it). */
 export let keyHash: u32 = 0;
 /** Whether the looked-up packet travels from side A to side B. */
@@ -52,12 +65,14 @@ export let packetFromA: bool = false;
  */
 export function resetTable(): bool {
   if (arenaCap < maxFlows) {
-    const pages = <i32>((<u64>maxFlows * FLOW_SIZE + 0xffff) >> 16);
+    // The records, then the Wireshark-analysis states kept for a key's next row (carry.ts).
+    const pages = <i32>((<u64>maxFlows * FLOW_SIZE + <u64>carryBytes(maxFlows) + 0xffff) >> 16);
     const first = memory.grow(pages);
     if (first < 0) return false;
     arena = <usize>first << 16;
     arenaCap = maxFlows;
   }
+  resetCarry(arena + <usize>arenaCap * FLOW_SIZE, arenaCap);
   if (index == 0) {
     indexMask = INITIAL_INDEX - 1;
     index = heap.alloc(<usize>INITIAL_INDEX * 8);
@@ -69,20 +84,20 @@ export function resetTable(): bool {
   return true;
 }
 
-/** Sets the lookup key from a packet's addresses (`addrLen` 4 or 16 bytes), ports and VLAN. */
-export function setKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32): void {
-  orderKey(src, sport, dst, dport, addrLen, vlan);
+/** Sets the lookup key from a packet's addresses (`addrLen` 4 or 16 bytes), ports and VLAN tags (-1: none). */
+export function setKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32, innerVlan: i32): void {
+  orderKey(src, sport, dst, dport, addrLen, vlan, innerVlan);
   keyHash = hashKey();
 }
 
 /** setKey for a key whose hash is known (a parallel reducer's records carry it). */
-export function setKeyHashed(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32, hash: u32): void {
-  orderKey(src, sport, dst, dport, addrLen, vlan);
+export function setKeyHashed(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32, innerVlan: i32, hash: u32): void {
+  orderKey(src, sport, dst, dport, addrLen, vlan, innerVlan);
   keyHash = hash;
 }
 
 /** The key in canonical order (the lower address first), which makes it the same both ways. */
-@inline function orderKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32): void {
+@inline function orderKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32, innerVlan: i32): void {
   let s0: u64, s1: u64, d0: u64, d1: u64;
   if (addrLen == 4) {
     s0 = <u64>load<u32>(src); s1 = 0;
@@ -97,8 +112,10 @@ export function setKeyHashed(src: usize, sport: u32, dst: usize, dport: u32, add
   keyB0 = srcFirst ? d0 : s0; keyB1 = srcFirst ? d1 : s1;
   keyPortA = srcFirst ? sport : dport;
   keyPortB = srcFirst ? dport : sport;
-  keyVlan = vlan < 0 ? 0 : <u32>vlan;
-  keyBits = (addrLen == 16 ? KEY_IPV6 : 0) | (vlan < 0 ? 0 : KEY_VLAN);
+  packetVlan = vlan;
+  packetInnerVlan = innerVlan;
+  keyVlan = vlanKey ? (vlan > 0 ? <u32>vlan : 0) | ((innerVlan > 0 ? <u32>innerVlan : 0) << 16) : 0;
+  keyBits = addrLen == 16 ? KEY_IPV6 : 0;
 }
 
 function hashKey(): u32 {
@@ -106,14 +123,14 @@ function hashKey(): u32 {
   // multiplied once more: the high half of the product depends on every bit of the key. The key is
   // canonical already, so the hash needs no symmetry. Partitions take its high bits, the index its low.
   const x = keyA0 * 0x9e3779b97f4a7c15 ^ keyA1 * 0xc2b2ae3d27d4eb4f ^ keyB0 * 0x165667b19e3779f9 ^
-    keyB1 * 0xd6e8feb86659fd93 ^ ((<u64>keyPortA << 48) | (<u64>keyPortB << 32) | (<u64>keyVlan << 8) | <u64>keyBits) * 0xff51afd7ed558ccd;
+    keyB1 * 0xd6e8feb86659fd93 ^ ((<u64>keyPortA << 48) | (<u64>keyPortB << 32) | (<u64>keyVlan << 1) | <u64>keyBits) * 0xff51afd7ed558ccd;
   const h = (x ^ (x >> 29)) * 0xc4ceb9fe1a85ec53;
   return <u32>(h >> 32);
 }
 
 @inline function sameKey(f: Flow): bool {
   return f.keyA0 == keyA0 && f.keyA1 == keyA1 && f.keyB0 == keyB0 && f.keyB1 == keyB1 &&
-    <u32>f.portA == keyPortA && <u32>f.portB == keyPortB && <u32>f.vlan == keyVlan && <u32>f.keyBits == keyBits;
+    <u32>f.portA == keyPortA && <u32>f.portB == keyPortB && f.keyVlan == keyVlan && <u32>f.keyBits == keyBits;
 }
 
 /** The flow with the current key, or NO_FLOW. */
@@ -146,7 +163,9 @@ export function insertFlow(): u32 {
   memory.fill(changetype<usize>(f), 0, FLOW_SIZE);
   f.gen = gen;
   f.keyA0 = keyA0; f.keyA1 = keyA1; f.keyB0 = keyB0; f.keyB1 = keyB1;
-  f.portA = <u16>keyPortA; f.portB = <u16>keyPortB; f.vlan = <u16>keyVlan; f.keyBits = <u16>keyBits;
+  f.portA = <u16>keyPortA; f.portB = <u16>keyPortB; f.keyVlan = keyVlan; f.keyBits = <u16>keyBits;
+  f.vlan = <i16>packetVlan;
+  f.innerVlan = <i16>packetInnerVlan;
   f.hash = keyHash;
   indexInsert(keyHash, idx);
   liveFlows++;

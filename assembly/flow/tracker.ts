@@ -13,6 +13,7 @@ import { mayTakeFastPath, countOneStep } from "./path";
 import { flipAtCreation, flipRoles } from "./roles";
 import { initReassembly } from "./reassembly";
 import { initLifecycle, trackLifecycle } from "./lifecycle";
+import { keepAnalysis, takeAnalysis } from "./carry";
 import { armFirstExpire, scheduleFlow, onWake, STAY } from "./expiry";
 import { TH_ACK, TH_SYN } from "../decode/tcp";
 import { writeRow, setEmit } from "../out/row";
@@ -206,6 +207,8 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
     initReassembly(e);
     initLifecycle(e);
   }
+  // Wireshark's stream of this key may go on from a row that ended (carry.ts).
+  takeAnalysis(f, tsNs);
   // Creation order, for the flush at the end of the input.
   f.older = newest;
   f.newer = NO_FLOW;
@@ -223,6 +226,7 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
 export function endFlow(idx: u32, cause: EndReason, nowNs: i64): void {
   const f = flowAt(idx);
   const reason = writeRow(f, cause);
+  keepAnalysis(f, nowNs);
   const ending = endEvent(reason);
   if (ending >= 0) putEvent(f.connId, nowNs, -1, DIR_NONE, <Event>ending, endpointOf(f, 0).rfcState, endpointOf(f, 1).rfcState);
   count(Stat.Connections);

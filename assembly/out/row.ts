@@ -162,7 +162,8 @@ function writeStates(f: Flow, o: Endpoint, r: Endpoint, reason: EndReason): void
 
 function writeOptions(f: Flow, o: Endpoint, r: Endpoint, oRare: EndpointRare, rRare: EndpointRare): void {
   let present: u32 = 0;
-  if ((f.keyBits & 2) != 0) present |= Present.Vlan;
+  if (f.vlan >= 0) present |= Present.Vlan;
+  if (f.innerVlan >= 0) present |= Present.InnerVlan;
   if ((oRare.optionBits & OPT_MSS) != 0) present |= Present.OrigMss;
   if ((rRare.optionBits & OPT_MSS) != 0) present |= Present.RespMss;
   if ((oRare.optionBits & OPT_WSCALE) != 0) present |= Present.OrigWscale;
@@ -170,8 +171,9 @@ function writeOptions(f: Flow, o: Endpoint, r: Endpoint, oRare: EndpointRare, rR
   if ((oRare.optionBits & OPT_ISN) != 0) present |= Present.OrigIsn;
   if ((rRare.optionBits & OPT_ISN) != 0) present |= Present.RespIsn;
   if (f.hasInterface) present |= Present.Interface;
-  putU8(ColU8.Present, present);
-  putU16(ColU16.Vlan, f.vlan);
+  putU16(ColU16.Present, present);
+  putU16(ColU16.Vlan, f.vlan >= 0 ? <u16>f.vlan : 0);
+  putU16(ColU16.InnerVlan, f.innerVlan >= 0 ? <u16>f.innerVlan : 0);
   putU16(ColU16.OrigMss, oRare.mss);
   putU16(ColU16.RespMss, rRare.mss);
   putU8(ColU8.OrigWscale, oRare.wscale);

@@ -41,7 +41,7 @@ let ownHi: u32 = u32.MAX_VALUE;
 export const STAT_DEFERRED: Stat = Stat.Count;
 
 const MAX_PARTITIONS: u32 = 256;
-export const RECORD_FIXED: u32 = 56;
+export const RECORD_FIXED: u32 = 64;
 const INITIAL_BYTES: usize = 1 << 16;
 
 // --- what the map side writes ---
@@ -160,8 +160,8 @@ function noteTime(tsNs: i64): void {
  * Where a single pass would call trackSegment: writes the segment, with everything the flow layer
  * reads of the frame and its decoding, to the partition of its flow.
  */
-export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel): void {
-  setKey(src, srcPort, dst, dstPort, addrLen, vlan);
+export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, innerVlan: i32, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel): void {
+  setKey(src, srcPort, dst, dstPort, addrLen, vlan, innerVlan);
   const j = partitionOf(keyHash);
   const size = <usize>(RECORD_FIXED + 2 * addrLen + 7) & ~<usize>7;
   let used = unchecked(partLen[j]);
@@ -192,6 +192,7 @@ export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, flag
   store<u8>(r, <u8>drop, 53);
   store<u8>(r, <u8>tunnel, 54);
   store<u8>(r, <u8>addrLen, 55);
+  store<i32>(r, innerVlan, 56);
   memory.copy(r + RECORD_FIXED, src, addrLen);
   memory.copy(r + RECORD_FIXED + addrLen, dst, addrLen);
   unchecked(partLen[j] = used + size);

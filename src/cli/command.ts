@@ -18,8 +18,8 @@ import { sortByFirstPacket } from "../input/first-time.js";
 import { RECORD_BUCKETS } from "../public.js";
 
 const USAGE = `usage: synfin <capture...|-> [--format F] [-o FILE] [--events FILE] [--verify-checksums]
-                      [--max-flows N] [--memory-limit SIZE] [--sort-by-time] [--workers N]
-                      [--flush SECONDS] [--stats] [--no-progress]
+                      [--conn-key KEY] [--max-flows N] [--memory-limit SIZE] [--sort-by-time]
+                      [--workers N] [--flush SECONDS] [--stats] [--no-progress]
        synfin synth -o FILE --bytes SIZE [...]   writes a synthetic capture (synfin synth --help)
 
 Reads pcap/pcapng captures (several files are read as one capture, in order; - or no file with
@@ -34,6 +34,10 @@ writes one row per TCP connection.
   --events FILE        also write the events table (one row per lifecycle transition) to FILE,
                        in the output format (NDJSON when the output is the summary table)
   --verify-checksums   drop packets with a bad IPv4 header or TCP checksum (as Zeek without -C)
+  --conn-key KEY       what makes packets one connection: five-tuple (default: addresses and
+                       ports, as Zeek and tshark) or vlan (also the outer and inner VLAN tags, as
+                       Zeek's conn_key/vlan_fivetuple; --format zeek then writes id.ctx.vlan and
+                       id.ctx.inner_vlan)
   --max-flows N        track at most N connections at once (default 500000, at most ~610 MB of
                        flow records); the least recently active is ended as "evicted",
                        unanswered attempts first
@@ -70,6 +74,7 @@ interface Options {
   output: string | undefined;
   events: string | undefined;
   verifyChecksums: boolean;
+  connKey: "five-tuple" | "vlan";
   maxFlows: number | undefined;
   memoryLimit: number | undefined;
   workers: number | undefined;
@@ -81,7 +86,7 @@ interface Options {
 }
 
 /** Flags that take a value; a value that looks like a negative number is still theirs. */
-const VALUE_FLAGS = new Set(["--format", "-o", "--output", "--events", "--max-flows", "--memory-limit", "--workers", "--flush"]);
+const VALUE_FLAGS = new Set(["--format", "-o", "--output", "--events", "--conn-key", "--max-flows", "--memory-limit", "--workers", "--flush"]);
 
 /** `--workers -1` as `--workers=-1`, so that the value is judged (parseArgs would call it ambiguous). */
 function joinNegativeValues(argv: string[]): string[] {
@@ -105,6 +110,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
         output: { type: "string", short: "o" },
         events: { type: "string" },
         "verify-checksums": { type: "boolean" },
+        "conn-key": { type: "string" },
         "max-flows": { type: "string" },
         "memory-limit": { type: "string" },
         workers: { type: "string" },
@@ -131,6 +137,8 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
   if (flush !== undefined && !(/^\d*\.?\d+$/.test(v.flush!) && flush > 0)) throw new UsageError(`--flush takes a number of seconds above 0, got '${v.flush}'`);
   const format = (v.format ?? (v.output ? formatOfPath(v.output) : "table")) as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`unknown format '${v.format}' (one of ${FORMATS.join(", ")})`);
+  const connKey = v["conn-key"] ?? "five-tuple";
+  if (connKey !== "five-tuple" && connKey !== "vlan") throw new UsageError(`--conn-key takes five-tuple or vlan, got '${connKey}'`);
   const maxFlows = v["max-flows"] === undefined ? undefined : Number(v["max-flows"]);
   if (maxFlows !== undefined && !(/^\d+$/.test(v["max-flows"]!) && maxFlows >= 1 && maxFlows <= MAX_MAX_FLOWS)) {
     throw new UsageError(`--max-flows takes a whole number from 1 to ${MAX_MAX_FLOWS}, got '${v["max-flows"]}'`);
@@ -149,6 +157,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
     output: v.output,
     events: v.events,
     verifyChecksums: v["verify-checksums"] ?? false,
+    connKey,
     maxFlows,
     memoryLimit,
     workers,
@@ -309,7 +318,7 @@ class BatchWriter {
   private zeek: ZeekLog | undefined;
   private readonly queue = new HandOverQueue();
   private started = false;
-  constructor(private readonly format: Exclude<Format, "table">, private readonly sink: Sink, private readonly table: "conn" | "events") {}
+  constructor(private readonly format: Exclude<Format, "table">, private readonly sink: Sink, private readonly table: "conn" | "events", private readonly vlanKey = false) {}
 
   private async handOver(): Promise<void> {
     for (const chunk of this.queue.pending.splice(0)) await this.sink.write(chunk);
@@ -328,7 +337,7 @@ class BatchWriter {
         await this.parquet.write(batch);
         return;
       case "zeek":
-        this.zeek ??= new ZeekLog(this.table);
+        this.zeek ??= new ZeekLog(this.table, this.vlanKey);
         await this.sink.write(this.zeek.lines(batch));
         return;
     }
@@ -349,7 +358,7 @@ class BatchWriter {
       }
       await this.parquet?.end();
     } else if (this.format === "zeek") {
-      await this.sink.write((this.zeek ??= new ZeekLog(this.table)).close());
+      await this.sink.write((this.zeek ??= new ZeekLog(this.table, this.vlanKey)).close());
     } else if (this.format === "csv" && !this.started) {
       await this.sink.write(csvHeader(this.table === "events" ? EVENT_COLUMNS : COLUMNS) + "\n");
     }
@@ -362,7 +371,7 @@ function emptyBatch(schema: Schema): RecordBatch {
 }
 
 async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, sink: Sink, summary: Summary, pendingEvents: RecordBatch[], events: BatchWriter | undefined): Promise<void> {
-  const writer = opts.format === "table" ? undefined : new BatchWriter(opts.format, sink, "conn");
+  const writer = opts.format === "table" ? undefined : new BatchWriter(opts.format, sink, "conn", opts.connKey === "vlan");
   const flushEvents = async () => { for (const batch of pendingEvents.splice(0)) await events!.write(batch); };
   for await (const batch of batches) {
     if (events) await flushEvents();
@@ -439,6 +448,7 @@ export async function main(argv: string[]): Promise<number> {
   const stream = connections(inputs, {
     flushInterval: opts.flush,
     verifyChecksums: opts.verifyChecksums,
+    connKey: opts.connKey,
     maxFlows: opts.maxFlows,
     memoryLimit: opts.memoryLimit,
     workers: opts.workers,

@@ -3,7 +3,7 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 11,
+  Version = 12,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
   /** Room past BatchRows in the output region: one frame may end two rows after the batch filled. */
@@ -23,6 +23,8 @@ export enum Flag {
   Events = 2,
   /** Every segment takes the exact step-by-step path (assembly/flow/path.ts): for tests. */
   ExactPathOnly = 4,
+  /** Zeek's VLAN-aware connection key: the outer and inner 802.1Q tags are part of it (connKey "vlan"). */
+  VlanKey = 8,
 }
 
 /** What `feed()` / `finish()` stopped on. */
@@ -227,22 +229,23 @@ export enum ColU32 {
 
 /** Output columns of 2-byte values. */
 export enum ColU16 {
-  OrigPort = 0, RespPort, Vlan, OrigMss, RespMss, Count,
+  OrigPort = 0, RespPort, Vlan, InnerVlan, OrigMss, RespMss,
+  /** Bit set of which nullable non-timestamp columns are present (see Present). */
+  Present,
+  Count,
 }
 
 /** Output columns of 1-byte values. */
 export enum ColU8 {
   IpVersion = 0, ConnState, OrigState, RespState, Closer, EndReason, Completeness,
   OrigWscale, RespWscale, OrigSackOk, RespSackOk, OrigTsOk, RespTsOk, Ecn, Tunnel, HistoryLen,
-  /** Bit set of which nullable non-timestamp columns are present (see Present). */
-  Present,
   Count,
 }
 
-/** Bits of the ColU8.Present column. */
+/** Bits of the ColU16.Present column. */
 export enum Present {
   Vlan = 1, OrigMss = 2, RespMss = 4, OrigWscale = 8, RespWscale = 16, OrigIsn = 32, RespIsn = 64,
-  Interface = 128,
+  Interface = 128, InnerVlan = 256,
 }
 
 /** Output columns of fixed-width byte strings. */

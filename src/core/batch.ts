@@ -3,7 +3,7 @@
 // history, community id) are formatted here, at the edge.
 
 import { Data, RecordBatch, Struct, Utf8, Vector, makeData, makeVector, type DataType } from "apache-arrow";
-import { Abi, ColBytes, ColI64, ColU8, Group, Present } from "./abi.js";
+import { Abi, ColBytes, ColI64, ColU16, ColU8, Group, Present } from "./abi.js";
 import type { Core, OutputView } from "./core.js";
 import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA, arrowType, type ColumnDef } from "../output/schema.js";
 import { formatAddress } from "./address.js";
@@ -57,7 +57,7 @@ export class BatchBuilder {
 
   build(view: OutputView): RecordBatch {
     const n = view.rows;
-    const present = this.u8(view, ColU8.Present, n);
+    const present = new Uint16Array(view.buffer, view.address(Group.U16, ColU16.Present), n).slice();
     const ipVersion = this.u8(view, ColU8.IpVersion, n);
     const children = COLUMNS.map((def) => this.column(def, view, n, present, ipVersion));
     return new RecordBatch(SCHEMA, makeData({ type: new Struct(SCHEMA.fields), length: n, nullCount: 0, children }));
@@ -66,12 +66,11 @@ export class BatchBuilder {
   /** The events batch: the view's i64 and u8 groups are the events region's. */
   buildEvents(view: OutputView): RecordBatch {
     const n = view.rows;
-    const none = new Uint8Array(n);
-    const children = EVENT_COLUMNS.map((def) => this.column(def, view, n, none, none));
+    const children = EVENT_COLUMNS.map((def) => this.column(def, view, n, new Uint16Array(n), new Uint8Array(n)));
     return new RecordBatch(EVENT_SCHEMA, makeData({ type: new Struct(EVENT_SCHEMA.fields), length: n, nullCount: 0, children }));
   }
 
-  private column(def: ColumnDef, view: OutputView, n: number, present: Uint8Array, ipVersion: Uint8Array): Data {
+  private column(def: ColumnDef, view: OutputView, n: number, present: Uint16Array, ipVersion: Uint8Array): Data {
     const type = arrowType(def);
     const s = def.source;
     switch (s.kind) {
@@ -175,7 +174,7 @@ export class BatchBuilder {
   }
 }
 
-function withPresence(type: DataType, n: number, values: ArrayLike<number> & ArrayBufferView, present: Uint8Array, bit: Present | undefined): Data {
+function withPresence(type: DataType, n: number, values: ArrayLike<number> & ArrayBufferView, present: Uint16Array, bit: Present | undefined): Data {
   const nullBitmap = bit === undefined ? undefined : bitmap(n, (i) => (present[i]! & bit) !== 0);
   return makeData({ type, length: n, data: values, nullBitmap } as never);
 }

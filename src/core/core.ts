@@ -94,6 +94,8 @@ export interface CoreOptions {
   memoryLimit?: number;
   /** Tests only: every segment takes the exact step-by-step path (Flag.ExactPathOnly). */
   exactPathOnly?: boolean;
+  /** "vlan": Zeek's VLAN-aware connection key (Flag.VlanKey). */
+  connKey?: "five-tuple" | "vlan";
 }
 
 function mib(bytes: number): string {
@@ -143,7 +145,8 @@ export class Core {
     };
     const instance = await WebAssembly.instantiate(module, { ...imports, env });
     const core = new Core(instance, memory, memoryLimit);
-    core.flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0) | (options.exactPathOnly ? Flag.ExactPathOnly : 0);
+    core.flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0) | (options.exactPathOnly ? Flag.ExactPathOnly : 0) |
+      (options.connKey === "vlan" ? Flag.VlanKey : 0);
     core.maxFlows = maxFlows;
     core.reset();
     return core;

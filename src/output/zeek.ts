@@ -21,6 +21,12 @@ const CONN_FIELDS: ReadonlyArray<[string, string]> = [
   ["tunnel_parents", "set[string]"], ["ip_proto", "count"],
 ];
 
+/**
+ * With the VLAN-aware key: conn_id's context fields, after id.resp_p (Zeek's
+ * policy/frameworks/conn_key/vlan_fivetuple.zeek), unset for a tag that is absent or 0.
+ */
+const VLAN_CTX_FIELDS: ReadonlyArray<[string, string]> = [["id.ctx.vlan", "int"], ["id.ctx.inner_vlan", "int"]];
+
 const TCP = 6;
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -89,13 +95,18 @@ const TIME_KINDS = new Set(["timestamp"]);
 export class ZeekLog {
   private opened = false;
   private lastNs = 0n;
-  constructor(private readonly table: "conn" | "events") {}
+  private readonly connFields: ReadonlyArray<[string, string]>;
+  /** `vlanContext`: the connections were keyed with their VLAN tags (connKey "vlan"). */
+  constructor(private readonly table: "conn" | "events", private readonly vlanContext = false) {
+    const at = CONN_FIELDS.findIndex(([name]) => name === "id.resp_p") + 1;
+    this.connFields = vlanContext ? [...CONN_FIELDS.slice(0, at), ...VLAN_CTX_FIELDS, ...CONN_FIELDS.slice(at)] : CONN_FIELDS;
+  }
 
   private get columns() { return this.table === "conn" ? COLUMNS : EVENT_COLUMNS; }
 
   private open(firstNs: bigint): string {
     this.opened = true;
-    if (this.table === "conn") return header("conn", CONN_FIELDS.map((f) => f[0]), CONN_FIELDS.map((f) => f[1]), firstNs);
+    if (this.table === "conn") return header("conn", this.connFields.map((f) => f[0]), this.connFields.map((f) => f[1]), firstNs);
     const types = this.columns.map((c) => (TIME_KINDS.has(c.source.kind) ? "time" : c.source.kind === "enum" ? "string" : "count"));
     return header("synfin_events", this.columns.map((c) => c.name), types, firstNs);
   }
@@ -134,8 +145,10 @@ export class ZeekLog {
     // Conn::set_conn (base/protocols/conn/main.zeek) sets duration, orig_bytes and resp_bytes only
     // when `c$duration > 0secs`, and history only when it is not "": otherwise they are unset.
     const lasted = duration !== null && duration > 0;
+    const tag = (name: string) => { const v = cell(name); return v === null || v === 0 ? UNSET : String(v); };
     return [
       zeekTime(tsNs), zeekUid(connId, tsNs), String(cell("orig_h")), num("orig_p"), String(cell("resp_h")), num("resp_p"),
+      ...(this.vlanContext ? [tag("vlan"), tag("inner_vlan")] : []),
       "tcp", UNSET, lasted ? duration.toFixed(6) : UNSET, lasted ? num("orig_bytes") : UNSET, lasted ? num("resp_bytes") : UNSET,
       String(cell("conn_state")), UNSET, UNSET, num("missed_bytes"), history === null || history === "" ? UNSET : zeekString(String(history)),
       num("orig_pkts"), num("orig_ip_bytes"), num("resp_pkts"), num("resp_ip_bytes"), UNSET, String(TCP),

@@ -30,6 +30,7 @@ export interface Platform<S> {
 function workerCount(options: AnalyzeOptions, sources: ByteSource[], cores: number, canSpawn: boolean): number {
   const flush = options.flushInterval;
   if (flush !== undefined && !(Number.isFinite(flush) && flush > 0)) throw new RangeError(`synfin: flushInterval must be a number of seconds above 0, got ${flush}`);
+  if (options.connKey !== undefined && options.connKey !== "five-tuple" && options.connKey !== "vlan") throw new RangeError(`synfin: connKey must be "five-tuple" or "vlan", got ${JSON.stringify(options.connKey)}`);
   const asked = options.workers;
   if (asked !== undefined && (!Number.isInteger(asked) || asked < 0 || asked > 256)) throw new RangeError(`synfin: workers must be an integer from 0 to 256, got ${asked}`);
   if (options.events || options.flushInterval !== undefined) return 0;

@@ -148,7 +148,7 @@ export async function* runParallel(
     core.setParallel(Part.Framer, count);
     // maxFlows bounds memory: each reducer holds its share.
     const maxFlows = Math.ceil((options.maxFlows ?? DEFAULT_MAX_FLOWS) / count);
-    const coreOptions: CoreOptions = { verifyChecksums: options.verifyChecksums, maxFlows, memoryLimit: options.memoryLimit, exactPathOnly: options.testHooks?.exactPathOnly };
+    const coreOptions: CoreOptions = { verifyChecksums: options.verifyChecksums, maxFlows, memoryLimit: options.memoryLimit, exactPathOnly: options.testHooks?.exactPathOnly, connKey: options.connKey };
     await Promise.all(workers.map((w) => call(w.api.start(module, coreOptions, count))));
 
     const pool = new BufferPool();
@@ -240,7 +240,7 @@ const REDUCE_AHEAD = 2;
 
 /** Record bytes (assembly/parallel/parts.ts): a fixed part, then both addresses, 8-aligned. */
 function recordSize(view: DataView, at: number): number {
-  return (56 + 2 * view.getUint8(at + 55) + 7) & ~7;
+  return (64 + 2 * view.getUint8(at + 55) + 7) & ~7;
 }
 
 /** Two partitions' records of one chunk merged by frame index (fragments decoded here are rare). */
