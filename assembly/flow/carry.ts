@@ -71,7 +71,7 @@ export function resetCarry(base: usize, reservedFlows: u32): void {
 function sameKey(e: usize, f: Flow): bool {
   return load<u64>(e, K_A0) == f.keyA0 && load<u64>(e, K_A1) == f.keyA1 && load<u64>(e, K_B0) == f.keyB0 &&
     load<u64>(e, K_B1) == f.keyB1 && load<u16>(e, K_PORT_A) == f.portA && load<u16>(e, K_PORT_B) == f.portB &&
-    load<u16>(e, K_BITS) == f.keyBits && load<u32>(e, K_VLAN) == f.keyVlan;
+    load<u8>(e, K_BITS) == f.keyBits && load<u32>(e, K_VLAN) == f.keyVlan;
 }
 
 /** The index position holding ring slot `slot`. */
@@ -150,7 +150,7 @@ export function keepAnalysis(f: Flow, nowNs: i64): void {
   const slot = (head + count) & (capacity - 1);
   const e = entryAt(slot);
   store<u64>(e, f.keyA0, K_A0); store<u64>(e, f.keyA1, K_A1); store<u64>(e, f.keyB0, K_B0); store<u64>(e, f.keyB1, K_B1);
-  store<u16>(e, f.portA, K_PORT_A); store<u16>(e, f.portB, K_PORT_B); store<u16>(e, f.keyBits, K_BITS); store<u16>(e, 1, LIVE);
+  store<u16>(e, f.portA, K_PORT_A); store<u16>(e, f.portB, K_PORT_B); store<u8>(e, f.keyBits, K_BITS); store<u16>(e, 1, LIVE);
   store<u32>(e, f.keyVlan, K_VLAN); store<u32>(e, f.hash, HASH); store<i64>(e, nowNs, END_NS);
   store<i64>(e, f.wsMruSynNs, MRU_SYN_NS); store<i64>(e, f.wsFirstRttNs, FIRST_RTT_NS);
   const sideA: u32 = f.origIsA ? 0 : 1;

@@ -115,19 +115,20 @@ export const OPT_ISN: u8 = 32;
   closedNs: i64;
   interface: u32;
   closer: i32;
-  older: u32;              // creation-order list (for the end-of-input flush)
+  older: u32;              // creation-order list (for the end-of-input flush); of a free record, the next free one
   newer: u32;
   lruPrev: u32;            // activity-order list (for eviction), one of two (tracker.ts)
   lruNext: u32;
-  nextFree: u32;
-  hasInterface: bool;
-  tunnel: u8;
   vlan: i16;               // the first packet's outer VLAN id, -1 untagged (the row's vlan)
   innerVlan: i16;          // and its inner one (inner_vlan)
+  hasInterface: bool;
+  tunnel: u8;
   deferredGenEvent: bool;
-  // Touched by every segment from here on. Canonical key: side A sorts below side B (see table.ts).
+  // Touched by every segment from here on (keyBits shares keyA0's cache line). Canonical key:
+  // side A sorts below side B (see table.ts).
+  keyBits: u8;
   keyA0: u64; keyA1: u64; keyB0: u64; keyB1: u64;
-  portA: u16; portB: u16; keyBits: u16;
+  portA: u16; portB: u16;
   keyVlan: u32;            // with Flag.VlanKey: outer VLAN | inner VLAN << 16 (0: none), else 0
   hash: u32;
   gen: u32;

@@ -153,7 +153,7 @@ export function insertFlow(): u32 {
   let idx: u32;
   if (freeHead != NO_FLOW) {
     idx = freeHead;
-    freeHead = flowAt(idx).nextFree;
+    freeHead = flowAt(idx).older;
   } else {
     // SAFE: the tracker evicts before liveFlows reaches maxFlows = arenaCap.
     idx = arenaUsed++;
@@ -163,7 +163,7 @@ export function insertFlow(): u32 {
   memory.fill(changetype<usize>(f), 0, FLOW_SIZE);
   f.gen = gen;
   f.keyA0 = keyA0; f.keyA1 = keyA1; f.keyB0 = keyB0; f.keyB1 = keyB1;
-  f.portA = <u16>keyPortA; f.portB = <u16>keyPortB; f.keyVlan = keyVlan; f.keyBits = <u16>keyBits;
+  f.portA = <u16>keyPortA; f.portB = <u16>keyPortB; f.keyVlan = keyVlan; f.keyBits = <u8>keyBits;
   f.vlan = <i16>packetVlan;
   f.innerVlan = <i16>packetInnerVlan;
   f.hash = keyHash;
@@ -199,7 +199,7 @@ export function removeFlow(idx: u32): void {
   }
   store<u64>(index + (<usize>hole << 3), 0);
   f.gen = f.gen + 1;
-  f.nextFree = freeHead;
+  f.older = freeHead;
   freeHead = idx;
   liveFlows--;
 }
