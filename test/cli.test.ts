@@ -194,10 +194,11 @@ describe("outputs are never destroyed", () => {
     expect(lines(stderr)).toEqual([`synfin: cannot write ${join(dir, "no-such-dir", "out.ndjson")}: no such directory`]);
   });
 
-  it("an interrupted run (SIGTERM) removes its partial output", async () => {
+  it.each([["SIGTERM", 143], ["SIGINT", 130]] as const)("an interrupted run (%s) removes its partial output and leaves an older file as it was", async (signal, code) => {
     const d = mkdtempSync(join(dir, "out-"));
     const big = join(d, "big.pcap");
     expect(run("synth", "-o", big, "--bytes", "64M", "--snaplen", "96").status).toBe(0);
+    writeFileSync(join(d, "rows.ndjson"), "an older result\n");
     const child = spawn(process.execPath, [CLI, big, "--format", "ndjson", "-o", join(d, "rows.ndjson"), "--no-progress"]);
     let running = true;
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => { running = false; resolve(code); }));
@@ -205,9 +206,10 @@ describe("outputs are never destroyed", () => {
     const partial = () => readdirSync(d).some((f) => f.endsWith(".synfin-tmp"));
     while (running && !partial()) await new Promise((r) => setTimeout(r, 2));
     expect(running, "the run ended before its partial output was seen").toBe(true);
-    child.kill("SIGTERM");
-    expect(await exited).toBe(143);
-    expect(readdirSync(d)).toEqual(["big.pcap"]);
+    child.kill(signal);
+    expect(await exited).toBe(code);
+    expect(readdirSync(d).sort()).toEqual(["big.pcap", "rows.ndjson"]);
+    expect(readFileSync(join(d, "rows.ndjson"), "utf8")).toBe("an older result\n");
   });
 });
 
