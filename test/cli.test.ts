@@ -214,6 +214,12 @@ describe("outputs are never destroyed", () => {
 });
 
 describe("what was changed is said", () => {
+  it("the largest --max-flows works: the core's memory then lies above 2 GiB, whose addresses wasm returns as negative numbers", () => {
+    const { status, stdout, stderr } = run(capture, "--format", "ndjson", "--max-flows", "2500000");
+    expect({ status, stderr }).toEqual({ status: 0, stderr: "" });
+    expect(lines(stdout).map((line) => JSON.parse(line) as Record<string, Cell>)).toEqual(expectedRows.map(asText));
+  });
+
   it("evicted connections: one warning line naming --max-flows", () => {
     const { status, stderr, stdout } = run(capture, "--format", "ndjson", "--max-flows", "1");
     expect(status).toBe(0);

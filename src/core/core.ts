@@ -7,6 +7,25 @@ import { SynfinError } from "../errors.js";
 import type { BufferPool, Bytes } from "../input/pool.js";
 import type { Stats } from "../public.js";
 
+/** The exports that return an address in wasm memory. */
+const ADDRESS_EXPORTS = [
+  "inputBuffer", "timesAddress", "descAddress", "deferredAddress", "partitionAddress", "reduceInput",
+  "createdAddress", "columnAddress", "statsAddress", "eventColumnAddress",
+] as const satisfies ReadonlyArray<keyof CoreExports>;
+
+/**
+ * The core's exports, with addresses read as unsigned: wasm returns an i32, which JS reads as a
+ * negative number above 2 GiB (a large maxFlows puts the heap there).
+ */
+function unsignedAddresses(x: CoreExports): CoreExports {
+  const wrapped: Record<string, unknown> = { ...x };
+  for (const name of ADDRESS_EXPORTS) {
+    const f = x[name] as (...args: number[]) => number;
+    wrapped[name] = (...args: number[]) => f(...args) >>> 0;
+  }
+  return wrapped as unknown as CoreExports;
+}
+
 interface CoreExports {
   abiVersion(): number;
   reset(flags: number, maxFlows: number): Status;
@@ -120,7 +139,7 @@ export class Core {
   private inputCap = 0;
 
   private constructor(instance: WebAssembly.Instance, private readonly memory: WebAssembly.Memory, private readonly memoryLimit: number) {
-    this.x = instance.exports as unknown as CoreExports;
+    this.x = unsignedAddresses(instance.exports as unknown as CoreExports);
     const version = this.x.abiVersion();
     if (version !== Abi.Version) throw new Error(`synfin: wasm core ABI ${version}, host expects ${Abi.Version}; rebuild with npm run build`);
   }
