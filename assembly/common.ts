@@ -67,7 +67,7 @@ export function trackCommonFrame(tsNs: i64, data: usize, capLen: u32, origLen: u
   setKey(ip + IPV4_SRC, srcPort, ip + IPV4_DST, dstPort, 4, vlan, -1);
   if (ownsKey()) {
     trackSegment(tsNs, flags, srcPort, dstPort, be32(tcp + TCP_SEQ), be32(tcp + TCP_ACK), be16(tcp + TCP_WINDOW),
-      payload, captured < payload ? captured : payload, totalLen, DROP_NONE, Tunnel.None);
+      payload, captured < payload ? captured : payload, totalLen, DROP_NONE, Tunnel.None, 0);
   }
   return true;
 }

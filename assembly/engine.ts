@@ -7,10 +7,13 @@ import { Tunnel } from "../src/core/abi";
 import { decodeLink, decodeWifi, netOffset, vlanId, innerVlanId, linkTunnel, linkIpLimit, linkTrailer, LINKTYPE_ETHERNET, NET_IPV4, NET_OTHER, NET_TRUNCATED, NET_UNSUPPORTED } from "./decode/link";
 import { decodeIp, ipVersion, ipSrc, ipDst, ipTotalLen, ipProtocol, l4Offset, l4Len, ipFragmentWhole, ipFragmentOffset, ipMoreFragments } from "./decode/ip";
 import { addFragment, datagramLen } from "./decode/fragments";
-import { decapsulate, innerOffset, innerTunnel, NET_ETHERNET, NET_WIFI } from "./decode/tunnel";
+import { decapsulate, innerOffset, innerTunnel, onTunnelPort, IPPROTO_UDP, UDP_HEADER_LEN, NET_ETHERNET, NET_WIFI } from "./decode/tunnel";
+import { addIpTunnel, addUdpTunnel, clearEncapsulation, encapsulation } from "./decode/encap";
+import { udpChecksumOk, udpInstance } from "./decode/udp";
+import { be16 } from "./capture/bytes";
 import { NOT_ANALYZED, decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFlags, tcpWindow, tcpHeaderLen, tcpPayloadLen, tcpHeaderCut, setAnalysisLen } from "./decode/tcp";
-import { setKey } from "./flow/table";
-import { advanceTime, trackSegment, setClockIndex, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
+import { setKey, vlanKeyOf } from "./flow/table";
+import { advanceTime, trackSegment, setClockIndex, networkTimeNs, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
 import { outRoom, outFull } from "./out/columns";
 import { mode, MODE_FRAME, MODE_MAP, MODE_SINGLE, MODE_REPLICA, frameOut, frameInput, mapSegment, ownsKey, deferFragments, STAT_DEFERRED } from "./parallel/parts";
 import { frameIndex } from "./capture/frame";
@@ -24,6 +27,14 @@ export let verifyChecksums: bool = false;
 
 export function setVerifyChecksums(on: bool): void {
   verifyChecksums = on;
+}
+
+/** Zeek's network_time at a frame the framer of a parallel run decodes (its descriptor's). */
+let framerClockNs: i64 = i64.MIN_VALUE;
+
+/** Sets the clock for a frame decoded away from the flow layer's (a parallel run's framer). */
+export function setDecodeClock(clockNs: i64): void {
+  framerClockNs = clockNs;
 }
 
 /**
@@ -57,7 +68,11 @@ export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32,
     trackCommonFrame(tsNs, data, capLen, origLen)) return Stat.TcpPackets;
   let net = decodeLink(linkType, data, capLen);
   if (net == NET_UNSUPPORTED) return Stat.UnsupportedLinkType;
-  const vlan = vlanId, innerVlan = innerVlanId, trailer = linkTrailer;
+  // The connection's VLAN tags are those of its packet's own link layer: Zeek's inner packet of a
+  // tunnel starts without any (Packet::Init), and takes those of an inner Ethernet frame.
+  let vlan = vlanId, innerVlan = innerVlanId;
+  const trailer = linkTrailer;
+  clearEncapsulation();
   let tunnel = linkTunnel;
   let base = data;
   let cap = capLen;
@@ -92,9 +107,29 @@ export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32,
     }
     if (ipStat != Stat.NonTcpIp || depth == MAX_TUNNEL_DEPTH || l4Offset > ipCap) return ipStat;
     // A tunnel: carry on with the packet inside it.
-    const inner = decapsulate(ipProtocol, ip + l4Offset, ipCap - l4Offset);
+    const payload = ip + l4Offset, payloadCap = ipCap - l4Offset;
+    const inner = decapsulate(ipProtocol, payload, payloadCap);
+    const addrLen: u32 = ipVersion == 4 ? 4 : 16;
+    if (ipProtocol == IPPROTO_UDP && payloadCap >= UDP_HEADER_LEN && (inner != NET_OTHER || onTunnelPort(be16(payload), be16(payload + 2)))) {
+      // Zeek's UDP connection of the datagram (UDPAnalyzer): looked up or made, then the checksum
+      // checked, then its last time moved on, then the tunnel's analyzer called.
+      if (deferFragments) return STAT_DEFERRED;
+      const datagramLen = l4Len != 0 ? l4Len : payloadCap;
+      const checksumOk = !verifyChecksums || wire > cap || payloadCap < datagramLen ||
+        udpChecksumOk(payload, datagramLen, ipVersion, ipSrc, ipDst);
+      // The UDP connections' timers run on Zeek's network_time at this frame.
+      const clockNs = mode == MODE_FRAME ? framerClockNs : networkTimeNs;
+      const instance = udpInstance(ipSrc, ipDst, addrLen, payload, vlanKeyOf(vlan, innerVlan), tsNs, clockNs, checksumOk);
+      if (!checksumOk) return Stat.BadChecksum;
+      if (inner == NET_OTHER) return ipStat;
+      if (innerTunnel == Tunnel.Gre) addIpTunnel(innerTunnel, ipProtocol, ipSrc, ipDst, addrLen);
+      else addUdpTunnel(innerTunnel, instance);
+    } else {
+      if (inner == NET_OTHER) return ipStat;
+      addIpTunnel(innerTunnel, ipProtocol, ipSrc, ipDst, addrLen);
+    }
     const skip = l4Offset + innerOffset;
-    if (inner == NET_OTHER || skip > ipCap) return ipStat;
+    if (skip > ipCap) return ipStat;
     if (tunnel == Tunnel.None) tunnel = innerTunnel;
     base = ip + skip;
     cap = ipCap - skip;
@@ -104,10 +139,14 @@ export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32,
       net = inner == NET_ETHERNET ? decodeLink(LINKTYPE_ETHERNET, base, cap) : decodeWifi(base, cap);
       netOff = netOffset;
       ipLimit = linkIpLimit;
+      vlan = vlanId;
+      innerVlan = innerVlanId;
     } else {
       net = inner;
       netOff = 0;
       ipLimit = u32.MAX_VALUE;
+      vlan = -1;
+      innerVlan = -1;
     }
   }
   const tcp = ip + l4Offset;
@@ -126,11 +165,11 @@ export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32,
   const shortToWireshark = trailer > 0 && inFrame && headerEnd <= <usize>capLen && headerEnd > <usize>(capLen - trailer);
   setAnalysisLen(shortToWireshark ? NOT_ANALYZED : linkBound < tcpPayloadLen ? linkBound : tcpPayloadLen);
   if (mode == MODE_FRAME || mode == MODE_MAP) {
-    mapSegment(ipSrc, ipDst, ipVersion == 4 ? 4 : 16, vlan, innerVlan, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
+    mapSegment(ipSrc, ipDst, ipVersion == 4 ? 4 : 16, vlan, innerVlan, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel, encapsulation);
   } else {
     setKey(ipSrc, tcpSrcPort, ipDst, tcpDstPort, ipVersion == 4 ? 4 : 16, vlan, innerVlan);
     // A replica counts every segment in its bucket, as a single pass does, but tracks only its own.
-    if (ownsKey()) trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel);
+    if (ownsKey()) trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel, encapsulation);
   }
   if (drop == DROP_HEADER_CUT) return Stat.TruncatedHeader;
   return drop == DROP_CHECKSUM ? Stat.BadChecksum : Stat.TcpPackets;

@@ -6,6 +6,7 @@ import { Abi, ErrorCode, Flag, Status } from "../src/core/abi";
 import { readRecords, beginFile as beginCaptureFile, consumed } from "./capture/reader";
 import { resetFrames } from "./capture/frame";
 import { resetFragments } from "./decode/fragments";
+import { resetUdpSessions } from "./decode/udp";
 import { setVerifyChecksums } from "./engine";
 import { resetTable, setMaxFlows, setVlanKey } from "./flow/table";
 import { setFastPath, oneStepZeek, oneStepAnalysis, oneStepDecode } from "./flow/path";
@@ -41,6 +42,7 @@ export function reset(flags: u32, maxFlows: u32): Status {
   clearStats();
   resetFrames();
   resetFragments();
+  resetUdpSessions();
   if (!resetTable()) return fail(ErrorCode.OutOfMemory, 0);
   resetTimers();
   resetTracker();

@@ -36,8 +36,8 @@ export class Digest {
   }
 }
 
-/** History letters (Zeek's; lower case for the responder) and the role-flip caret. */
-const HISTORY = /^[\^SHFRIQDATWCGshfriqdatwcg]*$/;
+/** History letters (Zeek's; lower case for the responder), the role-flip caret, and 'X' (past Zeek's limit of tunnel changes), at most once. */
+const HISTORY = /^[\^SHFRIQDATWCGshfriqdatwcg]*X?[\^SHFRIQDATWCGshfriqdatwcg]*$/;
 
 /** What docs/columns.md promises of a run's rows and events, checked over the whole run. */
 export class RowCheck {

@@ -17,3 +17,13 @@ export function foldChecksum(sum: u64): u32 {
   while (s >> 16 != 0) s = (s & 0xffff) + (s >> 16);
   return <u32>s;
 }
+
+/** Whether a TCP or UDP checksum over `len` bytes at `p` is right, with its IPv4 or IPv6 pseudo-header. */
+export function transportChecksumOk(protocol: u32, p: usize, len: u32, ipVersion: u32, src: usize, dst: usize): bool {
+  const addrLen: u32 = ipVersion == 4 ? 4 : 16;
+  let sum = onesComplementSum(src, addrLen, 0);
+  sum = onesComplementSum(dst, addrLen, sum);
+  sum += <u64>protocol + <u64>(len & 0xffff) + <u64>(len >> 16);
+  sum = onesComplementSum(p, len, sum);
+  return foldChecksum(sum) == 0xffff;
+}

@@ -3,7 +3,8 @@
 
 import { Stat } from "../../src/core/abi";
 import { be16, be32 } from "../capture/bytes";
-import { onesComplementSum, foldChecksum } from "./checksum";
+import { transportChecksumOk } from "./checksum";
+import { IPPROTO_TCP } from "./ip";
 
 export const TH_FIN: u32 = 0x01;
 export const TH_SYN: u32 = 0x02;
@@ -121,10 +122,5 @@ function parseOptions(p: usize, len: u32): void {
 
 /** Verifies the TCP checksum over the pseudo-header and `segLen` bytes at `p` (all captured). */
 export function tcpChecksumOk(p: usize, segLen: u32, ipVersion: u32, src: usize, dst: usize): bool {
-  const addrLen: u32 = ipVersion == 4 ? 4 : 16;
-  let sum = onesComplementSum(src, addrLen, 0);
-  sum = onesComplementSum(dst, addrLen, sum);
-  sum += <u64>6 + <u64>(segLen & 0xffff) + <u64>(segLen >> 16);
-  sum = onesComplementSum(p, segLen, sum);
-  return foldChecksum(sum) == 0xffff;
+  return transportChecksumOk(IPPROTO_TCP, p, segLen, ipVersion, src, dst);
 }

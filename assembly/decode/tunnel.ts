@@ -1,7 +1,7 @@
 // Tunnels inside IP, decapsulated as Zeek does so that the inner TCP connection is tracked: IP in
 // IP (RFC 2003, 4in4/6in4/4in6/6in6), GRE (RFC 2784/2890, PPTP's enhanced GRE, ERSPAN I/II/III,
 // Aruba's 802.11 in GRE), and over UDP: VXLAN (RFC 7348, port 4789), Geneve (RFC 8926, 6081),
-// GTP-U (3GPP TS 29.281, 2152), Teredo (RFC 4380, 3544), AYIYA (5072), GRE-in-UDP (RFC 8086, 4754).
+// GTP-U (3GPP TS 29.281, 2152; and 2123, where Zeek's GTPv1 analyzer also listens), Teredo (RFC 4380, 3544), AYIYA (5072), GRE-in-UDP (RFC 8086, 4754).
 
 import { Tunnel } from "../../src/core/abi";
 import { be16 } from "../capture/bytes";
@@ -14,13 +14,14 @@ export const NET_WIFI: i32 = 3;
 
 const IPPROTO_IPIP: u32 = 4;
 const IPPROTO_IPV6: u32 = 41;
-const IPPROTO_UDP: u32 = 17;
+export const IPPROTO_UDP: u32 = 17;
 const IPPROTO_GRE: u32 = 47;
 
-const UDP_HEADER_LEN: u32 = 8;
-const PORT_VXLAN: u32 = 4789;
+export const UDP_HEADER_LEN: u32 = 8;
+export const PORT_VXLAN: u32 = 4789;
 const PORT_GENEVE: u32 = 6081;
 const PORT_GTP_U: u32 = 2152;
+const PORT_GTP_C: u32 = 2123;
 const PORT_TEREDO: u32 = 3544;
 const PORT_AYIYA: u32 = 5072;
 const PORT_GRE_UDP: u32 = 4754;
@@ -72,7 +73,7 @@ export function decapsulate(proto: u32, p: usize, capLen: u32): i32 {
   const n = capLen - UDP_HEADER_LEN;
   if (either(sport, dport, PORT_VXLAN)) return n >= VXLAN_HEADER_LEN ? inner(Tunnel.Vxlan, UDP_HEADER_LEN + VXLAN_HEADER_LEN, NET_ETHERNET) : NET_OTHER;
   if (either(sport, dport, PORT_GENEVE)) return afterGeneve(q, n);
-  if (either(sport, dport, PORT_GTP_U)) return afterGtp(q, n);
+  if (either(sport, dport, PORT_GTP_U) || either(sport, dport, PORT_GTP_C)) return afterGtp(q, n);
   if (either(sport, dport, PORT_TEREDO)) return afterTeredo(q, n);
   if (either(sport, dport, PORT_AYIYA)) return afterAyiya(q, n);
   if (either(sport, dport, PORT_GRE_UDP)) return afterGre(q, n, UDP_HEADER_LEN, Tunnel.Gre);
@@ -88,6 +89,16 @@ export function decapsulate(proto: u32, p: usize, capLen: u32): i32 {
 }
 
 @inline function either(a: u32, b: u32, port: u32): bool { return a == port || b == port; }
+
+/** Whether a UDP datagram with these ports goes to a tunnel's analyzer by its port (see decapsulate). */
+export function onTunnelPort(sport: u32, dport: u32): bool {
+  return isTunnelPort(sport) || isTunnelPort(dport);
+}
+
+@inline function isTunnelPort(port: u32): bool {
+  return port == PORT_VXLAN || port == PORT_GENEVE || port == PORT_GTP_U || port == PORT_GTP_C ||
+    port == PORT_TEREDO || port == PORT_AYIYA || port == PORT_GRE_UDP;
+}
 
 @inline function inner(tunnel: Tunnel, offset: u32, kind: i32): i32 {
   innerTunnel = tunnel;

@@ -114,7 +114,7 @@ function completenessBits(f: Flow, flags: u32, len: u32): u8 {
 function onReset(f: Flow, s: u32, tsNs: i64): void {
   if (f.rstNs == NO_TIME) f.rstNs = tsNs;
   if (f.closedNs == NO_TIME) f.closedNs = tsNs;
-  if (f.closer == Closer.None) f.closer = s == 0 ? Closer.Orig : Closer.Resp;
+  if (f.closer == Closer.None) f.closer = <u8>(s == 0 ? Closer.Orig : Closer.Resp);
   endpointOf(f, 0).rfcState = TcpState.CLOSED;
   endpointOf(f, 1).rfcState = TcpState.CLOSED;
 }
@@ -156,10 +156,10 @@ function onFin(f: Flow, s: u32, tsNs: i64, finSeqAbs: u32, hasAck: bool, ack: u3
   x.finTs = tsNs;
   rareOf(f, s).finSeqAbs = finSeqAbs;
   if (f.closer == Closer.None) {
-    f.closer = s == 0 ? Closer.Orig : Closer.Resp;
+    f.closer = <u8>(s == 0 ? Closer.Orig : Closer.Resp);
   } else if (y.finTs != NO_TIME && !(hasAck && seqGe(ack, rareOf(f, s ^ 1).finSeqAbs + 1))) {
     // This FIN was sent before the peer's FIN arrived: a simultaneous close.
-    f.closer = Closer.Both;
+    f.closer = <u8>Closer.Both;
   }
   const peerClosing = y.rfcState == TcpState.FIN_WAIT_1 || y.rfcState == TcpState.FIN_WAIT_2 || y.rfcState == TcpState.CLOSING;
   if (f.closer == Closer.Both) x.rfcState = y.finAcked ? TcpState.TIME_WAIT : TcpState.CLOSING;

@@ -114,7 +114,6 @@ export const OPT_ISN: u8 = 32;
   rstNs: i64;
   closedNs: i64;
   interface: u32;
-  closer: i32;
   older: u32;              // creation-order list (for the end-of-input flush); of a free record, the next free one
   newer: u32;
   lruPrev: u32;            // activity-order list (for eviction), one of two (tracker.ts)
@@ -123,7 +122,9 @@ export const OPT_ISN: u8 = 32;
   innerVlan: i16;          // and its inner one (inner_vlan)
   hasInterface: bool;
   tunnel: u8;
+  closer: u8;              // Closer
   deferredGenEvent: bool;
+  tunnelled: bool;         // a packet came through a tunnel: FlowRare.encap is not 0 (tracker.ts)
   // Touched by every segment from here on (keyBits shares keyA0's cache line). Canonical key:
   // side A sorts below side B (see table.ts).
   keyBits: u8;
@@ -156,6 +157,12 @@ export const OPT_ISN: u8 = 32;
   wsFirstRttNs: i64;       // Wireshark's ts_first_rtt, the initial RTT (0 = not yet)
 }
 
+/** The rarely touched part of the Flow, after the history. */
+@unmanaged export class FlowRare {
+  encap: u64;              // the encapsulation of its last packet (decode/encap.ts), 0 for none
+  tunnelChanges: u8;       // Zeek's tunnel_changes; past the limit, one more (tracker.ts)
+}
+
 const CACHE_LINE: usize = 64;
 @inline function lineAligned(n: usize): usize { return (n + CACHE_LINE - 1) & ~(CACHE_LINE - 1); }
 export const ENDPOINT_SIZE: usize = (offsetof<Endpoint>() + 7) & ~7;
@@ -165,8 +172,9 @@ const ENDPOINTS_OFFSET: usize = (offsetof<Flow>() + 7) & ~7;
 const BLOCKS_OFFSET: usize = lineAligned(ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE);
 const RARE_OFFSET: usize = BLOCKS_OFFSET + 2 * BLOCKS_SIZE;
 const HISTORY_OFFSET: usize = RARE_OFFSET + 2 * RARE_SIZE;
+const FLOW_RARE_OFFSET: usize = (HISTORY_OFFSET + <usize>Abi.HistoryBytes + 7) & ~7;
 /** Records are whole cache lines (the arena starts on a page), so the hot stretch is the same lines in each. */
-export const FLOW_SIZE: usize = lineAligned(HISTORY_OFFSET + <usize>Abi.HistoryBytes);
+export const FLOW_SIZE: usize = lineAligned(FLOW_RARE_OFFSET + offsetof<FlowRare>());
 
 export const NO_TIME: i64 = i64.MIN_VALUE;
 
@@ -187,6 +195,10 @@ export const NO_TIME: i64 = i64.MIN_VALUE;
 
 @inline export function historyOf(f: Flow): usize {
   return changetype<usize>(f) + HISTORY_OFFSET;
+}
+
+@inline export function flowRareOf(f: Flow): FlowRare {
+  return changetype<FlowRare>(changetype<usize>(f) + FLOW_RARE_OFFSET);
 }
 
 /** Swaps the originator's and responder's records (Zeek's FlipRoles): endpoints, blocks, rare parts. */

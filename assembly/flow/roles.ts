@@ -53,8 +53,8 @@ export function flipRoles(f: Flow): void {
   const seen = f.firstPacketSeen;
   f.firstPacketSeen = <u8>(((seen & 1) << 1) | ((seen & 2) >> 1));
   f.isPartial = false;
-  if (f.closer == Closer.Orig) f.closer = Closer.Resp;
-  else if (f.closer == Closer.Resp) f.closer = Closer.Orig;
+  if (f.closer == Closer.Orig) f.closer = <u8>Closer.Resp;
+  else if (f.closer == Closer.Resp) f.closer = <u8>Closer.Orig;
   appendLetter(f, LETTER_CARET);
   putEvent(f.connId, frameTsNs, frameIndex, DIR_NONE, Event.Flip, endpointOf(f, 0).rfcState, endpointOf(f, 1).rfcState);
 }

@@ -96,6 +96,21 @@ export function setKeyHashed(src: usize, sport: u32, dst: usize, dport: u32, add
   keyHash = hash;
 }
 
+/** The VLAN part of a connection key: outer | inner << 16 (0: none) with connKey "vlan", else 0. */
+@inline export function vlanKeyOf(vlan: i32, innerVlan: i32): u32 {
+  return vlanKey ? (vlan > 0 ? <u32>vlan : 0) | ((innerVlan > 0 ? <u32>innerVlan : 0) << 16) : 0;
+}
+
+/**
+ * Whether the current packet's destination is IPAddr::IsBroadcast: 255.255.255.255, also as an
+ * IPv4-mapped IPv6 address (Zeek stores every address as IPv6 and calls those IPv4).
+ */
+export function keyDestinationIsBroadcast(): bool {
+  const d0 = packetFromA ? keyB0 : keyA0, d1 = packetFromA ? keyB1 : keyA1;
+  if (keyBits == KEY_IPV6) return d0 == 0 && d1 == 0xffffffff_ffff0000;
+  return d0 == 0xffffffff;
+}
+
 /** The key in canonical order (the lower address first), which makes it the same both ways. */
 @inline function orderKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32, innerVlan: i32): void {
   let s0: u64, s1: u64, d0: u64, d1: u64;
@@ -114,7 +129,7 @@ export function setKeyHashed(src: usize, sport: u32, dst: usize, dport: u32, add
   keyPortB = srcFirst ? dport : sport;
   packetVlan = vlan;
   packetInnerVlan = innerVlan;
-  keyVlan = vlanKey ? (vlan > 0 ? <u32>vlan : 0) | ((innerVlan > 0 ? <u32>innerVlan : 0) << 16) : 0;
+  keyVlan = vlanKeyOf(vlan, innerVlan);
   keyBits = addrLen == 16 ? KEY_IPV6 : 0;
 }
 

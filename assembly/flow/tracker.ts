@@ -4,8 +4,9 @@
 
 import { EndReason, Event, Stat, Tunnel } from "../../src/core/abi";
 import { putEvent, eventsRoom, DIR_NONE } from "../out/events";
-import { Flow, Zeek, NO_TIME, endpointOf, rareOf } from "./record";
-import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows, maxFlows } from "./table";
+import { Flow, Zeek, NO_TIME, endpointOf, rareOf, flowRareOf } from "./record";
+import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows, maxFlows, keyDestinationIsBroadcast } from "./table";
+import { appendLetter } from "./history";
 import { NO_TIMER, nextDeadline, popTimer, poppedDeadlineNs } from "./timers";
 import { mode, MODE_REDUCE, MODE_REPLICA, noteCreated } from "../parallel/parts";
 import { processSegment, processInOrder, checksumError, HANDSHAKE_INACTIVITY_NS } from "./zeek";
@@ -83,7 +84,7 @@ function runTimers(): bool {
  * One TCP segment whose key was set with setKey. `capturedLen` is how much of the payload the
  * capture holds; `drop` says why it goes no further than the lookup (see DROP_*).
  */
-export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel): void {
+export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel, encap: u64): void {
   let idx = findFlow();
   frameRows = 0;
   if (idx != NO_FLOW && isReuse(flowAt(idx), flags, seq)) {
@@ -91,7 +92,8 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
     endFlow(idx, EndReason.Reuse, tsNs);
     idx = NO_FLOW;
   }
-  if (idx == NO_FLOW) idx = createFlow(tsNs, flags, srcPort, dstPort, drop, tunnel);
+  if (idx == NO_FLOW) idx = createFlow(tsNs, flags, srcPort, dstPort, drop, tunnel, encap);
+  else if (encap != 0 || flowAt(idx).tunnelled) checkEncapsulation(flowAt(idx), encap);
   const f = flowAt(idx);
   const isOrig = packetFromA == f.origIsA;
   if (drop != DROP_NONE) {
@@ -175,7 +177,31 @@ function isReuse(f: Flow, flags: u32, seq: u32): bool {
   return true;
 }
 
-function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32, tunnel: Tunnel): u32 {
+/** Tunnel::max_changes_per_connection (init-bare.zeek). */
+const MAX_TUNNEL_CHANGES: u8 = 5;
+/** tunnelChanges once the limit was passed and 'X' added. */
+const TUNNEL_CHANGES_X: u8 = MAX_TUNNEL_CHANGES + 1;
+const LETTER_X: u32 = 0x58;
+
+/**
+ * Connection::CheckEncapsulation (Conn.cc), for a packet of a connection that existed before it:
+ * a tunnel_changed for each change of encapsulation, and past Tunnel::max_changes_per_connection
+ * the history letter 'X' (CheckHistory with HIST_ANALYZER_LIMIT_REACHED: once).
+ */
+function checkEncapsulation(f: Flow, encap: u64): void {
+  const rare = flowRareOf(f);
+  if (rare.encap == encap) return;
+  rare.encap = encap;
+  f.tunnelled = encap != 0;
+  if (rare.tunnelChanges < MAX_TUNNEL_CHANGES) {
+    rare.tunnelChanges++;
+  } else if (rare.tunnelChanges == MAX_TUNNEL_CHANGES) {
+    rare.tunnelChanges = TUNNEL_CHANGES_X;
+    appendLetter(f, LETTER_X);
+  }
+}
+
+function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32, tunnel: Tunnel, encap: u64): u32 {
   if (liveFlows >= maxFlows) evictOne(tsNs);
   const idx = insertFlow();
   const f = flowAt(idx);
@@ -187,6 +213,8 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
   f.interface = frameInterface;
   f.hasInterface = frameHasInterface;
   f.tunnel = <u8>tunnel;
+  flowRareOf(f).encap = encap;
+  f.tunnelled = encap != 0;
   f.startNs = tsNs;
   f.lastNs = tsNs;
   f.lastPacketNs = tsNs;
@@ -216,8 +244,9 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
   newest = idx;
   f.lruStamp = frameIndex;
   lruAppend(idx, ATTEMPTS);
-  // A segment whose options the snap length cut does not flip (Zeek baseline core.vntag-in-vlan).
-  if (drop != DROP_HEADER_CUT && flipAtCreation(flags, srcPort, dstPort)) flipRoles(f);
+  // A segment whose options the snap length cut does not flip (Zeek baseline core.vntag-in-vlan);
+  // nor does one to the broadcast address (IPBasedAnalyzer::NewConn).
+  if (drop != DROP_HEADER_CUT && flipAtCreation(flags, srcPort, dstPort) && !keyDestinationIsBroadcast()) flipRoles(f);
   setMax(Stat.PeakFlows, liveFlows);
   return idx;
 }

@@ -1,13 +1,13 @@
 // A mapper of a parallel run (parts.ts): decodes framed chunks into the partitions.
 
 import { setFrame } from "../capture/frame";
-import { decodeFrame } from "../engine";
+import { decodeFrame, setDecodeClock } from "../engine";
 import { count } from "../stats";
 import { DESC_SIZE, STAT_DEFERRED, noteDeferred, setDeferFragments, setMapIndex } from "./parts";
 
 /**
  * A mapper: decodes `n` framed frames (descriptors at `desc`, data offsets from `chunk`) into the
- * partitions. With `defer`, fragments are not decoded but listed (deferredIndex) for the framer.
+ * partitions. With `defer`, fragments and UDP tunnels are not decoded but listed (deferredIndex) for the framer.
  * `firstIndex` numbers the frames for index-keyed state; `indexes`, when not 0, gives each
  * frame's index within its chunk (the framer's deferred frames), else it is its position.
  */
@@ -20,6 +20,7 @@ export function mapFrames(desc: usize, n: u32, chunk: usize, defer: bool, indexe
     const capLen = load<u32>(d, 12), origLen = load<u32>(d, 16), linkType = load<u32>(d, 20);
     const data = chunk + <usize>load<u32>(d, 8);
     setFrame(tsNs, load<u32>(d, 24), load<u32>(d, 28) != 0);
+    setDecodeClock(load<i64>(d, 32));
     const stat = decodeFrame(tsNs, capLen, origLen, linkType, data);
     if (stat == STAT_DEFERRED) noteDeferred(i); else count(stat);
   }

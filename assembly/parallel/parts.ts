@@ -62,6 +62,7 @@ export function setFrameInput(input: usize): void { frameInput = input; }
 /** Sets this instance's part, and the partitions it maps into (framer and mappers). */
 export function setMode(m: u32, n: u32): void {
   mode = m;
+  framerClockNs = i64.MIN_VALUE;
   createdLen = 0;
   deferredLen = 0;
   descLen = 0;
@@ -92,7 +93,7 @@ export function clearPartitions(): void {
   deferredLen = 0;
 }
 
-/** Whether decodeFrame hands fragments back instead of reassembling them. */
+/** Whether decodeFrame hands fragments and UDP tunnels back instead of decoding them (their state is sequential). */
 export let deferFragments: bool = false;
 
 export function setDeferFragments(on: bool): void { deferFragments = on; }
@@ -133,11 +134,16 @@ export function frameOut(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, if
   store<u32>(d, linkType, 20);
   store<u32>(d, iface, 24);
   store<u32>(d, hasIface ? 1 : 0, 28);
+  if (tsNs > framerClockNs) framerClockNs = tsNs;
+  store<i64>(d, framerClockNs, 32);
   descLen++;
 }
 
-/** A frame descriptor: time, data offset in the chunk, lengths, link type, interface. */
-export const DESC_SIZE: usize = 32;
+/** The latest frame time the framer has seen: a single pass's clock at that frame. */
+let framerClockNs: i64 = i64.MIN_VALUE;
+
+/** A frame descriptor: time, data offset in the chunk, lengths, link type, interface, the clock. */
+export const DESC_SIZE: usize = 40;
 let descBase: usize = 0;
 let descCap: u32 = 0;
 let descLen: u32 = 0;
@@ -160,7 +166,7 @@ function noteTime(tsNs: i64): void {
  * Where a single pass would call trackSegment: writes the segment, with everything the flow layer
  * reads of the frame and its decoding, to the partition of its flow.
  */
-export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, innerVlan: i32, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel): void {
+export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, innerVlan: i32, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel, encap: u64): void {
   setKey(src, srcPort, dst, dstPort, addrLen, vlan, innerVlan);
   const j = partitionOf(keyHash);
   const size = <usize>(RECORD_FIXED + 2 * addrLen + 7) & ~<usize>7;
@@ -181,7 +187,8 @@ export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, inne
   store<u32>(r, ipTotalLen, 24);
   store<u32>(r, tcpAnalysisLen, 28);
   store<u32>(r, frameInterface, 32);
-  store<i32>(r, vlan, 36);
+  store<i16>(r, <i16>vlan, 36);
+  store<i16>(r, <i16>innerVlan, 38);
   store<i32>(r, optMss, 40);
   store<u16>(r, <u16>srcPort, 44);
   store<u16>(r, <u16>dstPort, 46);
@@ -192,7 +199,7 @@ export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, inne
   store<u8>(r, <u8>drop, 53);
   store<u8>(r, <u8>tunnel, 54);
   store<u8>(r, <u8>addrLen, 55);
-  store<i32>(r, innerVlan, 56);
+  store<u64>(r, encap, 56);
   memory.copy(r + RECORD_FIXED, src, addrLen);
   memory.copy(r + RECORD_FIXED + addrLen, dst, addrLen);
   unchecked(partLen[j] = used + size);

@@ -72,7 +72,7 @@ interface CoreExports {
 export enum Part { Single = 0, Framer = 1, Mapper = 2, Reducer = 3, Replica = 4 }
 
 /** Bytes of one frame descriptor (assembly/parallel/parts.ts DESC_SIZE). */
-export const DESC_SIZE = 32;
+export const DESC_SIZE = 40;
 
 /** Frames the framer read: their times, descriptors, and the bytes they point into. */
 export interface FramedChunk {

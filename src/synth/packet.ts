@@ -417,6 +417,33 @@ export function udpPacket(src: string, dst: string, sport: number, dport: number
   return packet;
 }
 
+/**
+ * An IPv4 or IPv6 packet of protocol `protocol` carrying `payload` as it is (a tunnel's outer
+ * packet: GRE is 47, IP in IP 4 and 41).
+ */
+export function ipDatagram(src: string, dst: string, protocol: number, payload: Uint8Array): Uint8Array {
+  const env = ipEnvelope(src, dst, protocol, payload.length, {});
+  env.packet.set(payload, env.l4Offset);
+  return env.packet;
+}
+
+/** How udpDatagram fills the UDP checksum. */
+export type UdpChecksum = "valid" | "zero" | "bad";
+
+/** An IPv4 or IPv6 UDP datagram carrying `payload` (a tunnel's), its checksum as asked. */
+export function udpDatagram(src: string, dst: string, sport: number, dport: number, payload: Uint8Array, checksum: UdpChecksum = "valid"): Uint8Array {
+  const env = ipEnvelope(src, dst, IPPROTO_UDP, UDP_HEADER_LEN + payload.length, {});
+  const { packet, l4Offset: at } = env;
+  putU16(packet, at, sport);
+  putU16(packet, at + 2, dport);
+  putU16(packet, at + UDP_LENGTH, UDP_HEADER_LEN + payload.length);
+  packet.set(payload, at + UDP_HEADER_LEN);
+  if (checksum === "zero") return packet;
+  putTransportChecksum(env, IPPROTO_UDP, UDP_CHECKSUM, checksum === "bad");
+  if (checksum === "valid" && packet[at + UDP_CHECKSUM] === 0 && packet[at + UDP_CHECKSUM + 1] === 0) putU16(packet, at + UDP_CHECKSUM, 0xffff);
+  return packet;
+}
+
 /** An ICMP echo request (ICMPv6 for IPv6 addresses) with a 56-byte pattern payload. */
 export function icmpEcho(src: string, dst: string, id = 1, sequence = 1): Uint8Array {
   const isV6 = src.includes(":");
