@@ -112,7 +112,7 @@ export interface Stats {
   badHeaders: number;
   /** Frames of a link type synfin does not decode. */
   unsupportedLinkType: number;
-  /** Packets dropped for a bad IPv4 or TCP checksum (with verifyChecksums). */
+  /** Packets dropped for a bad IPv4, TCP or tunnel-carrying UDP checksum (with verifyChecksums). */
   badChecksums: number;
   /** Records cut short by the end of a file. */
   truncatedRecords: number;

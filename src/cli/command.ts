@@ -33,7 +33,8 @@ writes one row per TCP connection.
   -o, --output FILE    write to FILE instead of standard output
   --events FILE        also write the events table (one row per lifecycle transition) to FILE,
                        in the output format (NDJSON when the output is the summary table)
-  --verify-checksums   drop packets with a bad IPv4 header or TCP checksum (as Zeek without -C)
+  --verify-checksums   drop packets with a bad IPv4 header, TCP or tunnel's UDP checksum (as
+                       Zeek without -C)
   --conn-key KEY       what makes packets one connection: five-tuple (default: addresses and
                        ports, as Zeek and tshark) or vlan (also the outer and inner VLAN tags, as
                        Zeek's conn_key/vlan_fivetuple; --format zeek then writes id.ctx.vlan and

@@ -79,7 +79,7 @@ export enum Stat {
   BadHeader = 6,
   /** Frames of a link type the decoder does not handle. */
   UnsupportedLinkType = 7,
-  /** Packets dropped for a bad IPv4 header or TCP checksum (only with VerifyChecksums). */
+  /** Packets dropped for a bad IPv4 header, TCP or tunnel-carrying UDP checksum (only with VerifyChecksums). */
   BadChecksum = 8,
   /** Packet records cut short by the end of the file. */
   TruncatedRecord = 9,
