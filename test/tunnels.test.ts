@@ -151,3 +151,30 @@ describe("no flip towards the broadcast address (IPBasedAnalyzer::NewConn)", () 
     expect(await onlyRow(from80("255.255.255.255"))).toMatchObject({ orig_h: SERVER, orig_p: 80, history: "D" });
   });
 });
+
+describe("the UDP connections behind tunnels are bounded in number (assembly/decode/udp.ts)", () => {
+  /** Seven packets of the connection through one VXLAN 4-tuple, each before a burst of `burst` other 4-tuples, all within seconds. */
+  const bursts = (burst: number) => {
+    const empty = Uint8Array.from(VXLAN_HEADER);
+    const packets: CapturedPacket[] = [];
+    let t = START_NS;
+    for (let i = 0; i < 7; i++) {
+      packets.push({ tsNs: t, data: vxlan(segment(i), 50000) });
+      for (let k = 0; k < burst; k++) {
+        t += 10_000n;
+        const other = udpDatagram("192.0.2.1", `198.51.${100 + (k >> 8)}.${k & 0xff}`, 40000 + i, VXLAN_PORT, empty);
+        packets.push({ tsNs: t, data: frame(other, { link: "ethernet" }) });
+      }
+    }
+    return pcapOf(packets);
+  };
+
+  it("a connection stays one through the table's growth, and is forgotten only past max(4096, maxFlows) others", async () => {
+    // Each burst is three times 4,096 newer 4-tuples: whatever the moments the table is rebuilt,
+    // one comes after the connection's 4-tuple is among the least recently active.
+    const capture = bursts(3 * 4096);
+    expect((await analyzeRows(capture)).rows.find((r) => r.resp_p === 80)?.history).toBe("D");
+    // With maxFlows 100, at most 4,096 are remembered: each burst forgets the connection's 4-tuple.
+    expect((await analyzeRows(capture, { maxFlows: 100 })).rows.find((r) => r.resp_p === 80)?.history).toBe("DX");
+  });
+});

@@ -14,8 +14,11 @@
 import { be16 } from "../capture/bytes";
 import { transportChecksumOk } from "./checksum";
 import { PORT_VXLAN, UDP_HEADER_LEN } from "./tunnel";
+import { maxFlows } from "../flow/table";
 
 const INACTIVITY_NS: i64 = 60_000_000_000;
+/** At least this many UDP connections are remembered at once (and at least maxFlows). */
+const MIN_REMEMBERED: u32 = 4096;
 const IPPROTO_UDP: u32 = 17;
 const VXLAN_HEADER_LEN: u32 = 8;
 const VXLAN_FLAG_I: u32 = 0x08;
@@ -137,13 +140,21 @@ function find(): u32 {
 /**
  * Rebuilds the table without the connections that have timed out by `clockNs` (a later packet
  * of theirs starts a new instance whether or not the slot is kept), doubling it if the live ones
- * still fill a quarter. The table holds the UDP tunnel connections of the last minute of packet time.
+ * still fill a quarter. The table holds the UDP tunnel connections of the last minute of packet
+ * time, at most max(MIN_REMEMBERED, maxFlows) of them: past that, the least recently active are
+ * forgotten (their next datagram starts a new connection, as eviction past maxFlows does for TCP).
  */
 function grow(clockNs: i64): void {
   const oldSlots = slots, oldCount = slotCount;
-  let live: u32 = 0;
-  for (let i: u32 = 0; i < oldCount; i++) if (isLive(oldSlots + <usize>i * SLOT_SIZE, clockNs)) live++;
-  let count = oldCount;
+  const remembered = maxFlows > MIN_REMEMBERED ? maxFlows : MIN_REMEMBERED;
+  // Forgotten: silent longer than `idleNs` (dead at first; the window halves while too many are left).
+  let idleNs = INACTIVITY_NS;
+  let live = countLive(oldSlots, oldCount, clockNs, idleNs);
+  while (live > remembered >> 1 && idleNs > 0) {
+    idleNs >>= 1;
+    live = countLive(oldSlots, oldCount, clockNs, idleNs);
+  }
+  let count = INITIAL_SLOTS;
   while (live * 4 >= count) count *= 2;
   slots = heap.alloc(<usize>count * SLOT_SIZE);
   slotCount = count;
@@ -152,7 +163,7 @@ function grow(clockNs: i64): void {
   const saved0 = k0, saved1 = k1, saved2 = k2, saved3 = k3, savedPorts = kPorts, savedVlans = kVlans, savedBits = kBits;
   for (let i: u32 = 0; i < oldCount; i++) {
     const o = oldSlots + <usize>i * SLOT_SIZE;
-    if (!isLive(o, clockNs)) continue;
+    if (!isKept(o, clockNs, idleNs)) continue;
     k0 = load<u64>(o, E_A0); k1 = load<u64>(o, E_A0 + 8); k2 = load<u64>(o, E_B0); k3 = load<u64>(o, E_B0 + 8);
     kPorts = load<u32>(o, E_PORTS); kVlans = load<u32>(o, E_VLANS); kBits = load<u32>(o, E_BITS);
     memory.copy(slotAt(find()), o, SLOT_SIZE);
@@ -162,9 +173,18 @@ function grow(clockNs: i64): void {
   k0 = saved0; k1 = saved1; k2 = saved2; k3 = saved3; kPorts = savedPorts; kVlans = savedVlans; kBits = savedBits;
 }
 
-@inline function isLive(s: usize, clockNs: i64): bool {
-  return load<u32>(s, E_INSTANCE) != 0 &&
-    !(load<i64>(s, E_DEADLINE) <= clockNs && load<i64>(s, E_LAST) + INACTIVITY_NS <= clockNs);
+/** Whether the slot holds a connection alive at `clockNs` that was active within `idleNs`. */
+@inline function isKept(s: usize, clockNs: i64, idleNs: i64): bool {
+  if (load<u32>(s, E_INSTANCE) == 0) return false;
+  const last = load<i64>(s, E_LAST);
+  if (load<i64>(s, E_DEADLINE) <= clockNs && last + INACTIVITY_NS <= clockNs) return false; // timed out
+  return idleNs >= INACTIVITY_NS || last + idleNs > clockNs;
+}
+
+function countLive(base: usize, count: u32, clockNs: i64, idleNs: i64): u32 {
+  let live: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) if (isKept(base + <usize>i * SLOT_SIZE, clockNs, idleNs)) live++;
+  return live;
 }
 
 /**
