@@ -9,6 +9,7 @@
 // GRE in UDP is a GRE tunnel of protocol 17, as Zeek's GRE analyzer makes it.
 
 import { Tunnel } from "../../src/core/abi";
+import { orderPair, pairA0, pairA1, pairB0, pairB1 } from "./ip";
 
 /** The current packet's encapsulation (see above); decodeFrame builds it layer by layer. */
 export let encapsulation: u64 = 0;
@@ -33,21 +34,13 @@ export function clearEncapsulation(): void {
 
 /** Adds an IP or GRE tunnel between `src` and `dst` (`addrLen` bytes each), outer protocol `ipProtocol`. */
 export function addIpTunnel(tunnel: Tunnel, ipProtocol: u32, src: usize, dst: usize, addrLen: u32): void {
-  let s0: u64, s1: u64, d0: u64, d1: u64;
-  if (addrLen == 4) {
-    s0 = <u64>load<u32>(src); s1 = 0;
-    d0 = <u64>load<u32>(dst); d1 = 0;
-  } else {
-    s0 = load<u64>(src); s1 = load<u64>(src, 8);
-    d0 = load<u64>(dst); d1 = load<u64>(dst, 8);
-  }
   // Reversing the endpoints is still the same tunnel.
-  const srcFirst = s0 < d0 || (s0 == d0 && s1 <= d1);
+  orderPair(src, 0, dst, 0, addrLen);
   let h = mix(encapsulation, zeekType(tunnel) | <u64>ipProtocol << 8 | <u64>addrLen << 16);
-  h = mix(h, srcFirst ? s0 : d0);
-  h = mix(h, srcFirst ? s1 : d1);
-  h = mix(h, srcFirst ? d0 : s0);
-  set(mix(h, srcFirst ? d1 : s1));
+  h = mix(h, pairA0);
+  h = mix(h, pairA1);
+  h = mix(h, pairB0);
+  set(mix(h, pairB1));
 }
 
 /** Adds a tunnel carried by the UDP connection numbered `instance` (udp.ts). */

@@ -134,3 +134,29 @@ function decodeIpv6(p: usize, capLen: u32, wireLen: u32): Stat {
   l4Len = end - off;
   return next == IPPROTO_TCP ? Stat.TcpPackets : Stat.NonTcpIp;
 }
+
+// Two endpoints in canonical order (the lower address, then port, first), the same for both
+// directions: the key of a UDP connection (udp.ts) and of an IP tunnel (encap.ts). The flow
+// table orders its key in place (flow/table.ts), on the per-packet path.
+export let pairA0: u64 = 0;
+export let pairA1: u64 = 0;
+export let pairB0: u64 = 0;
+export let pairB1: u64 = 0;
+/** Side A's port | side B's port << 16. */
+export let pairPorts: u32 = 0;
+
+/** Orders `src`:`sport` and `dst`:`dport` (`addrLen`-byte addresses; IPv4 in the low word) into pair*. */
+export function orderPair(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32): void {
+  let s0: u64, s1: u64, d0: u64, d1: u64;
+  if (addrLen == 4) {
+    s0 = <u64>load<u32>(src); s1 = 0;
+    d0 = <u64>load<u32>(dst); d1 = 0;
+  } else {
+    s0 = load<u64>(src); s1 = load<u64>(src, 8);
+    d0 = load<u64>(dst); d1 = load<u64>(dst, 8);
+  }
+  const srcFirst = s0 < d0 || (s0 == d0 && (s1 < d1 || (s1 == d1 && sport <= dport)));
+  pairA0 = srcFirst ? s0 : d0; pairA1 = srcFirst ? s1 : d1;
+  pairB0 = srcFirst ? d0 : s0; pairB1 = srcFirst ? d1 : s1;
+  pairPorts = srcFirst ? sport | (dport << 16) : dport | (sport << 16);
+}

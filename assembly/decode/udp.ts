@@ -13,6 +13,7 @@
 
 import { be16 } from "../capture/bytes";
 import { transportChecksumOk } from "./checksum";
+import { orderPair, pairA0, pairA1, pairB0, pairB1, pairPorts } from "./ip";
 import { PORT_VXLAN, UDP_HEADER_LEN } from "./tunnel";
 import { maxFlows } from "../flow/table";
 
@@ -101,18 +102,9 @@ export function udpInstance(src: usize, dst: usize, addrLen: u32, udp: usize, vl
 @inline function slotAt(i: u32): usize { return slots + <usize>i * SLOT_SIZE; }
 
 function setSessionKey(src: usize, dst: usize, addrLen: u32, sport: u32, dport: u32, vlans: u32): void {
-  let s0: u64, s1: u64, d0: u64, d1: u64;
-  if (addrLen == 4) {
-    s0 = <u64>load<u32>(src); s1 = 0;
-    d0 = <u64>load<u32>(dst); d1 = 0;
-  } else {
-    s0 = load<u64>(src); s1 = load<u64>(src, 8);
-    d0 = load<u64>(dst); d1 = load<u64>(dst, 8);
-  }
-  const srcFirst = s0 < d0 || (s0 == d0 && (s1 < d1 || (s1 == d1 && sport <= dport)));
-  k0 = srcFirst ? s0 : d0; k1 = srcFirst ? s1 : d1;
-  k2 = srcFirst ? d0 : s0; k3 = srcFirst ? d1 : s1;
-  kPorts = srcFirst ? sport | (dport << 16) : dport | (sport << 16);
+  orderPair(src, sport, dst, dport, addrLen);
+  k0 = pairA0; k1 = pairA1; k2 = pairB0; k3 = pairB1;
+  kPorts = pairPorts;
   kVlans = vlans;
   kBits = addrLen;
 }
