@@ -2,7 +2,6 @@
 // decoding, then the flow layer. Every record lands in exactly one accounting bucket.
 
 import { Stat } from "../src/core/abi";
-import { setFrame } from "./capture/frame";
 import { Tunnel } from "../src/core/abi";
 import { decodeLink, decodeWifi, netOffset, vlanId, innerVlanId, linkTunnel, linkIpLimit, linkTrailer, LINKTYPE_ETHERNET, NET_IPV4, NET_OTHER, NET_TRUNCATED, NET_UNSUPPORTED } from "./decode/link";
 import { decodeIp, ipVersion, ipSrc, ipDst, ipTotalLen, ipProtocol, l4Offset, l4Len, ipFragmentWhole, ipFragmentOffset, ipMoreFragments } from "./decode/ip";
@@ -15,13 +14,16 @@ import { NOT_ANALYZED, decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq,
 import { setKey, vlanKeyOf } from "./flow/table";
 import { advanceTime, trackSegment, setClockIndex, networkTimeNs, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
 import { outRoom, outFull } from "./out/columns";
-import { mode, MODE_FRAME, MODE_MAP, MODE_SINGLE, MODE_REPLICA, frameOut, frameInput, mapSegment, ownsKey, deferFragments, STAT_DEFERRED } from "./parallel/parts";
+import { mode, MODE_FRAME, MODE_MAP, MODE_SINGLE, MODE_REPLICA, frameOut, frameInput, mapSegment, ownsKey, deferFragments, STAT_DEFERRED, FILTERED_TIME, LINKTYPE_FILTERED } from "./parallel/parts";
 import { frameIndex } from "./capture/frame";
 import { eventsRoom } from "./out/events";
 import { MAX_EVENTS_PER_SEGMENT } from "./flow/lifecycle";
 import { count } from "./stats";
 import { trackCommonFrame } from "./common";
 import { fastPath } from "./flow/path";
+import { filterOn, filterFrame, FILTER_REJECT, FILTER_REFUSED } from "./filter";
+import { swapped } from "./capture/bytes";
+import { setFrame, skipFrame } from "./capture/frame";
 
 export let verifyChecksums: bool = false;
 
@@ -37,11 +39,27 @@ export function setDecodeClock(clockNs: i64): void {
   framerClockNs = clockNs;
 }
 
+/** Set when deliverFrame refused a record because the filter cannot be applied to its link type. */
+export let frameRefused: bool = false;
+
+export function resetEngine(): void {
+  frameRefused = false;
+}
+
 /**
  * Takes one framed record. Returns false, consuming nothing, when the output batch must be
- * drained first (timers due before this record, or the row a port reuse may write).
+ * drained first (timers due before this record, or the row a port reuse may write), or when the
+ * capture filter cannot be applied to the record's link type (`frameRefused`: the reader stops).
  */
 export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, iface: u32, hasIface: bool, data: usize): bool {
+  if (filterOn) {
+    const verdict = filterFrame(linkType, swapped, data, capLen, origLen);
+    if (verdict == FILTER_REFUSED) {
+      frameRefused = true;
+      return false;
+    }
+    if (verdict == FILTER_REJECT) return skipRecord();
+  }
   if (mode == MODE_FRAME) {
     // A parallel run's framer: workers decode the frame; the reducers' clocks take its time.
     count(Stat.Records);
@@ -55,6 +73,25 @@ export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32
   setFrame(tsNs, iface, hasIface);
   count(Stat.Records);
   count(decodeFrame(tsNs, capLen, origLen, linkType, data));
+  return true;
+}
+
+/**
+ * A record the filter rejected: counted, and given its index, but otherwise as if the capture did
+ * not hold it (as the capture tcpdump writes with the filter does not): it moves no clock and
+ * runs no timer, not even one already due (a packet whose time lies behind the clock can arm
+ * one). A parallel run's framer puts it in the time track as FILTERED_TIME, which the reducers
+ * pass over alike.
+ */
+function skipRecord(): bool {
+  if (mode == MODE_FRAME) {
+    count(Stat.Records);
+    frameOut(FILTERED_TIME, 0, 0, LINKTYPE_FILTERED, 0, false, frameInput, frameInput);
+    return true;
+  }
+  skipFrame();
+  count(Stat.Records);
+  count(Stat.Filtered);
   return true;
 }
 

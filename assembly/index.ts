@@ -7,7 +7,9 @@ import { readRecords, beginFile as beginCaptureFile, consumed } from "./capture/
 import { resetFrames } from "./capture/frame";
 import { resetFragments } from "./decode/fragments";
 import { resetUdpSessions } from "./decode/udp";
-import { setVerifyChecksums } from "./engine";
+import { setVerifyChecksums, resetEngine } from "./engine";
+export { filterBuffer, setFilter } from "./filter";
+import { refusedLinkType } from "./filter";
 import { resetTable, setMaxFlows, setVlanKey } from "./flow/table";
 import { setFastPath, oneStepZeek, oneStepAnalysis, oneStepDecode } from "./flow/path";
 import { FLOW_SIZE } from "./flow/record";
@@ -47,6 +49,7 @@ export function reset(flags: u32, maxFlows: u32): Status {
   resetTimers();
   resetTracker();
   beginCaptureFile();
+  resetEngine();
   setVerifyChecksums((flags & Flag.VerifyChecksums) != 0);
   setFastPath((flags & Flag.ExactPathOnly) == 0);
   setVlanKey((flags & Flag.VlanKey) != 0);
@@ -165,6 +168,11 @@ export function errorCode(): u32 {
 
 export function errorOffset(): u64 {
   return lastErrorOffset;
+}
+
+/** With ErrorCode.FilterRefused: the link type of the record the filter could not be applied to. */
+export function filterRefusedLinkType(): u32 {
+  return refusedLinkType;
 }
 
 /**

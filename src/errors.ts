@@ -5,7 +5,7 @@ import { ErrorCode } from "./core/abi.js";
 export type SynfinErrorCode =
   | "NOT_A_CAPTURE" | "TRUNCATED_FILE_HEADER" | "IMPOSSIBLE_RECORD_LENGTH" | "BAD_BLOCK_LENGTH"
   | "BLOCK_LENGTH_MISMATCH" | "BAD_SECTION_HEADER" | "READ_FAILED"
-  | "OUT_OF_MEMORY" | "WORKER_FAILED";
+  | "OUT_OF_MEMORY" | "WORKER_FAILED" | "BAD_FILTER" | "FILTER_REFUSED";
 
 const CODES: Record<ErrorCode, [SynfinErrorCode, string]> = {
   [ErrorCode.None]: ["READ_FAILED", "unknown error"],
@@ -16,6 +16,7 @@ const CODES: Record<ErrorCode, [SynfinErrorCode, string]> = {
   [ErrorCode.BlockLengthMismatch]: ["BLOCK_LENGTH_MISMATCH", "a pcapng block's trailing length differs from its leading length (damaged file)"],
   [ErrorCode.BadSectionHeader]: ["BAD_SECTION_HEADER", "a pcapng section header has an unknown byte-order magic or version"],
   [ErrorCode.OutOfMemory]: ["OUT_OF_MEMORY", "the flow table does not fit in the memory limit"],
+  [ErrorCode.FilterRefused]: ["FILTER_REFUSED", "the filter cannot be applied to this record's link type"],
 };
 
 export class SynfinError extends Error {
@@ -32,8 +33,8 @@ export class SynfinError extends Error {
     super(file ? `${file}: ${detail} at byte offset ${offset}` : detail);
   }
 
-  static fromCore(code: ErrorCode, file: string, offset: number): SynfinError {
-    const [name, detail] = CODES[code] ?? CODES[ErrorCode.None];
-    return new SynfinError(name, file, offset, detail);
+  static fromCore(code: ErrorCode, file: string, offset: number, detail?: string): SynfinError {
+    const [name, generic] = CODES[code] ?? CODES[ErrorCode.None];
+    return new SynfinError(name, file, offset, detail ?? generic);
   }
 }

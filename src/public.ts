@@ -16,6 +16,13 @@ export interface AnalyzeOptions {
    * conn_key/vlan_fivetuple: the outer and inner 802.1Q tags too, a tag with id 0 counting as none).
    */
   connKey?: "five-tuple" | "vlan";
+  /**
+   * A capture filter in tcpdump's language (pcap-filter(7); docs/filters.md lists the part synfin
+   * implements), e.g. "host 10.0.0.1 and tcp port 443". Records it rejects are counted in
+   * `stats.filtered` and are otherwise as if absent: the rows are those of `tcpdump -r FILE -w -
+   * 'EXPR'`. A bad expression throws SynfinError BAD_FILTER naming the position.
+   */
+  filter?: string;
   /** Verify IPv4 header and TCP checksums and drop bad packets, as Zeek does without -C. Default false. */
   verifyChecksums?: boolean;
   /** Bytes read per step into wasm memory. Default 8 MiB. */
@@ -140,12 +147,14 @@ export interface Stats {
   damagedSection: number;
   /** Bytes skipped while looking for the next plausible record after damage. */
   damagedBytes: number;
+  /** Records the capture filter (`filter`) rejected; 0 without one. */
+  filtered: number;
 }
 
 /** The per-reason buckets whose sum is `records`. */
 export const RECORD_BUCKETS: ReadonlyArray<keyof Stats> = [
   "tcpPackets", "nonTcpIp", "nonIp", "ipFragments", "truncatedHeaders", "badHeaders",
-  "unsupportedLinkType", "badChecksums", "truncatedRecords", "unknownInterface", "badRecords",
+  "unsupportedLinkType", "badChecksums", "truncatedRecords", "unknownInterface", "badRecords", "filtered",
 ];
 
 /** One capture file's bytes, in any form a browser or Node hands out. */

@@ -158,6 +158,30 @@ describe("output formats", () => {
   });
 });
 
+describe("--filter", () => {
+  it("keeps the records the expression names: the library's rows and accounting with the same filter", async () => {
+    // The clients' packets only: the first connection's client side and the unanswered SYN.
+    const filter = "tcp port 80 and tcp src portrange 40001-40002";
+    const { status, stdout, stderr } = run(capture, "--format", "ndjson", "--filter", filter, "--stats");
+    expect(status).toBe(0);
+    const library = await analyzeRows(capture, { filter });
+    expect(library.rows).toHaveLength(2);
+    expect(lines(stdout).map((l) => JSON.parse(l) as Record<string, Cell>)).toEqual(library.rows.map(asText));
+    const count = (name: string) => Number(new RegExp(`^${name}\\s+(\\d+)$`, "m").exec(stderr)?.[1]);
+    expect(count("= records")).toBe(packetCount);
+    expect(count("filtered")).toBe(library.stats.filtered);
+    expect(library.stats.filtered).toBeGreaterThan(0);
+  });
+
+  it("a bad expression: exit 2, one line naming the position, before any input is read", () => {
+    const { status, stdout, stderr } = run("/nonexistent.pcap", "--filter", "tcp port 80 and");
+    expect(status).toBe(2);
+    expect(stdout).toBe("");
+    expect(lines(stderr)).toHaveLength(1);
+    expect(stderr).toMatch(/^synfin: bad filter at character 16: .*'tcp port 80 and'/);
+  });
+});
+
 describe("outputs are never destroyed", () => {
   /** A fresh directory holding one file `name` with `text`. */
   function dirWith(name: string, text: string): string {

@@ -18,6 +18,11 @@ export let frameIndex: i64 = -1;
   frameIndex++;
 }
 
+/** A record the capture filter rejected: it keeps its index, and nothing else of it is seen. */
+@inline export function skipFrame(): void {
+  frameIndex++;
+}
+
 /** A reducer's frame: only what the flow layer reads, at the frame's global index. */
 export function setFrameAt(index: i64, tsNs: i64, iface: u32, hasIface: bool): void {
   frameTsNs = tsNs;

@@ -21,7 +21,7 @@ import {
   pktTsNs, pktCapLen, pktOrigLen, pktLinkType, pktInterface, pktData,
   resyncCandidate, CANDIDATE_YES, CANDIDATE_NEED_MORE,
 } from "./pcapng";
-import { deliverFrame } from "../engine";
+import { deliverFrame, frameRefused } from "../engine";
 
 const FORMAT_NONE: u32 = 0;
 const FORMAT_PCAP: u32 = 1;
@@ -135,7 +135,7 @@ function pcapRecords(base: usize, len: u32, start: u32, atEof: bool): Status {
     }
     if (<u64>(len - p) < <u64>PCAP_RECORD_HEADER_LEN + capLen) break;
     const taken = deliverFrame(pcapRecordTsNs(rec), capLen, pcapRecordOrigLen(rec), pcapLinkType(), 0, false, rec + PCAP_RECORD_HEADER_LEN);
-    if (!taken) { consumed = p; return Status.OutputFull; }
+    if (!taken) { consumed = p; return frameRefused ? fail(ErrorCode.FilterRefused, fileOffset + p) : Status.OutputFull; }
     lastSec = pcapRecordSec(rec);
     goodRecords++;
     p += PCAP_RECORD_HEADER_LEN + capLen;
@@ -196,7 +196,7 @@ function pcapngRecords(base: usize, len: u32, start: u32, atEof: bool): Status {
         count(Stat.UnknownInterface);
       } else if (!deliverFrame(pktTsNs, pktCapLen, pktOrigLen, pktLinkType, pktInterface, true, pktData)) {
         consumed = p;
-        return Status.OutputFull;
+        return frameRefused ? fail(ErrorCode.FilterRefused, fileOffset + p) : Status.OutputFull;
       }
     }
     goodRecords++;

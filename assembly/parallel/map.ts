@@ -3,7 +3,8 @@
 import { setFrame } from "../capture/frame";
 import { decodeFrame, setDecodeClock } from "../engine";
 import { count } from "../stats";
-import { DESC_SIZE, STAT_DEFERRED, noteDeferred, setDeferFragments, setMapIndex } from "./parts";
+import { DESC_SIZE, LINKTYPE_FILTERED, STAT_DEFERRED, noteDeferred, setDeferFragments, setMapIndex } from "./parts";
+import { Stat } from "../../src/core/abi";
 
 /**
  * A mapper: decodes `n` framed frames (descriptors at `desc`, data offsets from `chunk`) into the
@@ -21,6 +22,8 @@ export function mapFrames(desc: usize, n: u32, chunk: usize, defer: bool, indexe
     const data = chunk + <usize>load<u32>(d, 8);
     setFrame(tsNs, load<u32>(d, 24), load<u32>(d, 28) != 0);
     setDecodeClock(load<i64>(d, 32));
+    // The framer's filter rejected it (engine.ts skipRecord).
+    if (linkType == LINKTYPE_FILTERED) { count(Stat.Filtered); continue; }
     const stat = decodeFrame(tsNs, capLen, origLen, linkType, data);
     if (stat == STAT_DEFERRED) noteDeferred(i); else count(stat);
   }

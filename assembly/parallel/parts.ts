@@ -120,6 +120,10 @@ export function deferredAddress(): usize { return deferredBase; }
 export function deferredCount(): u32 { return deferredLen; }
 
 /** The framer, for each frame: its time on the time track, and its descriptor. */
+/** A filtered record in the framer's output: a time that moves no clock, a link type no decoder knows. */
+export const FILTERED_TIME: i64 = i64.MIN_VALUE;
+export const LINKTYPE_FILTERED: u32 = 0xffffffff;
+
 export function frameOut(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, iface: u32, hasIface: bool, data: usize, input: usize): void {
   noteTime(tsNs);
   if (descLen == descCap) {

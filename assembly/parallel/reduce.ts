@@ -6,7 +6,7 @@ import { setAnalysisLen, setOptions } from "../decode/tcp";
 import { setKeyHashed } from "../flow/table";
 import { advanceTime, trackSegment, setClockIndex } from "../flow/tracker";
 import { outRoom, outFull } from "../out/columns";
-import { RECORD_FIXED } from "./parts";
+import { RECORD_FIXED, FILTERED_TIME } from "./parts";
 
 let reduceBase: usize = 0;
 let reduceCap: usize = 0;
@@ -45,6 +45,8 @@ export function reduce(): bool {
   while (rTimePos < rTimes) {
     const i = rTimePos;
     const tsNs = load<i64>(times + (<usize>i << 3));
+    // A record the framer's filter rejected runs no timer (engine.ts skipRecord).
+    if (tsNs == FILTERED_TIME) { rTimePos++; continue; }
     setClockIndex(rFirstIndex + <i64>i);
     if (!advanceTime(tsNs)) return false;
     if (rRecPos < rRecBytes && load<u32>(recs + rRecPos) == i) {

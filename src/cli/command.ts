@@ -16,9 +16,10 @@ import { ParquetStreamWriter } from "../output/parquet.js";
 import { ZeekLog } from "../output/zeek.js";
 import { sortByFirstPacket } from "../input/first-time.js";
 import { RECORD_BUCKETS } from "../public.js";
+import { compileFilter } from "../filter/compile.js";
 
-const USAGE = `usage: synfin <capture...|-> [--format F] [-o FILE] [--events FILE] [--verify-checksums]
-                      [--conn-key KEY] [--max-flows N] [--memory-limit SIZE] [--sort-by-time]
+const USAGE = `usage: synfin <capture...|-> [--format F] [-o FILE] [--events FILE] [--filter EXPR]
+                      [--verify-checksums] [--conn-key KEY] [--max-flows N] [--memory-limit SIZE] [--sort-by-time]
                       [--workers N] [--flush SECONDS] [--stats] [--no-progress]
        synfin synth -o FILE --bytes SIZE [...]   writes a synthetic capture (synfin synth --help)
 
@@ -33,6 +34,9 @@ writes one row per TCP connection.
   -o, --output FILE    write to FILE instead of standard output
   --events FILE        also write the events table (one row per lifecycle transition) to FILE,
                        in the output format (NDJSON when the output is the summary table)
+  --filter EXPR        read only the records tcpdump's filter EXPR accepts, e.g. "host 10.0.0.1
+                       and tcp port 443" (pcap-filter(7); docs/filters.md lists the part synfin
+                       implements); the others are counted as filtered and otherwise ignored
   --verify-checksums   drop packets with a bad IPv4 header, TCP or tunnel's UDP checksum (as
                        Zeek without -C)
   --conn-key KEY       what makes packets one connection: five-tuple (default: addresses and
@@ -75,6 +79,7 @@ interface Options {
   output: string | undefined;
   events: string | undefined;
   verifyChecksums: boolean;
+  filter: string | undefined;
   connKey: "five-tuple" | "vlan";
   maxFlows: number | undefined;
   memoryLimit: number | undefined;
@@ -87,7 +92,7 @@ interface Options {
 }
 
 /** Flags that take a value; a value that looks like a negative number is still theirs. */
-const VALUE_FLAGS = new Set(["--format", "-o", "--output", "--events", "--conn-key", "--max-flows", "--memory-limit", "--workers", "--flush"]);
+const VALUE_FLAGS = new Set(["--format", "-o", "--output", "--events", "--filter", "--conn-key", "--max-flows", "--memory-limit", "--workers", "--flush"]);
 
 /** `--workers -1` as `--workers=-1`, so that the value is judged (parseArgs would call it ambiguous). */
 function joinNegativeValues(argv: string[]): string[] {
@@ -111,6 +116,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
         output: { type: "string", short: "o" },
         events: { type: "string" },
         "verify-checksums": { type: "boolean" },
+        filter: { type: "string" },
         "conn-key": { type: "string" },
         "max-flows": { type: "string" },
         "memory-limit": { type: "string" },
@@ -150,6 +156,15 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
   }
   const workers = v.workers === undefined ? undefined : Number(v.workers);
   if (workers !== undefined && !(/^\d+$/.test(v.workers!) && workers <= 256)) throw new UsageError(`--workers takes a whole number from 0 to 256, got '${v.workers}'`);
+  if (v.filter !== undefined) {
+    // A bad expression is bad usage: one line naming the position, before any file is opened.
+    try {
+      compileFilter(v.filter);
+    } catch (e) {
+      if (e instanceof SynfinError && e.code === "BAD_FILTER") throw new UsageError(e.message);
+      throw e;
+    }
+  }
   if (BINARY.has(format) && !v.output && process.stdout.isTTY) throw new UsageError(`--format ${format} writes binary: give -o FILE or redirect standard output`);
   return {
     files,
@@ -158,6 +173,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
     output: v.output,
     events: v.events,
     verifyChecksums: v["verify-checksums"] ?? false,
+    filter: v.filter,
     connKey,
     maxFlows,
     memoryLimit,
@@ -449,6 +465,7 @@ export async function main(argv: string[]): Promise<number> {
   const stream = connections(inputs, {
     flushInterval: opts.flush,
     verifyChecksums: opts.verifyChecksums,
+    filter: opts.filter,
     connKey: opts.connKey,
     maxFlows: opts.maxFlows,
     memoryLimit: opts.memoryLimit,

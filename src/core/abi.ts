@@ -3,7 +3,7 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 12,
+  Version = 13,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
   /** Room past BatchRows in the output region: one frame may end two rows after the batch filled. */
@@ -56,11 +56,13 @@ export enum ErrorCode {
   BadSectionHeader = 6,
   /** wasm memory cannot hold `maxFlows` flow records within the memory limit. */
   OutOfMemory = 7,
+  /** A record of a link type the capture filter cannot be applied to (as tcpdump refuses it). */
+  FilterRefused = 8,
 }
 
 /**
- * Accounting: every record read lands in exactly one of the buckets `TcpPackets`..`UnknownInterface`
- * and `BadRecord`, so they add up to `Records`. The remaining counters are informational.
+ * Accounting: every record read lands in exactly one of the buckets `TcpPackets`..`UnknownInterface`,
+ * `BadRecord` and `Filtered`, so they add up to `Records`. The remaining counters are informational.
  */
 export enum Stat {
   /** Packet records read (pcap records; pcapng EPB, SPB and PB). */
@@ -109,7 +111,40 @@ export enum Stat {
   DamagedSection = 20,
   /** Bytes skipped while looking for the next plausible record after damage. */
   DamagedBytes = 21,
-  Count = 22,
+  /** Bucket: records the capture filter rejected (`filter`); the rest never saw them. */
+  Filtered = 22,
+  Count = 23,
+}
+
+/**
+ * The compiled capture filter the host hands the core (src/filter/, assembly/filter.ts): a u32
+ * count of entries, the entries (link-type key, first instruction, instruction count), then the
+ * instructions, each classic BPF (Bpf below) with 32-bit jump offsets. All u32, little-endian.
+ */
+export enum FilterAbi {
+  EntryBytes = 12,
+  InstructionBytes = 16,
+  /** The instruction count of an entry whose link type the filter cannot be applied to. */
+  Refused = 0xffffffff,
+  /** Added to the key of a BSD loopback link (null, 0) in a big-endian file or section. */
+  BigEndianKey = 0x80000000,
+  /** BPF scratch memory words (M[0]..M[15]). */
+  ScratchWords = 16,
+}
+
+/** The classic BPF instructions the filter compiler emits (bpf.h's codes). */
+export enum Bpf {
+  LdImm = 0x00, LdW = 0x20, LdH = 0x28, LdB = 0x30, LdIndW = 0x40, LdIndH = 0x48, LdIndB = 0x50,
+  LdMem = 0x60, LdLen = 0x80,
+  LdxImm = 0x01, LdxMem = 0x61, LdxMsh = 0xb1,
+  St = 0x02, Stx = 0x03,
+  AddK = 0x04, SubK = 0x14, MulK = 0x24, DivK = 0x34, OrK = 0x44, AndK = 0x54, LshK = 0x64, RshK = 0x74, ModK = 0x94, XorK = 0xa4,
+  AddX = 0x0c, SubX = 0x1c, MulX = 0x2c, DivX = 0x3c, OrX = 0x4c, AndX = 0x5c, LshX = 0x6c, RshX = 0x7c, ModX = 0x9c, XorX = 0xac,
+  Neg = 0x84,
+  Ja = 0x05, JeqK = 0x15, JgtK = 0x25, JgeK = 0x35, JsetK = 0x45,
+  JeqX = 0x1d, JgtX = 0x2d, JgeX = 0x3d,
+  RetK = 0x06,
+  Tax = 0x07, Txa = 0x87,
 }
 
 /** Zeek's conn_state codes, in a fixed order (names in src/output/schema.ts). */

@@ -4,13 +4,15 @@
 
 import { Abi, ErrorCode, Flag, Group, Stat, Status } from "./abi.js";
 import { SynfinError } from "../errors.js";
+import { compileFilter } from "../filter/compile.js";
+import type { CompiledFilter } from "../filter/compile.js";
 import type { BufferPool, Bytes } from "../input/pool.js";
 import type { Stats } from "../public.js";
 
 /** The exports that return an address in wasm memory. */
 const ADDRESS_EXPORTS = [
   "inputBuffer", "timesAddress", "descAddress", "deferredAddress", "partitionAddress", "reduceInput",
-  "createdAddress", "columnAddress", "statsAddress", "eventColumnAddress",
+  "createdAddress", "columnAddress", "statsAddress", "eventColumnAddress", "filterBuffer",
 ] as const satisfies ReadonlyArray<keyof CoreExports>;
 
 /**
@@ -66,6 +68,9 @@ interface CoreExports {
   errorOffset(): bigint;
   flowRecordBytes(): number;
   oneStepSegments(model: number): bigint;
+  filterBuffer(len: number): number;
+  setFilter(len: number): number;
+  filterRefusedLinkType(): number;
 }
 
 /** An instance's part in a parallel run (assembly/parallel/parts.ts). */
@@ -115,6 +120,8 @@ export interface CoreOptions {
   exactPathOnly?: boolean;
   /** "vlan": Zeek's VLAN-aware connection key (Flag.VlanKey). */
   connKey?: "five-tuple" | "vlan";
+  /** A capture filter (src/filter/), compiled by each instance. */
+  filter?: string;
 }
 
 function mib(bytes: number): string {
@@ -130,6 +137,7 @@ const STAT_KEYS: Array<[keyof Stats, Stat]> = [
   ["skippedBlocks", Stat.SkippedBlocks], ["sections", Stat.Sections], ["peakFlows", Stat.PeakFlows],
   ["evicted", Stat.Evicted], ["badRecords", Stat.BadRecord], ["damagedLength", Stat.DamagedLength],
   ["damagedTrailer", Stat.DamagedTrailer], ["damagedSection", Stat.DamagedSection], ["damagedBytes", Stat.DamagedBytes],
+  ["filtered", Stat.Filtered],
 ];
 
 
@@ -168,6 +176,7 @@ export class Core {
       (options.connKey === "vlan" ? Flag.VlanKey : 0);
     core.maxFlows = maxFlows;
     core.reset();
+    if (options.filter !== undefined) core.setFilter(compileFilter(options.filter));
     return core;
   }
 
@@ -355,8 +364,27 @@ export class Core {
     return { zeek: Number(x.oneStepSegments(0)), analysis: Number(x.oneStepSegments(1)), decode: Number(x.oneStepSegments(2)) };
   }
 
-  error(): { code: ErrorCode; offset: number } {
-    return { code: this.x.errorCode(), offset: Number(this.x.errorOffset()) };
+  error(): { code: ErrorCode; offset: number; detail?: string } {
+    const code = this.x.errorCode();
+    let detail: string | undefined;
+    if (code === ErrorCode.FilterRefused && this.filter) {
+      const linkType = this.x.filterRefusedLinkType();
+      detail = `the filter '${this.filter.text}' cannot be applied to link type ${linkType}: ${this.filter.refusals.get(linkType) ?? "refused"} (tcpdump refuses it too)`;
+    }
+    return { code, offset: Number(this.x.errorOffset()), detail };
+  }
+
+  private filter: CompiledFilter | undefined;
+
+  /** Installs a compiled capture filter, or none; it holds for every later run of this instance. */
+  setFilter(filter: CompiledFilter | undefined): void {
+    const len = filter?.bytes.length ?? 0;
+    if (filter) {
+      const at = this.call(() => this.x.filterBuffer(len));
+      new Uint8Array(this.memory.buffer, at, len).set(filter.bytes);
+    }
+    if (!this.x.setFilter(len)) throw new Error("synfin: the core refused the compiled filter (a bug; please report it with the expression)");
+    this.filter = filter;
   }
 }
 

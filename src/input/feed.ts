@@ -39,8 +39,8 @@ export class FileFeed {
   frame(): { status: Status; consumed: number } {
     const step = this.core.feed(this.len, this.eof);
     if (step.status === Status.Error) {
-      const { code, offset } = this.core.error();
-      throw SynfinError.fromCore(code, this.source.name, offset);
+      const { code, offset, detail } = this.core.error();
+      throw SynfinError.fromCore(code, this.source.name, offset, detail);
     }
     return step;
   }

@@ -148,7 +148,7 @@ export async function* runParallel(
     core.setParallel(Part.Framer, count);
     // maxFlows bounds memory: each reducer holds its share.
     const maxFlows = Math.ceil((options.maxFlows ?? DEFAULT_MAX_FLOWS) / count);
-    const coreOptions: CoreOptions = { verifyChecksums: options.verifyChecksums, maxFlows, memoryLimit: options.memoryLimit, exactPathOnly: options.testHooks?.exactPathOnly, connKey: options.connKey };
+    const coreOptions: CoreOptions = { verifyChecksums: options.verifyChecksums, maxFlows, memoryLimit: options.memoryLimit, exactPathOnly: options.testHooks?.exactPathOnly, connKey: options.connKey, filter: options.filter };
     await Promise.all(workers.map((w) => call(w.api.start(module, coreOptions, count))));
 
     const pool = new BufferPool();

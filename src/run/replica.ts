@@ -44,7 +44,7 @@ export async function* runReplicated(
   try {
     const request: ReplicaRequest = {
       // maxFlows bounds memory: each replica holds its share.
-      options: { verifyChecksums: options.verifyChecksums, maxFlows: Math.ceil((options.maxFlows ?? DEFAULT_MAX_FLOWS) / count), memoryLimit: options.memoryLimit, exactPathOnly: options.testHooks?.exactPathOnly, connKey: options.connKey },
+      options: { verifyChecksums: options.verifyChecksums, maxFlows: Math.ceil((options.maxFlows ?? DEFAULT_MAX_FLOWS) / count), memoryLimit: options.memoryLimit, exactPathOnly: options.testHooks?.exactPathOnly, connKey: options.connKey, filter: options.filter },
       hashes: [0, 0],
       sources: sources.map((s) => s.replica!),
       chunkSize: Math.max(64 << 10, options.chunkSize ?? DEFAULT_CHUNK_SIZE),
