@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { instrument } from "./instrument.mjs";
 import { Mutator, Rng } from "./mutate.mjs";
 import { seedCorpus } from "./seeds.mjs";
-import { DEFAULT_CONFIG, DIFFERENTIAL, Finding, Target, configFromName, configName, reproduces } from "./target.mjs";
+import { DEFAULT_CONFIG, DIFFERENTIAL, FILTERS, Finding, Target, configFromName, configName, reproduces } from "./target.mjs";
 import { minimize, simplifyConfig } from "./minimize.mjs";
 import { concat } from "./capture.mjs";
 
@@ -175,6 +175,7 @@ class Fuzzer {
     if (r.chance(0.15)) c.verifyChecksums = !c.verifyChecksums;
     if (r.chance(0.1)) c.maxFlows = r.pick(MAX_FLOWS);
     if (r.chance(0.2)) c.chunkSize = r.chance(0.5) ? 0 : 1 + r.int(r.chance(0.5) ? 64 : 4096);
+    if (r.chance(0.1)) c.filter = r.chance(0.5) ? 0 : 1 + r.int(FILTERS.length);
     return c;
   }
 

@@ -8,9 +8,14 @@ export interface FuzzConfig {
   chunkSize: number;
   /** Bytes from this offset on are a second file of the same capture; 0 for one file. */
   split: number;
+  /** The one-step path off (Flag.ExactPathOnly). */
+  exactPath?: boolean;
+  /** 1 + the index of a capture filter of FILTERS; 0 for none. */
+  filter: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<FuzzConfig>;
+export const FILTERS: readonly string[];
 export function configName(config: FuzzConfig): string;
 export function configFromName(name: string): FuzzConfig;
 

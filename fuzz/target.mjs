@@ -8,11 +8,25 @@ import { RECORD_BUCKETS } from "../dist/public.js";
 import { CoreBatches } from "../dist/core/batch.js";
 import { SynfinError } from "../dist/errors.js";
 import { Flag, Status } from "../dist/core/abi.js";
+import { compileFilter } from "../dist/filter/compile.js";
 import { Digest, Finding, RowCheck } from "./oracle.mjs";
 
 export { Finding };
 
-export const DEFAULT_CONFIG = Object.freeze({ events: false, verifyChecksums: false, maxFlows: 500_000, chunkSize: 0, split: 0, exactPath: false });
+export const DEFAULT_CONFIG = Object.freeze({ events: false, verifyChecksums: false, maxFlows: 500_000, chunkSize: 0, split: 0, exactPath: false, filter: 0 });
+
+/**
+ * Capture filters a run may use (config.filter: 1 + index; 0 none): loads through X, arithmetic
+ * with a divisor that is 0 at run time, VLAN offsets, IPv6 words, every link type's programs.
+ */
+export const FILTERS = [
+  "tcp port 80 or vlan and udp or vlan 5 and tcp[13] & 2 != 0",
+  "tcp[tcpflags] & (tcp-syn|tcp-ack) != 0 and len / (ip[8] & 1) > 3",
+  "ip6 net 2001:db8::/32 or host 10.0.0.1 or arp or ip6 proto 6",
+  "ether[12:2] + tcp[0:4] << 3 > ip[2:2] % 7 ^ 5 or udp[tcp[12] >> 4] = 0",
+  "not (portrange 1000-2000 or src net 10.0.0.0/8) and greater 60",
+];
+const compiledFilters = FILTERS.map((f) => compileFilter(f));
 /** The engine's bound on the input buffer (src/run/engine.ts). */
 const MAX_INPUT_CAPACITY = 128 << 20;
 /** Bytes after the input that runs fill with a known byte; a core that reads them is caught by `compare`. */
@@ -33,6 +47,7 @@ export function configName(config) {
   if (config.chunkSize > 0) parts.push(`chunk${config.chunkSize}`);
   if (config.split > 0) parts.push(`split${config.split}`);
   if (config.exactPath) parts.push("exact");
+  if (config.filter > 0) parts.push(`filter${config.filter}`);
   return parts.join(".");
 }
 
@@ -46,6 +61,7 @@ export function configFromName(name) {
     else if (/^chunk\d+$/.test(part)) config.chunkSize = Number(part.slice(5));
     else if (/^split\d+$/.test(part)) config.split = Number(part.slice(5));
     else if (part === "exact") config.exactPath = true;
+    else if (/^filter\d+$/.test(part)) config.filter = Number(part.slice(6));
   }
   return config;
 }
@@ -106,6 +122,7 @@ export class Target {
     // Core.reset keeps the options of Core.create; each run sets its own (private fields: a fuzzer's liberty).
     core.flags = (config.verifyChecksums ? Flag.VerifyChecksums : 0) | (config.events ? Flag.Events : 0) | (config.exactPath ? Flag.ExactPathOnly : 0);
     core.maxFlows = config.maxFlows;
+    core.setFilter(config.filter > 0 ? compiledFilters[config.filter - 1] : undefined);
     this.out = new CoreBatches(core);
     this.runs++;
     const out = { rows: 0, events: 0, digest: build ? new Digest() : null, table: build ? new RowCheck() : null };

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { analyze, RECORD_BUCKETS, SynfinError } from "../src/node.js";
-import { DEFAULT_CONFIG, Target, configFromName, type FuzzConfig } from "../fuzz/target.mjs";
+import { DEFAULT_CONFIG, FILTERS, Target, configFromName, type FuzzConfig } from "../fuzz/target.mjs";
 import { seedCorpus } from "../fuzz/seeds.mjs";
 
 const REGRESSIONS = new URL("../fuzz/regressions/", import.meta.url);
@@ -15,7 +15,7 @@ const files = existsSync(REGRESSIONS) ? readdirSync(REGRESSIONS).filter((f) => f
 /** Returns normally with stats adding up, or throws a SynfinError that is not OUT_OF_MEMORY. */
 async function replay(bytes: Uint8Array, config: FuzzConfig): Promise<void> {
   const source = config.split > 0 ? [bytes.subarray(0, config.split), bytes.subarray(config.split)] : bytes;
-  const options = { events: config.events, verifyChecksums: config.verifyChecksums, maxFlows: config.maxFlows };
+  const options = { events: config.events, verifyChecksums: config.verifyChecksums, maxFlows: config.maxFlows, filter: config.filter > 0 ? FILTERS[config.filter - 1] : undefined };
   try {
     const { table, stats } = await analyze(source, options);
     const sum = RECORD_BUCKETS.reduce((total, key) => total + stats[key], 0);
