@@ -21,7 +21,7 @@ import { MAX_EVENTS_PER_SEGMENT } from "./flow/lifecycle";
 import { count } from "./stats";
 import { trackCommonFrame } from "./common";
 import { fastPath } from "./flow/path";
-import { filterOn, filterFrame, FILTER_REJECT, FILTER_REFUSED } from "./filter";
+import { filterFrame, FILTER_REJECT, FILTER_REFUSED } from "./filter";
 import { swapped } from "./capture/bytes";
 import { setFrame, skipFrame } from "./capture/frame";
 
@@ -47,19 +47,25 @@ export function resetEngine(): void {
 }
 
 /**
+ * deliverFrame with a capture filter set (the readers call it when `filterOn`): the filter's
+ * verdict first. Returns false, consuming nothing, also when the filter cannot be applied to the
+ * record's link type (`frameRefused`: the reader stops).
+ */
+export function deliverFiltered(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, iface: u32, hasIface: bool, data: usize): bool {
+  const verdict = filterFrame(linkType, swapped, data, capLen, origLen);
+  if (verdict == FILTER_REFUSED) {
+    frameRefused = true;
+    return false;
+  }
+  if (verdict == FILTER_REJECT) return skipRecord();
+  return deliverFrame(tsNs, capLen, origLen, linkType, iface, hasIface, data);
+}
+
+/**
  * Takes one framed record. Returns false, consuming nothing, when the output batch must be
- * drained first (timers due before this record, or the row a port reuse may write), or when the
- * capture filter cannot be applied to the record's link type (`frameRefused`: the reader stops).
+ * drained first (timers due before this record, or the row a port reuse may write).
  */
 export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, iface: u32, hasIface: bool, data: usize): bool {
-  if (filterOn) {
-    const verdict = filterFrame(linkType, swapped, data, capLen, origLen);
-    if (verdict == FILTER_REFUSED) {
-      frameRefused = true;
-      return false;
-    }
-    if (verdict == FILTER_REJECT) return skipRecord();
-  }
   if (mode == MODE_FRAME) {
     // A parallel run's framer: workers decode the frame; the reducers' clocks take its time.
     count(Stat.Records);

@@ -21,7 +21,8 @@ import {
   pktTsNs, pktCapLen, pktOrigLen, pktLinkType, pktInterface, pktData,
   resyncCandidate, CANDIDATE_YES, CANDIDATE_NEED_MORE,
 } from "./pcapng";
-import { deliverFrame, frameRefused } from "../engine";
+import { deliverFrame, deliverFiltered, frameRefused } from "../engine";
+import { filterOn } from "../filter";
 
 const FORMAT_NONE: u32 = 0;
 const FORMAT_PCAP: u32 = 1;
@@ -134,7 +135,9 @@ function pcapRecords(base: usize, len: u32, start: u32, atEof: bool): Status {
       continue;
     }
     if (<u64>(len - p) < <u64>PCAP_RECORD_HEADER_LEN + capLen) break;
-    const taken = deliverFrame(pcapRecordTsNs(rec), capLen, pcapRecordOrigLen(rec), pcapLinkType(), 0, false, rec + PCAP_RECORD_HEADER_LEN);
+    const taken = filterOn
+      ? deliverFiltered(pcapRecordTsNs(rec), capLen, pcapRecordOrigLen(rec), pcapLinkType(), 0, false, rec + PCAP_RECORD_HEADER_LEN)
+      : deliverFrame(pcapRecordTsNs(rec), capLen, pcapRecordOrigLen(rec), pcapLinkType(), 0, false, rec + PCAP_RECORD_HEADER_LEN);
     if (!taken) { consumed = p; return frameRefused ? fail(ErrorCode.FilterRefused, fileOffset + p) : Status.OutputFull; }
     lastSec = pcapRecordSec(rec);
     goodRecords++;
@@ -194,7 +197,8 @@ function pcapngRecords(base: usize, len: u32, start: u32, atEof: bool): Status {
       if (unknownInterface) {
         count(Stat.Records);
         count(Stat.UnknownInterface);
-      } else if (!deliverFrame(pktTsNs, pktCapLen, pktOrigLen, pktLinkType, pktInterface, true, pktData)) {
+      } else if (!(filterOn ? deliverFiltered(pktTsNs, pktCapLen, pktOrigLen, pktLinkType, pktInterface, true, pktData)
+        : deliverFrame(pktTsNs, pktCapLen, pktOrigLen, pktLinkType, pktInterface, true, pktData))) {
         consumed = p;
         return frameRefused ? fail(ErrorCode.FilterRefused, fileOffset + p) : Status.OutputFull;
       }
