@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { analyze, SynfinError } from "../src/node.js";
-import { compileFilter } from "../src/filter/compile.js";
+import { compileFilter, listFilter } from "../src/filter/compile.js";
 import { Conversation } from "../src/synth/conversation.js";
 import { frame, icmpEcho, udpPacket, linkTypeOf, type LinkSpec } from "../src/synth/packet.js";
 import type { CapturedPacket } from "../src/synth/capture.js";
@@ -167,3 +167,30 @@ describe("bad expressions", () => {
     }
   });
 });
+
+describe(`the programs load what libpcap's load, in its order${HAS_TCPDUMP ? "" : " (skipped: tcpdump is not installed)"}`, () => {
+  // A record cut short is judged by which load fails first: the sequence of packet loads of each
+  // primitive must be that of tcpdump -O -d (libpcap's unoptimised code) on Ethernet.
+  const PRIMITIVES = [
+    "tcp", "udp", "ip", "ip6", "icmp", "arp", "host 10.0.0.1", "src host 10.0.0.1", "dst net 10.1",
+    "src and dst net 10.0.0.0/8", "ip host 1.2.3.4", "ip6 net fe80::/10", "host fe80::1", "port 80",
+    "tcp port 443", "udp src port 53", "portrange 1-1023", "port http", "vlan", "vlan 10",
+    "vlan and tcp port 80", "vlan and vlan 3 and host 1.2.3.4", "ip proto 6", "ip6 proto 6", "proto 17",
+    "tcp[13] = 18", "icmp[icmptype] = icmp-echo", "udp[0:2] = 53 or udp[2:2] = 53", "port 80 or 443",
+    "not tcp", "tcp src or dst port 22",
+  ];
+  const ours = (expr: string): string[] => listFilter(compileFilter(expr), 1).map((l) => l.split(/\s+/))
+    .filter((p) => /^Ld(W|H|B|IndW|IndH|IndB)$|^LdxMsh$/.test(p[1]!))
+    .map((p) => p[1] === "LdxMsh" ? `ldxb ${p[2]}` : `${{ W: "ld", H: "ldh", B: "ldb" }[p[1]!.slice(-1)]} ${p[1]!.includes("Ind") ? "x+" : ""}${p[2]}`);
+  const theirs = (expr: string): string[] => spawnSync("tcpdump", ["-O", "-d", "-y", "EN10MB", expr], { encoding: "utf8" }).stdout.split("\n")
+    .map((l) => /\)\s+(ld|ldh|ldb|ldxb)\s+(\S+)(?:\s*\+\s*(\d+)\])?/.exec(l)).filter((m): m is RegExpExecArray => m !== null && !/^[#M]/.test(m[2]!))
+    .map((m) => m[1] === "ldxb" ? `ldxb ${/\[(\d+)\]/.exec(m[2]!)![1]}` : m[3] ? `${m[1]} x+${m[3]}` : `${m[1]} ${m[2]!.replace(/[[\]]/g, "")}`);
+  it.skipIf(!HAS_TCPDUMP)(`${PRIMITIVES.length} primitives`, () => {
+    for (const expr of PRIMITIVES) {
+      const loads = ours(expr);
+      expect(loads.length, expr).toBeGreaterThan(0);
+      expect(loads, expr).toEqual(theirs(expr));
+    }
+  });
+});
+

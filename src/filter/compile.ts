@@ -568,7 +568,7 @@ function lay(programs: Array<{ key: number; code: Insn[] | undefined }>): Uint8A
   return bytes;
 }
 
-/** A readable listing of one link type's program (tcpdump -d's form), for tests and debugging. */
+/** A listing of one link type's program, an instruction a line (test/filter.test.ts compares its loads with tcpdump -d's). */
 export function listFilter(filter: CompiledFilter, linkType: number): string[] {
   const view = new DataView(filter.bytes.buffer, filter.bytes.byteOffset, filter.bytes.byteLength);
   const n = view.getUint32(0, true);

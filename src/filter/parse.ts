@@ -81,7 +81,7 @@ const UNSUPPORTED = new Set([
   "ruleset", "srnr", "subrulenum", "action", "decnet", "atalk", "aarp", "ipx", "iso", "esis", "isis", "clnp", "stp",
   "netbeui", "lat", "moprc", "mopdl", "sca", "llc", "mpls", "pppoed", "pppoes", "geneve", "vxlan", "type", "subtype",
   "dir", "wlan", "ra", "ta", "addr1", "addr2", "addr3", "addr4", "fddi", "tr", "igmp", "igrp", "pim", "vrrp", "carp",
-  "ah", "esp", "protochain", "ifindex", "hopopt", "iso",
+  "ah", "esp", "protochain", "ifindex", "hopopt",
 ]);
 
 /** The named constants of pcap-filter's arithmetic (tcpflags, tcp-syn, icmptype, …). */
