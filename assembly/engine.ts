@@ -16,8 +16,7 @@ import { advanceTime, trackSegment, setClockIndex, networkTimeNs, DROP_NONE, DRO
 import { outRoom, outFull } from "./out/columns";
 import { mode, MODE_FRAME, MODE_MAP, MODE_SINGLE, MODE_REPLICA, frameOut, frameInput, mapSegment, ownsKey, deferFragments, STAT_DEFERRED, FILTERED_TIME, LINKTYPE_FILTERED } from "./parallel/parts";
 import { frameIndex } from "./capture/frame";
-import { eventsRoom } from "./out/events";
-import { MAX_EVENTS_PER_SEGMENT } from "./flow/lifecycle";
+import { frameRoom } from "./out/side";
 import { count } from "./stats";
 import { trackCommonFrame } from "./common";
 import { fastPath } from "./flow/path";
@@ -74,8 +73,8 @@ export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32
   }
   setClockIndex(frameIndex + 1);
   if (!advanceTime(tsNs)) return false;
-  // Room for the rows a port reuse and an eviction may write, and the events of one segment.
-  if (outFull() || !outRoom(2) || !eventsRoom(MAX_EVENTS_PER_SEGMENT + 4)) return false;
+  // Room for the rows a port reuse and an eviction may write, and the side tables' of one segment.
+  if (outFull() || !outRoom(2) || !frameRoom()) return false;
   setFrame(tsNs, iface, hasIface);
   count(Stat.Records);
   count(decodeFrame(tsNs, capLen, origLen, linkType, data));

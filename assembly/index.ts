@@ -24,6 +24,8 @@ import { beginReduce as beginReduceBatch, reduce as reduceBatch } from "./parall
 export { clearFrames, clearPartitions, timesAddress, timesCount, descAddress, descCount, partitionAddress, partitionBytes, deferredAddress, deferredCount, createdAddress, createdCount } from "./parallel/parts";
 export { reduceInput } from "./parallel/reduce";
 import { initEvents, eventRows, clearEvents as clearEventRows, eventColumnAddress as eventsColumnAddress, eventsRoom } from "./out/events";
+import { initPackets, packetRows, clearPackets as clearPacketRows, packetColumnAddress as packetsColumnAddress } from "./out/packets";
+import { initSideTables } from "./out/side";
 import { STATS, clearStats, fail, errorCode as lastErrorCode, errorOffset as lastErrorOffset } from "./stats";
 
 let input: usize = 0;
@@ -54,6 +56,8 @@ export function reset(flags: u32, maxFlows: u32): Status {
   setFastPath((flags & Flag.ExactPathOnly) == 0);
   setVlanKey((flags & Flag.VlanKey) != 0);
   initEvents((flags & Flag.Events) != 0);
+  initPackets((flags & Flag.Packets) != 0);
+  initSideTables();
   setMode(mode, partitions);
   return Status.Done;
 }
@@ -156,6 +160,18 @@ export function clearEvents(): void {
 
 export function eventColumnAddress(group: u32, col: u32): usize {
   return eventsColumnAddress(group, col);
+}
+
+export function packetCount(): u32 {
+  return packetRows;
+}
+
+export function clearPackets(): void {
+  clearPacketRows();
+}
+
+export function packetColumnAddress(group: u32, col: u32): usize {
+  return packetsColumnAddress(group, col);
 }
 
 export function statsAddress(): usize {

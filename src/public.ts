@@ -42,8 +42,22 @@ export interface AnalyzeOptions {
   memoryLimit?: number;
   /** Also produce the events table (one row per lifecycle transition). Default false. */
   events?: boolean;
-  /** Receives the events batches as they are produced (with `events`). */
-  onEvents?: (batch: RecordBatch<EventColumns>) => void;
+  /**
+   * Receives the events batches as they are produced (with `events`). The run waits for a
+   * promise it returns (a consumer writing them out sets the pace).
+   */
+  onEvents?: (batch: RecordBatch<EventColumns>) => void | Promise<void>;
+  /**
+   * Also produce the packets table: one row per TCP segment of a connection, with its sequence
+   * numbers as Wireshark shows them and its Wireshark analysis flags (docs/columns.md, "Packets"). Default
+   * false. With `filter`, a cheap way to pull one conversation out of a large capture.
+   */
+  packets?: boolean;
+  /**
+   * Receives the packets batches as they are produced (with `packets`), at most 8,192 rows each;
+   * the run waits for a promise it returns. Memory stays bounded when it does not keep them.
+   */
+  onPackets?: (batch: RecordBatch<PacketColumns>) => void | Promise<void>;
   /**
    * Seconds: the rows of connections ended so far are emitted at least this often, in a batch
    * shorter than 8,192 rows if need be, also while the input waits for bytes (a live capture
@@ -54,7 +68,7 @@ export interface AnalyzeOptions {
   /**
    * Worker threads for decoding and connection state (docs/workers.md); 0 or 1 runs everything
    * in this thread. Default: the available cores minus one with 4 or more cores, else one thread;
-   * one thread for inputs under two chunks and with `events`. The output is the same for any number.
+   * one thread for inputs under two chunks and with `events` or `packets`. The output is the same for any number.
    */
   workers?: number;
   /** @internal For tests only: see TestHooks. */
@@ -92,6 +106,8 @@ export interface AnalyzeResult {
   table: Table<ConnectionColumns>;
   /** With `events: true`: one row per lifecycle transition. */
   events?: Table<EventColumns>;
+  /** With `packets: true`: one row per TCP segment of a connection. */
+  packets?: Table<PacketColumns>;
   /** Accounting of every record read. */
   stats: Stats;
 }
@@ -282,7 +298,41 @@ export type EventColumns = {
   resp_state: Dictionary<Utf8, Int8>;
 };
 
+/** The packets table's columns and their Arrow types. */
+export type PacketColumns = {
+  conn_id: Uint64;
+  packet: Int64;
+  ts: TimestampNanosecond;
+  direction: Dictionary<Utf8, Int8>;
+  seq: Uint32;
+  ack: Uint32;
+  seq_raw: Uint32;
+  ack_raw: Uint32;
+  len: Uint32;
+  window: Uint32;
+  window_raw: Uint16;
+  flags: Uint8;
+  retransmission: Bool;
+  fast_retransmission: Bool;
+  spurious_retransmission: Bool;
+  out_of_order: Bool;
+  lost_segment: Bool;
+  ack_lost_segment: Bool;
+  duplicate_ack: Bool;
+  duplicate_ack_num: Uint32;
+  zero_window: Bool;
+  zero_window_probe: Bool;
+  zero_window_probe_ack: Bool;
+  keep_alive: Bool;
+  keep_alive_ack: Bool;
+  window_full: Bool;
+  window_update: Bool;
+  rtt: DurationNanosecond;
+};
+
 /** One row of the connection table, as `table.get(i)` returns it. */
 export type Connection = StructRowProxy<ConnectionColumns>;
 /** One row of the events table. */
 export type ConnectionEvent = StructRowProxy<EventColumns>;
+/** One row of the packets table. */
+export type PacketRow = StructRowProxy<PacketColumns>;

@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COLUMNS, RECORD_BUCKETS } from "../src/node.js";
+import { readParquet } from "parquet-wasm";
+import { analyze, COLUMNS, PACKET_COLUMNS, RECORD_BUCKETS } from "../src/node.js";
+import { ndjsonLines } from "../src/output/format.js";
 import { Conversation } from "../src/synth/conversation.js";
 import { type Cell, type Row, NS_PER_MS, NS_PER_SECOND, analyzeRows, pcapOf } from "./support/fixtures.js";
 
@@ -202,10 +204,10 @@ describe("outputs are never destroyed", () => {
     expect(readdirSync(d).sort()).toEqual(["notes.txt", "results.ndjson"]);
   });
 
-  it("refuses to write over an input (-o or --events): exit 2, one line, the capture untouched", () => {
+  it("refuses to write over an input (-o, --events or --packets): exit 2, one line, the capture untouched", () => {
     const before = readFileSync(capture);
-    for (const flag of ["-o", "--events"]) {
-      const { status, stderr } = run(capture, flag, capture, ...(flag === "--events" ? ["-o", join(dir, "rows.ndjson")] : []));
+    for (const flag of ["-o", "--events", "--packets"]) {
+      const { status, stderr } = run(capture, flag, capture, ...(flag === "-o" ? [] : ["-o", join(dir, "rows.ndjson")]));
       expect(status).toBe(2);
       expect(lines(stderr)).toEqual([`synfin: ${flag} ${capture} is the input ${capture}: writing it would destroy the capture; choose another path`]);
       expect(Buffer.compare(readFileSync(capture), before)).toBe(0);
@@ -234,6 +236,56 @@ describe("outputs are never destroyed", () => {
     expect(await exited).toBe(code);
     expect(readdirSync(d).sort()).toEqual(["big.pcap", "rows.ndjson"]);
     expect(readFileSync(join(d, "rows.ndjson"), "utf8")).toBe("an older result\n");
+  });
+});
+
+describe("--packets FILE", () => {
+  /** The library's packets table of the capture, as the CLI's NDJSON renders it. */
+  async function libraryPackets(): Promise<Record<string, unknown>[]> {
+    const { packets } = await analyze(capture, { packets: true });
+    return [...packets!.batches].flatMap((b) => [...ndjsonLines(b)].map((l) => JSON.parse(l) as Record<string, unknown>));
+  }
+
+  it("writes the library's packets table in every format: its own extension's, else the output's", async () => {
+    const want = await libraryPackets();
+    expect(want).toHaveLength(packetCount);
+    const d = mkdtempSync(join(dir, "packets-"));
+    // NDJSON by extension beside a summary table on standard output; CSV by extension beside NDJSON rows.
+    expect(run(capture, "--packets", join(d, "p.ndjson")).status).toBe(0);
+    expect(lines(readFileSync(join(d, "p.ndjson"), "utf8")).map((l) => JSON.parse(l))).toEqual(want);
+    expect(run(capture, "-o", join(d, "c.ndjson"), "--packets", join(d, "p.csv")).status).toBe(0);
+    const csv = lines(readFileSync(join(d, "p.csv"), "utf8"));
+    expect(csv[0]).toBe(PACKET_COLUMNS.map((c) => c.name).join(","));
+    expect(csv).toHaveLength(packetCount + 1);
+    // An extension that names no format: the output's format.
+    expect(run(capture, "-o", join(d, "c.arrow"), "--packets", join(d, "p.out")).status).toBe(0);
+    expect(readFileSync(join(d, "p.out")).subarray(0, 6).toString()).toBe("ARROW1");
+    // The extension wins over --format.
+    expect(run(capture, "--format", "ndjson", "-o", join(d, "c.txt"), "--packets", join(d, "p.parquet")).status).toBe(0);
+    expect(readFileSync(join(d, "p.parquet")).subarray(0, 4).toString()).toBe("PAR1");
+    for (const format of ["arrow", "arrow-stream", "parquet"]) {
+      const out = join(d, `p-${format}`);
+      expect(run(capture, "--format", format, "-o", join(d, `c-${format}`), "--packets", out).status).toBe(0);
+      const bytes = new Uint8Array(readFileSync(out));
+      const table = format === "parquet" ? tableFromIPC(readParquet(bytes).intoIPCStream()) : tableFromIPC(bytes);
+      const got = table.batches.flatMap((b) => [...ndjsonLines(b)].map((l) => JSON.parse(l) as Record<string, unknown>));
+      expect(got, format).toEqual(want);
+    }
+    expect(run(capture, "--format", "zeek", "-o", join(d, "conn.log"), "--packets", join(d, "packets.log")).status).toBe(0);
+    const log = lines(readFileSync(join(d, "packets.log"), "utf8"));
+    expect(log.find((l) => l.startsWith("#path"))).toBe("#path\tsynfin_packets");
+    expect(log.find((l) => l.startsWith("#fields"))).toBe(["#fields", ...PACKET_COLUMNS.map((c) => c.name)].join("\t"));
+    expect(log.filter((l) => !l.startsWith("#"))).toHaveLength(packetCount);
+  });
+
+  it("with --filter: the packets of the connection the filter keeps", async () => {
+    const d = mkdtempSync(join(dir, "packets-"));
+    const { status } = run(capture, "--filter", "port 40003", "-o", join(d, "c.ndjson"), "--packets", join(d, "p.ndjson"));
+    expect(status).toBe(0);
+    const packets = lines(readFileSync(join(d, "p.ndjson"), "utf8")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rejected = (await libraryPackets()).filter((p) => p.conn_id === 2);
+    expect(packets.map((p) => [p.packet, p.direction, p.flags])).toEqual(rejected.map((p) => [p.packet, p.direction, p.flags]));
+    expect(packets.every((p) => p.conn_id === 0)).toBe(true);
   });
 });
 

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ColI64, ColU16, ColU32, ColU8, ColBytes } from "../src/core/abi.js";
 import { DataType, TimeUnit } from "apache-arrow";
-import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA } from "../src/output/schema.js";
+import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA } from "../src/output/schema.js";
 import { analyze } from "../src/node.js";
 import { writePcap } from "../src/synth/capture.js";
 import { Conversation } from "../src/synth/conversation.js";
@@ -79,7 +79,11 @@ describe("README and docs/", () => {
   });
 
   it("documents every events column, in schema order", () => {
-    expect(documentedIn("## Events", undefined)).toEqual(EVENT_COLUMNS.map((c) => c.name));
+    expect(documentedIn("## Events", "## Packets")).toEqual(EVENT_COLUMNS.map((c) => c.name));
+  });
+
+  it("documents every packets column, in schema order", () => {
+    expect(documentedIn("## Packets", undefined)).toEqual(PACKET_COLUMNS.map((c) => c.name));
   });
 });
 
@@ -100,7 +104,7 @@ function declaredColumns(typeName: string): [string, string][] {
 }
 
 describe("the rows' types (src/public.ts)", () => {
-  it.each([["ConnectionColumns", SCHEMA], ["EventColumns", EVENT_SCHEMA]] as const)("%s names every column of the schema, in order, with its Arrow type", (typeName, schema) => {
+  it.each([["ConnectionColumns", SCHEMA], ["EventColumns", EVENT_SCHEMA], ["PacketColumns", PACKET_SCHEMA]] as const)("%s names every column of the schema, in order, with its Arrow type", (typeName, schema) => {
     expect(declaredColumns(typeName)).toEqual(schema.fields.map((f) => [f.name, tsTypeName(f.type)]));
   });
 });

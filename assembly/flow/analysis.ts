@@ -8,22 +8,30 @@
 import { Flow, Endpoint, EndpointRare, endpointOf, rareOf } from "./record";
 import { seqGe, seqGt, seqLt, seqLe } from "./seq";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN, optWscale } from "../decode/tcp";
+import { TcpAnalysis } from "../../src/core/abi";
 
 // The TCP_A_* flags of one packet.
-const A_RETRANSMISSION: u32 = 0x0001;
-const A_LOST_PACKET: u32 = 0x0002;
-const A_ACK_LOST_PACKET: u32 = 0x0004;
-const A_KEEP_ALIVE: u32 = 0x0008;
-const A_DUPLICATE_ACK: u32 = 0x0010;
-const A_ZERO_WINDOW: u32 = 0x0020;
-const A_ZERO_WINDOW_PROBE: u32 = 0x0040;
-const A_ZERO_WINDOW_PROBE_ACK: u32 = 0x0080;
-const A_KEEP_ALIVE_ACK: u32 = 0x0100;
-const A_OUT_OF_ORDER: u32 = 0x0200;
-const A_FAST_RETRANSMISSION: u32 = 0x0400;
-const A_WINDOW_UPDATE: u32 = 0x0800;
-const A_WINDOW_FULL: u32 = 0x1000;
-const A_SPURIOUS_RETRANSMISSION: u32 = 0x4000;
+const A_RETRANSMISSION: u32 = TcpAnalysis.Retransmission;
+const A_LOST_PACKET: u32 = TcpAnalysis.LostPacket;
+const A_ACK_LOST_PACKET: u32 = TcpAnalysis.AckLostPacket;
+const A_KEEP_ALIVE: u32 = TcpAnalysis.KeepAlive;
+const A_DUPLICATE_ACK: u32 = TcpAnalysis.DuplicateAck;
+const A_ZERO_WINDOW: u32 = TcpAnalysis.ZeroWindow;
+const A_ZERO_WINDOW_PROBE: u32 = TcpAnalysis.ZeroWindowProbe;
+const A_ZERO_WINDOW_PROBE_ACK: u32 = TcpAnalysis.ZeroWindowProbeAck;
+const A_KEEP_ALIVE_ACK: u32 = TcpAnalysis.KeepAliveAck;
+const A_OUT_OF_ORDER: u32 = TcpAnalysis.OutOfOrder;
+const A_FAST_RETRANSMISSION: u32 = TcpAnalysis.FastRetransmission;
+const A_WINDOW_UPDATE: u32 = TcpAnalysis.WindowUpdate;
+const A_WINDOW_FULL: u32 = TcpAnalysis.WindowFull;
+const A_SPURIOUS_RETRANSMISSION: u32 = TcpAnalysis.SpuriousRetransmission;
+
+/** The flags of the segment analysed last, and the data RTT sample its ACK gave (NO_SAMPLE: none): the packets table's. */
+export let segmentAnalysis: u32 = 0;
+export const NO_SAMPLE: i64 = i64.MIN_VALUE;
+export let segmentRttNs: i64 = NO_SAMPLE;
+/** The packets table has read segmentRttNs. */
+export function clearSegmentRtt(): void { segmentRttNs = NO_SAMPLE; }
 
 /** win_scale: not known yet, or not in use (one SYN lacked the option). */
 const SCALE_UNKNOWN: i32 = -1;
@@ -80,6 +88,7 @@ export function analyzeSegment(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
   fwd.wsLastSegmentFlags = a;
   afterAnalysis(f, fwd, rev, syn, synAck, tsNs);
   count(rareOf(f, s), fwd, a);
+  segmentAnalysis = a;
 }
 
 /**
@@ -109,6 +118,7 @@ export function analyzeInOrder(f: Flow, s: u32, tsNs: i64, seq: u32, ack: u32, l
   fwd.wsLastSegmentFlags = a;
   afterAnalysis(f, fwd, rev, false, TH_ACK, tsNs);
   if ((a & A_WINDOW_FULL) != 0) fwd.windowFull++;
+  segmentAnalysis = a;
   return true;
 }
 
@@ -200,6 +210,7 @@ function timeData(fwd: Endpoint, rev: Endpoint, revRare: EndpointRare, a: u32, t
     const sample = tsNs - rev.rttTimedNs;
     rev.rttTimed = false;
     if (sample >= 0) {
+      segmentRttNs = sample;
       revRare.rttMinNs = revRare.rttCount == 0 || sample < revRare.rttMinNs ? sample : revRare.rttMinNs;
       revRare.rttMaxNs = revRare.rttCount == 0 || sample > revRare.rttMaxNs ? sample : revRare.rttMaxNs;
       revRare.rttSumNs += sample;

@@ -5,6 +5,8 @@
 
 import { Closer, Event, TcpState } from "../../src/core/abi";
 import { eventsEnabled, putEvent } from "../out/events";
+import { packetsEnabled, putPacket } from "../out/packets";
+import { sideTables } from "../out/side";
 import { analyzeSegment, analyzeInOrder, initAnalysis } from "./analysis";
 import { mayTakeFastPath, countOneStep } from "./path";
 import { frameIndex } from "../capture/frame";
@@ -31,10 +33,19 @@ export function initLifecycle(e: Endpoint): void {
 
 /**
  * Updates the lifecycle of `f` for a segment sent by side `s` (after Zeek's model ran) and, when
- * the run asked for them, writes the transitions it made to the events table.
+ * the run asked for them, writes the transitions it made to the events table and the segment's
+ * row to the packets table.
  */
 export function trackLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
-  if (!eventsEnabled) { updateLifecycle(f, s, tsNs, flags, seq, ack, window, len); return; }
+  if (!sideTables) { updateLifecycle(f, s, tsNs, flags, seq, ack, window, len); return; }
+  // Wireshark scales a segment's window by what it knew before the segment.
+  const scale = endpointOf(f, s).wsWinScale;
+  if (eventsEnabled) trackWithEvents(f, s, tsNs, flags, seq, ack, window, len);
+  else updateLifecycle(f, s, tsNs, flags, seq, ack, window, len);
+  if (packetsEnabled) putPacket(f, s, tsNs, flags, seq, ack, window, tcpAnalysisLen == NOT_ANALYZED ? len : tcpAnalysisLen, tcpAnalysisLen != NOT_ANALYZED, scale);
+}
+
+function trackWithEvents(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
   const wasEstablished = f.establishedNs != NO_TIME, wasClosed = f.closedNs != NO_TIME;
   const hadData = x.firstDataTs != NO_TIME, hadFin = x.finTs != NO_TIME, peerFinWasAcked = y.finAcked;
@@ -62,8 +73,6 @@ function emit(f: Flow, s: u32, tsNs: i64, event: Event): void {
   emitted++;
 }
 
-/** The most events one segment can write (SYN-ACK, ESTABLISHED, data, FIN acked, FIN, RST, CLOSED). */
-export const MAX_EVENTS_PER_SEGMENT: u32 = 7;
 
 function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);

@@ -10,6 +10,8 @@ const U8_COLUMNS: usize = 4;
 export const DIR_ORIG: u32 = 0;
 export const DIR_RESP: u32 = 1;
 export const DIR_NONE: u32 = 2;
+/** The most events one segment can write (SYN-ACK, ESTABLISHED, data, FIN acked, FIN, RST, CLOSED: flow/lifecycle.ts). */
+export const MAX_EVENTS_PER_SEGMENT: u32 = 7;
 
 let regionI64: usize = 0;
 let regionU8: usize = 0;

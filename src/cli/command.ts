@@ -10,15 +10,15 @@ import { AsyncByteQueue, Message, RecordBatch, RecordBatchFileWriter, RecordBatc
 import { connections, SynfinError, type Progress, type Stats } from "../node.js";
 import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT } from "../core/core.js";
 import { csvHeader, csvLines, ndjsonLines } from "../output/format.js";
-import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA } from "../output/schema.js";
+import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA, type ColumnDef } from "../output/schema.js";
 import { Summary, counted, table } from "../output/summary.js";
 import { ParquetStreamWriter } from "../output/parquet.js";
-import { ZeekLog } from "../output/zeek.js";
+import { ZeekLog, type ZeekTable } from "../output/zeek.js";
 import { sortByFirstPacket } from "../input/first-time.js";
 import { RECORD_BUCKETS } from "../public.js";
 import { compileFilter } from "../filter/compile.js";
 
-const USAGE = `usage: synfin <capture...|-> [--format F] [-o FILE] [--events FILE] [--filter EXPR]
+const USAGE = `usage: synfin <capture...|-> [--format F] [-o FILE] [--events FILE] [--packets FILE] [--filter EXPR]
                       [--verify-checksums] [--conn-key KEY] [--max-flows N] [--memory-limit SIZE] [--sort-by-time]
                       [--workers N] [--flush SECONDS] [--stats] [--no-progress]
        synfin synth -o FILE --bytes SIZE [...]   writes a synthetic capture (synfin synth --help)
@@ -32,8 +32,12 @@ writes one row per TCP connection.
                        its extension (.ndjson .jsonl .csv .arrow .feather .arrows .parquet .log),
                        else ndjson
   -o, --output FILE    write to FILE instead of standard output
-  --events FILE        also write the events table (one row per lifecycle transition) to FILE,
-                       in the output format (NDJSON when the output is the summary table)
+  --events FILE        also write the events table (one row per lifecycle transition) to FILE
+  --packets FILE       also write the packets table (one row per TCP segment: relative and raw
+                       seq/ack, length, window, Wireshark's analysis flags; docs/columns.md) to
+                       FILE; with --filter, one conversation out of a large capture
+                       (--events and --packets files: in the format their extension names,
+                       else in the output's, NDJSON for the summary table)
   --filter EXPR        read only the records tcpdump's filter EXPR accepts, e.g. "host 10.0.0.1
                        and tcp port 443" (pcap-filter(7); docs/filters.md lists the part synfin
                        implements); the others are counted as filtered and otherwise ignored
@@ -67,9 +71,20 @@ const FORMAT_OF_EXTENSION: Readonly<Record<string, Format>> = {
   ".arrows": "arrow-stream", ".parquet": "parquet", ".log": "zeek",
 };
 
-function formatOfPath(path: string): Format {
+/** The format a path's extension names, or undefined. */
+function extensionFormat(path: string): Format | undefined {
   const dot = path.lastIndexOf(".");
-  return (dot > path.lastIndexOf("/") && FORMAT_OF_EXTENSION[path.slice(dot).toLowerCase()]) || "ndjson";
+  return dot > path.lastIndexOf("/") ? FORMAT_OF_EXTENSION[path.slice(dot).toLowerCase()] : undefined;
+}
+
+function formatOfPath(path: string): Format {
+  return extensionFormat(path) ?? "ndjson";
+}
+
+/** A side table's (--events, --packets) format: its extension's, else the output's (NDJSON for the table). */
+function sideFormat(path: string, output: Format): Exclude<Format, "table"> {
+  const format = extensionFormat(path) ?? output;
+  return format === "table" ? "ndjson" : format;
 }
 
 
@@ -77,7 +92,8 @@ interface Options {
   files: string[];
   format: Format;
   output: string | undefined;
-  events: string | undefined;
+  events: SideTable | undefined;
+  packets: SideTable | undefined;
   verifyChecksums: boolean;
   filter: string | undefined;
   connKey: "five-tuple" | "vlan";
@@ -91,8 +107,14 @@ interface Options {
   flush: number | undefined;
 }
 
+/** A side table asked for: where it goes and in which format. */
+interface SideTable {
+  path: string;
+  format: Exclude<Format, "table">;
+}
+
 /** Flags that take a value; a value that looks like a negative number is still theirs. */
-const VALUE_FLAGS = new Set(["--format", "-o", "--output", "--events", "--filter", "--conn-key", "--max-flows", "--memory-limit", "--workers", "--flush"]);
+const VALUE_FLAGS = new Set(["--format", "-o", "--output", "--events", "--packets", "--filter", "--conn-key", "--max-flows", "--memory-limit", "--workers", "--flush"]);
 
 /** `--workers -1` as `--workers=-1`, so that the value is judged (parseArgs would call it ambiguous). */
 function joinNegativeValues(argv: string[]): string[] {
@@ -115,6 +137,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
         format: { type: "string" },
         output: { type: "string", short: "o" },
         events: { type: "string" },
+        packets: { type: "string" },
         "verify-checksums": { type: "boolean" },
         filter: { type: "string" },
         "conn-key": { type: "string" },
@@ -166,12 +189,15 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
     }
   }
   if (BINARY.has(format) && !v.output && process.stdout.isTTY) throw new UsageError(`--format ${format} writes binary: give -o FILE or redirect standard output`);
+  const side = (path: string | undefined): SideTable | undefined =>
+    path === undefined ? undefined : { path, format: sideFormat(path, format) };
   return {
     files,
     flush,
     format,
     output: v.output,
-    events: v.events,
+    events: side(v.events),
+    packets: side(v.packets),
     verifyChecksums: v["verify-checksums"] ?? false,
     filter: v.filter,
     connKey,
@@ -215,6 +241,9 @@ function removeUnfinishedOnSignals(): void {
  * under a temporary name beside it and renamed when the run succeeds (`end`), or removed
  * (`discard`): a failed or interrupted run never leaves a partial file, nor destroys an older one.
  */
+/** Bytes an output file buffers before a write waits for the disk. */
+const SINK_BUFFER = 4 << 20;
+
 class Sink {
   private readonly stream: NodeJS.WritableStream;
   private readonly temp: string | undefined;
@@ -222,7 +251,9 @@ class Sink {
   constructor(private readonly path: string | undefined) {
     this.temp = path ? join(dirname(path), `.${basename(path)}.${process.pid}.synfin-tmp`) : undefined;
     // Opened here, not when the stream gets round to it: `discard` then always finds the file.
-    this.stream = this.temp ? createWriteStream("", { fd: openOutput(this.temp, path!) }) : process.stdout;
+    // A batch's Arrow buffers are many small writes: with the default 16 KiB buffer, waiting for
+    // each to drain left the run idle 40% of the time while it wrote the packets table.
+    this.stream = this.temp ? createWriteStream("", { fd: openOutput(this.temp, path!), highWaterMark: SINK_BUFFER }) : process.stdout;
     if (this.temp) unfinished.add(this);
     this.stream.on("error", (e: NodeJS.ErrnoException) => {
       if (e.code === "EPIPE") { this.closedEarly = true; return; }
@@ -335,7 +366,11 @@ class BatchWriter {
   private zeek: ZeekLog | undefined;
   private readonly queue = new HandOverQueue();
   private started = false;
-  constructor(private readonly format: Exclude<Format, "table">, private readonly sink: Sink, private readonly table: "conn" | "events", private readonly vlanKey = false) {}
+  constructor(private readonly format: Exclude<Format, "table">, private readonly sink: Sink, private readonly table: ZeekTable, private readonly vlanKey = false) {}
+
+  private get columns(): readonly ColumnDef[] {
+    return this.table === "conn" ? COLUMNS : this.table === "events" ? EVENT_COLUMNS : PACKET_COLUMNS;
+  }
 
   private async handOver(): Promise<void> {
     for (const chunk of this.queue.pending.splice(0)) await this.sink.write(chunk);
@@ -359,7 +394,7 @@ class BatchWriter {
         return;
     }
     let text = "";
-    if (this.format === "csv" && !this.started) text += csvHeader(this.table === "events" ? EVENT_COLUMNS : COLUMNS) + "\n";
+    if (this.format === "csv" && !this.started) text += csvHeader(this.columns) + "\n";
     this.started = true;
     for (const line of this.format === "ndjson" ? ndjsonLines(batch) : csvLines(batch)) text += line + "\n";
     await this.sink.write(text);
@@ -377,7 +412,7 @@ class BatchWriter {
     } else if (this.format === "zeek") {
       await this.sink.write((this.zeek ??= new ZeekLog(this.table, this.vlanKey)).close());
     } else if (this.format === "csv" && !this.started) {
-      await this.sink.write(csvHeader(this.table === "events" ? EVENT_COLUMNS : COLUMNS) + "\n");
+      await this.sink.write(csvHeader(this.columns) + "\n");
     }
     await this.sink.end();
   }
@@ -387,16 +422,20 @@ function emptyBatch(schema: Schema): RecordBatch {
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 0, nullCount: 0, children: schema.fields.map((f) => makeData({ type: f.type, length: 0 } as never)) }));
 }
 
-async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, sink: Sink, summary: Summary, pendingEvents: RecordBatch[], events: BatchWriter | undefined): Promise<void> {
+/** A side table's writer (its batches are written as the run hands them over). */
+interface SideWriter {
+  writer: BatchWriter;
+  schema: Schema;
+}
+
+async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, sink: Sink, summary: Summary, sides: SideWriter[]): Promise<void> {
   const writer = opts.format === "table" ? undefined : new BatchWriter(opts.format, sink, "conn", opts.connKey === "vlan");
-  const flushEvents = async () => { for (const batch of pendingEvents.splice(0)) await events!.write(batch); };
   for await (const batch of batches) {
-    if (events) await flushEvents();
     if (writer) await writer.write(batch);
     else summary.add(batch);
     if (sink.closed) return;
   }
-  if (events) { await flushEvents(); await events.end(EVENT_SCHEMA); }
+  for (const side of sides) await side.writer.end(side.schema);
   await writer?.end(SCHEMA);
 }
 
@@ -447,7 +486,8 @@ export async function main(argv: string[]): Promise<number> {
   if (opts === "version") { process.stdout.write(`synfin ${await version()}\n`); return 0; }
   const started = performance.now();
   const bar = progressBar(opts.progress);
-  const pendingEvents: RecordBatch[] = [];
+  let eventsWriter: BatchWriter | undefined;
+  let packetsWriter: BatchWriter | undefined;
   if (opts.sortByTime) {
     try {
       opts.files = await sortByFirstPacket(opts.files);
@@ -472,9 +512,11 @@ export async function main(argv: string[]): Promise<number> {
     workers: opts.workers,
     onProgress: (p) => bar.update(p),
     events: opts.events !== undefined,
-    onEvents: (batch) => pendingEvents.push(batch),
+    onEvents: (batch) => eventsWriter!.write(batch),
+    packets: opts.packets !== undefined,
+    onPackets: (batch) => packetsWriter!.write(batch),
   });
-  for (const [flag, path] of [["-o", opts.output], ["--events", opts.events]] as const) {
+  for (const [flag, path] of [["-o", opts.output], ["--events", opts.events?.path], ["--packets", opts.packets?.path]] as const) {
     const input = path === undefined ? undefined : inputAt(path, opts.files);
     if (input !== undefined) {
       process.stderr.write(`synfin: ${flag} ${path} is the input ${input}: writing it would destroy the capture; choose another path\n`);
@@ -484,23 +526,28 @@ export async function main(argv: string[]): Promise<number> {
   removeUnfinishedOnSignals();
   let sink: Sink;
   let eventsSink: Sink | undefined;
+  let packetsSink: Sink | undefined;
   try {
     sink = new Sink(opts.output);
-    eventsSink = opts.events === undefined ? undefined : new Sink(opts.events);
+    eventsSink = opts.events === undefined ? undefined : new Sink(opts.events.path);
+    packetsSink = opts.packets === undefined ? undefined : new Sink(opts.packets.path);
   } catch (e) {
     if (!(e instanceof OutputError)) throw e;
     for (const s of unfinished) s.discard();
     process.stderr.write(`synfin: ${e.message}\n`);
     return 2;
   }
-  const eventsWriter = eventsSink && new BatchWriter(opts.format === "table" ? "ndjson" : opts.format, eventsSink, "events");
+  const sides: SideWriter[] = [];
+  if (eventsSink) sides.push({ writer: (eventsWriter = new BatchWriter(opts.events!.format, eventsSink, "events")), schema: EVENT_SCHEMA });
+  if (packetsSink) sides.push({ writer: (packetsWriter = new BatchWriter(opts.packets!.format, packetsSink, "packets")), schema: PACKET_SCHEMA });
   const summary = new Summary();
   try {
-    await writeBatches(opts, stream, sink, summary, pendingEvents, eventsWriter);
+    await writeBatches(opts, stream, sink, summary, sides);
   } catch (e) {
     bar.done();
     sink.discard();
     eventsSink?.discard();
+    packetsSink?.discard();
     if (e instanceof SynfinError) {
       process.stderr.write(`synfin: ${cliWords(e.message)}\n`);
       return 2;

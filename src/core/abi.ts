@@ -3,7 +3,7 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 13,
+  Version = 14,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
   /** Room past BatchRows in the output region: one frame may end two rows after the batch filled. */
@@ -14,6 +14,8 @@ export enum Abi {
   CommunityIdBytes = 20,
   /** Events in one output batch. */
   BatchEvents = 16384,
+  /** Rows of the packets table in one output batch (a frame writes at most one). */
+  BatchPackets = 8192,
 }
 
 /** Options passed to `reset()` as bit flags. */
@@ -25,6 +27,8 @@ export enum Flag {
   ExactPathOnly = 4,
   /** Zeek's VLAN-aware connection key: the outer and inner 802.1Q tags are part of it (connKey "vlan"). */
   VlanKey = 8,
+  /** Write the packets table (one row per TCP segment of a connection). */
+  Packets = 16,
 }
 
 /** What `feed()` / `finish()` stopped on. */
@@ -229,6 +233,50 @@ export enum EventCol {
   ConnId = 0, Ts, Packet,
   /** u8 group (indices from 0 again) */
   Direction = 0, Event, OrigState, RespState,
+}
+
+/** Output columns of the packets table. */
+export enum PacketCol {
+  /** i64 group */
+  ConnId = 0, Ts, Packet, RttNs,
+  /** u32 group (indices from 0 again) */
+  Seq = 0, Ack, SeqRaw, AckRaw, Len, Window, DupAckNum,
+  /** u16 group */
+  Present = 0, Analysis, WindowRaw,
+  /** u8 group */
+  Direction = 0, Flags,
+}
+
+/** Bits of PacketCol.Present: which nullable u32 columns of a packets row hold a value. */
+export enum PacketPresent {
+  /** Len: Wireshark analysed the segment (it does not when the TCP header is short to it). */
+  Analysed = 1,
+  /** Ack: the ACK flag is set. */
+  Ack = 2,
+  /** DupAckNum: the segment is a duplicate ACK. */
+  DupAckNum = 4,
+}
+
+/**
+ * Wireshark's per-segment analysis flags (packet-tcp.c TCP_A_*), the bits of PacketCol.Analysis.
+ * Retransmission here is the plain kind only; tshark shows tcp.analysis.retransmission on fast
+ * and spurious retransmissions too.
+ */
+export enum TcpAnalysis {
+  Retransmission = 0x0001,
+  LostPacket = 0x0002,
+  AckLostPacket = 0x0004,
+  KeepAlive = 0x0008,
+  DuplicateAck = 0x0010,
+  ZeroWindow = 0x0020,
+  ZeroWindowProbe = 0x0040,
+  ZeroWindowProbeAck = 0x0080,
+  KeepAliveAck = 0x0100,
+  OutOfOrder = 0x0200,
+  FastRetransmission = 0x0400,
+  WindowUpdate = 0x0800,
+  WindowFull = 0x1000,
+  SpuriousRetransmission = 0x4000,
 }
 
 /** Output columns of 8-byte values (i64 timestamps use NullTime for null). */

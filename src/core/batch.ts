@@ -3,9 +3,9 @@
 // history, community id) are formatted here, at the edge.
 
 import { Data, RecordBatch, Struct, Utf8, Vector, makeData, makeVector, type DataType } from "apache-arrow";
-import { Abi, ColBytes, ColI64, ColU16, ColU8, Group, Present } from "./abi.js";
+import { Abi, ColBytes, ColI64, ColU16, ColU8, Group, PacketCol, Present } from "./abi.js";
 import type { Core, OutputView } from "./core.js";
-import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, SCHEMA, arrowType, type ColumnDef } from "../output/schema.js";
+import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA, arrowType, type ColumnDef } from "../output/schema.js";
 import { formatAddress } from "./address.js";
 
 /** The high 32 bits of the core's null time, i64 min (its low bits are 0). */
@@ -47,12 +47,23 @@ export class CoreBatches {
     this.core.clearEvents();
     return batch;
   }
+
+  /** The packets table's rows written since the last call, as a RecordBatch (and clears them), or null. */
+  takePackets(): RecordBatch | null {
+    const view = this.core.packetsView();
+    if (view.rows === 0) return null;
+    const batch = this.builder.buildPackets(view);
+    this.core.clearPackets();
+    return batch;
+  }
 }
 
 /** Builds RecordBatches; keeps the history dictionary growing across batches (delta dictionaries). */
 export class BatchBuilder {
   private readonly enumDictionaries = new Map<string, Vector>();
   private historyChunks: Data<Utf8>[] = [];
+  /** The analysis bits any row of the packets batch being built has. */
+  private flagsSeen = 0xffff;
   private readonly historyIndex = new Map<string, number>();
 
   build(view: OutputView): RecordBatch {
@@ -68,6 +79,18 @@ export class BatchBuilder {
     const n = view.rows;
     const children = EVENT_COLUMNS.map((def) => this.column(def, view, n, new Uint16Array(n), new Uint8Array(n)));
     return new RecordBatch(EVENT_SCHEMA, makeData({ type: new Struct(EVENT_SCHEMA.fields), length: n, nullCount: 0, children }));
+  }
+
+  /** The packets batch: its nullable u32 columns take their presence from PacketCol.Present. */
+  buildPackets(view: OutputView): RecordBatch {
+    const n = view.rows;
+    const present = new Uint16Array(view.buffer, view.address(Group.U16, PacketCol.Present), n).slice();
+    // Most batches have few analysis flags set: a flag no row has is a bitmap of zeros, built without a pass.
+    const analysis = new Uint16Array(view.buffer, view.address(Group.U16, PacketCol.Analysis), n);
+    this.flagsSeen = 0;
+    for (let i = 0; i < n; i++) this.flagsSeen |= analysis[i]!;
+    const children = PACKET_COLUMNS.map((def) => this.column(def, view, n, present, new Uint8Array(n)));
+    return new RecordBatch(PACKET_SCHEMA, makeData({ type: new Struct(PACKET_SCHEMA.fields), length: n, nullCount: 0, children }));
   }
 
   private column(def: ColumnDef, view: OutputView, n: number, present: Uint16Array, ipVersion: Uint8Array): Data {
@@ -104,6 +127,12 @@ export class BatchBuilder {
       case "bool": {
         const v = this.u8(view, s.col, n);
         return makeData({ type, length: n, data: bitmap(n, (i) => v[i] !== 0) } as never);
+      }
+      case "flag": {
+        const mask = s.mask;
+        if ((this.flagsSeen & mask) === 0) return makeData({ type, length: n, data: new Uint8Array((n + 7) >> 3) } as never);
+        const v = new Uint16Array(view.buffer, view.address(Group.U16, s.col), n);
+        return makeData({ type, length: n, data: bitmap(n, (i) => (v[i]! & mask) !== 0) } as never);
       }
       case "enum": {
         const codes = new Int8Array(this.u8(view, s.col, n).buffer);
@@ -174,7 +203,7 @@ export class BatchBuilder {
   }
 }
 
-function withPresence(type: DataType, n: number, values: ArrayLike<number> & ArrayBufferView, present: Uint16Array, bit: Present | undefined): Data {
+function withPresence(type: DataType, n: number, values: ArrayLike<number> & ArrayBufferView, present: Uint16Array, bit: number | undefined): Data {
   const nullBitmap = bit === undefined ? undefined : bitmap(n, (i) => (present[i]! & bit) !== 0);
   return makeData({ type, length: n, data: values, nullBitmap } as never);
 }

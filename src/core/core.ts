@@ -12,7 +12,7 @@ import type { Stats } from "../public.js";
 /** The exports that return an address in wasm memory. */
 const ADDRESS_EXPORTS = [
   "inputBuffer", "timesAddress", "descAddress", "deferredAddress", "partitionAddress", "reduceInput",
-  "createdAddress", "columnAddress", "statsAddress", "eventColumnAddress", "filterBuffer",
+  "createdAddress", "columnAddress", "statsAddress", "eventColumnAddress", "packetColumnAddress", "filterBuffer",
 ] as const satisfies ReadonlyArray<keyof CoreExports>;
 
 /**
@@ -64,6 +64,9 @@ interface CoreExports {
   eventCount(): number;
   clearEvents(): void;
   eventColumnAddress(group: number, col: number): number;
+  packetCount(): number;
+  clearPackets(): void;
+  packetColumnAddress(group: number, col: number): number;
   errorCode(): ErrorCode;
   errorOffset(): bigint;
   flowRecordBytes(): number;
@@ -114,6 +117,7 @@ export const DEFAULT_MEMORY_LIMIT = MAX_MEMORY_LIMIT;
 export interface CoreOptions {
   verifyChecksums?: boolean;
   events?: boolean;
+  packets?: boolean;
   maxFlows?: number;
   memoryLimit?: number;
   /** Tests only: every segment takes the exact step-by-step path (Flag.ExactPathOnly). */
@@ -172,7 +176,7 @@ export class Core {
     };
     const instance = await WebAssembly.instantiate(module, { ...imports, env });
     const core = new Core(instance, memory, memoryLimit);
-    core.flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0) | (options.exactPathOnly ? Flag.ExactPathOnly : 0) |
+    core.flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0) | (options.packets ? Flag.Packets : 0) | (options.exactPathOnly ? Flag.ExactPathOnly : 0) |
       (options.connKey === "vlan" ? Flag.VlanKey : 0);
     core.maxFlows = maxFlows;
     core.reset();
@@ -347,6 +351,15 @@ export class Core {
 
   /** Forgets the events the caller has read. */
   clearEvents(): void { this.x.clearEvents(); }
+
+  /** The packets table's rows written since the last call, as they stand (a view into wasm memory). */
+  packetsView(): OutputView {
+    const x = this.x;
+    return { buffer: this.memory.buffer, rows: x.packetCount(), address: (group: Group, col: number) => x.packetColumnAddress(group, col) };
+  }
+
+  /** Forgets the packets rows the caller has read. */
+  clearPackets(): void { this.x.clearPackets(); }
 
   stats(): Stats {
     const values = new BigUint64Array(this.memory.buffer, this.x.statsAddress(), Stat.Count);

@@ -6,7 +6,7 @@ import {
   Bool, Dictionary, Duration, Field, Float64, Int32, Int64, Int8, Schema, TimeUnit, Timestamp,
   Uint16, Uint32, Uint64, Uint8, Utf8, type DataType,
 } from "apache-arrow";
-import { ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, Closer, EndReason, Event, EventCol, Present, TcpState, Tunnel } from "../core/abi.js";
+import { ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, Closer, EndReason, Event, EventCol, PacketCol, PacketPresent, Present, TcpAnalysis, TcpState, Tunnel } from "../core/abi.js";
 
 /** Where a column's values come from in the core's output batch. */
 export type ColumnSource =
@@ -14,10 +14,12 @@ export type ColumnSource =
   | { kind: "duration"; col: ColI64 }
   | { kind: "seconds"; col: ColI64 }
   | { kind: "u64"; col: ColI64 }
-  | { kind: "u32"; col: ColU32; present?: Present }
+  | { kind: "u32"; col: ColU32; present?: Present | PacketPresent }
   | { kind: "u16"; col: ColU16; present?: Present }
   | { kind: "u8"; col: ColU8; present?: Present }
   | { kind: "bool"; col: ColU8 }
+  /** A bit of a u16 column, as a boolean. */
+  | { kind: "flag"; col: ColU16; mask: number }
   | { kind: "enum"; col: ColU8; names: readonly string[]; nullCode?: number }
   | { kind: "address"; col: ColBytes }
   | { kind: "history" }
@@ -148,6 +150,43 @@ export const EVENT_COLUMNS: readonly ColumnDef[] = [
   { name: "resp_state", source: { kind: "enum", col: EventCol.RespState as number as ColU8, names: TCP_STATE_NAMES }, doc: "Responder's inferred RFC 9293 state after the event" },
 ];
 
+const packetI64 = (col: PacketCol) => col as number as ColI64;
+const packetU32 = (col: PacketCol) => col as number as ColU32;
+const analysisFlag = (name: string, mask: number, doc: string): ColumnDef =>
+  ({ name, source: { kind: "flag", col: PacketCol.Analysis as number as ColU16, mask }, doc: `${doc} (tshark: tcp.analysis.${name})` });
+
+/** The packets table's columns (one row per TCP segment of a connection; docs/columns.md, "Packets"). */
+export const PACKET_COLUMNS: readonly ColumnDef[] = [
+  { name: "conn_id", source: { kind: "u64", col: packetI64(PacketCol.ConnId) }, doc: "The connection (its conn_id in the connection table)" },
+  { name: "packet", source: { kind: "index", col: packetI64(PacketCol.Packet) }, doc: "Index of the packet among all records of the input, from 0 (tshark's frame.number − 1)" },
+  { name: "ts", source: { kind: "timestamp", col: packetI64(PacketCol.Ts) }, doc: "The packet's time (UTC, ns)" },
+  { name: "direction", source: { kind: "enum", col: PacketCol.Direction as number as ColU8, names: DIRECTION_NAMES }, doc: "Sender: orig or resp, as the roles stood then (Zeek may flip them later; the events table says when)" },
+  { name: "seq", source: { kind: "u32", col: packetU32(PacketCol.Seq) }, doc: "Sequence number relative to the sender's base in Wireshark's stream (tshark: tcp.seq); as sent for a segment Wireshark does not analyse (its TCP header reaches into what Wireshark takes for a link trailer), as tshark shows it" },
+  { name: "ack", source: { kind: "u32", col: packetU32(PacketCol.Ack), present: PacketPresent.Ack }, doc: "Acknowledgment number relative to the peer's base (tshark: tcp.ack); null without the ACK flag (tshark then shows the field as sent: ack_raw); as sent for a segment Wireshark does not analyse" },
+  { name: "seq_raw", source: { kind: "u32", col: packetU32(PacketCol.SeqRaw) }, doc: "Sequence number as sent (tshark: tcp.seq_raw)" },
+  { name: "ack_raw", source: { kind: "u32", col: packetU32(PacketCol.AckRaw) }, doc: "Acknowledgment number field as sent, also without the ACK flag" },
+  { name: "len", source: { kind: "u32", col: packetU32(PacketCol.Len), present: PacketPresent.Analysed }, doc: "Payload bytes from the IP length (tshark: tcp.len), also when the capture cut them; null for a segment Wireshark does not analyse" },
+  { name: "window", source: { kind: "u32", col: packetU32(PacketCol.Window) }, doc: "Receive window in bytes, scaled by the sender's window scale once both SYNs set it (never a SYN's) (tshark: tcp.window_size)" },
+  { name: "window_raw", source: { kind: "u16", col: PacketCol.WindowRaw as number as ColU16 }, doc: "Window field as sent (tshark: tcp.window_size_value)" },
+  { name: "flags", source: { kind: "u8", col: PacketCol.Flags as number as ColU8 }, doc: "TCP flags byte: CWR 0x80, ECE 0x40, URG 0x20, ACK 0x10, PSH 0x08, RST 0x04, SYN 0x02, FIN 0x01" },
+  analysisFlag("retransmission", TcpAnalysis.Retransmission | TcpAnalysis.FastRetransmission | TcpAnalysis.SpuriousRetransmission, "A retransmission, of any kind: also set with fast_retransmission and spurious_retransmission, as tshark shows it"),
+  analysisFlag("fast_retransmission", TcpAnalysis.FastRetransmission, "Resends what two or more duplicate ACKs asked for, within 20 ms of the last"),
+  analysisFlag("spurious_retransmission", TcpAnalysis.SpuriousRetransmission, "Resends data the receiver had already ACKed"),
+  analysisFlag("out_of_order", TcpAnalysis.OutOfOrder, "Below the next expected sequence number, within the stream's first RTT (3 ms without one) of the segment that set it"),
+  analysisFlag("lost_segment", TcpAnalysis.LostPacket, "Above the next expected sequence number: the capture missed data before it"),
+  analysisFlag("ack_lost_segment", TcpAnalysis.AckLostPacket, "ACKs data the capture never saw (\"ACKed unseen segment\")"),
+  analysisFlag("duplicate_ack", TcpAnalysis.DuplicateAck, "A pure ACK repeating the last ACK and window"),
+  { name: "duplicate_ack_num", source: { kind: "u32", col: packetU32(PacketCol.DupAckNum), present: PacketPresent.DupAckNum }, doc: "Which duplicate of its ACK this is, from 1 (tshark: tcp.analysis.duplicate_ack_num); null for other segments" },
+  analysisFlag("zero_window", TcpAnalysis.ZeroWindow, "Advertises a zero window"),
+  analysisFlag("zero_window_probe", TcpAnalysis.ZeroWindowProbe, "One byte at the next sequence number into the peer's zero window"),
+  analysisFlag("zero_window_probe_ack", TcpAnalysis.ZeroWindowProbeAck, "Answers a zero-window probe"),
+  analysisFlag("keep_alive", TcpAnalysis.KeepAlive, "At most one byte, one below the next sequence number"),
+  analysisFlag("keep_alive_ack", TcpAnalysis.KeepAliveAck, "Answers a keep-alive"),
+  analysisFlag("window_full", TcpAnalysis.WindowFull, "Fills the peer's advertised window to its last byte"),
+  analysisFlag("window_update", TcpAnalysis.WindowUpdate, "A pure ACK that only changes the window"),
+  { name: "rtt", source: { kind: "duration", col: packetI64(PacketCol.RttNs) }, doc: "The data RTT sample this segment's ACK completed, as the connection's rtt columns count them (Karn's rule: one segment timed at a time, none that was retransmitted; ns); null when it completed none" },
+];
+
 /** Arrow dictionaries are keyed by id; these are fixed for the life of the schema. */
 export const DICT_ID = { connState: 0, origState: 1, respState: 2, closer: 3, endReason: 4, history: 5, tunnel: 6, direction: 7, event: 8 } as const;
 
@@ -174,7 +213,8 @@ export function arrowType(def: ColumnDef): DataType {
     case "u32": return new Uint32();
     case "u16": return new Uint16();
     case "u8": return new Uint8();
-    case "bool": return new Bool();
+    case "bool":
+    case "flag": return new Bool();
     case "enum": return new Dictionary(new Utf8(), new Int8(), dictionaryId(def.name));
     case "history": return new Dictionary(new Utf8(), new Int32(), DICT_ID.history);
     case "address":
@@ -191,3 +231,4 @@ export function isNullable(def: ColumnDef): boolean {
 
 export const SCHEMA = new Schema(COLUMNS.map((c) => new Field(c.name, arrowType(c), isNullable(c))));
 export const EVENT_SCHEMA = new Schema(EVENT_COLUMNS.map((c) => new Field(c.name, arrowType(c), isNullable(c))));
+export const PACKET_SCHEMA = new Schema(PACKET_COLUMNS.map((c) => new Field(c.name, arrowType(c), isNullable(c))));

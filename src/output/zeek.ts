@@ -2,11 +2,12 @@
 // connection, #close at the end, so that zeek-cut and Zeek log tooling read our rows. Fields
 // synfin cannot know are unset ("-"): service (no protocol analysers), local_orig/local_resp (no
 // Site::local_nets), tunnel_parents (the tunnel is a column of ours, not a parent connection).
-// The events table is written the same way, with our column names (path synfin_events).
+// The events and packets tables are written the same way, with our column names (paths
+// synfin_events and synfin_packets).
 
 import type { RecordBatch } from "apache-arrow";
 import { batchReaders, type Cell } from "./format.js";
-import { COLUMNS, EVENT_COLUMNS } from "./schema.js";
+import { COLUMNS, EVENT_COLUMNS, PACKET_COLUMNS, type ColumnDef } from "./schema.js";
 
 const UNSET = "-";
 const EMPTY = "(empty)";
@@ -78,14 +79,28 @@ function header(path: string, fields: readonly string[], types: readonly string[
   ].join("\n") + "\n";
 }
 
-/** Text of a cell in a column of our own (events): numbers as they are, times as Zeek times. */
-function ownCell(v: Cell, isTime: boolean, tsNs: bigint | null): string {
+/** Text of a cell in a column of our own (events, packets): numbers as they are, times as Zeek times. */
+function ownCell(v: Cell, isTime: boolean, tsNs: bigint | null, isInterval = false): string {
   if (v === null) return UNSET;
   if (isTime && tsNs !== null) return zeekTime(tsNs);
+  if (isInterval && typeof v === "number") return v.toFixed(6);
   return typeof v === "string" ? zeekString(v) : typeof v === "boolean" ? (v ? "T" : "F") : String(v);
 }
 
 const TIME_KINDS = new Set(["timestamp"]);
+
+/** The Zeek type of a column of our own. */
+function zeekType(c: ColumnDef): string {
+  const kind = c.source.kind;
+  if (TIME_KINDS.has(kind)) return "time";
+  if (kind === "duration") return "interval";
+  if (kind === "enum") return "string";
+  if (kind === "flag" || kind === "bool") return "bool";
+  return "count";
+}
+
+/** The tables a ZeekLog writes. */
+export type ZeekTable = "conn" | "events" | "packets";
 
 /**
  * Writes a table as one Zeek log: `lines(batch)` for each batch, `close()` at the end. The header
@@ -97,18 +112,17 @@ export class ZeekLog {
   private lastNs = 0n;
   private readonly connFields: ReadonlyArray<[string, string]>;
   /** `vlanContext`: the connections were keyed with their VLAN tags (connKey "vlan"). */
-  constructor(private readonly table: "conn" | "events", private readonly vlanContext = false) {
+  constructor(private readonly table: ZeekTable, private readonly vlanContext = false) {
     const at = CONN_FIELDS.findIndex(([name]) => name === "id.resp_p") + 1;
     this.connFields = vlanContext ? [...CONN_FIELDS.slice(0, at), ...VLAN_CTX_FIELDS, ...CONN_FIELDS.slice(at)] : CONN_FIELDS;
   }
 
-  private get columns() { return this.table === "conn" ? COLUMNS : EVENT_COLUMNS; }
+  private get columns() { return this.table === "conn" ? COLUMNS : this.table === "events" ? EVENT_COLUMNS : PACKET_COLUMNS; }
 
   private open(firstNs: bigint): string {
     this.opened = true;
     if (this.table === "conn") return header("conn", this.connFields.map((f) => f[0]), this.connFields.map((f) => f[1]), firstNs);
-    const types = this.columns.map((c) => (TIME_KINDS.has(c.source.kind) ? "time" : c.source.kind === "enum" ? "string" : "count"));
-    return header("synfin_events", this.columns.map((c) => c.name), types, firstNs);
+    return header(`synfin_${this.table}`, this.columns.map((c) => c.name), this.columns.map(zeekType), firstNs);
   }
 
   lines(batch: RecordBatch): string {
@@ -131,7 +145,7 @@ export class ZeekLog {
         if (tsNs > this.lastNs) this.lastNs = tsNs;
         text += this.columns.map((c, i) => {
           const isTime = TIME_KINDS.has(c.source.kind) && valid(i, row);
-          return ownCell(readers[i]!(row), isTime, isTime ? int64(i)[row]! : null);
+          return ownCell(readers[i]!(row), isTime, isTime ? int64(i)[row]! : null, c.source.kind === "duration");
         }).join("\t") + "\n";
       }
     }

@@ -14,9 +14,15 @@ import type { AnalyzeOptions, ByteSource, Progress, Stats } from "../public.js";
 
 export const DEFAULT_CHUNK_SIZE = 8 << 20;
 
-function drainEvents(core: CoreBatches, options: AnalyzeOptions): void {
+/**
+ * Hands the side tables' rows written so far (events, packets) to their callbacks, and waits for
+ * what they return: a consumer that writes them out holds the run back to its pace.
+ */
+async function drainSide(core: CoreBatches, options: AnalyzeOptions): Promise<void> {
   const events = core.takeEvents();
-  if (events) options.onEvents?.(events);
+  if (events) await options.onEvents?.(events);
+  const packets = core.takePackets();
+  if (packets) await options.onPackets?.(packets);
 }
 
 /** Resolves "done" when `p` settles (rejecting as it rejects), or "timeout" after `ms` first. */
@@ -54,7 +60,7 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Ana
           // A live input: while it waits for bytes, the rows ended so far still go out.
           for (let waited; (waited = await untilOrTimeout(filling, lastFlush + flushMs - performance.now())) === "timeout"; ) {
             lastFlush = performance.now();
-            drainEvents(out, options);
+            await drainSide(out, options);
             const batch = out.takeBatch(true);
             if (batch) yield batch;
           }
@@ -63,13 +69,13 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Ana
           const step = feed.frame();
           feed.consume(step.consumed);
           if (step.status !== Status.OutputFull) break;
-          drainEvents(out, options);
+          await drainSide(out, options);
           const batch = out.takeBatch();
           if (batch) yield batch;
         }
         if (flushMs !== undefined && performance.now() - lastFlush >= flushMs) {
           lastFlush = performance.now();
-          drainEvents(out, options);
+          await drainSide(out, options);
           const batch = out.takeBatch(true);
           if (batch) yield batch;
         }
@@ -77,11 +83,11 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Ana
       await source.close();
     }
     while (core.finish() === Status.OutputFull) {
-      drainEvents(out, options);
+      await drainSide(out, options);
       const batch = out.takeBatch();
       if (batch) yield batch;
     }
-    drainEvents(out, options);
+    await drainSide(out, options);
     for (let last; (last = out.takeBatch(true)); ) yield last;
     done(core.stats());
   } finally {

@@ -14,23 +14,12 @@ import { describe, expect, it } from "vitest";
 import { analyze } from "../../src/node.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
 import { rowsOf } from "../support/rows.js";
-import { ANALYSIS_FLAGS, tsharkStreams, tsharkVersion, type AnalysisFlag, type FrameStreams } from "../support/tshark.js";
+import { ANALYSIS_FLAGS, KERNEL, ZEEK, tsharkStreams, tsharkVersion, type AnalysisFlag, type FrameStreams } from "../support/tshark.js";
 
 const TSHARK = tsharkVersion();
 const SKIP = SKIP_NOTE || (TSHARK ? "" : " (skipped: tshark is not installed; .ci/run installs it)");
 
 const COMPARED = Object.keys(ANALYSIS_FLAGS) as AnalysisFlag[];
-
-const KERNEL = ["sf_client_close", "sf_server_close", "rej", "s0", "rsto", "rstr", "ipv6", "many", "loss"].flatMap((s) =>
-  [".pcap", ".pcapng", ".ns.pcap", ".snap96.pcap"].map((v) => join("kernel", s + v)));
-/** The Zeek traces where tshark raises the most analysis flags. */
-const ZEEK = [
-  "pppoe-over-qinq.pcap", "ssh.pcap", "cwd-navigation.pcap", "ssh.client-side-half-duplex.pcap", "ctu-64702-888.pcap",
-  "modbus-and-non-modbus-p502.pcap", "connect-with-smtp.pcap", "miss_end_data.pcap", "fin_retransmission.pcap", "no_crlf.pcap",
-  // FabricPath frames whose TCP header reaches into what Wireshark takes for the FCS; the same
-  // packets on three VLAN stacks (one tcp.stream, one connection by default).
-  "cisco-fabric-path.pcap", "vlan-collisions.pcap",
-].map((t) => join("zeek", t));
 
 /** Where synfin's per-stream totals differ from tshark's, for the capture at `file`. */
 async function differencesFromTshark(file: string): Promise<string[]> {

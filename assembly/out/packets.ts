@@ -1,0 +1,88 @@
+// The packets table: one row per TCP segment of a connection, with the sequence numbers as
+// Wireshark shows them and that segment's analysis flags, column-major like the connection batch,
+// written only when the run asked for it.
+
+import { Abi, PacketPresent } from "../../src/core/abi";
+import { Flow, Endpoint, endpointOf } from "../flow/record";
+import { segmentAnalysis, segmentRttNs, clearSegmentRtt } from "../flow/analysis";
+import { TcpAnalysis } from "../../src/core/abi";
+import { TH_ACK, TH_SYN } from "../decode/tcp";
+import { frameIndex } from "../capture/frame";
+
+const ROWS: usize = <usize>Abi.BatchPackets;
+const I64_COLUMNS: usize = 4;
+const U32_COLUMNS: usize = 7;
+const U16_COLUMNS: usize = 3;
+const U8_COLUMNS: usize = 2;
+
+let regionI64: usize = 0;
+let regionU32: usize = 0;
+let regionU16: usize = 0;
+let regionU8: usize = 0;
+export let packetRows: u32 = 0;
+export let packetsEnabled: bool = false;
+
+export function initPackets(enabled: bool): void {
+  packetsEnabled = enabled;
+  packetRows = 0;
+  if (!enabled || regionI64 != 0) return;
+  regionI64 = heap.alloc(ROWS * 8 * I64_COLUMNS);
+  regionU32 = heap.alloc(ROWS * 4 * U32_COLUMNS);
+  regionU16 = heap.alloc(ROWS * 2 * U16_COLUMNS);
+  regionU8 = heap.alloc(ROWS * U8_COLUMNS);
+}
+
+/** Whether the packets batch has room for the row of one more frame. */
+export function packetsRoom(): bool {
+  return !packetsEnabled || packetRows < <u32>Abi.BatchPackets;
+}
+
+export function clearPackets(): void { packetRows = 0; }
+
+/** Base address of a packets column: group 0 i64, 1 u32, 2 u16, 3 u8 (src/core/abi.ts PacketCol). */
+export function packetColumnAddress(group: u32, col: u32): usize {
+  if (group == 0) return regionI64 + <usize>col * ROWS * 8;
+  if (group == 1) return regionU32 + <usize>col * ROWS * 4;
+  if (group == 2) return regionU16 + <usize>col * ROWS * 2;
+  return regionU8 + <usize>col * ROWS;
+}
+
+/**
+ * The row of a segment from side `s` of `f`, after Wireshark's analysis of it ran (analysed: it
+ * did run). `scale` is the sender's window scale as it stood before the segment: Wireshark scales
+ * a segment's window before it reads that segment's own options, and never a SYN's.
+ */
+export function putPacket(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32, analysed: bool, scale: i32): void {
+  const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
+  const i = <usize>packetRows;
+  const hasAck = (flags & TH_ACK) != 0;
+  const a = analysed ? segmentAnalysis : 0;
+  let present: u32 = 0;
+  if (analysed) present |= PacketPresent.Analysed;
+  if (hasAck) present |= PacketPresent.Ack;
+  if ((a & TcpAnalysis.DuplicateAck) != 0) present |= PacketPresent.DupAckNum;
+  store<i64>(regionI64 + i * 8, f.connId);
+  store<i64>(regionI64 + (ROWS + i) * 8, tsNs);
+  store<i64>(regionI64 + (2 * ROWS + i) * 8, frameIndex);
+  store<i64>(regionI64 + (3 * ROWS + i) * 8, analysed ? segmentRttNs : i64.MIN_VALUE);
+  // A segment Wireshark does not analyse keeps the number as sent, as tshark shows it.
+  store<u32>(regionU32 + i * 4, analysed ? seq - x.wsBaseSeq : seq);
+  store<u32>(regionU32 + (ROWS + i) * 4, analysed ? ack - relativeBase(y) : ack);
+  store<u32>(regionU32 + (2 * ROWS + i) * 4, seq);
+  store<u32>(regionU32 + (3 * ROWS + i) * 4, ack);
+  store<u32>(regionU32 + (4 * ROWS + i) * 4, len);
+  store<u32>(regionU32 + (5 * ROWS + i) * 4, (flags & TH_SYN) == 0 && analysed && scale >= 0 ? window << <u32>scale : window);
+  store<u32>(regionU32 + (6 * ROWS + i) * 4, (a & TcpAnalysis.DuplicateAck) != 0 ? x.wsDupAcks : 0);
+  store<u16>(regionU16 + i * 2, <u16>present);
+  store<u16>(regionU16 + (ROWS + i) * 2, <u16>a);
+  store<u16>(regionU16 + (2 * ROWS + i) * 2, <u16>window);
+  store<u8>(regionU8 + i, <u8>s);
+  store<u8>(regionU8 + ROWS + i, <u8>flags);
+  clearSegmentRtt();
+  packetRows++;
+}
+
+/** The base Wireshark subtracts from the peer's sequence numbers (0 while it has none). */
+@inline function relativeBase(e: Endpoint): u32 {
+  return e.wsBaseSeqSet ? e.wsBaseSeq : 0;
+}
