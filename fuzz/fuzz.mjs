@@ -5,7 +5,7 @@
 //
 // The core's debug build is instrumented (instrument.mjs) with a counter per branch arm; inputs
 // that reach a new counter, or a counter's new order of magnitude (AFL's buckets), join the corpus.
-// Each run also gets a random engine config (events, verifyChecksums, maxFlows, chunk size).
+// Each run also gets a random engine config (events, packets, verifyChecksums, maxFlows, chunk size, filter).
 // Findings (target.mjs says what counts) are minimized and written to fuzz/regressions/, named
 // <kind>-<sha1>.<config>.bin; the exit status is 1 when a new one was found. Known findings
 // (files already in fuzz/regressions/) are replayed first and not reported again.
@@ -172,6 +172,7 @@ class Fuzzer {
     const r = this.rng;
     const c = { ...config };
     if (r.chance(0.15)) c.events = !c.events;
+    if (r.chance(0.15)) c.packets = !c.packets;
     if (r.chance(0.15)) c.verifyChecksums = !c.verifyChecksums;
     if (r.chance(0.1)) c.maxFlows = r.pick(MAX_FLOWS);
     if (r.chance(0.2)) c.chunkSize = r.chance(0.5) ? 0 : 1 + r.int(r.chance(0.5) ? 64 : 4096);
@@ -259,7 +260,7 @@ async function main() {
   if (args.corpus && existsSync(args.corpus)) {
     for (const f of readdirSync(args.corpus)) seeds.push({ name: join(args.corpus, f), bytes: new Uint8Array(readFileSync(join(args.corpus, f))), config: configFromName(f) });
   }
-  const variant = { events: true, verifyChecksums: true, maxFlows: 3, chunkSize: 61, split: 0 };
+  const variant = { ...DEFAULT_CONFIG, events: true, verifyChecksums: true, maxFlows: 3, chunkSize: 61, packets: true };
   for (const seed of seeds) {
     await fuzzer.exec(seed.bytes, seed.config ?? DEFAULT_CONFIG, seed.name);
     await fuzzer.exec(seed.bytes, variant, seed.name);

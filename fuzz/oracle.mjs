@@ -48,6 +48,9 @@ export class RowCheck {
     this.eventsOf = new Map(); // conn_id → its events
     this.expected = new Map(); // conn_id → what its events must replay to
     this.lastEventPacket = -1;
+    this.segmentsOf = new Map(); // conn_id → { packets rows, their analysis flags added up }
+    this.segmentTotals = new Map(); // conn_id → the same, from its row
+    this.lastSegmentPacket = -1;
   }
 
   rows(batch) {
@@ -57,12 +60,14 @@ export class RowCheck {
     const [connId, firstPacket, origPkts, respPkts] = ["conn_id", "first_packet", "orig_pkts", "resp_pkts"].map((n) => col(n).toArray());
     const [endReason, history, ipVersion, completeness, vlan] = ["end_reason", "history", "ip_version", "completeness", "vlan"].map(col);
     const rtts = ["orig", "resp"].map((side) => ["min", "avg", "max"].map((k) => col(`${side}_rtt_${k}`)));
+    const totals = SEGMENT_TOTALS.map(([, total]) => [col(`orig_${total}`).toArray(), col(`resp_${total}`).toArray()]);
     for (let r = 0; r < batch.numRows; r++) {
       const id = Number(connId[r]);
       const bad = (what) => new Finding("output", `row ${id}: ${what}`, what.replace(/[\d"]+/g, "").trim());
       if (this.firstPacket.has(id)) throw bad("conn_id appears twice");
       this.firstPacket.set(id, Number(firstPacket[r]));
       this.pkts += Number(origPkts[r]) + Number(respPkts[r]);
+      this.segmentTotals.set(id, [Number(origPkts[r]) + Number(respPkts[r]), ...totals.map(([o, s]) => Number(o[r]) + Number(s[r]))]);
       if (endReason.get(r) === "evicted") this.evicted++;
       const h = history.get(r) ?? "";
       const replayed = Object.fromEntries(times.map(([name, data]) => [name, data.getValid(r) ? data.values[r] : null]));
@@ -96,7 +101,24 @@ export class RowCheck {
     }
   }
 
-  finish(stats, rows, events) {
+  /** Packets rows: in capture order, of existing rows (checked at finish), counted per connection. */
+  packets(batch) {
+    checkBatch(batch);
+    const connId = batch.getChild("conn_id").toArray(), packet = batch.getChild("packet").toArray();
+    const flags = SEGMENT_TOTALS.map(([flag]) => batch.getChild(flag));
+    for (let r = 0; r < batch.numRows; r++) {
+      const at = Number(packet[r]);
+      if (at <= this.lastSegmentPacket) throw new Finding("output", `a packets row of packet ${at} after one of packet ${this.lastSegmentPacket}`, "packets order");
+      this.lastSegmentPacket = at;
+      const id = Number(connId[r]);
+      let sums = this.segmentsOf.get(id);
+      if (!sums) this.segmentsOf.set(id, (sums = new Array(1 + flags.length).fill(0)));
+      sums[0]++;
+      flags.forEach((f, i) => { if (f.get(r)) sums[1 + i]++; });
+    }
+  }
+
+  finish(stats, rows, events, packets) {
     const bad = (what, where) => new Finding("output", what, where);
     for (let id = 0; id < rows; id++) if (!this.firstPacket.has(id)) throw bad(`conn_id ${id} missing: ${rows} rows should number 0 to ${rows - 1}`, "conn_id missing");
     for (let id = 1; id < rows; id++) {
@@ -105,7 +127,22 @@ export class RowCheck {
     if (rows > 0 && this.firstPacket.get(rows - 1) >= stats.records) throw bad(`first_packet ${this.firstPacket.get(rows - 1)} of ${stats.records} records`, "first_packet range");
     if (this.pkts > stats.records) throw bad(`rows count ${this.pkts} packets of ${stats.records} records`, "pkts");
     if (events) this.replayEvents(stats);
+    if (packets) this.addUpPackets(stats);
     if (this.evicted !== stats.evicted) throw bad(`${this.evicted} rows with end_reason evicted, but stats.evicted ${stats.evicted}`, "evicted");
+  }
+
+  /** Each connection's packets rows are its packets, and their flags add up to its analysis totals. */
+  addUpPackets(stats) {
+    const bad = (what, where) => new Finding("output", what, where);
+    for (const id of this.segmentsOf.keys()) if (!this.firstPacket.has(id)) throw bad(`packets rows of conn_id ${id}, which has no row`, "packets conn_id");
+    if (this.lastSegmentPacket >= stats.records) throw bad(`a packets row of packet ${this.lastSegmentPacket} of ${stats.records} records`, "packets packet");
+    for (const [id, want] of this.segmentTotals) {
+      const got = this.segmentsOf.get(id) ?? want.map(() => 0);
+      want.forEach((w, i) => {
+        const what = i === 0 ? "packets" : SEGMENT_TOTALS[i - 1][0];
+        if (got[i] !== w) throw bad(`conn_id ${id}: ${got[i]} packets rows ${i === 0 ? "" : `with ${what} `}against ${w} in its row`, `packets ${what}`);
+      });
+    }
   }
 
   replayEvents(stats) {
@@ -120,6 +157,14 @@ export class RowCheck {
     }
   }
 }
+
+/** A packets-table flag and the row total it adds up to (both directions). */
+const SEGMENT_TOTALS = [
+  ["retransmission", "retransmits"], ["fast_retransmission", "fast_retransmits"], ["spurious_retransmission", "spurious_retransmits"],
+  ["out_of_order", "out_of_order"], ["lost_segment", "lost_segments"], ["ack_lost_segment", "ack_lost_segments"],
+  ["duplicate_ack", "dup_acks"], ["zero_window", "zero_windows"], ["zero_window_probe", "zero_window_probes"],
+  ["window_full", "window_full"], ["keep_alive", "keepalives"],
+];
 
 const REPLAYED_TIMES = ["syn_ts", "synack_ts", "established_ts", "orig_first_data_ts", "resp_first_data_ts", "orig_fin_ts", "resp_fin_ts", "rst_ts", "closed_ts"];
 /** Columns the core writes must decode: enum and dictionary codes within their dictionary. */

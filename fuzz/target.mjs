@@ -13,7 +13,7 @@ import { Digest, Finding, RowCheck } from "./oracle.mjs";
 
 export { Finding };
 
-export const DEFAULT_CONFIG = Object.freeze({ events: false, verifyChecksums: false, maxFlows: 500_000, chunkSize: 0, split: 0, exactPath: false, filter: 0 });
+export const DEFAULT_CONFIG = Object.freeze({ events: false, verifyChecksums: false, maxFlows: 500_000, chunkSize: 0, split: 0, exactPath: false, filter: 0, packets: false });
 
 /**
  * Capture filters a run may use (config.filter: 1 + index; 0 none): loads through X, arithmetic
@@ -48,6 +48,7 @@ export function configName(config) {
   if (config.split > 0) parts.push(`split${config.split}`);
   if (config.exactPath) parts.push("exact");
   if (config.filter > 0) parts.push(`filter${config.filter}`);
+  if (config.packets) parts.push("packets");
   return parts.join(".");
 }
 
@@ -62,6 +63,7 @@ export function configFromName(name) {
     else if (/^split\d+$/.test(part)) config.split = Number(part.slice(5));
     else if (part === "exact") config.exactPath = true;
     else if (/^filter\d+$/.test(part)) config.filter = Number(part.slice(6));
+    else if (part === "packets") config.packets = true;
   }
   return config;
 }
@@ -120,12 +122,12 @@ export class Target {
     const core = this.core;
     if (this.map) this.coverage().fill(0);
     // Core.reset keeps the options of Core.create; each run sets its own (private fields: a fuzzer's liberty).
-    core.flags = (config.verifyChecksums ? Flag.VerifyChecksums : 0) | (config.events ? Flag.Events : 0) | (config.exactPath ? Flag.ExactPathOnly : 0);
+    core.flags = (config.verifyChecksums ? Flag.VerifyChecksums : 0) | (config.events ? Flag.Events : 0) | (config.exactPath ? Flag.ExactPathOnly : 0) | (config.packets ? Flag.Packets : 0);
     core.maxFlows = config.maxFlows;
     core.setFilter(config.filter > 0 ? compiledFilters[config.filter - 1] : undefined);
     this.out = new CoreBatches(core);
     this.runs++;
-    const out = { rows: 0, events: 0, digest: build ? new Digest() : null, table: build ? new RowCheck() : null };
+    const out = { rows: 0, events: 0, packets: 0, digest: build ? new Digest() : null, table: build ? new RowCheck() : null };
     this.deadline = performance.now() + this.timeoutMs;
     let stats, rejected = null;
     try {
@@ -143,25 +145,27 @@ export class Target {
       this.deadline = Infinity;
     }
     check(stats, out, rejected, config);
-    if (out.table && rejected === null) out.table.finish(stats, out.rows, config.events);
+    if (out.table && rejected === null) out.table.finish(stats, out.rows, config.events, config.packets);
     return { stats, rows: out.rows, events: out.events, rejected, digest: out.digest?.value() ?? null };
   }
 
   /**
-   * The same input read in other chunks, with the other events setting, the other path through
-   * the connection models (assembly/flow/path.ts) and other bytes after the input must give the
-   * same stats and rows (chunk boundaries never change the result: see test/framing.test.ts).
-   * Throws a Finding "chunking", "events", "fastpath" or "overread" when it does not.
+   * The same input read in other chunks, with the other events and packets settings, the other
+   * path through the connection models (assembly/flow/path.ts) and other bytes after the input
+   * must give the same stats and rows (chunk boundaries never change the result: see
+   * test/framing.test.ts). Throws a Finding "chunking", "events", "packets", "fastpath" or
+   * "overread" when it does not.
    */
   async compare(bytes, config) {
     const run = (c, slackByte) => this.run(bytes, c, { build: true, slackByte });
     const chunkSize = config.chunkSize > 0 ? 0 : 1 + (fnv(bytes) % 509);
     const a = await run(config, 0x00);
-    const b = await run({ ...config, events: !config.events, chunkSize, exactPath: !config.exactPath }, 0xa5);
+    const b = await run({ ...config, events: !config.events, packets: !config.packets, chunkSize, exactPath: !config.exactPath }, 0xa5);
     if (differences(a, b).length === 0) return;
     const suspects = [
       ["chunking", `reading ${chunkSize || "the whole input"} bytes at a time changes`, { ...config, chunkSize }, 0x00],
       ["events", `turning events ${config.events ? "off" : "on"} changes`, { ...config, events: !config.events }, 0x00],
+      ["packets", `turning the packets table ${config.packets ? "off" : "on"} changes`, { ...config, packets: !config.packets }, 0x00],
       ["fastpath", `turning the one-step path ${config.exactPath ? "on" : "off"} changes`, { ...config, exactPath: !config.exactPath }, 0x00],
       ["overread", "the bytes after the input change", config, 0xa5],
     ];
@@ -170,7 +174,7 @@ export class Target {
       if (diff.length > 0) throw new Finding(kind, `${what} ${diff.join(", ")}`, diff[0].split(" ")[0]);
     }
     const diff = differences(a, b);
-    throw new Finding("differential", `chunks, events, the path and slack together change ${diff.join(", ")}`, diff[0].split(" ")[0]);
+    throw new Finding("differential", `chunks, events, packets, the path and slack together change ${diff.join(", ")}`, diff[0].split(" ")[0]);
   }
 }
 
@@ -191,7 +195,7 @@ function differences(a, b) {
 }
 
 /** Findings of `compare` rather than `run`. */
-export const DIFFERENTIAL = new Set(["chunking", "events", "fastpath", "overread", "differential"]);
+export const DIFFERENTIAL = new Set(["chunking", "events", "packets", "fastpath", "overread", "differential"]);
 
 /** The Finding `bytes` still fails with on `target`, if it has the signature of `finding`; else null. */
 export async function reproduces(target, bytes, config, finding) {
@@ -261,18 +265,22 @@ function engineFile(core, bytes, config, slackByte, drain) {
 /** Empties the output and events batches; returns whether there was anything in them. */
 function drain(core, batches, out) {
   const x = core.x;
-  const rows = x.outputRows(), events = x.eventCount();
+  const rows = x.outputRows(), events = x.eventCount(), packets = x.packetCount();
   out.rows += rows;
   out.events += events;
+  out.packets += packets;
   if (out.digest) {
     const eventBatch = batches.takeEvents();
     if (eventBatch) { out.digest.events(eventBatch); out.table.events(eventBatch); }
+    const packetBatch = batches.takePackets();
+    if (packetBatch) out.table.packets(packetBatch);
     for (let batch; (batch = batches.takeBatch(true)); ) { out.digest.rows(batch); out.table.rows(batch); }
   } else {
     x.clearOutput();
     x.clearEvents();
+    x.clearPackets();
   }
-  return rows + events > 0;
+  return rows + events + packets > 0;
 }
 
 /** The accounting every run must keep (docs/library.md, Accounting). */
