@@ -133,6 +133,11 @@ function casesFor(capture, path) {
     ...cli(1), name: `synfin CLI → Arrow, --workers 1, --filter "${expr}"`, id: "filter", arrow: undefined,
     args: [CLI, path, "--format", "arrow", "-o", arrow("cli-w1-filter"), "--workers", "1", "--no-progress", "--filter", expr],
   });
+  // The plain run also writing the packets table (issue #15): one Arrow row per TCP segment.
+  const withPackets = {
+    ...cli(1), name: "synfin CLI → Arrow, --workers 1, --packets (Arrow)", id: "packets", arrow: arrow("cli-w1-packets"),
+    args: [...cli(1).args.map((a) => (a === arrow("cli-w1") ? arrow("cli-w1-packets") : a)), "--packets", arrow("cli-w1-packets-table")],
+  };
   if (capture.cases === "synfin-w1") return [cli(1), lib(1)];
   if (capture.cases === "live") {
     const withStats = { ...cli(1), args: [...cli(1).args, "--stats"], reportsPeakFlows: true };
@@ -141,7 +146,7 @@ function casesFor(capture, path) {
   return [
     { name: "fs.read loop, 8 MiB buffer", id: "read", group: "limit", own: true, cmd: node, args: [MEASURE, "read", path] },
     { name: "pcap record-header walk (JS)", id: "walk", group: "limit", own: true, cmd: node, args: [MEASURE, "walk", path], reportsPackets: true },
-    cli(1), cli(2), filtered("port 80"), lib(1), lib(2),
+    cli(1), cli(2), filtered("port 80"), withPackets, lib(1), lib(2),
     { name: "tshark -q -z conv,tcp", id: "tshark", group: "peer", status: notInstalled(peers.tshark), cmd: "tshark", args: ["-r", path, "-q", "-z", "conv,tcp"] },
     { name: "tcptrace -n -l", id: "tcptrace", group: "peer", status: notInstalled(peers.tcptrace), cmd: "tcptrace", args: ["-n", "-l", path] },
     { name: "JS baseline (Map flow tracker)", id: "js", group: "peer", own: true, cmd: node, args: [JS_BASELINE, path], keepStdout: true },
