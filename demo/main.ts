@@ -9,6 +9,7 @@ import { download, type DownloadFormat } from "./downloads.js";
 import { readConnections, selectRows, stateCounts, type Connections, type Filter, type Sort } from "./model.js";
 import { describeLimits, limitsFromQuery, type Limits } from "./options.js";
 import type { AnalysisApi, BatchSink, EventRow, ReadProgress, RunFailure, RunResult, RunSummary } from "./protocol.js";
+import { StreamGraphs } from "./streams.js";
 import { ConnectionTable, type ColumnSpec } from "./table-view.js";
 import { MARK_COLORS, PHASE_COLORS, PHASE_LABELS, Timeline } from "./timeline.js";
 import { formatBytes, formatCount, formatMs, formatRate } from "./units.js";
@@ -107,6 +108,7 @@ let selectedRow = -1;
 
 const table = new ConnectionTable($("#table"), sortBy, select);
 const timeline = new Timeline($(".timeline"), select);
+const graphs = new StreamGraphs($("#stream-graphs"), $("#streams-caption"), $<HTMLButtonElement>("#streams-swap"));
 
 async function run(file: File): Promise<void> {
   if (limits instanceof Error) { fail(limits); return; }
@@ -234,14 +236,25 @@ async function select(row: number): Promise<void> {
   $("#events-title").textContent =
     `Events of connection ${connId}: ${conns.origH[row]}:${conns.origP[row]} → ${conns.respH[row]}:${conns.respP[row]} (${conns.connState[row]}, ${conns.history[row] || "no history"})`;
   $("[data-testid=events]").replaceChildren();
-  $("#events-status").textContent = "reading this connection's events again from the file…";
+  $("#events-status").textContent = "reading this connection's events and packets again from the file…";
   $("#events").hidden = false;
-  const { rows, synRetransmitsNs } = await analysis.eventsOf(connId);
+  $("#streams").hidden = true;
+  $("#streams").removeAttribute("data-ready");
+  graphs.clear();
+  const tunnel = conns.table.getChild("tunnel")!.get(row) as string | null;
+  const detail = await analysis.detailOf({
+    connId, firstPacket: Number(conns.table.getChild("first_packet")!.get(row)),
+    origH: conns.origH[row]!, origP: conns.origP[row]!, respH: conns.respH[row]!, respP: conns.respP[row]!, tunnelled: tunnel !== null,
+  });
   if (current?.conns !== conns || selectedRow !== row) return;
-  $("#events-status").textContent = "";
-  conns.synRetransmitsMs.set(row, [...synRetransmitsNs].map((ns) => Number(ns - conns.originNs) / 1e6));
+  $("#events-status").textContent = detail.filter ? `read again with the capture filter ${detail.filter.split(" or ")[0]} (also on VLAN tags)` : "read again without a filter (a tunnelled connection)";
+  conns.synRetransmitsMs.set(row, [...detail.synRetransmitsNs].map((ns) => Number(ns - conns.originNs) / 1e6));
   timeline.select(row);
-  renderEvents(conns, rows);
+  renderEvents(conns, detail.events);
+  $("#streams").hidden = false;
+  const first = conns.originNs + BigInt(Math.round(conns.tsMs[row]! * 1e6));
+  graphs.show(detail, detail.tsNs.length > 0 ? detail.tsNs[0]! : first);
+  $("#streams").dataset.ready = "";
 }
 
 function renderEvents(conns: Connections, events: EventRow[]): void {
@@ -311,7 +324,7 @@ for (const button of document.querySelectorAll<HTMLButtonElement>("[data-downloa
   });
 }
 let resizeTimer = 0;
-window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = window.setTimeout(drawCharts, 100); });
+window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = window.setTimeout(() => { drawCharts(); graphs.draw(); }, 100); });
 renderLegend();
 if (limits instanceof Error) fail(limits);
 else {

@@ -48,10 +48,40 @@ export interface EventRow {
   respState: string;
 }
 
-/** One connection's events, and the times of its originator SYNs after the first. */
-export interface ConnectionEvents {
-  rows: EventRow[];
+/** What identifies a connection of the last run: its conn_id, and what a capture filter for it needs. */
+export interface ConnectionKey {
+  connId: number;
+  /** Index of its first packet among all records (unchanged by a filter). */
+  firstPacket: number;
+  origH: string;
+  origP: number;
+  respH: string;
+  respP: number;
+  /** Inside a tunnel: a filter sees only the outer headers, so the file is read unfiltered. */
+  tunnelled: boolean;
+}
+
+/**
+ * One connection's events, the times of its originator SYNs after the first, and its packets
+ * table as columns (index i is one TCP segment, in capture order).
+ */
+export interface ConnectionDetail {
+  events: EventRow[];
   synRetransmitsNs: BigInt64Array;
+  /** The capture filter the file was read again with ("" for none). */
+  filter: string;
+  packet: Float64Array;
+  tsNs: BigInt64Array;
+  /** 0 orig, 1 resp (as the roles stood at that packet). */
+  direction: Uint8Array;
+  seq: Float64Array;
+  ack: Float64Array;
+  hasAck: Uint8Array;
+  len: Float64Array;
+  window: Float64Array;
+  retransmission: Uint8Array;
+  /** The data RTT sample the segment's ACK completed, in ms; NaN for none. */
+  rttMs: Float64Array;
 }
 
 /** The worker's API. */
@@ -61,6 +91,9 @@ export interface AnalysisApi {
    * table). A capture the library refuses, or a bound it hits, is a RunFailure.
    */
   analyze(file: Blob, limits: Limits, sink: BatchSink): Promise<RunResult>;
-  /** Events of one connection of the last run, in order, read again from its file. */
-  eventsOf(connId: number): Promise<ConnectionEvents>;
+  /**
+   * Events and packets of one connection of the last run, in order, read again from its file with
+   * a capture filter for its addresses and ports, up to the end of its row.
+   */
+  detailOf(key: ConnectionKey): Promise<ConnectionDetail>;
 }

@@ -1,15 +1,16 @@
 // The analysis worker: runs synfin's `connections()` on a File (read as a stream of slices by
 // reader.ts) and streams the connection table to the page as one Arrow IPC stream (chunks
-// transferred, never cloned). The main pass builds no events table: when the page asks for one
-// connection's events, the file is read again with events, up to the batch that holds that
-// connection's row (its events all come before it), so a click costs a read of the file up to
-// where that connection ended, and nothing is kept between clicks.
+// transferred, never cloned). The main pass builds no events or packets table: when the page asks
+// for one connection's, the file is read again with both and a capture filter for that
+// connection, up to the end of its row (its events and packets all come before it), so a click
+// costs a filtered read of the file up to where that connection ended, and nothing is kept
+// between clicks.
 
 import { AsyncByteQueue, RecordBatchStreamWriter, type RecordBatch } from "apache-arrow";
 import { expose, releaseProxy, transfer, type Remote } from "comlink";
 import { connections, SynfinError } from "../src/browser.js";
 import type { Limits } from "./options.js";
-import type { AnalysisApi, BatchSink, ConnectionEvents, EventRow, RunFailure, RunResult, RunSummary } from "./protocol.js";
+import type { AnalysisApi, BatchSink, ConnectionDetail, ConnectionKey, EventRow, RunFailure, RunResult, RunSummary } from "./protocol.js";
 import type { ReaderMessage, ReadRequest, Taken } from "./reader.js";
 
 /** Collects what the IPC writer emits, so that each batch's bytes can be sent as one buffer. */
@@ -121,26 +122,58 @@ function codes(batch: RecordBatch, column: string): { keys: Int8Array; code: (na
 }
 
 /**
- * One connection's events, read again from the last run's file with the same options (so the
- * same conn_ids), stopping at the batch that holds its row.
+ * One connection's events and packets, read again from the last run's file with events and the
+ * packets table, and with a capture filter for its addresses and ports (on one or two VLAN tags
+ * too) unless it is inside a tunnel (a filter sees the outer headers), stopping once its row has
+ * come out. A filtered run numbers its connections afresh, so the connection is found by its
+ * first packet's index, which a filter does not change.
  */
-async function eventsOf(connId: number): Promise<ConnectionEvents> {
-  if (!last) return { rows: [], synRetransmitsNs: new BigInt64Array(0) };
-  const id = BigInt(connId);
-  const batches: RecordBatch[] = [];
+async function detailOf(key: ConnectionKey): Promise<ConnectionDetail> {
+  const filter = key.tunnelled ? "" : keyFilter(key);
+  // Unfiltered, conn_ids are the first run's: only that connection's rows are kept as they come.
+  const fixedId = filter ? null : BigInt(key.connId);
+  const eventBatches: RecordBatch[] = [];
+  const packetBatches: RecordBatch[] = [];
+  const keep = (list: RecordBatch[]) => (batch: RecordBatch) => {
+    if (fixedId === null || (batch.getChild("conn_id")!.data[0]!.values as BigUint64Array).includes(fixedId)) list.push(batch);
+  };
+  if (!last) return detailFrom([], [], null, filter);
   const stream = connections(fileSlices(last.file), {
     maxFlows: last.limits.maxFlows,
     memoryLimit: last.limits.memoryLimit,
+    filter: filter || undefined,
     events: true,
-    onEvents: (batch) => { if ((batch.getChild("conn_id")!.data[0]!.values as BigUint64Array).includes(id)) batches.push(batch); },
+    onEvents: keep(eventBatches),
+    packets: true,
+    onPackets: keep(packetBatches),
+    // The row comes out within this much of its end, rather than with the next 8,192 rows.
+    flushInterval: 0.25,
   });
+  const first = BigInt(key.firstPacket);
   for await (const batch of stream) {
-    if ((batch.getChild("conn_id")!.data[0]!.values as BigUint64Array).includes(id)) break;
+    if ((batch.getChild("first_packet")!.data[0]!.values as BigUint64Array).includes(first)) break;
   }
-  const rows: EventRow[] = [];
+  let id = fixedId;
+  for (const batch of packetBatches) {
+    const at = (batch.getChild("packet")!.data[0]!.values as BigInt64Array).indexOf(first);
+    if (at >= 0) { id = (batch.getChild("conn_id")!.data[0]!.values as BigUint64Array)[at]!; break; }
+  }
+  return detailFrom(eventBatches, packetBatches, id, filter);
+}
+
+/** A capture filter for a connection's addresses and ports, untagged or on one or two VLAN tags. */
+function keyFilter(key: ConnectionKey): string {
+  const f = `(host ${key.origH} and host ${key.respH} and tcp port ${key.origP} and tcp port ${key.respP})`;
+  // `vlan` moves every later offset: the untagged test comes first.
+  return `${f} or (vlan and ${f}) or (vlan and vlan and ${f})`;
+}
+
+/** The rows of connection `id` (none when null) of the events and packets batches, as ConnectionDetail. */
+function detailFrom(eventBatches: RecordBatch[], packetBatches: RecordBatch[], id: bigint | null, filter: string): ConnectionDetail {
+  const events: EventRow[] = [];
   const synRetransmitsNs: bigint[] = [];
   let synSeen = false;
-  for (const batch of batches) {
+  for (const batch of eventBatches) {
     const ids = batch.getChild("conn_id")!.data[0]!.values as BigUint64Array;
     const event = codes(batch, "event");
     const direction = codes(batch, "direction");
@@ -150,7 +183,7 @@ async function eventsOf(connId: number): Promise<ConnectionEvents> {
       if (ids[i] !== id) continue;
       const row = batch.get(i)!;
       const tsNs = row.ts === null ? null : tsOf(batch, i);
-      rows.push({
+      events.push({
         tsNs,
         packet: row.packet === null ? null : Number(row.packet),
         direction: row.direction ?? null,
@@ -165,12 +198,38 @@ async function eventsOf(connId: number): Promise<ConnectionEvents> {
       }
     }
   }
-  return { rows, synRetransmitsNs: BigInt64Array.from(synRetransmitsNs) };
+  const picked: [RecordBatch, number][] = [];
+  for (const batch of packetBatches) {
+    const ids = batch.getChild("conn_id")!.data[0]!.values as BigUint64Array;
+    for (let i = 0; i < batch.numRows; i++) if (ids[i] === id) picked.push([batch, i]);
+  }
+  const n = picked.length;
+  const detail: ConnectionDetail = {
+    events, synRetransmitsNs: BigInt64Array.from(synRetransmitsNs), filter,
+    packet: new Float64Array(n), tsNs: new BigInt64Array(n), direction: new Uint8Array(n), seq: new Float64Array(n),
+    ack: new Float64Array(n), hasAck: new Uint8Array(n), len: new Float64Array(n), window: new Float64Array(n),
+    retransmission: new Uint8Array(n), rttMs: new Float64Array(n),
+  };
+  picked.forEach(([batch, i], k) => {
+    const row = batch.get(i)!;
+    detail.packet[k] = Number(row.packet);
+    detail.tsNs[k] = tsOf(batch, i);
+    detail.direction[k] = row.direction === "resp" ? 1 : 0;
+    detail.seq[k] = row.seq;
+    detail.hasAck[k] = row.ack === null ? 0 : 1;
+    detail.ack[k] = row.ack ?? 0;
+    detail.len[k] = row.len ?? 0;
+    detail.window[k] = row.window;
+    detail.retransmission[k] = row.retransmission ? 1 : 0;
+    const rtt = batch.getChild("rtt")!.data[0]!;
+    detail.rttMs[k] = rtt.getValid(i) ? Number((rtt.values as BigInt64Array)[i]!) / 1e6 : NaN;
+  });
+  return detail;
 }
 
 function tsOf(batch: RecordBatch, row: number): bigint {
   return (batch.getChild("ts")!.data[0]!.values as BigInt64Array)[row]!;
 }
 
-const api: AnalysisApi = { analyze, eventsOf };
+const api: AnalysisApi = { analyze, detailOf };
 expose(api);

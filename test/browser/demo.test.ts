@@ -1,10 +1,12 @@
 // The demo page (demo/) in headless Chromium: built with Vite, served by a tiny static server,
 // given a capture on its file input; its connection and conn_state counts must equal the Node
-// library's for the same file, a click on a timeline bar must list that connection's events, and
-// the downloads must hold every row. The library's bounds apply in the worker: maxFlows and
-// memoryLimit from the URL, exceeding wasm's memory limit an error on the page rather than a crash.
-// Saves the timeline to docs/demo-timeline.png. A bare page beside it (demo/check.html) runs the
-// library with 2 Web Workers: the same table as Node's, byte for byte.
+// library's for the same file, a click on a timeline bar must list that connection's events and
+// draw its stream graphs (their retransmission marks the packets table's), and the downloads must
+// hold every row. The library's bounds apply in the worker: maxFlows and memoryLimit from the
+// URL, exceeding wasm's memory limit an error on the page rather than a crash. Saves the timeline
+// to docs/demo-timeline.png and the stream graphs to docs/demo-stream-graphs.png. A bare page
+// beside it (demo/check.html) runs the library with 2 Web Workers: the same table as Node's, byte
+// for byte.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,8 +27,11 @@ const SKIP = SKIP_NOTE || (HAS_CHROMIUM ? "" : " (skipped: /usr/bin/chromium is 
 const KERNEL_CAPTURE = join(CAPTURES, "kernel/many.pcap");
 /** Four conn_states (SF, S0, S1, S2) in one small capture. */
 const MIXED_CAPTURE = join(CAPTURES, "other/arkime/tcp-reassembly-synthetic.pcap");
+/** One connection with 31 retransmissions (netem loss). */
+const LOSS_CAPTURE = join(CAPTURES, "kernel/loss.pcap");
 const README = fileURLToPath(new URL("../../README.md", import.meta.url));
 const SCREENSHOT = fileURLToPath(new URL("../../docs/demo-timeline.png", import.meta.url));
+const GRAPHS_SCREENSHOT = fileURLToPath(new URL("../../docs/demo-stream-graphs.png", import.meta.url));
 
 /** conn_state → rows, as the Node library reports them. */
 async function nodeStateCounts(file: string): Promise<{ rows: number; states: Record<string, number> }> {
@@ -128,6 +133,27 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     const { events } = await analyze(KERNEL_CAPTURE, { events: true });
     const want = [...events!].filter((e) => e.conn_id === connId).map((e) => e.event as string);
     expect(await page.getByTestId("events").locator("tr td:nth-child(4)").allTextContents()).toEqual(want);
+  });
+
+  it("draws a clicked connection's stream graphs, with the packets table's retransmissions marked", async () => {
+    pageErrors.length = 0;
+    await open(LOSS_CAPTURE);
+    const canvas = (await page.locator(".timeline-scroll canvas").boundingBox())!;
+    await page.mouse.click(canvas.x + canvas.width / 2, canvas.y + 24);
+    await page.waitForSelector("#streams[data-ready]", { state: "attached", timeout: 60_000 });
+    const graphs = page.locator("#stream-graphs");
+    const direction = await graphs.getAttribute("data-direction");
+    const marks = (await graphs.getAttribute("data-retransmit-packets"))!.split(",").filter(Boolean).map(Number);
+    const connId = BigInt(/connection (\d+):/.exec((await page.locator("#events-title").textContent())!)![1]!);
+    const { packets } = await analyze(LOSS_CAPTURE, { packets: true });
+    const want = [...packets!].filter((p) => p.conn_id === connId && p.direction === direction && p.retransmission).map((p) => Number(p.packet));
+    expect(want.length).toBeGreaterThan(10);
+    expect(marks).toEqual(want);
+    // The page read the file again with a capture filter for the connection.
+    expect(await page.locator("#events-status").textContent()).toMatch(/^read again with the capture filter \(host /);
+    await page.mouse.move(0, 0);
+    await page.locator("#streams").screenshot({ path: GRAPHS_SCREENSHOT });
+    expect(pageErrors).toEqual([]);
   });
 
   it("downloads every row as Arrow IPC, Parquet and CSV", async () => {
