@@ -14,6 +14,7 @@ import { resetTable, setMaxFlows, setVlanKey } from "./flow/table";
 import { setFastPath, oneStepZeek, oneStepAnalysis, oneStepDecode } from "./flow/path";
 import { FLOW_SIZE } from "./flow/record";
 import { carryBytes } from "./flow/carry";
+import { resetShape, shapeBytes, packetStatsOn } from "./flow/shape";
 import { resetTimers } from "./flow/timers";
 import { resetTracker, endOldest } from "./flow/tracker";
 export { oldestFirstPacket } from "./flow/tracker";
@@ -47,7 +48,7 @@ export function reset(flags: u32, maxFlows: u32): Status {
   resetFrames();
   resetFragments();
   resetUdpSessions();
-  if (!resetTable()) return fail(ErrorCode.OutOfMemory, 0);
+  if (!resetTable() || !resetShape((flags & Flag.PacketStats) != 0, maxFlows)) return fail(ErrorCode.OutOfMemory, 0);
   resetTimers();
   resetTracker();
   beginCaptureFile();
@@ -201,5 +202,5 @@ export function oneStepSegments(model: u32): u64 {
 
 /** Bytes reserved per flow of maxFlows: its record and its share of the kept analysis states (for memory bounds). */
 export function flowRecordBytes(): u32 {
-  return <u32>FLOW_SIZE + <u32>(carryBytes(1 << 20) >> 20);
+  return <u32>FLOW_SIZE + <u32>(carryBytes(1 << 20) >> 20) + (packetStatsOn ? shapeBytes() : 0);
 }

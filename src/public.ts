@@ -48,6 +48,13 @@ export interface AnalyzeOptions {
    */
   onEvents?: (batch: RecordBatch<EventColumns>) => void | Promise<void>;
   /**
+   * Per-direction packet statistics in every row, after its usual columns (PACKET_STATS_COLUMNS):
+   * IP packet size mean, standard deviation, min and max, inter-arrival time mean, standard
+   * deviation, min and max, and the sizes and directions of the first 10 packets. Default false
+   * (the default row stays lean); with it a run is a single pass in one thread.
+   */
+  packetStats?: boolean;
+  /**
    * Also produce the packets table: one row per TCP segment of a connection, with its sequence
    * numbers as Wireshark shows them and its Wireshark analysis flags (docs/columns.md, "Packets"). Default
    * false. With `filter`, a cheap way to pull one conversation out of a large capture.
@@ -68,7 +75,7 @@ export interface AnalyzeOptions {
   /**
    * Worker threads for decoding and connection state (docs/workers.md); 0 or 1 runs everything
    * in this thread. Default: the available cores minus one with 4 or more cores, else one thread;
-   * one thread for inputs under two chunks and with `events` or `packets`. The output is the same for any number.
+   * one thread for inputs under two chunks and with `events`, `packets` or `packetStats`. The output is the same for any number.
    */
   workers?: number;
   /** @internal For tests only: see TestHooks. */
@@ -102,7 +109,10 @@ export interface Progress {
 }
 
 export interface AnalyzeResult {
-  /** One row per TCP connection (docs/columns.md has the columns). */
+  /**
+   * One row per TCP connection (docs/columns.md has the columns); with `packetStats`, also the
+   * PacketStatsColumns (read it as `Table<ConnectionColumns & PacketStatsColumns>`).
+   */
   table: Table<ConnectionColumns>;
   /** With `events: true`: one row per lifecycle transition. */
   events?: Table<EventColumns>;
@@ -296,6 +306,27 @@ export type EventColumns = {
   event: Dictionary<Utf8, Int8>;
   orig_state: Dictionary<Utf8, Int8>;
   resp_state: Dictionary<Utf8, Int8>;
+};
+
+/** The columns `packetStats` adds after ConnectionColumns, and their Arrow types. */
+export type PacketStatsColumns = {
+  orig_size_mean: Float64;
+  orig_size_std: Float64;
+  orig_size_min: Uint32;
+  orig_size_max: Uint32;
+  resp_size_mean: Float64;
+  resp_size_std: Float64;
+  resp_size_min: Uint32;
+  resp_size_max: Uint32;
+  orig_iat_mean: DurationNanosecond;
+  orig_iat_std: DurationNanosecond;
+  orig_iat_min: DurationNanosecond;
+  orig_iat_max: DurationNanosecond;
+  resp_iat_mean: DurationNanosecond;
+  resp_iat_std: DurationNanosecond;
+  resp_iat_min: DurationNanosecond;
+  resp_iat_max: DurationNanosecond;
+  first_packets: Utf8;
 };
 
 /** The packets table's columns and their Arrow types. */

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readParquet } from "parquet-wasm";
-import { analyze, COLUMNS, PACKET_COLUMNS, RECORD_BUCKETS } from "../src/node.js";
+import { analyze, COLUMNS, PACKET_COLUMNS, PACKET_STATS_COLUMNS, RECORD_BUCKETS } from "../src/node.js";
 import { ndjsonLines } from "../src/output/format.js";
 import { Conversation } from "../src/synth/conversation.js";
 import { type Cell, type Row, NS_PER_MS, NS_PER_SECOND, analyzeRows, pcapOf } from "./support/fixtures.js";
@@ -286,6 +286,24 @@ describe("--packets FILE", () => {
     const rejected = (await libraryPackets()).filter((p) => p.conn_id === 2);
     expect(packets.map((p) => [p.packet, p.direction, p.flags])).toEqual(rejected.map((p) => [p.packet, p.direction, p.flags]));
     expect(packets.every((p) => p.conn_id === 0)).toBe(true);
+  });
+});
+
+describe("--packet-stats", () => {
+  it("adds the statistics columns after the row's own in CSV, and leaves conn.log's fields as they are", async () => {
+    const d = mkdtempSync(join(dir, "stats-"));
+    expect(run(capture, "--packet-stats", "-o", join(d, "c.csv")).status).toBe(0);
+    const csv = lines(readFileSync(join(d, "c.csv"), "utf8"));
+    expect(csv[0]).toBe([...COLUMNS, ...PACKET_STATS_COLUMNS].map((c) => c.name).join(","));
+    expect(csv).toHaveLength(4);
+    const { table } = await analyze(capture, { packetStats: true });
+    const ndjson = run(capture, "--packet-stats", "--format", "ndjson");
+    const rows = lines(ndjson.stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.map((r) => r.first_packets)).toEqual([...table.getChild("first_packets")!].map(String));
+    expect(run(capture, "--packet-stats", "-o", join(d, "conn.log")).status).toBe(0);
+    expect(run(capture, "-o", join(d, "plain.log")).status).toBe(0);
+    const fields = (file: string) => lines(readFileSync(join(d, file), "utf8")).find((l) => l.startsWith("#fields"));
+    expect(fields("conn.log")).toBe(fields("plain.log"));
   });
 });
 

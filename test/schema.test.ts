@@ -4,8 +4,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ColI64, ColU16, ColU32, ColU8, ColBytes } from "../src/core/abi.js";
-import { DataType, TimeUnit } from "apache-arrow";
-import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA } from "../src/output/schema.js";
+import { DataType, Schema, TimeUnit } from "apache-arrow";
+import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, PACKET_STATS_COLUMNS, SCHEMA, STATS_COLUMNS, STATS_SCHEMA } from "../src/output/schema.js";
 import { analyze } from "../src/node.js";
 import { writePcap } from "../src/synth/capture.js";
 import { Conversation } from "../src/synth/conversation.js";
@@ -17,15 +17,15 @@ const INTERNAL_U16 = [ColU16.Present];
 /** Where a row was written, for merging workers' rows (docs/workers.md); not in the schema. */
 const INTERNAL_I64 = [ColI64.EmitAt, ColI64.EmitKey, ColI64.EmitTie];
 
-/** The core columns of one width group that schema columns read. */
+/** The core columns of one width group that the connection row's columns (with packetStats's) read. */
 function sourcesOf(group: "i64" | "u32" | "u16" | "u8"): number[] {
   const kinds = {
-    i64: ["timestamp", "duration", "seconds", "u64"],
+    i64: ["timestamp", "duration", "seconds", "u64", "f64"],
     u32: ["u32"],
     u16: ["u16"],
     u8: ["u8", "bool", "enum"],
   }[group];
-  return COLUMNS.filter((c) => kinds.includes(c.source.kind)).map((c) => (c.source as { col: number }).col);
+  return STATS_COLUMNS.filter((c) => kinds.includes(c.source.kind)).map((c) => (c.source as { col: number }).col);
 }
 
 function enumValues(e: Record<string, string | number>): number[] {
@@ -47,9 +47,10 @@ describe("schema and core layout", () => {
   });
 
   it("gives every column a unique name and the Arrow field the same name", () => {
-    const names = COLUMNS.map((c) => c.name);
+    const names = STATS_COLUMNS.map((c) => c.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(SCHEMA.fields.map((f) => f.name)).toEqual(names);
+    expect(STATS_SCHEMA.fields.map((f) => f.name)).toEqual(names);
+    expect(SCHEMA.fields.map((f) => f.name)).toEqual(COLUMNS.map((c) => c.name));
   });
 
   it("is the schema of the tables analyze returns", async () => {
@@ -75,7 +76,11 @@ describe("README and docs/", () => {
   };
 
   it("documents every column, in schema order", () => {
-    expect(documentedIn("# Columns", "## Events")).toEqual(COLUMNS.map((c) => c.name));
+    expect(documentedIn("# Columns", "## Packet statistics")).toEqual(COLUMNS.map((c) => c.name));
+  });
+
+  it("documents every packet statistics column, in schema order", () => {
+    expect(documentedIn("## Packet statistics", "## Events")).toEqual(PACKET_STATS_COLUMNS.map((c) => c.name));
   });
 
   it("documents every events column, in schema order", () => {
@@ -104,7 +109,7 @@ function declaredColumns(typeName: string): [string, string][] {
 }
 
 describe("the rows' types (src/public.ts)", () => {
-  it.each([["ConnectionColumns", SCHEMA], ["EventColumns", EVENT_SCHEMA], ["PacketColumns", PACKET_SCHEMA]] as const)("%s names every column of the schema, in order, with its Arrow type", (typeName, schema) => {
+  it.each([["ConnectionColumns", SCHEMA], ["EventColumns", EVENT_SCHEMA], ["PacketColumns", PACKET_SCHEMA], ["PacketStatsColumns", new Schema(STATS_SCHEMA.fields.slice(SCHEMA.fields.length))]] as const)("%s names every column of the schema, in order, with its Arrow type", (typeName, schema) => {
     expect(declaredColumns(typeName)).toEqual(schema.fields.map((f) => [f.name, tsTypeName(f.type)]));
   });
 });

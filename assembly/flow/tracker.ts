@@ -14,6 +14,7 @@ import { mayTakeFastPath, countOneStep } from "./path";
 import { flipAtCreation, flipRoles } from "./roles";
 import { initReassembly } from "./reassembly";
 import { initLifecycle, trackLifecycle } from "./lifecycle";
+import { packetStatsOn, initShape, noteShape } from "./shape";
 import { keepAnalysis, takeAnalysis } from "./carry";
 import { armFirstExpire, scheduleFlow, onWake, STAY } from "./expiry";
 import { TH_ACK, TH_SYN } from "../decode/tcp";
@@ -107,6 +108,7 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
   const counted = endpointOf(f, inOrder ? (isOrig ? 0 : 1) : processSegment(f, isOrig, tsNs, flags, seq, ack, window, len, capturedLen));
   counted.pkts++;
   counted.ipBytes += ipTotalLen;
+  if (packetStatsOn) noteShape(f, counted == endpointOf(f, 0) ? (f.origIsA ? 0 : 1) : (f.origIsA ? 1 : 0), tsNs, ipTotalLen);
   // Zeek's flips may have moved the sender to the other side: find it again.
   trackLifecycle(f, (packetFromA == f.origIsA) ? 0 : 1, tsNs, flags, seq, ack, window, len);
   scheduleFlow(f);
@@ -235,6 +237,7 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
     initReassembly(e);
     initLifecycle(e);
   }
+  if (packetStatsOn) initShape(f);
   // Wireshark's stream of this key may go on from a row that ended (carry.ts).
   takeAnalysis(f, tsNs);
   // Creation order, for the flush at the end of the input.

@@ -21,6 +21,7 @@ export let outRows: u32 = 0;
 export function bytesWidth(col: ColBytes): usize {
   if (col == ColBytes.History) return <usize>Abi.HistoryBytes;
   if (col == ColBytes.CommunityId) return <usize>Abi.CommunityIdBytes;
+  if (col == ColBytes.FirstPackets) return <usize>Abi.FirstPackets * 4;
   return ADDR_BYTES;
 }
 

@@ -7,6 +7,7 @@ import { endpointSize } from "../flow/seq";
 import { origPort, respPort } from "../flow/roles";
 import { NULL_I64, putI64, putU16, putU32, putU8, bytesCell, commitRow } from "./columns";
 import { communityId } from "./community-id";
+import { packetStatsOn, writeShape } from "../flow/shape";
 
 const LETTER_CARET: u8 = 0x5e;
 const LETTER_S: u8 = 0x53;
@@ -110,7 +111,7 @@ export function writeRow(f: Flow, cause: EndReason): EndReason {
   writeAnalysis(o, r, oRare, rRare);
   const reason = endReason(f, cause);
   writeStates(f, o, r, reason);
-  writeOptions(f, o, r, oRare, rRare);
+  writeOptions(f, o, r, oRare, rRare, packetStatsOn ? writeShape(f) : 0);
   writeAddresses(f);
   commitRow();
   return reason;
@@ -160,8 +161,8 @@ function writeStates(f: Flow, o: Endpoint, r: Endpoint, reason: EndReason): void
   memory.copy(bytesCell(ColBytes.History), historyOf(f), f.historyLen);
 }
 
-function writeOptions(f: Flow, o: Endpoint, r: Endpoint, oRare: EndpointRare, rRare: EndpointRare): void {
-  let present: u32 = 0;
+function writeOptions(f: Flow, o: Endpoint, r: Endpoint, oRare: EndpointRare, rRare: EndpointRare, shapePresent: u32): void {
+  let present: u32 = shapePresent;
   if (f.vlan >= 0) present |= Present.Vlan;
   if (f.innerVlan >= 0) present |= Present.InnerVlan;
   if ((oRare.optionBits & OPT_MSS) != 0) present |= Present.OrigMss;

@@ -10,7 +10,7 @@ import { AsyncByteQueue, Message, RecordBatch, RecordBatchFileWriter, RecordBatc
 import { connections, SynfinError, type Progress, type Stats } from "../node.js";
 import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT } from "../core/core.js";
 import { csvHeader, csvLines, ndjsonLines } from "../output/format.js";
-import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA, type ColumnDef } from "../output/schema.js";
+import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA, STATS_COLUMNS, STATS_SCHEMA, type ColumnDef } from "../output/schema.js";
 import { Summary, counted, table } from "../output/summary.js";
 import { ParquetStreamWriter } from "../output/parquet.js";
 import { ZeekLog, type ZeekTable } from "../output/zeek.js";
@@ -19,7 +19,7 @@ import { RECORD_BUCKETS } from "../public.js";
 import { compileFilter } from "../filter/compile.js";
 
 const USAGE = `usage: synfin <capture...|-> [--format F] [-o FILE] [--events FILE] [--packets FILE] [--filter EXPR]
-                      [--verify-checksums] [--conn-key KEY] [--max-flows N] [--memory-limit SIZE] [--sort-by-time]
+                      [--packet-stats] [--verify-checksums] [--conn-key KEY] [--max-flows N] [--memory-limit SIZE] [--sort-by-time]
                       [--workers N] [--flush SECONDS] [--stats] [--no-progress]
        synfin synth -o FILE --bytes SIZE [...]   writes a synthetic capture (synfin synth --help)
 
@@ -38,6 +38,9 @@ writes one row per TCP connection.
                        FILE; with --filter, one conversation out of a large capture
                        (--events and --packets files: in the format their extension names,
                        else in the output's, NDJSON for the summary table)
+  --packet-stats       add per-direction packet size and inter-arrival statistics (mean, std,
+                       min, max) and the first 10 packets' sizes and directions to each row
+                       (not to --format zeek's conn.log fields); one thread
   --filter EXPR        read only the records tcpdump's filter EXPR accepts, e.g. "host 10.0.0.1
                        and tcp port 443" (pcap-filter(7); docs/filters.md lists the part synfin
                        implements); the others are counted as filtered and otherwise ignored
@@ -94,6 +97,7 @@ interface Options {
   output: string | undefined;
   events: SideTable | undefined;
   packets: SideTable | undefined;
+  packetStats: boolean;
   verifyChecksums: boolean;
   filter: string | undefined;
   connKey: "five-tuple" | "vlan";
@@ -138,6 +142,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
         output: { type: "string", short: "o" },
         events: { type: "string" },
         packets: { type: "string" },
+        "packet-stats": { type: "boolean" },
         "verify-checksums": { type: "boolean" },
         filter: { type: "string" },
         "conn-key": { type: "string" },
@@ -198,6 +203,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
     output: v.output,
     events: side(v.events),
     packets: side(v.packets),
+    packetStats: v["packet-stats"] ?? false,
     verifyChecksums: v["verify-checksums"] ?? false,
     filter: v.filter,
     connKey,
@@ -366,10 +372,10 @@ class BatchWriter {
   private zeek: ZeekLog | undefined;
   private readonly queue = new HandOverQueue();
   private started = false;
-  constructor(private readonly format: Exclude<Format, "table">, private readonly sink: Sink, private readonly table: ZeekTable, private readonly vlanKey = false) {}
-
-  private get columns(): readonly ColumnDef[] {
-    return this.table === "conn" ? COLUMNS : this.table === "events" ? EVENT_COLUMNS : PACKET_COLUMNS;
+  private readonly columns: readonly ColumnDef[];
+  /** `withStats`: the connection rows have the packetStats columns. */
+  constructor(private readonly format: Exclude<Format, "table">, private readonly sink: Sink, private readonly table: ZeekTable, private readonly vlanKey = false, withStats = false) {
+    this.columns = table === "conn" ? (withStats ? STATS_COLUMNS : COLUMNS) : table === "events" ? EVENT_COLUMNS : PACKET_COLUMNS;
   }
 
   private async handOver(): Promise<void> {
@@ -429,14 +435,14 @@ interface SideWriter {
 }
 
 async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, sink: Sink, summary: Summary, sides: SideWriter[]): Promise<void> {
-  const writer = opts.format === "table" ? undefined : new BatchWriter(opts.format, sink, "conn", opts.connKey === "vlan");
+  const writer = opts.format === "table" ? undefined : new BatchWriter(opts.format, sink, "conn", opts.connKey === "vlan", opts.packetStats);
   for await (const batch of batches) {
     if (writer) await writer.write(batch);
     else summary.add(batch);
     if (sink.closed) return;
   }
   for (const side of sides) await side.writer.end(side.schema);
-  await writer?.end(SCHEMA);
+  await writer?.end(opts.packetStats ? STATS_SCHEMA : SCHEMA);
 }
 
 /** What was read but not used for lack of a decoder or for damage, in one line; "" if nothing. */
@@ -514,6 +520,7 @@ export async function main(argv: string[]): Promise<number> {
     events: opts.events !== undefined,
     onEvents: (batch) => eventsWriter!.write(batch),
     packets: opts.packets !== undefined,
+    packetStats: opts.packetStats,
     onPackets: (batch) => packetsWriter!.write(batch),
   });
   for (const [flag, path] of [["-o", opts.output], ["--events", opts.events?.path], ["--packets", opts.packets?.path]] as const) {

@@ -16,6 +16,8 @@ export enum Abi {
   BatchEvents = 16384,
   /** Rows of the packets table in one output batch (a frame writes at most one). */
   BatchPackets = 8192,
+  /** Packets whose sizes and directions `packetStats` keeps per connection (first_packets). */
+  FirstPackets = 10,
 }
 
 /** Options passed to `reset()` as bit flags. */
@@ -29,6 +31,8 @@ export enum Flag {
   VlanKey = 8,
   /** Write the packets table (one row per TCP segment of a connection). */
   Packets = 16,
+  /** Per-direction packet size and inter-arrival statistics in the rows (packetStats). */
+  PacketStats = 32,
 }
 
 /** What `feed()` / `finish()` stopped on. */
@@ -292,6 +296,9 @@ export enum ColI64 {
   OrigZeroWindowProbes, RespZeroWindowProbes, OrigWindowFull, RespWindowFull,
   OrigKeepalives, RespKeepalives,
   OrigRttMin, OrigRttAvg, OrigRttMax, RespRttMin, RespRttAvg, RespRttMax,
+  /** With Flag.PacketStats: sizes' mean and sample std as f64 bits (NaN: none), inter-arrival times in ns (null: none). */
+  OrigSizeMean, OrigSizeStd, RespSizeMean, RespSizeStd,
+  OrigIatMean, OrigIatStd, OrigIatMin, OrigIatMax, RespIatMean, RespIatStd, RespIatMin, RespIatMax,
   /**
    * Not in the schema: where the row was written, for merging partitions back into single-pass
    * order. EmitAt is the index of the frame being processed (i64 max at the end of the input);
@@ -307,7 +314,10 @@ export enum Group { I64 = 0, U32 = 1, U16 = 2, U8 = 3, Bytes = 4 }
 
 /** Output columns of 4-byte values. */
 export enum ColU32 {
-  OrigIsn = 0, RespIsn, Interface, Count,
+  OrigIsn = 0, RespIsn, Interface,
+  /** With Flag.PacketStats (present: Present.OrigSizes, RespSizes). */
+  OrigSizeMin, OrigSizeMax, RespSizeMin, RespSizeMax,
+  Count,
 }
 
 /** Output columns of 2-byte values. */
@@ -329,10 +339,18 @@ export enum ColU8 {
 export enum Present {
   Vlan = 1, OrigMss = 2, RespMss = 4, OrigWscale = 8, RespWscale = 16, OrigIsn = 32, RespIsn = 64,
   Interface = 128, InnerVlan = 256,
+  /** The side sent a packet: its size statistics are set (packetStats). */
+  OrigSizes = 512, RespSizes = 1024,
 }
 
 /** Output columns of fixed-width byte strings. */
 export enum ColBytes {
   /** 16 bytes; IPv4 addresses in the first 4. */
-  OrigAddr = 0, RespAddr, History, CommunityId, Count,
+  OrigAddr = 0, RespAddr, History, CommunityId,
+  /**
+   * With Flag.PacketStats, Abi.FirstPackets × 4 bytes: each of the first packets as a u16 size
+   * and a u16 direction (0 orig, 1 resp; 0xffff: no packet).
+   */
+  FirstPackets,
+  Count,
 }

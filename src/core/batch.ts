@@ -5,12 +5,15 @@
 import { Data, RecordBatch, Struct, Utf8, Vector, makeData, makeVector, type DataType } from "apache-arrow";
 import { Abi, ColBytes, ColI64, ColU16, ColU8, Group, PacketCol, Present } from "./abi.js";
 import type { Core, OutputView } from "./core.js";
-import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA, arrowType, type ColumnDef } from "../output/schema.js";
+import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA, STATS_COLUMNS, STATS_SCHEMA, arrowType, type ColumnDef } from "../output/schema.js";
 import { formatAddress } from "./address.js";
 
 /** The high 32 bits of the core's null time, i64 min (its low bits are 0). */
 const NULL_HIGH = -2147483648;
 const HISTORY_WIDTH = Abi.HistoryBytes as number;
+const FIRST_PACKETS = Abi.FirstPackets as number;
+/** The direction word of an unused first_packets slot. */
+const NO_PACKET = 0xffff;
 const COMMUNITY_WIDTH = Abi.CommunityIdBytes as number;
 const ADDRESS_WIDTH = 16;
 const textDecoder = new TextDecoder();
@@ -34,7 +37,7 @@ export class CoreBatches {
     const view = this.core.outputView();
     if (view.rows === 0 || (!all && view.rows < Abi.BatchRows)) return null;
     const n = Math.min(view.rows, Abi.BatchRows);
-    const batch = this.builder.build({ ...view, rows: n });
+    const batch = this.core.packetStats ? this.builder.build({ ...view, rows: n }, STATS_COLUMNS, STATS_SCHEMA) : this.builder.build({ ...view, rows: n });
     this.core.shiftOutput(n);
     return batch;
   }
@@ -66,12 +69,13 @@ export class BatchBuilder {
   private flagsSeen = 0xffff;
   private readonly historyIndex = new Map<string, number>();
 
-  build(view: OutputView): RecordBatch {
+  /** The connection batch: COLUMNS, or with packetStats STATS_COLUMNS. */
+  build(view: OutputView, columns: readonly ColumnDef[] = COLUMNS, schema = SCHEMA): RecordBatch {
     const n = view.rows;
     const present = new Uint16Array(view.buffer, view.address(Group.U16, ColU16.Present), n).slice();
     const ipVersion = this.u8(view, ColU8.IpVersion, n);
-    const children = COLUMNS.map((def) => this.column(def, view, n, present, ipVersion));
-    return new RecordBatch(SCHEMA, makeData({ type: new Struct(SCHEMA.fields), length: n, nullCount: 0, children }));
+    const children = columns.map((def) => this.column(def, view, n, present, ipVersion));
+    return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }));
   }
 
   /** The events batch: the view's i64 and u8 groups are the events region's. */
@@ -113,6 +117,24 @@ export class BatchBuilder {
       }
       case "u64":
         return makeData({ type, length: n, data: new BigUint64Array(view.buffer, view.address(Group.I64, s.col), n).slice() } as never);
+      case "f64": {
+        const values = new Float64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
+        return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => !Number.isNaN(values[i]!)) } as never);
+      }
+      case "first-packets": {
+        const base = view.address(Group.Bytes, ColBytes.FirstPackets);
+        const words = new Uint16Array(view.buffer, base, n * 2 * FIRST_PACKETS);
+        return utf8(n, (i) => {
+          const parts: string[] = [];
+          for (let k = 0; k < FIRST_PACKETS; k++) {
+            const at = (i * FIRST_PACKETS + k) * 2;
+            const side = words[at + 1]!;
+            if (side === NO_PACKET) break;
+            parts.push(side === 0 ? String(words[at]) : `-${words[at]}`);
+          }
+          return parts.join(",");
+        });
+      }
       case "index": {
         const values = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
         const words = new Int32Array(values.buffer);

@@ -118,6 +118,8 @@ export interface CoreOptions {
   verifyChecksums?: boolean;
   events?: boolean;
   packets?: boolean;
+  /** Per-direction packet size and inter-arrival statistics in the rows (Flag.PacketStats). */
+  packetStats?: boolean;
   maxFlows?: number;
   memoryLimit?: number;
   /** Tests only: every segment takes the exact step-by-step path (Flag.ExactPathOnly). */
@@ -176,7 +178,7 @@ export class Core {
     };
     const instance = await WebAssembly.instantiate(module, { ...imports, env });
     const core = new Core(instance, memory, memoryLimit);
-    core.flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0) | (options.packets ? Flag.Packets : 0) | (options.exactPathOnly ? Flag.ExactPathOnly : 0) |
+    core.flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0) | (options.packets ? Flag.Packets : 0) | (options.packetStats ? Flag.PacketStats : 0) | (options.exactPathOnly ? Flag.ExactPathOnly : 0) |
       (options.connKey === "vlan" ? Flag.VlanKey : 0);
     core.maxFlows = maxFlows;
     core.reset();
@@ -186,6 +188,9 @@ export class Core {
 
   private flags = 0;
   private maxFlows = DEFAULT_MAX_FLOWS;
+
+  /** Whether the rows hold the packet statistics columns (PACKET_STATS_COLUMNS). */
+  get packetStats(): boolean { return (this.flags & Flag.PacketStats) !== 0; }
 
   /**
    * Starts a new run on this instance with the same options: no flows, no counters, no output

@@ -2,7 +2,7 @@
 // timestamps as ISO-8601 UTC with nanoseconds, durations as seconds.
 
 import type { Data, RecordBatch } from "apache-arrow";
-import { COLUMNS, EVENT_COLUMNS, PACKET_COLUMNS, type ColumnDef } from "./schema.js";
+import { COLUMNS, EVENT_COLUMNS, PACKET_COLUMNS, STATS_COLUMNS, type ColumnDef } from "./schema.js";
 
 /** A column value as plain JSON: string, number, boolean or null. */
 export type Cell = string | number | boolean | null;
@@ -39,11 +39,11 @@ function cellReader(def: ColumnDef, batch: RecordBatch, index: number): CellRead
   }
 }
 
-/** The column list of a batch: the connection table's, the events table's or the packets table's. */
-function columnsOf(batch: RecordBatch): readonly ColumnDef[] {
+/** The column list of a batch: the connection table's (with packetStats or not), the events table's or the packets table's. */
+export function columnsOf(batch: RecordBatch): readonly ColumnDef[] {
   const names = batch.schema.fields.map((f) => f.name);
   const same = (columns: readonly ColumnDef[]) => columns.length === names.length && columns.every((c, i) => c.name === names[i]);
-  return [EVENT_COLUMNS, PACKET_COLUMNS].find(same) ?? COLUMNS;
+  return [EVENT_COLUMNS, PACKET_COLUMNS, STATS_COLUMNS].find(same) ?? COLUMNS;
 }
 
 /** Readers for every column of a batch, in schema order. */

@@ -24,7 +24,11 @@ export type ColumnSource =
   | { kind: "address"; col: ColBytes }
   | { kind: "history" }
   | { kind: "community-id" }
-  | { kind: "index"; col: ColI64 };
+  | { kind: "index"; col: ColI64 }
+  /** An f64 stored in an i64 column's bits; NaN is null. */
+  | { kind: "f64"; col: ColI64 }
+  /** ColBytes.FirstPackets, as text. */
+  | { kind: "first-packets" };
 
 export interface ColumnDef {
   name: string;
@@ -187,6 +191,36 @@ export const PACKET_COLUMNS: readonly ColumnDef[] = [
   { name: "rtt", source: { kind: "duration", col: packetI64(PacketCol.RttNs) }, doc: "The data RTT sample this segment's ACK completed, as the connection's rtt columns count them (Karn's rule: one segment timed at a time, none that was retransmitted; ns); null when it completed none" },
 ];
 
+const sizeStats = (side: "orig" | "resp", who: string): ColumnDef[] => {
+  const o = side === "orig";
+  return [
+    { name: `${side}_size_mean`, source: { kind: "f64", col: o ? ColI64.OrigSizeMean : ColI64.RespSizeMean }, doc: `Mean IP packet size of the ${who}'s packets (bytes; the IP header's length: the packets orig_ip_bytes/resp_ip_bytes add up); null without packets` },
+    { name: `${side}_size_std`, source: { kind: "f64", col: o ? ColI64.OrigSizeStd : ColI64.RespSizeStd }, doc: `Sample standard deviation of those sizes (n − 1); null below two packets` },
+    { name: `${side}_size_min`, source: { kind: "u32", col: o ? ColU32.OrigSizeMin : ColU32.RespSizeMin, present: o ? Present.OrigSizes : Present.RespSizes }, doc: "Smallest of those sizes; null without packets" },
+    { name: `${side}_size_max`, source: { kind: "u32", col: o ? ColU32.OrigSizeMax : ColU32.RespSizeMax, present: o ? Present.OrigSizes : Present.RespSizes }, doc: "Largest of those sizes; null without packets" },
+  ];
+};
+const iatStats = (side: "orig" | "resp", who: string): ColumnDef[] => {
+  const o = side === "orig";
+  const col = (orig: ColI64, resp: ColI64) => (o ? orig : resp);
+  return [
+    { name: `${side}_iat_mean`, source: { kind: "duration", col: col(ColI64.OrigIatMean, ColI64.RespIatMean) }, doc: `Mean time between consecutive packets of the ${who}, in capture order (ns, rounded); null below two packets` },
+    { name: `${side}_iat_std`, source: { kind: "duration", col: col(ColI64.OrigIatStd, ColI64.RespIatStd) }, doc: "Sample standard deviation of those times (n − 1; ns, rounded); null below three packets" },
+    { name: `${side}_iat_min`, source: { kind: "duration", col: col(ColI64.OrigIatMin, ColI64.RespIatMin) }, doc: "Shortest of those times (negative when a packet is stamped before the one captured before it); null below two packets" },
+    { name: `${side}_iat_max`, source: { kind: "duration", col: col(ColI64.OrigIatMax, ColI64.RespIatMax) }, doc: "Longest of those times; null below two packets" },
+  ];
+};
+
+/**
+ * The columns `packetStats` adds after the connection table's (nfstream/CICFlowMeter-style flow
+ * features, per direction as the roles stand at the row's end, over the packets the row counts).
+ */
+export const PACKET_STATS_COLUMNS: readonly ColumnDef[] = [
+  ...sizeStats("orig", "originator"), ...sizeStats("resp", "responder"),
+  ...iatStats("orig", "originator"), ...iatStats("resp", "responder"),
+  { name: "first_packets", source: { kind: "first-packets" }, doc: "The connection's first 10 packets (fewer if it has fewer), in capture order, as their IP sizes, positive from the originator and negative from the responder, comma-separated: \"74,-74,66,-1514\"" },
+];
+
 /** Arrow dictionaries are keyed by id; these are fixed for the life of the schema. */
 export const DICT_ID = { connState: 0, origState: 1, respState: 2, closer: 3, endReason: 4, history: 5, tunnel: 6, direction: 7, event: 8 } as const;
 
@@ -208,7 +242,8 @@ export function arrowType(def: ColumnDef): DataType {
     case "timestamp": return new Timestamp(TimeUnit.NANOSECOND, "UTC");
     case "index": return new Int64();
     case "duration": return new Duration(TimeUnit.NANOSECOND);
-    case "seconds": return new Float64();
+    case "seconds":
+    case "f64": return new Float64();
     case "u64": return new Uint64();
     case "u32": return new Uint32();
     case "u16": return new Uint16();
@@ -218,17 +253,21 @@ export function arrowType(def: ColumnDef): DataType {
     case "enum": return new Dictionary(new Utf8(), new Int8(), dictionaryId(def.name));
     case "history": return new Dictionary(new Utf8(), new Int32(), DICT_ID.history);
     case "address":
-    case "community-id": return new Utf8();
+    case "community-id":
+    case "first-packets": return new Utf8();
   }
 }
 
 export function isNullable(def: ColumnDef): boolean {
   const s = def.source;
-  if (s.kind === "timestamp" || s.kind === "duration" || s.kind === "history" || s.kind === "index") return true;
+  if (s.kind === "timestamp" || s.kind === "duration" || s.kind === "history" || s.kind === "index" || s.kind === "f64") return true;
   if (s.kind === "enum") return s.nullCode !== undefined;
   return "present" in s && s.present !== undefined;
 }
 
 export const SCHEMA = new Schema(COLUMNS.map((c) => new Field(c.name, arrowType(c), isNullable(c))));
 export const EVENT_SCHEMA = new Schema(EVENT_COLUMNS.map((c) => new Field(c.name, arrowType(c), isNullable(c))));
+/** The connection table with the packetStats columns after its own. */
+export const STATS_COLUMNS: readonly ColumnDef[] = [...COLUMNS, ...PACKET_STATS_COLUMNS];
+export const STATS_SCHEMA = new Schema(STATS_COLUMNS.map((c) => new Field(c.name, arrowType(c), isNullable(c))));
 export const PACKET_SCHEMA = new Schema(PACKET_COLUMNS.map((c) => new Field(c.name, arrowType(c), isNullable(c))));

@@ -8,7 +8,7 @@ import { inThreadWorker, runParallel, type WorkerHandle } from "./parallel.js";
 import { makeWorker } from "./reducer.js";
 import { replicable, runReplicated } from "./replica.js";
 import { replicaWorker } from "./replica-worker.js";
-import { EVENT_SCHEMA, PACKET_SCHEMA, SCHEMA } from "../output/schema.js";
+import { EVENT_SCHEMA, PACKET_SCHEMA, SCHEMA, STATS_SCHEMA } from "../output/schema.js";
 import type { AnalyzeOptions, AnalyzeResult, ByteSource, ConnectionStream, SourceReplica, Stats } from "../public.js";
 
 
@@ -33,7 +33,7 @@ function workerCount(options: AnalyzeOptions, sources: ByteSource[], cores: numb
   if (options.connKey !== undefined && options.connKey !== "five-tuple" && options.connKey !== "vlan") throw new RangeError(`synfin: connKey must be "five-tuple" or "vlan", got ${JSON.stringify(options.connKey)}`);
   const asked = options.workers;
   if (asked !== undefined && (!Number.isInteger(asked) || asked < 0 || asked > 256)) throw new RangeError(`synfin: workers must be an integer from 0 to 256, got ${asked}`);
-  if (options.events || options.packets || options.flushInterval !== undefined) return 0;
+  if (options.events || options.packets || options.packetStats || options.flushInterval !== undefined) return 0;
   if (!canSpawn && !options.testHooks?.inThreadWorkers) return 0;
   if (asked === undefined) {
     // Nothing to share out in an input of under two chunks: a thread would cost more than it saves.
@@ -84,7 +84,7 @@ export function makeApi<S>(platform: Platform<S>) {
     const stream = connections(source, { ...options, ...(options.events ? { onEvents } : {}), ...(options.packets ? { onPackets } : {}) });
     const batches: RecordBatch[] = [];
     for await (const batch of stream) batches.push(batch);
-    const result: AnalyzeResult = { table: new Table(SCHEMA, batches), stats: stream.stats! };
+    const result: AnalyzeResult = { table: new Table(options.packetStats ? STATS_SCHEMA : SCHEMA, batches), stats: stream.stats! };
     if (options.events) result.events = new Table(EVENT_SCHEMA, eventBatches);
     if (options.packets) result.packets = new Table(PACKET_SCHEMA, packetBatches);
     return result;

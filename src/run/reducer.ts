@@ -106,9 +106,9 @@ export function makeWorker(): WorkerApi {
     async start(module, options, count) {
       try {
         partitions = count;
-        mapper = await Core.create(module, { ...options, events: false, packets: false, maxFlows: 1 });
+        mapper = await Core.create(module, { ...options, events: false, packets: false, packetStats: false, maxFlows: 1 });
         mapper.setParallel(Part.Mapper, partitions);
-        reducer = await Core.create(module, { ...options, events: false, packets: false });
+        reducer = await Core.create(module, { ...options, events: false, packets: false, packetStats: false });
         reducer.setParallel(Part.Reducer);
         return null;
       } catch (e) {

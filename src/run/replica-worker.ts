@@ -49,7 +49,7 @@ export function replicaWorker(open: (replica: SourceReplica) => ByteSource): Rep
   return {
     async replicate(module, request) {
       try {
-        const core = await Core.create(module, { ...request.options, events: false, packets: false });
+        const core = await Core.create(module, { ...request.options, events: false, packets: false, packetStats: false });
         core.setParallel(Part.Replica);
         core.ownHashes(request.hashes[0], request.hashes[1]);
         steps = replicaSteps(core, request.sources.map(open), request.chunkSize);

@@ -4,11 +4,10 @@
 // tcp.analysis.* for the same frame; every TCP segment tshark shows has a row, and every row a
 // segment.
 
-import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { analyze, SynfinError } from "../../src/node.js";
-import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
+import { CAPTURES, HAS_CAPTURES, SKIP_NOTE, capturesUnder } from "../support/shared.js";
 import { rowsOf } from "../support/rows.js";
 import { packetsAgainstRows } from "../support/packets.js";
 import { KERNEL, SEGMENT_FLAGS, ZEEK, tsharkSegments, tsharkVersion } from "../support/tshark.js";
@@ -49,13 +48,6 @@ describe.skipIf(!HAS_CAPTURES || !TSHARK)(`packets table against ${TSHARK ?? "ts
     });
   }
 });
-
-function capturesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? capturesUnder(path) : /\.(pcap|pcapng|cap|trace|ntar)$/.test(name) ? [path] : [];
-  });
-}
 
 describe.skipIf(!HAS_CAPTURES)(`the packets table of every capture of the corpus${SKIP_NOTE}`, () => {
   it("has each connection's packets, in capture order, with flags that add up to its totals", async () => {
