@@ -5,7 +5,7 @@
 //
 // The core's debug build is instrumented (instrument.mjs) with a counter per branch arm; inputs
 // that reach a new counter, or a counter's new order of magnitude (AFL's buckets), join the corpus.
-// Each run also gets a random engine config (events, packets, verifyChecksums, maxFlows, chunk size, filter).
+// Each run also gets a random engine config (events, packets, packet statistics, verifyChecksums, maxFlows, chunk size, filter).
 // Findings (target.mjs says what counts) are minimized and written to fuzz/regressions/, named
 // <kind>-<sha1>.<config>.bin; the exit status is 1 when a new one was found. Known findings
 // (files already in fuzz/regressions/) are replayed first and not reported again.
@@ -173,6 +173,7 @@ class Fuzzer {
     const c = { ...config };
     if (r.chance(0.15)) c.events = !c.events;
     if (r.chance(0.15)) c.packets = !c.packets;
+    if (r.chance(0.1)) c.stats = !c.stats;
     if (r.chance(0.15)) c.verifyChecksums = !c.verifyChecksums;
     if (r.chance(0.1)) c.maxFlows = r.pick(MAX_FLOWS);
     if (r.chance(0.2)) c.chunkSize = r.chance(0.5) ? 0 : 1 + r.int(r.chance(0.5) ? 64 : 4096);

@@ -61,6 +61,8 @@ export class RowCheck {
     const [endReason, history, ipVersion, completeness, vlan] = ["end_reason", "history", "ip_version", "completeness", "vlan"].map(col);
     const rtts = ["orig", "resp"].map((side) => ["min", "avg", "max"].map((k) => col(`${side}_rtt_${k}`)));
     const totals = SEGMENT_TOTALS.map(([, total]) => [col(`orig_${total}`).toArray(), col(`resp_${total}`).toArray()]);
+    // With packetStats: each side's mean size times its packets is its IP bytes, min ≤ mean ≤ max.
+    const sizes = col("orig_size_mean") ? ["orig", "resp"].map((side) => ["pkts", "ip_bytes", "size_mean", "size_min", "size_max"].map((k) => col(`${side}_${k}`))) : [];
     for (let r = 0; r < batch.numRows; r++) {
       const id = Number(connId[r]);
       const bad = (what) => new Finding("output", `row ${id}: ${what}`, what.replace(/[\d"]+/g, "").trim());
@@ -80,6 +82,12 @@ export class RowCheck {
       if (ipVersion.get(r) !== 4 && ipVersion.get(r) !== 6) throw bad(`ip_version ${ipVersion.get(r)}`);
       if (completeness.get(r) > 63) throw bad(`completeness ${completeness.get(r)}`);
       if ((vlan.get(r) ?? 0) > 4095) throw bad(`vlan ${vlan.get(r)}`);
+      for (const [pkts, ipBytes, mean, min, max] of sizes) {
+        const n = Number(pkts.get(r)), m = mean.get(r);
+        if (n === 0 ? m !== null : !(Math.abs(m * n - Number(ipBytes.get(r))) <= 1e-6 * Number(ipBytes.get(r)) && min.get(r) <= m + 1e-9 && m <= max.get(r) + 1e-9)) {
+          throw bad(`size mean ${m} of ${n} packets, ${ipBytes.get(r)} IP bytes, min ${min.get(r)} max ${max.get(r)}`);
+        }
+      }
       for (const [min, avg, max] of rtts) {
         const [a, b, c] = [min.get(r), avg.get(r), max.get(r)];
         if (a !== null && !(a <= b && b <= c)) throw bad(`rtt min ${a} avg ${b} max ${c} out of order`);

@@ -13,7 +13,7 @@ import { Digest, Finding, RowCheck } from "./oracle.mjs";
 
 export { Finding };
 
-export const DEFAULT_CONFIG = Object.freeze({ events: false, verifyChecksums: false, maxFlows: 500_000, chunkSize: 0, split: 0, exactPath: false, filter: 0, packets: false });
+export const DEFAULT_CONFIG = Object.freeze({ events: false, verifyChecksums: false, maxFlows: 500_000, chunkSize: 0, split: 0, exactPath: false, filter: 0, packets: false, stats: false });
 
 /**
  * Capture filters a run may use (config.filter: 1 + index; 0 none): loads through X, arithmetic
@@ -49,6 +49,7 @@ export function configName(config) {
   if (config.exactPath) parts.push("exact");
   if (config.filter > 0) parts.push(`filter${config.filter}`);
   if (config.packets) parts.push("packets");
+  if (config.stats) parts.push("stats");
   return parts.join(".");
 }
 
@@ -64,6 +65,7 @@ export function configFromName(name) {
     else if (part === "exact") config.exactPath = true;
     else if (/^filter\d+$/.test(part)) config.filter = Number(part.slice(6));
     else if (part === "packets") config.packets = true;
+    else if (part === "stats") config.stats = true;
   }
   return config;
 }
@@ -122,7 +124,7 @@ export class Target {
     const core = this.core;
     if (this.map) this.coverage().fill(0);
     // Core.reset keeps the options of Core.create; each run sets its own (private fields: a fuzzer's liberty).
-    core.flags = (config.verifyChecksums ? Flag.VerifyChecksums : 0) | (config.events ? Flag.Events : 0) | (config.exactPath ? Flag.ExactPathOnly : 0) | (config.packets ? Flag.Packets : 0);
+    core.flags = (config.verifyChecksums ? Flag.VerifyChecksums : 0) | (config.events ? Flag.Events : 0) | (config.exactPath ? Flag.ExactPathOnly : 0) | (config.packets ? Flag.Packets : 0) | (config.stats ? Flag.PacketStats : 0);
     core.maxFlows = config.maxFlows;
     core.setFilter(config.filter > 0 ? compiledFilters[config.filter - 1] : undefined);
     this.out = new CoreBatches(core);
