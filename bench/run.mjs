@@ -138,6 +138,11 @@ function casesFor(capture, path) {
     ...cli(1), name: "synfin CLI → Arrow, --workers 1, --packets (Arrow)", id: "packets", arrow: arrow("cli-w1-packets"),
     args: [...cli(1).args.map((a) => (a === arrow("cli-w1") ? arrow("cli-w1-packets") : a)), "--packets", arrow("cli-w1-packets-table")],
   };
+  // The plain run with the packet statistics columns (issue #15): the same connections, wider rows.
+  const withStats = {
+    ...cli(1), name: "synfin CLI → Arrow, --workers 1, --packet-stats", id: "packet-stats", arrow: arrow("cli-w1-stats"),
+    args: [...cli(1).args.map((a) => (a === arrow("cli-w1") ? arrow("cli-w1-stats") : a)), "--packet-stats"],
+  };
   if (capture.cases === "synfin-w1") return [cli(1), lib(1)];
   if (capture.cases === "live") {
     const withStats = { ...cli(1), args: [...cli(1).args, "--stats"], reportsPeakFlows: true };
@@ -146,7 +151,7 @@ function casesFor(capture, path) {
   return [
     { name: "fs.read loop, 8 MiB buffer", id: "read", group: "limit", own: true, cmd: node, args: [MEASURE, "read", path] },
     { name: "pcap record-header walk (JS)", id: "walk", group: "limit", own: true, cmd: node, args: [MEASURE, "walk", path], reportsPackets: true },
-    cli(1), cli(2), filtered("port 80"), withPackets, lib(1), lib(2),
+    cli(1), cli(2), filtered("port 80"), withPackets, withStats, lib(1), lib(2),
     { name: "tshark -q -z conv,tcp", id: "tshark", group: "peer", status: notInstalled(peers.tshark), cmd: "tshark", args: ["-r", path, "-q", "-z", "conv,tcp"] },
     { name: "tcptrace -n -l", id: "tcptrace", group: "peer", status: notInstalled(peers.tcptrace), cmd: "tcptrace", args: ["-n", "-l", path] },
     { name: "JS baseline (Map flow tracker)", id: "js", group: "peer", own: true, cmd: node, args: [JS_BASELINE, path], keepStdout: true },
