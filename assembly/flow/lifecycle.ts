@@ -73,7 +73,6 @@ function emit(f: Flow, s: u32, tsNs: i64, event: Event): void {
   emitted++;
 }
 
-
 function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
   const syn = (flags & TH_SYN) != 0, fin = (flags & TH_FIN) != 0, rst = (flags & TH_RST) != 0, hasAck = (flags & TH_ACK) != 0;

@@ -2,10 +2,9 @@
 // Wireshark shows them and that segment's analysis flags, column-major like the connection batch,
 // written only when the run asked for it.
 
-import { Abi, PacketPresent } from "../../src/core/abi";
+import { Abi, PacketCol, PacketPresent, TcpAnalysis } from "../../src/core/abi";
 import { Flow, Endpoint, endpointOf } from "../flow/record";
-import { segmentAnalysis, segmentRttNs, clearSegmentRtt } from "../flow/analysis";
-import { TcpAnalysis } from "../../src/core/abi";
+import { segmentAnalysis, segmentRttNs, clearSegmentRtt, NO_SAMPLE } from "../flow/analysis";
 import { TH_ACK, TH_SYN } from "../decode/tcp";
 import { frameIndex } from "../capture/frame";
 
@@ -54,33 +53,38 @@ export function packetColumnAddress(group: u32, col: u32): usize {
  */
 export function putPacket(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32, analysed: bool, scale: i32): void {
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
-  const i = <usize>packetRows;
   const hasAck = (flags & TH_ACK) != 0;
   const a = analysed ? segmentAnalysis : 0;
+  const dupAck = (a & TcpAnalysis.DuplicateAck) != 0;
   let present: u32 = 0;
   if (analysed) present |= PacketPresent.Analysed;
   if (hasAck) present |= PacketPresent.Ack;
-  if ((a & TcpAnalysis.DuplicateAck) != 0) present |= PacketPresent.DupAckNum;
-  store<i64>(regionI64 + i * 8, f.connId);
-  store<i64>(regionI64 + (ROWS + i) * 8, tsNs);
-  store<i64>(regionI64 + (2 * ROWS + i) * 8, frameIndex);
-  store<i64>(regionI64 + (3 * ROWS + i) * 8, analysed ? segmentRttNs : i64.MIN_VALUE);
-  // A segment Wireshark does not analyse keeps the number as sent, as tshark shows it.
-  store<u32>(regionU32 + i * 4, analysed ? seq - x.wsBaseSeq : seq);
-  store<u32>(regionU32 + (ROWS + i) * 4, analysed ? ack - relativeBase(y) : ack);
-  store<u32>(regionU32 + (2 * ROWS + i) * 4, seq);
-  store<u32>(regionU32 + (3 * ROWS + i) * 4, ack);
-  store<u32>(regionU32 + (4 * ROWS + i) * 4, len);
-  store<u32>(regionU32 + (5 * ROWS + i) * 4, (flags & TH_SYN) == 0 && analysed && scale >= 0 ? window << <u32>scale : window);
-  store<u32>(regionU32 + (6 * ROWS + i) * 4, (a & TcpAnalysis.DuplicateAck) != 0 ? x.wsDupAcks : 0);
-  store<u16>(regionU16 + i * 2, <u16>present);
-  store<u16>(regionU16 + (ROWS + i) * 2, <u16>a);
-  store<u16>(regionU16 + (2 * ROWS + i) * 2, <u16>window);
-  store<u8>(regionU8 + i, <u8>s);
-  store<u8>(regionU8 + ROWS + i, <u8>flags);
+  if (dupAck) present |= PacketPresent.DupAckNum;
+  putI64(PacketCol.ConnId, f.connId);
+  putI64(PacketCol.Ts, tsNs);
+  putI64(PacketCol.Packet, frameIndex);
+  putI64(PacketCol.RttNs, analysed ? segmentRttNs : NO_SAMPLE);
+  // A segment Wireshark does not analyse keeps its numbers as sent, as tshark shows them.
+  putU32(PacketCol.Seq, analysed ? seq - x.wsBaseSeq : seq);
+  putU32(PacketCol.Ack, analysed ? ack - relativeBase(y) : ack);
+  putU32(PacketCol.SeqRaw, seq);
+  putU32(PacketCol.AckRaw, ack);
+  putU32(PacketCol.Len, len);
+  putU32(PacketCol.Window, (flags & TH_SYN) == 0 && analysed && scale >= 0 ? window << <u32>scale : window);
+  putU32(PacketCol.DupAckNum, dupAck ? x.wsDupAcks : 0);
+  putU16(PacketCol.Present, present);
+  putU16(PacketCol.Analysis, a);
+  putU16(PacketCol.WindowRaw, window);
+  putU8(PacketCol.Direction, s);
+  putU8(PacketCol.Flags, flags);
   clearSegmentRtt();
   packetRows++;
 }
+
+@inline function putI64(col: PacketCol, v: i64): void { store<i64>(regionI64 + (<usize>col * ROWS + <usize>packetRows) * 8, v); }
+@inline function putU32(col: PacketCol, v: u32): void { store<u32>(regionU32 + (<usize>col * ROWS + <usize>packetRows) * 4, v); }
+@inline function putU16(col: PacketCol, v: u32): void { store<u16>(regionU16 + (<usize>col * ROWS + <usize>packetRows) * 2, <u16>v); }
+@inline function putU8(col: PacketCol, v: u32): void { store<u8>(regionU8 + <usize>col * ROWS + <usize>packetRows, <u8>v); }
 
 /** The base Wireshark subtracts from the peer's sequence numbers (0 while it has none). */
 @inline function relativeBase(e: Endpoint): u32 {
