@@ -7,10 +7,10 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { tableFromIPC } from "apache-arrow";
+import { tableFromIPC, type Table } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readParquet } from "parquet-wasm";
-import { analyze, COLUMNS, PACKET_COLUMNS, PACKET_STATS_COLUMNS, RECORD_BUCKETS } from "../src/node.js";
+import { analyze, COLUMNS, PACKET_COLUMNS, PACKET_STATS_COLUMNS, RECORD_BUCKETS, type ConnectionColumns, type PacketStatsColumns } from "../src/node.js";
 import { ndjsonLines } from "../src/output/format.js";
 import { Conversation } from "../src/synth/conversation.js";
 import { type Cell, type Row, NS_PER_MS, NS_PER_SECOND, analyzeRows, pcapOf } from "./support/fixtures.js";
@@ -296,7 +296,7 @@ describe("--packet-stats", () => {
     const csv = lines(readFileSync(join(d, "c.csv"), "utf8"));
     expect(csv[0]).toBe([...COLUMNS, ...PACKET_STATS_COLUMNS].map((c) => c.name).join(","));
     expect(csv).toHaveLength(4);
-    const { table } = await analyze(capture, { packetStats: true });
+    const table = (await analyze(capture, { packetStats: true })).table as unknown as Table<ConnectionColumns & PacketStatsColumns>;
     const ndjson = run(capture, "--packet-stats", "--format", "ndjson");
     const rows = lines(ndjson.stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(rows.map((r) => r.first_packets)).toEqual([...table.getChild("first_packets")!].map(String));
