@@ -10,7 +10,7 @@ import { Tunnel } from "../src/core/abi";
 import { be16, be32 } from "./capture/bytes";
 import { ETH_HEADER_LEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_VLAN } from "./decode/link";
 import { IPPROTO_TCP, IPV4_DST, IPV4_FRAG, IPV4_FRAG_OFFSET_MASK, IPV4_MIN_HEADER_LEN, IPV4_MORE_FRAGMENTS, IPV4_PROTOCOL, IPV4_SRC, IPV4_TOTAL_LEN } from "./decode/ip";
-import { TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_MIN_HEADER_LEN, TCP_SEQ, TCP_WINDOW, TH_SYN, clearOptions, setAnalysisLen } from "./decode/tcp";
+import { TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_MIN_HEADER_LEN, TCP_SEQ, TCP_WINDOW, TH_SYN, clearOptions, setAnalysisLen, setOptionsAt } from "./decode/tcp";
 import { setKey } from "./flow/table";
 import { trackSegment, DROP_NONE } from "./flow/tracker";
 import { ownsKey } from "./parallel/parts";
@@ -63,6 +63,7 @@ export function trackCommonFrame(tsNs: i64, data: usize, capLen: u32, origLen: u
   const captured = tcpCap - tcpHeaderLen;
   countOneStepDecode();
   clearOptions();
+  setOptionsAt(tcp + TCP_MIN_HEADER_LEN, tcpHeaderLen - TCP_MIN_HEADER_LEN);
   setAnalysisLen(payload);
   setKey(ip + IPV4_SRC, srcPort, ip + IPV4_DST, dstPort, 4, vlan, -1);
   if (ownsKey()) {

@@ -80,6 +80,8 @@ export interface ConnectionDetail {
   len: Float64Array;
   window: Float64Array;
   retransmission: Uint8Array;
+  /** The segment's SACK blocks, relative: [left, right, left, right, …]; empty without. */
+  sack: Float64Array[];
   /** The data RTT sample the segment's ACK completed, in ms; NaN for none. */
   rttMs: Float64Array;
 }

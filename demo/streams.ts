@@ -1,6 +1,6 @@
 // Stream graphs of one connection, Wireshark/tcptrace style, from its packets table: the
-// time-sequence graph (segments as bars, the ACK line, the receive-window line, retransmission
-// marks), throughput, RTT samples and window sizes over time. The four share one time axis,
+// time-sequence graph (segments as bars, the ACK line, the receive-window line, SACK blocks,
+// retransmission marks), throughput, RTT samples and window sizes over time. The four share one time axis,
 // zoomed with the wheel, panned by dragging, reset by a double click; the connection's lifecycle
 // events are marked on every one of them.
 
@@ -12,6 +12,7 @@ const COLORS = {
   segment: "#1c7ed6",
   retransmit: "#e03131",
   ack: "#2f9e44",
+  sack: "#ae3ec9",
   window: "#f08c00",
   orig: "#1c7ed6",
   resp: "#8b76c2",
@@ -143,7 +144,7 @@ export class StreamGraphs {
     if (!s) return;
     const sender = s.data === 0 ? "originator" : "responder";
     this.caption.textContent = `${sender}'s data (${formatBytes(this.bytesOf(s))}); ${formatMs(this.view.to - this.view.from)} shown. ` +
-      "Wheel: zoom; drag: pan; double click: the whole connection. SACK blocks are not decoded.";
+      "Wheel: zoom; drag: pan; double click: the whole connection.";
     this.swap.textContent = `show the ${s.data === 0 ? "responder" : "originator"}'s data`;
     this.drawSequence(s);
     this.drawThroughput(s);
@@ -183,6 +184,22 @@ export class StreamGraphs {
       if (started) g.lineTo(x(t[t.length - 1]!), y(last));
       g.stroke();
     }
+    // SACK blocks of the other side's ACKs: what the receiver holds above the ACK line.
+    g.strokeStyle = COLORS.sack;
+    g.lineWidth = 2;
+    g.beginPath();
+    const sacks: number[] = [];
+    for (let i = 0; i < t.length; i++) {
+      const blocks = d.sack[i]!;
+      if (d.direction[i] !== other || blocks.length === 0) continue;
+      sacks.push(d.packet[i]!);
+      const px = x(t[i]!);
+      for (let b = 0; b + 1 < blocks.length; b += 2) {
+        g.moveTo(px, y(blocks[b]!));
+        g.lineTo(px, Math.min(y(blocks[b + 1]!), y(blocks[b]!) - 2));
+      }
+    }
+    g.stroke();
     // Segments: a bar from seq to seq + len; retransmissions red, with a mark above.
     const marks: number[] = [];
     for (let i = 0; i < t.length; i++) {
@@ -209,8 +226,9 @@ export class StreamGraphs {
     }
     // The test hook: which packets the graph marks as retransmissions.
     this.host.dataset.retransmitPackets = marks.join(",");
+    this.host.dataset.sackPackets = sacks.join(",");
     this.host.dataset.direction = s.data === 0 ? "orig" : "resp";
-    legend(g, [[COLORS.segment, "segment"], [COLORS.retransmit, "▼ retransmission"], [COLORS.ack, "ACK"], [COLORS.window, "ACK + window"]]);
+    legend(g, [[COLORS.segment, "segment"], [COLORS.retransmit, "▼ retransmission"], [COLORS.ack, "ACK"], [COLORS.window, "ACK + window"], [COLORS.sack, "SACK block"]]);
   }
 
   private drawThroughput(s: Series): void {

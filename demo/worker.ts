@@ -208,7 +208,7 @@ function detailFrom(eventBatches: RecordBatch[], packetBatches: RecordBatch[], i
     events, synRetransmitsNs: BigInt64Array.from(synRetransmitsNs), filter,
     packet: new Float64Array(n), tsNs: new BigInt64Array(n), direction: new Uint8Array(n), seq: new Float64Array(n),
     ack: new Float64Array(n), hasAck: new Uint8Array(n), len: new Float64Array(n), window: new Float64Array(n),
-    retransmission: new Uint8Array(n), rttMs: new Float64Array(n),
+    retransmission: new Uint8Array(n), rttMs: new Float64Array(n), sack: new Array<Float64Array>(n),
   };
   picked.forEach(([batch, i], k) => {
     const row = batch.get(i)!;
@@ -221,11 +221,14 @@ function detailFrom(eventBatches: RecordBatch[], packetBatches: RecordBatch[], i
     detail.len[k] = row.len ?? 0;
     detail.window[k] = row.window;
     detail.retransmission[k] = row.retransmission ? 1 : 0;
+    detail.sack[k] = row.sack ? Float64Array.from(row.sack.split(/[-,]/), Number) : NO_SACK;
     const rtt = batch.getChild("rtt")!.data[0]!;
     detail.rttMs[k] = rtt.getValid(i) ? Number((rtt.values as BigInt64Array)[i]!) / 1e6 : NaN;
   });
   return detail;
 }
+
+const NO_SACK = new Float64Array(0);
 
 function tsOf(batch: RecordBatch, row: number): bigint {
   return (batch.getChild("ts")!.data[0]!.values as BigInt64Array)[row]!;

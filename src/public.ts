@@ -343,6 +343,7 @@ export type PacketColumns = {
   window: Uint32;
   window_raw: Uint16;
   flags: Uint8;
+  sack: Utf8;
   retransmission: Bool;
   fast_retransmission: Bool;
   spurious_retransmission: Bool;

@@ -54,6 +54,10 @@ export function setAnalysisLen(len: u32): void {
   tcpAnalysisLen = len;
 }
 
+/** The segment's TCP options and how many of their bytes were captured (the packets table reads SACK blocks there). */
+export let tcpOptionsAt: usize = 0;
+export let tcpOptionsLen: u32 = 0;
+
 /** Whether the snap length cut the header's options (Zeek then drops the segment). */
 export let tcpHeaderCut: bool = false;
 /** Options (parsed on SYN segments only): -1 when absent. */
@@ -96,6 +100,8 @@ export function decodeTcp(p: usize, capLen: u32, segLen: u32): Stat {
   tcpHeaderLen = headerLen;
   tcpPayloadLen = segLen - headerLen;
   tcpHeaderCut = headerLen > capLen;
+  tcpOptionsAt = p + TCP_MIN_HEADER_LEN;
+  tcpOptionsLen = (headerLen < capLen ? headerLen : capLen) - TCP_MIN_HEADER_LEN;
   clearOptions();
   // Options cut by the snap length are read as far as they were captured.
   if ((tcpFlags & TH_SYN) != 0) parseOptions(p + TCP_MIN_HEADER_LEN, (headerLen < capLen ? headerLen : capLen) - TCP_MIN_HEADER_LEN);
@@ -119,6 +125,48 @@ function parseOptions(p: usize, len: u32): void {
     i += optLen;
   }
 }
+
+/** Sets where a segment decoded in one step (assembly/common.ts) has its options: all captured. */
+@inline export function setOptionsAt(p: usize, len: u32): void {
+  tcpOptionsAt = p;
+  tcpOptionsLen = len;
+}
+
+/** Kind and length byte of a SACK option with `n` blocks (RFC 2018): 2 + 8n. */
+const OPT_SACK: u32 = 5;
+/** Most SACK blocks an option holds. */
+export const MAX_SACK_BLOCKS: u32 = 4;
+
+/**
+ * The SACK blocks of the current segment's options, as found: returns how many (0: no SACK
+ * option) and leaves their edges in sackEdges (left, right, …), as sent.
+ */
+export function sackBlocks(): u32 {
+  const p = tcpOptionsAt, len = tcpOptionsLen;
+  let i: u32 = 0;
+  while (i < len) {
+    const kind = <u32>load<u8>(p + i);
+    if (kind == OPT_EOL) break;
+    if (kind == OPT_NOP) { i++; continue; }
+    if (i + 2 > len) break;
+    const optLen = <u32>load<u8>(p + i + 1);
+    if (optLen < 2 || i + optLen > len) break;
+    // SAFE: [i, i + optLen) lies inside the captured options (checked above).
+    if (kind == OPT_SACK && optLen >= 10 && (optLen - 2) % 8 == 0) {
+      let n = (optLen - 2) / 8;
+      if (n > MAX_SACK_BLOCKS) n = MAX_SACK_BLOCKS;
+      for (let b: u32 = 0; b < n; b++) {
+        unchecked(sackEdges[2 * b] = be32(p + i + 2 + 8 * b));
+        unchecked(sackEdges[2 * b + 1] = be32(p + i + 6 + 8 * b));
+      }
+      return n;
+    }
+    i += optLen;
+  }
+  return 0;
+}
+
+export const sackEdges = new StaticArray<u32>(2 * MAX_SACK_BLOCKS);
 
 /** Verifies the TCP checksum over the pseudo-header and `segLen` bytes at `p` (all captured). */
 export function tcpChecksumOk(p: usize, segLen: u32, ipVersion: u32, src: usize, dst: usize): bool {

@@ -5,14 +5,14 @@
 import { Abi, PacketCol, PacketPresent, TcpAnalysis } from "../../src/core/abi";
 import { Flow, Endpoint, endpointOf } from "../flow/record";
 import { segmentAnalysis, segmentRttNs, clearSegmentRtt, NO_SAMPLE } from "../flow/analysis";
-import { TH_ACK, TH_SYN } from "../decode/tcp";
+import { TH_ACK, TH_SYN, sackBlocks, sackEdges } from "../decode/tcp";
 import { frameIndex } from "../capture/frame";
 
 const ROWS: usize = <usize>Abi.BatchPackets;
 const I64_COLUMNS: usize = 4;
-const U32_COLUMNS: usize = 7;
+const U32_COLUMNS: usize = 15;
 const U16_COLUMNS: usize = 3;
-const U8_COLUMNS: usize = 2;
+const U8_COLUMNS: usize = 3;
 
 let regionI64: usize = 0;
 let regionU32: usize = 0;
@@ -77,6 +77,11 @@ export function putPacket(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack:
   putU16(PacketCol.WindowRaw, window);
   putU8(PacketCol.Direction, s);
   putU8(PacketCol.Flags, flags);
+  // SACK blocks acknowledge the peer's data: relative to the peer's base, as the ACK number.
+  const blocks = sackBlocks();
+  const base = analysed ? relativeBase(y) : 0;
+  putU8(PacketCol.SackBlocks, blocks);
+  for (let k: u32 = 0; k < 2 * blocks; k++) putU32(<PacketCol>(<u32>PacketCol.SackEdge0 + k), unchecked(sackEdges[k]) - base);
   clearSegmentRtt();
   packetRows++;
 }

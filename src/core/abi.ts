@@ -243,12 +243,12 @@ export enum EventCol {
 export enum PacketCol {
   /** i64 group */
   ConnId = 0, Ts, Packet, RttNs,
-  /** u32 group (indices from 0 again) */
-  Seq = 0, Ack, SeqRaw, AckRaw, Len, Window, DupAckNum,
+  /** u32 group (indices from 0 again); SackEdge0..7: left and right edge of up to 4 SACK blocks, relative */
+  Seq = 0, Ack, SeqRaw, AckRaw, Len, Window, DupAckNum, SackEdge0, SackEdge1, SackEdge2, SackEdge3, SackEdge4, SackEdge5, SackEdge6, SackEdge7,
   /** u16 group */
   Present = 0, Analysis, WindowRaw,
-  /** u8 group */
-  Direction = 0, Flags,
+  /** u8 group; SackBlocks: how many SACK blocks the segment carries (0: no SACK option) */
+  Direction = 0, Flags, SackBlocks,
 }
 
 /** Bits of PacketCol.Present: which nullable u32 columns of a packets row hold a value. */

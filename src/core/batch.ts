@@ -121,6 +121,16 @@ export class BatchBuilder {
         const values = new Float64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
         return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => !Number.isNaN(values[i]!)) } as never);
       }
+      case "sack": {
+        const counts = new Uint8Array(view.buffer, view.address(Group.U8, PacketCol.SackBlocks), n);
+        const edges = Array.from({ length: 8 }, (_, k) => new Uint32Array(view.buffer, view.address(Group.U32, PacketCol.SackEdge0 + k), n));
+        const data = utf8(n, (i) => {
+          let text = "";
+          for (let b = 0; b < counts[i]!; b++) text += `${b > 0 ? "," : ""}${edges[2 * b]![i]}-${edges[2 * b + 1]![i]}`;
+          return text;
+        });
+        return makeData({ type, length: n, valueOffsets: data.valueOffsets, data: data.values, nullBitmap: bitmap(n, (i) => counts[i] !== 0) } as never);
+      }
       case "first-packets": {
         const base = view.address(Group.Bytes, ColBytes.FirstPackets);
         const words = new Uint16Array(view.buffer, base, n * 2 * FIRST_PACKETS);

@@ -28,7 +28,9 @@ export type ColumnSource =
   /** An f64 stored in an i64 column's bits; NaN is null. */
   | { kind: "f64"; col: ColI64 }
   /** ColBytes.FirstPackets, as text. */
-  | { kind: "first-packets" };
+  | { kind: "first-packets" }
+  /** The packets table's SACK blocks (PacketCol.SackBlocks, SackEdge0..7), as text. */
+  | { kind: "sack" };
 
 export interface ColumnDef {
   name: string;
@@ -173,6 +175,7 @@ export const PACKET_COLUMNS: readonly ColumnDef[] = [
   { name: "window", source: { kind: "u32", col: packetU32(PacketCol.Window) }, doc: "Receive window in bytes, scaled by the sender's window scale once both SYNs set it (never a SYN's) (tshark: tcp.window_size)" },
   { name: "window_raw", source: { kind: "u16", col: PacketCol.WindowRaw as number as ColU16 }, doc: "Window field as sent (tshark: tcp.window_size_value)" },
   { name: "flags", source: { kind: "u8", col: PacketCol.Flags as number as ColU8 }, doc: "TCP flags byte: CWR 0x80, ECE 0x40, URG 0x20, ACK 0x10, PSH 0x08, RST 0x04, SYN 0x02, FIN 0x01" },
+  { name: "sack", source: { kind: "sack" }, doc: "The SACK option's blocks, as left-right edge pairs relative to the peer's base like ack, comma-separated (\"1449-2897,4345-5793\"; tshark: tcp.options.sack_le and sack_re; at most 4); null without a SACK option" },
   analysisFlag("retransmission", TcpAnalysis.Retransmission | TcpAnalysis.FastRetransmission | TcpAnalysis.SpuriousRetransmission, "A retransmission, of any kind: also set with fast_retransmission and spurious_retransmission, as tshark shows it"),
   analysisFlag("fast_retransmission", TcpAnalysis.FastRetransmission, "Resends what two or more duplicate ACKs asked for, within 20 ms of the last"),
   analysisFlag("spurious_retransmission", TcpAnalysis.SpuriousRetransmission, "Resends data the receiver had already ACKed"),
@@ -254,13 +257,14 @@ export function arrowType(def: ColumnDef): DataType {
     case "history": return new Dictionary(new Utf8(), new Int32(), DICT_ID.history);
     case "address":
     case "community-id":
-    case "first-packets": return new Utf8();
+    case "first-packets":
+    case "sack": return new Utf8();
   }
 }
 
 export function isNullable(def: ColumnDef): boolean {
   const s = def.source;
-  if (s.kind === "timestamp" || s.kind === "duration" || s.kind === "history" || s.kind === "index" || s.kind === "f64") return true;
+  if (s.kind === "timestamp" || s.kind === "duration" || s.kind === "history" || s.kind === "index" || s.kind === "f64" || s.kind === "sack") return true;
   if (s.kind === "enum") return s.nullCode !== undefined;
   return "present" in s && s.present !== undefined;
 }

@@ -149,6 +149,11 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     const want = [...packets!].filter((p) => p.conn_id === connId && p.direction === direction && p.retransmission).map((p) => Number(p.packet));
     expect(want.length).toBeGreaterThan(10);
     expect(marks).toEqual(want);
+    // SACK blocks: drawn at the other side's ACKs that carry them.
+    const sacks = (await graphs.getAttribute("data-sack-packets"))!.split(",").filter(Boolean).map(Number);
+    const withSack = [...packets!].filter((p) => p.conn_id === connId && p.direction !== direction && p.sack !== null).map((p) => Number(p.packet));
+    expect(withSack.length).toBeGreaterThan(100);
+    expect(sacks).toEqual(withSack);
     // The page read the file again with a capture filter for the connection.
     expect(await page.locator("#events-status").textContent()).toMatch(/^read again with the capture filter \(host /);
     await page.mouse.move(0, 0);

@@ -1,8 +1,8 @@
 // The packets table against tshark 4.0 (Debian's), frame by frame: for every segment of the
 // kernel captures and the Zeek traces tshark's analysis is compared on, the row's seq, ack, len,
-// window and each analysis flag equal tshark's tcp.seq, tcp.ack, tcp.len, tcp.window_size and
-// tcp.analysis.* for the same frame; every TCP segment tshark shows has a row, and every row a
-// segment.
+// window, SACK blocks and each analysis flag equal tshark's tcp.seq, tcp.ack, tcp.len,
+// tcp.window_size, tcp.options.sack_le/sack_re and tcp.analysis.* for the same frame; every TCP
+// segment tshark shows has a row, and every row a segment.
 
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -30,9 +30,9 @@ async function differencesFromTshark(file: string): Promise<string[]> {
     const got = {
       // tshark shows the ACK field as sent when the ACK flag is not set; synfin's ack is then null.
       seq: row.seq, ack: ((row.flags as number) & ACK) !== 0 ? row.ack : row.ack_raw, len: row.len, window: row.window, dupAckNum: row.duplicate_ack_num,
-      flags: SEGMENT_FLAGS.filter((f) => row[f] === true).join(","),
+      flags: SEGMENT_FLAGS.filter((f) => row[f] === true).join(","), sack: row.sack,
     };
-    const expected = { seq: want.seq, ack: want.ack, len: want.len, window: want.window, dupAckNum: want.dupAckNum, flags: [...want.flags].join(",") };
+    const expected = { seq: want.seq, ack: want.ack, len: want.len, window: want.window, dupAckNum: want.dupAckNum, flags: [...want.flags].join(","), sack: want.sack };
     for (const key of Object.keys(expected) as (keyof typeof expected)[]) {
       if (got[key] !== expected[key]) differences.push(`frame ${frame} ${key}: synfin ${got[key]}, tshark ${expected[key]}`);
     }

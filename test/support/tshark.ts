@@ -91,6 +91,8 @@ export interface TsharkSegment {
   /** The tcp.analysis.* flags present in the frame, by field name without the prefix. */
   flags: Set<string>;
   dupAckNum: number | null;
+  /** SACK blocks, relative, as "le-re,le-re" (tcp.options.sack_le, sack_re); null without. */
+  sack: string | null;
 }
 
 /** The per-segment analysis fields the packets table has, as tshark names them (tcp.analysis.*). */
@@ -108,7 +110,7 @@ export const SEGMENT_FLAGS = [
  */
 export function tsharkSegments(file: string): { segments: Map<number, TsharkSegment>; skipped: number } {
   const fields = ["frame.number", "frame.protocols", "tcp.seq", "tcp.ack", "tcp.len", "tcp.window_size", "tcp.analysis.duplicate_ack_num",
-    ...SEGMENT_FLAGS.map((f) => `tcp.analysis.${f}`)];
+    ...SEGMENT_FLAGS.map((f) => `tcp.analysis.${f}`), "tcp.options.sack_le", "tcp.options.sack_re"];
   const args = ["-r", file, "-n", "-Y", "tcp", "-T", "fields", "-E", "separator=;", "-E", "occurrence=a", "-E", "aggregator=|",
     "-o", "tcp.analyze_sequence_numbers:TRUE", "-o", "tcp.relative_sequence_numbers:TRUE", ...fields.flatMap((f) => ["-e", f])];
   const p = spawnSync("tshark", args, { encoding: "utf8", maxBuffer: 1 << 28 });
@@ -125,9 +127,10 @@ export function tsharkSegments(file: string): { segments: Map<number, TsharkSegm
     if (tcpLayers !== 1 || layers.slice(0, firstTcp).some((l) => l === "icmp" || l === "icmpv6")) { skipped++; continue; }
     const flags = new Set<string>();
     SEGMENT_FLAGS.forEach((f, i) => { if (cells[7 + i]) flags.add(f); });
+    const [le, re] = [cells[7 + SEGMENT_FLAGS.length], cells[8 + SEGMENT_FLAGS.length]].map((c) => (c ? c.split("|") : []));
     segments.set(Number(cells[0]), {
       frame: Number(cells[0]), seq: number(cells[2]), ack: number(cells[3]), len: number(cells[4]), window: number(cells[5]),
-      flags, dupAckNum: number(cells[6]),
+      flags, dupAckNum: number(cells[6]), sack: le!.length === 0 ? null : le!.map((l, i) => `${l}-${re![i]}`).join(","),
     });
   }
   return { segments, skipped };
