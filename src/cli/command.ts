@@ -242,13 +242,14 @@ function removeUnfinishedOnSignals(): void {
   }
 }
 
+/** Bytes an output file buffers before a write waits for the disk. */
+const SINK_BUFFER = 4 << 20;
+
 /**
  * Writes text or bytes to a file or stdout, waiting when the stream is full. A file is written
  * under a temporary name beside it and renamed when the run succeeds (`end`), or removed
  * (`discard`): a failed or interrupted run never leaves a partial file, nor destroys an older one.
  */
-/** Bytes an output file buffers before a write waits for the disk. */
-const SINK_BUFFER = 4 << 20;
 
 class Sink {
   private readonly stream: NodeJS.WritableStream;

@@ -94,7 +94,7 @@ function zeekType(c: ColumnDef): string {
   const kind = c.source.kind;
   if (TIME_KINDS.has(kind)) return "time";
   if (kind === "duration") return "interval";
-  if (kind === "enum") return "string";
+  if (kind === "enum" || kind === "sack") return "string";
   if (kind === "flag" || kind === "bool") return "bool";
   return "count";
 }
