@@ -100,15 +100,20 @@ export function decodeTcp(p: usize, capLen: u32, segLen: u32): Stat {
   tcpHeaderLen = headerLen;
   tcpPayloadLen = segLen - headerLen;
   tcpHeaderCut = headerLen > capLen;
+  // Options cut by the snap length are read as far as they were captured.
   tcpOptionsAt = p + TCP_MIN_HEADER_LEN;
   tcpOptionsLen = (headerLen < capLen ? headerLen : capLen) - TCP_MIN_HEADER_LEN;
   clearOptions();
-  // Options cut by the snap length are read as far as they were captured.
-  if ((tcpFlags & TH_SYN) != 0) parseOptions(p + TCP_MIN_HEADER_LEN, (headerLen < capLen ? headerLen : capLen) - TCP_MIN_HEADER_LEN);
+  if ((tcpFlags & TH_SYN) != 0) parseOptions(tcpOptionsAt, tcpOptionsLen, false);
   return Stat.TcpPackets;
 }
 
-function parseOptions(p: usize, len: u32): void {
+/**
+ * Walks the `len` captured bytes of options at `p`. A SYN's options (`sackOnly` false) set the
+ * opt* globals; with `sackOnly`, only a SACK option is read: its blocks go to sackEdges and their
+ * number is returned (0: none).
+ */
+function parseOptions(p: usize, len: u32, sackOnly: bool): u32 {
   let i: u32 = 0;
   while (i < len) {
     const kind = <u32>load<u8>(p + i);
@@ -118,12 +123,25 @@ function parseOptions(p: usize, len: u32): void {
     const optLen = <u32>load<u8>(p + i + 1);
     if (optLen < 2 || i + optLen > len) break;
     // SAFE: [i, i + optLen) lies inside the captured options (checked above).
-    if (kind == OPT_MSS && optLen == 4) optMss = <i32>be16(p + i + 2);
+    if (sackOnly) {
+      if (kind == OPT_SACK && optLen >= 10 && (optLen - 2) % 8 == 0) return readSack(p + i + 2, (optLen - 2) / 8);
+    } else if (kind == OPT_MSS && optLen == 4) optMss = <i32>be16(p + i + 2);
     else if (kind == OPT_WSCALE && optLen == 3) optWscale = <i32>load<u8>(p + i + 2);
     else if (kind == OPT_SACK_PERMITTED && optLen == 2) optSackOk = true;
     else if (kind == OPT_TIMESTAMPS && optLen == 10) optTimestamps = true;
     i += optLen;
   }
+  return 0;
+}
+
+/** The `n` blocks of a SACK option at `p` (at most MAX_SACK_BLOCKS kept), into sackEdges. */
+function readSack(p: usize, n: u32): u32 {
+  if (n > MAX_SACK_BLOCKS) n = MAX_SACK_BLOCKS;
+  for (let b: u32 = 0; b < n; b++) {
+    unchecked(sackEdges[2 * b] = be32(p + 8 * b));
+    unchecked(sackEdges[2 * b + 1] = be32(p + 4 + 8 * b));
+  }
+  return n;
 }
 
 /** Sets where a segment decoded in one step (assembly/common.ts) has its options: all captured. */
@@ -142,28 +160,7 @@ export const MAX_SACK_BLOCKS: u32 = 4;
  * option) and leaves their edges in sackEdges (left, right, …), as sent.
  */
 export function sackBlocks(): u32 {
-  const p = tcpOptionsAt, len = tcpOptionsLen;
-  let i: u32 = 0;
-  while (i < len) {
-    const kind = <u32>load<u8>(p + i);
-    if (kind == OPT_EOL) break;
-    if (kind == OPT_NOP) { i++; continue; }
-    if (i + 2 > len) break;
-    const optLen = <u32>load<u8>(p + i + 1);
-    if (optLen < 2 || i + optLen > len) break;
-    // SAFE: [i, i + optLen) lies inside the captured options (checked above).
-    if (kind == OPT_SACK && optLen >= 10 && (optLen - 2) % 8 == 0) {
-      let n = (optLen - 2) / 8;
-      if (n > MAX_SACK_BLOCKS) n = MAX_SACK_BLOCKS;
-      for (let b: u32 = 0; b < n; b++) {
-        unchecked(sackEdges[2 * b] = be32(p + i + 2 + 8 * b));
-        unchecked(sackEdges[2 * b + 1] = be32(p + i + 6 + 8 * b));
-      }
-      return n;
-    }
-    i += optLen;
-  }
-  return 0;
+  return parseOptions(tcpOptionsAt, tcpOptionsLen, true);
 }
 
 export const sackEdges = new StaticArray<u32>(2 * MAX_SACK_BLOCKS);

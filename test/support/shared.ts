@@ -2,6 +2,7 @@
 // suffix that says why conformance tests are skipped when it is absent.
 
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { analyze, SynfinError, type AnalyzeOptions, type AnalyzeResult } from "../../src/node.js";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,4 +16,21 @@ export function capturesUnder(dir: string): string[] {
     const path = join(dir, name);
     return statSync(path).isDirectory() ? capturesUnder(path) : /\.(pcap|pcapng|cap|trace|ntar)$/.test(name) ? [path] : [];
   });
+}
+
+/**
+ * Every capture of the corpus analysed with `options`, as [path relative to CAPTURES, result];
+ * the captures synfin refuses are passed over (the corpus test lists them).
+ */
+export async function* analysedCaptures(options: AnalyzeOptions): AsyncGenerator<[string, AnalyzeResult]> {
+  for (const file of capturesUnder(CAPTURES)) {
+    let result: AnalyzeResult;
+    try {
+      result = await analyze(file, options);
+    } catch (e) {
+      if (e instanceof SynfinError) continue;
+      throw e;
+    }
+    yield [file.slice(CAPTURES.length + 1), result];
+  }
 }
