@@ -123,6 +123,10 @@ export class BatchBuilder {
       }
       case "sack": {
         const counts = new Uint8Array(view.buffer, view.address(Group.U8, PacketCol.SackBlocks), n);
+        // Most batches carry no SACK option at all: a column of nulls, built without a pass over strings.
+        if (counts.every((c) => c === 0)) {
+          return makeData({ type, length: n, valueOffsets: new Int32Array(n + 1), data: new Uint8Array(0), nullBitmap: new Uint8Array((n + 7) >> 3) } as never);
+        }
         const edges = Array.from({ length: 8 }, (_, k) => new Uint32Array(view.buffer, view.address(Group.U32, PacketCol.SackEdge0 + k), n));
         const data = utf8(n, (i) => {
           let text = "";
