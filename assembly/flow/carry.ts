@@ -9,11 +9,15 @@
 // What starts afresh with every row: Zeek's model, the lifecycle, the data RTT timing, and the
 // totals themselves (each row counts its own packets).
 //
-// A kept state is taken up for CARRY_TTL_NS of packet time after its row ended. At most `capacity`
-// states are kept (a quarter of maxFlows, at least 1,024): past that the oldest is dropped, and
-// its stream's next row starts afresh. Both bounds are per flow layer, so a parallel run whose
-// lanes keep fewer states each can differ from a single pass only once `capacity` connections end
-// within CARRY_TTL_NS (as eviction past maxFlows can).
+// A kept state is taken up for CARRY_TTL_NS of network time (the latest packet time so far, never
+// going back) after its row ended. On that clock whether a state is still kept when its key's next
+// row starts does not depend on which other connections ended meanwhile, as it would on packet
+// times that go back: so a parallel run's lanes, which see only their own connections, take up
+// exactly the states a single pass does. At most `capacity` states are kept (a quarter of
+// maxFlows, at least 1,024): past that the oldest is dropped, and its stream's next row starts
+// afresh. That bound is per flow layer, so a parallel run whose lanes keep fewer states each can
+// differ from a single pass only once `capacity` connections end within CARRY_TTL_NS (as
+// eviction past maxFlows can).
 //
 // Kept states sit in a ring in order of their end (the oldest at `head`), found by key through an
 // open-addressing index of ring positions (linear probing, backward-shift deletion), as the flow
@@ -21,7 +25,7 @@
 
 import { Flow, Endpoint, endpointOf } from "./record";
 
-/** An hour of packet time. */
+/** An hour of network time. */
 const CARRY_TTL_NS: i64 = 3_600_000_000_000;
 const MIN_CAPACITY: u32 = 1024;
 

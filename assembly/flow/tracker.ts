@@ -238,8 +238,8 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
     initLifecycle(e);
   }
   if (packetStatsOn) initShape(f);
-  // Wireshark's stream of this key may go on from a row that ended (carry.ts).
-  takeAnalysis(f, tsNs);
+  // Wireshark's stream of this key may go on from a row that ended (carry.ts), on the network clock.
+  takeAnalysis(f, networkTimeNs);
   // Creation order, for the flush at the end of the input.
   f.older = newest;
   f.newer = NO_FLOW;
@@ -258,7 +258,7 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
 export function endFlow(idx: u32, cause: EndReason, nowNs: i64): void {
   const f = flowAt(idx);
   const reason = writeRow(f, cause);
-  keepAnalysis(f, nowNs);
+  keepAnalysis(f, networkTimeNs);
   const ending = endEvent(reason);
   if (ending >= 0) putEvent(f.connId, nowNs, -1, DIR_NONE, <Event>ending, endpointOf(f, 0).rfcState, endpointOf(f, 1).rfcState);
   count(Stat.Connections);
