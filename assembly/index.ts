@@ -23,7 +23,8 @@ import { setMode, setOwnHashes, mode, partitions, setFrameInput, clearCreated as
 import { mapFrames as mapFramesInto } from "./parallel/map";
 import { beginReduce as beginReduceBatch, reduce as reduceBatch } from "./parallel/reduce";
 export { clearFrames, clearPartitions, timesAddress, timesCount, descAddress, descCount, partitionAddress, partitionBytes, deferredAddress, deferredCount, createdAddress, createdCount } from "./parallel/parts";
-export { reduceInput } from "./parallel/reduce";
+export { reduceInput, beginRecords, dueDeadline, reduceRecords, fireAt, nextFrame } from "./parallel/reduce";
+export { beginRange, rangeFirstRecord, rangeEndOffset, fileGoodRecords, fileFirstDamage, fileFirstDamageOffset } from "./capture/reader";
 import { initEvents, eventRows, clearEvents as clearEventRows, eventColumnAddress as eventsColumnAddress, eventsRoom } from "./out/events";
 import { initPackets, packetRows, clearPackets as clearPacketRows, packetColumnAddress as packetsColumnAddress } from "./out/packets";
 import { initSideTables } from "./out/side";

@@ -4,6 +4,7 @@
 import { setFlagsFromString } from "node:v8";
 import { main } from "./cli/command.js";
 import { synthMain } from "./cli/synth-command.js";
+import { CLUSTER_STEPS, clusterMain } from "./cli/cluster-command.js";
 
 // V8 inlines small wasm functions into their callers with this flag (Node 20 has it off by
 // default): the core runs about 9% faster (docs/development.md). It applies to modules compiled
@@ -11,7 +12,8 @@ import { synthMain } from "./cli/synth-command.js";
 setFlagsFromString("--experimental-wasm-inlining");
 
 const args = process.argv.slice(2);
-const run = args[0] === "synth" ? synthMain(args.slice(1)) : main(args);
+const step = CLUSTER_STEPS.find((s) => s === args[0]);
+const run = args[0] === "synth" ? synthMain(args.slice(1)) : step ? clusterMain(step, args.slice(1)) : main(args);
 run.then(
   (code) => { process.exitCode = code; },
   (e: unknown) => {

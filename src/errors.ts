@@ -5,7 +5,7 @@ import { ErrorCode } from "./core/abi.js";
 export type SynfinErrorCode =
   | "NOT_A_CAPTURE" | "TRUNCATED_FILE_HEADER" | "IMPOSSIBLE_RECORD_LENGTH" | "BAD_BLOCK_LENGTH"
   | "BLOCK_LENGTH_MISMATCH" | "BAD_SECTION_HEADER" | "READ_FAILED"
-  | "OUT_OF_MEMORY" | "WORKER_FAILED" | "BAD_FILTER" | "FILTER_REFUSED";
+  | "OUT_OF_MEMORY" | "WORKER_FAILED" | "BAD_FILTER" | "FILTER_REFUSED" | "STAGE_INVALID";
 
 const CODES: Record<ErrorCode, [SynfinErrorCode, string]> = {
   [ErrorCode.None]: ["READ_FAILED", "unknown error"],

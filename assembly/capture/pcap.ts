@@ -34,13 +34,16 @@ export function isPcapMagic(p: usize): bool {
   return false;
 }
 
-/** Reads the file header at `p` (24 bytes present, magic already checked). */
-export function readPcapFileHeader(p: usize): void {
+/**
+ * Reads the file header at `p` (24 bytes present, magic already checked); `counted`: it opens a
+ * section (not when a range of the file after its first is read, src/cluster/map.ts).
+ */
+export function readPcapFileHeader(p: usize, counted: bool = true): void {
   nanos = rd32(p) == PCAP_MAGIC_NS;
   snaplen = rd32(p + FH_SNAPLEN);
   // Bits 0-15 are the link type; the upper bits carry FCS information (draft §4).
   linkType = rd32(p + FH_LINKTYPE) & 0xffff;
-  count(Stat.Sections);
+  if (counted) count(Stat.Sections);
 }
 
 export function pcapLinkType(): u32 { return linkType; }
@@ -71,6 +74,18 @@ export function plausiblePcapHeader(p: usize, refSec: i64): bool {
   if (refSec < 0) return true;
   const delta = <i64>rd32(p + RH_TS_SEC) - refSec;
   return delta >= -RESYNC_WINDOW_S && delta <= RESYNC_WINDOW_S;
+}
+
+/**
+ * Whether the 16 bytes at `p` look like a record header where a range of the file starts (a cut
+ * at any byte): stricter than after damage, since nothing is known of the records around it: a
+ * non-zero captured length within the file's snap length (or 262,144) and no larger than an
+ * original length below 256 KiB, and a fraction below one second.
+ */
+export function strictPcapHeader(p: usize): bool {
+  const capLen = rd32(p + RH_CAPLEN), origLen = rd32(p + RH_ORIGLEN);
+  const limit = snaplen > 0 && snaplen < MAX_PLAUSIBLE_CAPLEN ? snaplen : MAX_PLAUSIBLE_CAPLEN;
+  return capLen != 0 && capLen <= limit && origLen >= capLen && origLen <= MAX_PLAUSIBLE_CAPLEN && plausibleFraction(p);
 }
 
 /** Whether the record header at `p` has a sub-second part below one second. */

@@ -13,7 +13,7 @@ import { ErrorCode, Stat, Status } from "../../src/core/abi";
 import { count, countBy, fail, errorCode, clearError } from "../stats";
 import {
   isPcapMagic, readPcapFileHeader, pcapLinkType, pcapRecordCapLen, pcapRecordOrigLen,
-  pcapRecordTsNs, pcapRecordSec, impossiblePcapCapLen, plausiblePcapHeader, plausibleFraction,
+  pcapRecordTsNs, pcapRecordSec, impossiblePcapCapLen, plausiblePcapHeader, strictPcapHeader, plausibleFraction,
   PCAP_FILE_HEADER_LEN, PCAP_RECORD_HEADER_LEN,
 } from "./pcap";
 import {
@@ -51,6 +51,11 @@ let firstDamageOffset: u64 = 0;
 let lastSec: i64 = -1;
 
 export function beginFile(): void {
+  rangeStart = 0;
+  rangeStop = u64.MAX_VALUE;
+  rangeSyncing = false;
+  rangeFirst = -1;
+  rangeEnd = -1;
   format = FORMAT_NONE;
   fileOffset = 0;
   resyncing = false;
@@ -69,9 +74,15 @@ export function readRecords(base: usize, len: u32, atEof: bool): Status {
     if (len < 4) return atEof ? fail(ErrorCode.TruncatedFileHeader, fileOffset) : Status.NeedMore;
     if (isPcapMagic(base)) {
       if (len < PCAP_FILE_HEADER_LEN) return atEof ? fail(ErrorCode.TruncatedFileHeader, fileOffset) : Status.NeedMore;
-      readPcapFileHeader(base);
+      readPcapFileHeader(base, rangeStart == 0);
       p = PCAP_FILE_HEADER_LEN;
       format = FORMAT_PCAP;
+      if (rangeStart > 0) {
+        // A range of the file: its bytes follow the header in the input; the header was counted by the range before.
+        fileOffset = rangeStart - PCAP_FILE_HEADER_LEN;
+        uncounted = PCAP_FILE_HEADER_LEN;
+        resyncing = rangeSyncing;
+      }
     } else if (load<u32>(base) == BT_SHB) {
       format = FORMAT_PCAPNG;
     } else {
@@ -81,7 +92,15 @@ export function readRecords(base: usize, len: u32, atEof: bool): Status {
   const status = format == FORMAT_PCAP ? pcapRecords(base, len, p, atEof) : pcapngRecords(base, len, p, atEof);
   if (status == Status.Error) return status;
   p = consumed;
-  if (status == Status.NeedMore && atEof && p < len) {
+  if (rangeSyncing && atEof && status == Status.NeedMore) {
+    // No record starts in the range: the bytes to the end are the range before's.
+    uncounted += len - p;
+    p = len;
+    rangeSyncing = false;
+    resyncing = false;
+    rangeFirst = <i64>(fileOffset + p);
+  }
+  if (status == Status.NeedMore && atEof && p < len && rangeEnd < 0) {
     // A pcapng file cut inside its first Section Header Block is cut inside its file header.
     if (format == FORMAT_PCAPNG && goodRecords == 0) return fail(ErrorCode.TruncatedFileHeader, fileOffset + p);
     if (resyncing) {
@@ -93,8 +112,11 @@ export function readRecords(base: usize, len: u32, atEof: bool): Status {
   }
   consumed = p;
   fileOffset += p;
-  countBy(Stat.Bytes, p);
-  if (atEof && status == Status.NeedMore && goodRecords == 0 && firstDamageCode != ErrorCode.None) {
+  countBy(Stat.Bytes, p - uncounted);
+  uncounted = 0;
+  if (atEof && status == Status.NeedMore && rangeEnd < 0) rangeEnd = <i64>fileOffset;
+  // A range's file may have readable records in another range: the host judges the whole file.
+  if (atEof && status == Status.NeedMore && goodRecords == 0 && firstDamageCode != ErrorCode.None && !inRange()) {
     return fail(firstDamageCode, firstDamageOffset);
   }
   return status;
@@ -121,11 +143,24 @@ function pcapRecords(base: usize, len: u32, start: u32, atEof: bool): Status {
   let p = start;
   while (len - p >= PCAP_RECORD_HEADER_LEN) {
     if (resyncing) {
-      const q = scanPcap(base, len, p, atEof);
-      countBy(Stat.DamagedBytes, q - p);
+      const q = rangeSyncing ? scanRangeStart(base, len, p, atEof) : scanPcap(base, len, p, atEof);
+      if (rangeSyncing) {
+        uncounted += q - p;
+        if (!resyncing) {
+          rangeSyncing = false;
+          rangeFirst = <i64>(fileOffset + q);
+        }
+      } else {
+        countBy(Stat.DamagedBytes, q - p);
+      }
       p = q;
       if (resyncing) break;
       continue;
+    }
+    if (fileOffset + p >= rangeStop) {
+      // The first record of the next range: this range ends here.
+      rangeEnd = <i64>(fileOffset + p);
+      break;
     }
     const rec = base + p;
     const capLen = pcapRecordCapLen(rec);
@@ -165,6 +200,40 @@ function scanPcap(base: usize, len: u32, p: u32, atEof: bool): u32 {
         return q;
       }
     }
+    q++;
+  }
+  return q;
+}
+
+/** Records after a range's first record that must follow it in a chain. */
+const RANGE_CHAIN: u32 = 8;
+
+/**
+ * scanPcap for the start of a range: a strictly plausible header (strictPcapHeader) followed by a
+ * chain of RANGE_CHAIN such records within a day of it, or by the end of the file. A false start
+ * is still possible: the host checks that ranges chain, and a range that does not is read again
+ * from where the one before ended.
+ */
+function scanRangeStart(base: usize, len: u32, p: u32, atEof: bool): u32 {
+  let q = p;
+  while (len - q >= PCAP_RECORD_HEADER_LEN) {
+    let at = <u64>q;
+    let links: u32 = 0;
+    let ok = true;
+    const sec = pcapRecordSec(base + q);
+    while (links <= RANGE_CHAIN) {
+      if (at + PCAP_RECORD_HEADER_LEN > <u64>len) {
+        if (!atEof) return q;
+        // The chain must end exactly at the end of the file.
+        ok = links > 0 && at == <u64>len;
+        break;
+      }
+      const rec = base + <usize>at;
+      if (!strictPcapHeader(rec) || (links > 0 && !plausiblePcapHeader(rec, sec))) { ok = false; break; }
+      at += PCAP_RECORD_HEADER_LEN + <u64>pcapRecordCapLen(rec);
+      links++;
+    }
+    if (ok) { resyncing = false; return q; }
     q++;
   }
   return q;
@@ -221,6 +290,44 @@ function scanPcapng(base: usize, len: u32, p: u32, atEof: bool): u32 {
   }
   return q;
 }
+
+// --- a byte range of a pcap file (a cluster's map task, src/cluster/map.ts) ---
+// The input holds the file header, then the file's bytes from `rangeStart` on. Records starting
+// before `rangeStop` are the range's; reading stops at the first record at or after it (a record
+// straddling the stop is read whole). With `sync`, the start is not known to be a record boundary:
+// the first record is found as after damage, and the bytes before it, the range before's, are not
+// counted. Consecutive ranges chain when one's end is the next one's first record (the host checks).
+
+/** File offset of the range's first byte (0: the whole file). */
+let rangeStart: u64 = 0;
+let rangeStop: u64 = u64.MAX_VALUE;
+/** Whether the range's first record is still being looked for. */
+let rangeSyncing: bool = false;
+/** Offset of the range's first record, once found (else -1). */
+let rangeFirst: i64 = -1;
+/** Offset where reading stopped: the next range's first record, or the end of the file (else -1). */
+let rangeEnd: i64 = -1;
+/** Bytes consumed by this call that are not the range's (the header, bytes before its first record). */
+let uncounted: u32 = 0;
+
+/** Reads only the range [start, stop) of this pcap file (after beginFile). */
+export function beginRange(start: u64, stop: u64, sync: bool): void {
+  rangeStart = start;
+  rangeStop = stop;
+  rangeSyncing = sync && start > 0;
+  rangeFirst = rangeSyncing ? -1 : <i64>(start > 0 ? start : PCAP_FILE_HEADER_LEN);
+}
+
+@inline function inRange(): bool {
+  return rangeStart > 0 || rangeStop != u64.MAX_VALUE;
+}
+
+export function rangeFirstRecord(): i64 { return rangeFirst; }
+export function rangeEndOffset(): i64 { return rangeEnd; }
+/** Whole records read in this file, and its first damage (code, offset): the host judges a ranged file. */
+export function fileGoodRecords(): u64 { return goodRecords; }
+export function fileFirstDamage(): ErrorCode { return firstDamageCode; }
+export function fileFirstDamageOffset(): u64 { return firstDamageOffset; }
 
 /** The file ended inside a record: count it (a packet record, or a block we cannot tell). */
 function countTruncatedTail(tail: usize, len: u32): u32 {

@@ -5,6 +5,7 @@ import { setFrameAt } from "../capture/frame";
 import { setAnalysisLen, setOptions } from "../decode/tcp";
 import { setKeyHashed } from "../flow/table";
 import { advanceTime, trackSegment, setClockIndex } from "../flow/tracker";
+import { nextDeadline } from "../flow/timers";
 import { outRoom, outFull } from "../out/columns";
 import { RECORD_FIXED, FILTERED_TIME } from "./parts";
 
@@ -72,3 +73,68 @@ function replaySegment(r: usize, index: i64, tsNs: i64): usize {
   return <usize>(RECORD_FIXED + 2 * addrLen + 7) & ~<usize>7;
 }
 
+
+// --- a cluster's reducer (src/cluster/reduce.ts): its records, and the clock only where it fires ---
+// A cluster's map task writes, per partition, each record after its frame's time and the task's
+// clock at that frame (the latest time so far; the host raises it to the archive's clock before
+// the task). Timers due before a record fire at the first frame of the whole archive whose clock
+// reaches their deadline: the reducer stops (NEED_CLOCK) and the host, which holds the archive's
+// time track, says which frame that is and its clock (fireAt). So a reducer steps through its own
+// records and the frames where its timers fire, not through every frame of the archive.
+
+/** reduceRecords' answers: done with the records, output full (drain, call again), a clock is needed. */
+export const SPARSE_DONE: i32 = 0;
+export const SPARSE_FULL: i32 = 1;
+export const SPARSE_NEED_CLOCK: i32 = 2;
+/** Bytes before each record: the frame's time, the task's clock at it. */
+export const STAMP_BYTES: usize = 16;
+
+let sBytes: usize = 0;
+let sPos: usize = 0;
+let sFirstIndex: i64 = 0;
+let sClockFloor: i64 = i64.MIN_VALUE;
+/** The first frame at which a timer can still fire: after the last record replayed, or where the last fired. */
+let sNextFrame: i64 = 0;
+
+export function nextFrame(): i64 {
+  return sNextFrame;
+}
+
+/** Starts `bytes` of stamped records (in the input area) of a task whose frames start at `firstIndex`, its clocks raised to `clockFloor`. */
+export function beginRecords(bytes: usize, firstIndex: i64, clockFloor: i64): void {
+  sBytes = bytes;
+  sPos = 0;
+  sFirstIndex = firstIndex;
+  sClockFloor = clockFloor;
+}
+
+/** The deadline the host must find a frame for (after SPARSE_NEED_CLOCK). */
+export function dueDeadline(): i64 {
+  return nextDeadline();
+}
+
+/** Runs the records on, as `reduce` does; see SPARSE_*. */
+export function reduceRecords(): i32 {
+  while (sPos < sBytes) {
+    const r = reduceBase + sPos;
+    const tsNs = load<i64>(r);
+    let clockNs = load<i64>(r, 8);
+    if (clockNs < sClockFloor) clockNs = sClockFloor;
+    if (nextDeadline() <= clockNs) return SPARSE_NEED_CLOCK;
+    const index = sFirstIndex + <i64>load<u32>(r + STAMP_BYTES);
+    setClockIndex(index);
+    // Nothing is due: this only moves the clock.
+    advanceTime(clockNs);
+    if (outFull() || !outRoom(2)) return SPARSE_FULL;
+    sPos += STAMP_BYTES + replaySegment(r + STAMP_BYTES, index, tsNs);
+    sNextFrame = index + 1;
+  }
+  return SPARSE_DONE;
+}
+
+/** Advances the clock to `clockNs` at frame `index`, firing what is due; false: drain, call again. */
+export function fireAt(index: i64, clockNs: i64): bool {
+  setClockIndex(index);
+  sNextFrame = index;
+  return advanceTime(clockNs);
+}

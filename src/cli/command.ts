@@ -6,13 +6,13 @@ import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { UsageError, parseArgsMessage } from "./usage.js";
-import { AsyncByteQueue, Message, RecordBatch, RecordBatchFileWriter, RecordBatchStreamWriter, Struct, makeData, type Schema } from "apache-arrow";
+import { AsyncByteQueue, Message, RecordBatchFileWriter, RecordBatchStreamWriter, type RecordBatch, type Schema } from "apache-arrow";
 import { connections, SynfinError, type Progress, type Stats } from "../node.js";
 import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT } from "../core/core.js";
 import { csvHeader, csvLines, ndjsonLines } from "../output/format.js";
 import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA, STATS_COLUMNS, STATS_SCHEMA, type ColumnDef } from "../output/schema.js";
 import { Summary, counted, table } from "../output/summary.js";
-import { ParquetStreamWriter } from "../output/parquet.js";
+import { ParquetStreamWriter, emptyBatch } from "../output/parquet.js";
 import { ZeekLog, type ZeekTable } from "../output/zeek.js";
 import { sortByFirstPacket } from "../input/first-time.js";
 import { RECORD_BUCKETS } from "../public.js";
@@ -22,6 +22,7 @@ const USAGE = `usage: synfin <capture...|-> [--format F] [-o FILE] [--events FIL
                       [--packet-stats] [--verify-checksums] [--conn-key KEY] [--max-flows N] [--memory-limit SIZE] [--sort-by-time]
                       [--workers N] [--flush SECONDS] [--stats] [--no-progress]
        synfin synth -o FILE --bytes SIZE [...]   writes a synthetic capture (synfin synth --help)
+       synfin plan | map | reduce | merge ...   one capture as cluster tasks (synfin plan --help)
 
 Reads pcap/pcapng captures (several files are read as one capture, in order; - or no file with
 a pipe on standard input reads standard input, e.g. tcpdump -w - | synfin - --flush 1) and
@@ -423,10 +424,6 @@ class BatchWriter {
     }
     await this.sink.end();
   }
-}
-
-function emptyBatch(schema: Schema): RecordBatch {
-  return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 0, nullCount: 0, children: schema.fields.map((f) => makeData({ type: f.type, length: 0 } as never)) }));
 }
 
 /** A side table's writer (its batches are written as the run hands them over). */

@@ -74,7 +74,21 @@ interface CoreExports {
   filterBuffer(len: number): number;
   setFilter(len: number): number;
   filterRefusedLinkType(): number;
+  beginRange(start: bigint, stop: bigint, sync: number): void;
+  rangeFirstRecord(): bigint;
+  rangeEndOffset(): bigint;
+  fileGoodRecords(): bigint;
+  fileFirstDamage(): ErrorCode;
+  fileFirstDamageOffset(): bigint;
+  beginRecords(bytes: number, firstIndex: bigint, clockFloor: bigint): void;
+  dueDeadline(): bigint;
+  reduceRecords(): number;
+  fireAt(index: bigint, clockNs: bigint): number;
+  nextFrame(): bigint;
 }
+
+/** Core.reduceRecords' answers (assembly/parallel/reduce.ts SPARSE_*). */
+export enum Sparse { Done = 0, OutputFull = 1, NeedClock = 2 }
 
 /** An instance's part in a parallel run (assembly/parallel/parts.ts). */
 export enum Part { Single = 0, Framer = 1, Mapper = 2, Reducer = 3, Replica = 4 }
@@ -330,6 +344,46 @@ export class Core {
 
   /** Reducer: runs the loaded batch on; OutputFull means drain the output and call again. */
   reduce(): Status { return this.call(() => this.x.reduce()); }
+
+  // --- a cluster's tasks (src/cluster/) ---
+
+  /**
+   * Reads only the byte range [start, stop) of the pcap file just begun (beginFile): the input
+   * holds the file header, then the file's bytes from `start` on. With `sync`, `start` is not known
+   * to be a record boundary and the first record is looked for (assembly/capture/reader.ts).
+   */
+  beginRange(start: number, stop: number, sync: boolean): void {
+    this.x.beginRange(BigInt(start), BigInt(stop), sync ? 1 : 0);
+  }
+
+  /** The range's first record and where its reading stopped (-1 while not known). */
+  range(): { first: number; end: number } {
+    return { first: Number(this.x.rangeFirstRecord()), end: Number(this.x.rangeEndOffset()) };
+  }
+
+  /** Whole records read in the current file, and its first damage (the file's error if it has none). */
+  fileHealth(): { goodRecords: number; firstDamage: ErrorCode; firstDamageOffset: number } {
+    return { goodRecords: Number(this.x.fileGoodRecords()), firstDamage: this.x.fileFirstDamage(), firstDamageOffset: Number(this.x.fileFirstDamageOffset()) };
+  }
+
+  /** Cluster reducer: loads stamped records of a task whose frames start at `firstIndex`, clocks raised to `clockFloor`. */
+  beginRecords(records: Uint8Array, firstIndex: number, clockFloor: bigint): void {
+    const at = this.call(() => this.x.reduceInput(records.length));
+    new Uint8Array(this.memory.buffer).set(records, at);
+    this.x.beginRecords(records.length, BigInt(firstIndex), clockFloor);
+  }
+
+  /** Cluster reducer: runs the loaded records on (see Sparse). */
+  reduceRecords(): Sparse { return this.call(() => this.x.reduceRecords()); }
+
+  /** Cluster reducer: the earliest timer deadline (ns; 2^63 - 1 when none). */
+  dueDeadline(): bigint { return this.x.dueDeadline(); }
+
+  /** Cluster reducer: the first frame at which a due timer can fire (after the last record, or at the last firing). */
+  nextFrame(): number { return Number(this.x.nextFrame()); }
+
+  /** Cluster reducer: the clock reaches `clockNs` at frame `index`; false: drain the output, call again. */
+  fireAt(index: number, clockNs: bigint): boolean { return this.call(() => this.x.fireAt(BigInt(index), clockNs)) !== 0; }
 
   /** Reducer: the first packet of the oldest live flow, or Infinity when none is live. */
   oldestLive(): number {

@@ -2,7 +2,7 @@
 // wasm): each connection batch becomes one row group as it arrives, so memory stays bounded by a
 // batch whatever the file size. Batches cross into parquet-wasm as Arrow IPC streams.
 
-import { Table, tableToIPC, type RecordBatch } from "apache-arrow";
+import { RecordBatch, Struct, Table, makeData, tableToIPC, type Schema } from "apache-arrow";
 
 type ParquetWasm = typeof import("parquet-wasm/node");
 
@@ -47,4 +47,9 @@ export class ParquetStreamWriter {
     this.controller.close();
     await this.written;
   }
+}
+
+/** A batch of no rows: what a binary table that received none is written with, for its schema. */
+export function emptyBatch(schema: Schema): RecordBatch {
+  return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 0, nullCount: 0, children: schema.fields.map((f) => makeData({ type: f.type, length: 0 } as never)) }));
 }

@@ -165,7 +165,7 @@ export function drain(c: Core, blocks: RowBlock[]): void {
 }
 
 /** The deferred frames of a chunk, packed: their descriptors (offsets into the packed bytes). */
-function packDeferred(chunk: Omit<FramedChunk, "times">, indexes: Uint32Array): DeferredFrames {
+export function packDeferred(chunk: Omit<FramedChunk, "times">, indexes: Uint32Array): DeferredFrames {
   const from = new DataView(chunk.desc.buffer);
   const desc = new ArrayBuffer(indexes.length * DESC_SIZE);
   const to = new DataView(desc);

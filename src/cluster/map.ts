@@ -1,0 +1,199 @@
+// `synfin map PLAN --task i`: frames task i's bytes and decodes them into the plan's partitions
+// (docs/cluster.md). It writes, under the job directory's stage/:
+// - map-i.part-j: partition j's segment records (assembly/parallel/parts.ts), each after a stamp:
+//   its frame's time and the task's clock there (i64, i64); records number frames within the task;
+// - map-i.times: the task's clock at every frame (i64), which reducers look up where timers fire;
+// - map-i.index: the clock at every BLOCK_FRAMES-th frame, to find the block a look-up needs;
+// - map-i.kept: with a filter, one byte per frame, 1 where the filter kept it;
+// - map-i.deferred: fragments and tunnels' UDP datagrams, for the reducers' sequential tables;
+// - map-i.json last: where the task started and ended, its counts.
+
+import { Core, DESC_SIZE, Part, type FramedChunk } from "../core/core.js";
+import { FileFeed } from "../input/feed.js";
+import { fileSource } from "../input/file-source.js";
+import { BufferPool } from "../input/pool.js";
+import { packDeferred } from "../run/reducer.js";
+import { DEFAULT_CHUNK_SIZE } from "../run/engine.js";
+import { RECORD_BUCKETS, type ByteSource, type Stats } from "../public.js";
+import { ensureStage, mapFile, mapRecordPath, planPath, readPlan, writeAtomically, type MapRecord, type Plan } from "./plan.js";
+import { StageWriter, loadModule, readAt } from "./files.js";
+import { BLOCK_FRAMES } from "./track.js";
+import { SynfinError } from "../errors.js";
+import { openSync, readSync, closeSync, fstatSync } from "node:fs";
+
+const PCAP_HEADER = 24;
+const LINKTYPE_FILTERED = 0xffffffff;
+/** Bytes of a record's stamp (its frame's time and the clock there). */
+export const STAMP_BYTES = 16;
+
+/** The core options of every instance of a cluster run. */
+export function coreOptions(plan: Plan) {
+  const o = plan.options;
+  return { verifyChecksums: o.verifyChecksums, connKey: o.connKey, filter: o.filter, memoryLimit: o.memoryLimit };
+}
+
+/** Record bytes (assembly/parallel/parts.ts): a fixed part, then both addresses, 8-aligned. */
+export function recordSize(bytes: Uint8Array, at: number): number {
+  return (64 + 2 * bytes[at + 55]! + 7) & ~7;
+}
+
+export async function runMap(dir: string, taskIndex: number, exactStart?: number): Promise<MapRecord> {
+  const plan = readPlan(planPath(dir));
+  const task = plan.tasks[taskIndex];
+  if (!task) throw new RangeError(`the plan has tasks 0 to ${plan.tasks.length - 1}; there is no task ${taskIndex}`);
+  const file = plan.files[task.file]!;
+  const P = plan.partitions;
+  const module = await loadModule();
+  const framer = await Core.create(module, { ...coreOptions(plan), maxFlows: 1 });
+  framer.setParallel(Part.Framer, P);
+  const mapper = await Core.create(module, { ...coreOptions(plan), maxFlows: 1 });
+  mapper.setParallel(Part.Mapper, P);
+
+  const from = exactStart ?? task.start;
+  const ranged = file.pcap && (from > 0 || task.stop < file.size);
+  const source = ranged && from > 0 ? rangeSource(file.path, from) : fileSource(file.path, true);
+  ensureStage(dir);
+  const parts = Array.from({ length: P }, (_, j) => new StageWriter(mapFile(dir, taskIndex, `part-${j}`)));
+  const times = new StageWriter(mapFile(dir, taskIndex, "times"));
+  const index = new StageWriter(mapFile(dir, taskIndex, "index"));
+  const kept = plan.options.filter !== undefined ? new StageWriter(mapFile(dir, taskIndex, "kept")) : undefined;
+  const deferredOut = new StageWriter(mapFile(dir, taskIndex, "deferred"));
+  const writers = [...parts, times, index, deferredOut, ...(kept ? [kept] : [])];
+  const pool = new BufferPool();
+  let frames = 0;
+  let lastKept = -1;
+  let deferred = 0;
+  let clock = new Uint8Array(8);
+  new DataView(clock.buffer).setBigInt64(0, -(2n ** 63n), true);
+
+  /** One framed chunk: its time track, its partitions' records stamped, its deferred frames. */
+  const mapChunk = (chunk: FramedChunk) => {
+    const desc = new Uint8Array(chunk.desc.buffer, 0, chunk.desc.length);
+    const descWords = new Uint32Array(chunk.desc.buffer, 0, chunk.desc.length >> 2);
+    const track = times.room(chunk.count * 8);
+    const flags = kept?.room(chunk.count);
+    for (let f = 0; f < chunk.count; f++) {
+      track.set(desc.subarray(f * DESC_SIZE + 32, f * DESC_SIZE + 40), f * 8);
+      if ((frames + f) % BLOCK_FRAMES === 0) index.write(desc.subarray(f * DESC_SIZE + 32, f * DESC_SIZE + 40));
+      const filtered = descWords[f * (DESC_SIZE >> 2) + 5] === LINKTYPE_FILTERED;
+      if (flags) flags[f] = filtered ? 0 : 1;
+      if (!filtered) lastKept = frames + f;
+    }
+    times.wrote(chunk.count * 8);
+    kept?.wrote(chunk.count);
+    if (chunk.count > 0) clock = desc.slice((chunk.count - 1) * DESC_SIZE + 32, chunk.count * DESC_SIZE);
+
+    mapper.mapFrames(chunk, true);
+    const { records, deferred: left } = mapper.takePartitions(P, pool);
+    records.forEach((r, j) => {
+      const bytes = new Uint8Array(r.buffer, 0, r.length);
+      const view = new DataView(r.buffer);
+      let stamped = 0;
+      for (let at = 0; at < r.length; at += recordSize(bytes, at)) stamped++;
+      const out = parts[j]!.room(r.length + stamped * STAMP_BYTES);
+      const outView = new DataView(out.buffer, out.byteOffset, out.length);
+      let to = 0;
+      for (let at = 0; at < r.length; ) {
+        const size = recordSize(bytes, at);
+        const f = view.getUint32(at, true);
+        out.set(desc.subarray(f * DESC_SIZE, f * DESC_SIZE + 8), to);
+        out.set(desc.subarray(f * DESC_SIZE + 32, f * DESC_SIZE + 40), to + 8);
+        out.set(bytes.subarray(at, at + size), to + STAMP_BYTES);
+        outView.setUint32(to + STAMP_BYTES, frames + f, true);
+        to += STAMP_BYTES + size;
+        at += size;
+      }
+      parts[j]!.wrote(to);
+      pool.give(r.buffer);
+    });
+    if (left.length > 0) {
+      const packed = packDeferred(chunk, left);
+      const head = new Uint32Array([packed.count, packed.bytes.length]);
+      const indexes = packed.indexes.map((i) => frames + i);
+      deferredOut.write(new Uint8Array(head.buffer));
+      deferredOut.write(new Uint8Array(indexes.buffer));
+      deferredOut.write(new Uint8Array(packed.desc.buffer, 0, packed.desc.length));
+      deferredOut.write(new Uint8Array(packed.bytes.buffer, 0, packed.bytes.length));
+      deferred += packed.count;
+    }
+    frames += chunk.count;
+    pool.give(chunk.desc.buffer, chunk.bytes.buffer, chunk.times.buffer);
+  };
+
+  try {
+    const feed = new FileFeed(framer, source, DEFAULT_CHUNK_SIZE, () => undefined);
+    if (ranged) framer.beginRange(from, task.stop, exactStart === undefined && from > 0);
+    do {
+      await feed.fill();
+      const step = feed.frame();
+      if (framer.framedCount() > 0) mapChunk(framer.takeFrames(step.consumed, pool));
+      feed.consume(step.consumed);
+      if (ranged && framer.range().end >= 0) break;
+    } while (feed.next());
+    await source.close();
+    const health = framer.fileHealth();
+    const range = framer.range();
+    const framed = framer.stats();
+    const m = mapper.stats();
+    const stats: Stats = { ...framed };
+    for (const key of RECORD_BUCKETS) stats[key] += m[key];
+    const record: MapRecord = {
+      task: taskIndex,
+      file: task.file,
+      start: ranged ? (range.first >= 0 ? range.first : file.size) : 0,
+      end: ranged && range.end >= 0 ? range.end : file.size,
+      frames,
+      lastKept,
+      clockNs: new DataView(clock.buffer, clock.byteOffset, 8).getBigInt64(0, true).toString(),
+      deferred,
+      partitionBytes: parts.map((p) => p.bytes),
+      goodRecords: health.goodRecords,
+      firstDamage: health.firstDamage === 0 ? null : { code: health.firstDamage, offset: health.firstDamageOffset },
+      stats,
+    };
+    for (const w of writers) w.commit();
+    writeAtomically(mapRecordPath(dir, taskIndex), JSON.stringify(record, null, 1));
+    return record;
+  } catch (e) {
+    for (const w of writers) w.discard();
+    await source.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * A pcap file read from `from` on, after its file header: the framer sees a file whose records
+ * start somewhere after the header (it is told the offset with beginRange).
+ */
+function rangeSource(path: string, from: number): ByteSource {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    throw new SynfinError("READ_FAILED", path, 0, `cannot read: ${(e as Error).message}`);
+  }
+  let position = -1;
+  let closed = false;
+  return {
+    name: path,
+    size: fstatSync(fd).size,
+    async read(into) {
+      try {
+        if (position < 0) {
+          position = from;
+          return readAt(fd, into.subarray(0, PCAP_HEADER), 0);
+        }
+        const n = readSync(fd, into, 0, into.length, position);
+        position += n;
+        return n;
+      } catch (e) {
+        throw new SynfinError("READ_FAILED", path, Math.max(position, 0), `cannot read: ${(e as Error).message}`);
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      closeSync(fd);
+    },
+  };
+}

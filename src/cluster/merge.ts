@@ -1,0 +1,144 @@
+// `synfin merge PLAN`: the reducers' rows into the Parquet dataset (docs/cluster.md). Map task by
+// map task, it merges every reducer's rows of that task into single-pass order and numbers them
+// (conn_id), as the worker threads' merge does (src/core/rows.ts); rows go into part-NNNNN.parquet
+// files of at most ROWS_PER_PART rows, in single-pass order, and the run's stats into _stats.json.
+
+import { openSync, closeSync, fstatSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { BatchBuilder } from "../core/batch.js";
+import { RowMerger, blockView, type RowBlock } from "../core/rows.js";
+import { SynfinError } from "../errors.js";
+import { ParquetStreamWriter, emptyBatch } from "../output/parquet.js";
+import { SCHEMA } from "../output/schema.js";
+import { RECORD_BUCKETS, type Stats } from "../public.js";
+import { StageWriter, readAt } from "./files.js";
+import { planPath, readMapRecords, readPlan, readRecord, reduceFile, reduceRecordPath, stageError, writeAtomically, type MapRecord, type Plan, type ReduceRecord } from "./plan.js";
+import { ENTRY_BLOCK, ENTRY_SEGMENT_END } from "./reduce.js";
+
+/** Rows per Parquet file of the dataset (128 batches of 8,192). */
+export const ROWS_PER_PART = 1 << 20;
+
+export interface MergeResult {
+  parts: string[];
+  rows: number;
+  stats: Stats;
+}
+
+export async function runMerge(dir: string): Promise<MergeResult> {
+  const plan = readPlan(planPath(dir));
+  const maps = readMapRecords(dir, plan);
+  const reduces = Array.from({ length: plan.partitions }, (_, j) => readRecord<ReduceRecord>(reduceRecordPath(dir, j), `reduce --partition ${j}`));
+  refuseUnreadableFiles(plan, maps);
+  const readers = reduces.map((_, j) => new RowsReader(reduceFile(dir, j)));
+  const merger = new RowMerger();
+  const builder = new BatchBuilder();
+  const parts: string[] = [];
+  let writer: { file: StageWriter; parquet: ParquetStreamWriter; rows: number } | undefined;
+  let rows = 0;
+
+  const write = async (block: RowBlock) => {
+    if (!writer) {
+      const file = new StageWriter(join(dir, `part-${String(parts.length).padStart(5, "0")}.parquet`));
+      writer = { file, parquet: await ParquetStreamWriter.open({ write: async (chunk) => file.write(chunk) }), rows: 0 };
+    }
+    await writer.parquet.write(builder.build(blockView(block)));
+    writer.rows += block.rows;
+    rows += block.rows;
+    if (writer.rows >= ROWS_PER_PART) await close();
+  };
+  const close = async () => {
+    if (!writer) return;
+    await writer.parquet.end();
+    writer.file.commit();
+    parts.push(writer.file.path);
+    writer = undefined;
+  };
+
+  try {
+    for (let t = 0; t <= maps.length; t++) {
+      merger.add(readers.map((r) => r.segment(t)));
+      for (const block of merger.take(t === maps.length)) await write(block);
+    }
+    if (rows === 0) {
+      const file = new StageWriter(join(dir, "part-00000.parquet"));
+      writer = { file, parquet: await ParquetStreamWriter.open({ write: async (chunk) => file.write(chunk) }), rows: 0 };
+      await writer.parquet.write(emptyBatch(SCHEMA));
+    }
+    await close();
+  } finally {
+    for (const r of readers) r.close();
+  }
+  // Parts of an earlier merge beyond this one's go.
+  const kept = new Set(parts.map((p) => p.slice(dir.length + 1)));
+  for (const name of readdirSync(dir)) if (/^part-\d{5}\.parquet$/.test(name) && !kept.has(name)) rmSync(join(dir, name));
+  const stats = combine(maps, reduces);
+  writeAtomically(join(dir, "_stats.json"), JSON.stringify(stats, null, 1) + "\n");
+  return { parts, rows, stats };
+}
+
+/**
+ * A file cut into ranges: as a single pass refuses a file of which no record can be read, with the
+ * error of its first damage, so does the merge.
+ */
+function refuseUnreadableFiles(plan: Plan, maps: MapRecord[]): void {
+  plan.files.forEach((f, k) => {
+    const mine = maps.filter((m) => m.file === k);
+    if (mine.some((m) => m.goodRecords > 0)) return;
+    const damaged = mine.find((m) => m.firstDamage !== null);
+    if (damaged) throw SynfinError.fromCore(damaged.firstDamage!.code, f.path, damaged.firstDamage!.offset);
+  });
+}
+
+/** The run's stats: the framers' and mappers' counts, the reducers' connections (parallel.ts combine). */
+function combine(maps: MapRecord[], reduces: ReduceRecord[]): Stats {
+  const stats = { ...maps[0]!.stats };
+  for (const m of maps.slice(1)) for (const key of Object.keys(stats) as Array<keyof Stats>) stats[key] += m.stats[key];
+  // Every reducer decodes every deferred frame: one reducer's buckets count them.
+  for (const key of RECORD_BUCKETS) stats[key] += reduces[0]!.deferredStats[key] ?? 0;
+  const sum = (k: "connections" | "peakFlows" | "evicted") => reduces.reduce((n, r) => n + r[k], 0);
+  return { ...stats, connections: sum("connections"), peakFlows: sum("peakFlows"), evicted: sum("evicted") };
+}
+
+/** One reducer's rows file, read a map task's segment at a time. */
+class RowsReader {
+  private readonly fd: number;
+  private readonly size: number;
+  private position = 0;
+
+  constructor(private readonly path: string) {
+    try {
+      this.fd = openSync(path, "r");
+    } catch {
+      throw stageError(path, "no finished reduce output here; run that step first");
+    }
+    this.size = fstatSync(this.fd).size;
+  }
+
+  private read(bytes: number): ArrayBuffer {
+    const buffer = new ArrayBuffer(bytes);
+    if (readAt(this.fd, new Uint8Array(buffer), this.position) < bytes) throw stageError(this.path, "the file ends early");
+    this.position += bytes;
+    return buffer;
+  }
+
+  /** Segment t: its blocks of rows, the connections created meanwhile, the oldest live one's first packet. */
+  segment(t: number): { blocks: RowBlock[]; created: Float64Array; oldestLive: number } {
+    const blocks: RowBlock[] = [];
+    while (this.position < this.size) {
+      const [kind, a, b, c] = new Float64Array(this.read(32));
+      if (kind === ENTRY_BLOCK) {
+        this.position -= 8;
+        blocks.push({ rows: a!, buffer: this.read(b!) });
+      } else if (kind === ENTRY_SEGMENT_END && a === t) {
+        return { blocks, created: new Float64Array(this.read(8 * c!)), oldestLive: b! };
+      } else {
+        break;
+      }
+    }
+    throw stageError(this.path, `the rows of map task ${t} are missing`);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
