@@ -18,19 +18,20 @@ const USAGE = `usage: synfin plan CAPTURE... -o DIR [--parts N] [--partitions P]
                   [--verify-checksums] [--conn-key KEY] [--max-flows N] [--filter EXPR]
        synfin map DIR/stage/plan.json --task I -o DIR [--start OFFSET]
        synfin reduce DIR/stage/plan.json --partition J -o DIR
-       synfin merge DIR/stage/plan.json -o DIR
+       synfin merge DIR/stage/plan.json -o DIR [--part K --of M]
 
 One capture as tasks for a cluster (docs/cluster.md; contrib/dask/synfin_dask.py runs them on
 Dask). DIR is the job directory, at the same path on every machine: the steps leave their files
-in DIR/stage/ and the result in DIR/part-NNNNN.parquet (one table, ordered as a single pass's
-rows, conn_id as a single pass's) and DIR/_stats.json. Each step writes under temporary names
+in DIR/stage/ and the result in DIR/part-KKKKK-NNNNN.parquet (one table; the files in name order
+hold the rows in a single pass's order, conn_id as a single pass's) and DIR/_stats.json. Each step writes under temporary names
 and renames, so a step that dies leaves nothing behind and may simply run again.
 
   plan      splits the capture (files in the order given) into about N map tasks of equal
             bytes: pcap files at byte offsets, pcapng files whole; writes DIR/stage/plan.json
   map       frames and decodes task I's bytes into the plan's P partitions
   reduce    runs the connection state machines of partition J over every map task's records
-  merge     writes the dataset from every reducer's rows
+  merge     writes the dataset from every reducer's rows: all of it, or with --part K --of M
+            the K-th of M parts (by rows), each a task of its own
 
   -o, --output DIR      the job directory
   --parts N             map tasks to aim for (default 2 × the partitions)
@@ -43,6 +44,7 @@ and renames, so a step that dies leaves nothing behind and may simply run again.
   --start OFFSET        start task I at this byte offset, known to begin a record (the end the
                         task before reported, when the two do not meet)
   --partition J         the partition to reduce (0 to P - 1)
+  --part K, --of M      the part of the merge to write (0 to M - 1; default: all of it)
   -h, --help            this text`;
 
 function integer(text: string | undefined, flag: string, min: number, max: number): number | undefined {
@@ -63,7 +65,7 @@ export async function clusterMain(step: (typeof CLUSTER_STEPS)[number], argv: st
         output: { type: "string", short: "o" }, parts: { type: "string" }, partitions: { type: "string" },
         "sort-by-time": { type: "boolean" }, "verify-checksums": { type: "boolean" }, "conn-key": { type: "string" },
         "max-flows": { type: "string" }, filter: { type: "string" }, task: { type: "string" }, start: { type: "string" },
-        partition: { type: "string" }, help: { type: "boolean", short: "h" },
+        partition: { type: "string" }, part: { type: "string" }, of: { type: "string" }, help: { type: "boolean", short: "h" },
       },
     }));
   } catch (e) {
@@ -112,8 +114,11 @@ export async function clusterMain(step: (typeof CLUSTER_STEPS)[number], argv: st
       process.stderr.write(`synfin: reduce partition ${partition}: ${r.rows} rows, ${r.recordBytes} record bytes, ${r.timeTrackBytes} time-track bytes, ${seconds()} s\n`);
       return 0;
     }
-    const r = await runMerge(dir);
-    process.stderr.write(`synfin: merge: ${r.rows} rows in ${r.parts.length} Parquet file(s) in ${dir}, ${seconds()} s\n`);
+    const of = integer(v.of as string | undefined, "--of", 1, 1_000_000) ?? 1;
+    const part = integer(v.part as string | undefined, "--part", 0, of - 1) ?? 0;
+    if ((v.part === undefined) !== (v.of === undefined)) throw new UsageError("merge takes --part K and --of M together");
+    const r = await runMerge(dir, part, of);
+    process.stderr.write(`synfin: merge${of > 1 ? ` part ${part} of ${of}` : ""}: ${r.rows} rows in ${r.parts.length} Parquet file(s) in ${dir}, ${seconds()} s\n`);
     return 0;
   } catch (e) {
     if (e instanceof UsageError) return usage(e.message);

@@ -1,7 +1,10 @@
-// `synfin merge PLAN`: the reducers' rows into the Parquet dataset (docs/cluster.md). Map task by
-// map task, it merges every reducer's rows of that task into single-pass order and numbers them
-// (conn_id), as the worker threads' merge does (src/core/rows.ts); rows go into part-NNNNN.parquet
-// files of at most ROWS_PER_PART rows, in single-pass order, and the run's stats into _stats.json.
+// `synfin merge PLAN [--part K --of M]`: the reducers' rows into the Parquet dataset
+// (docs/cluster.md). Map task by map task, it merges every reducer's rows of that task (its
+// segment) into single-pass order and numbers them (conn_id), as the worker threads' merge does
+// (src/core/rows.ts). The segments are shared out among M parts by rows; part K first reads the
+// created connections of the segments before its own (8 bytes each, no rows), so that it numbers
+// rows as one merge would, then writes its segments' rows into part-KKKKK-NNNNN.parquet files of
+// at most ROWS_PER_PART rows. Read in name order, the files hold the rows in single-pass order.
 
 import { openSync, closeSync, fstatSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -24,11 +27,32 @@ export interface MergeResult {
   stats: Stats;
 }
 
-export async function runMerge(dir: string): Promise<MergeResult> {
+const five = (n: number) => String(n).padStart(5, "0");
+
+/** The first segment of each of `of` parts, by rows (and, last, the number of segments). */
+export function mergeBounds(reduces: ReduceRecord[], of: number): number[] {
+  const segments = reduces[0]!.segmentRows.length;
+  const perSegment = Array.from({ length: segments }, (_, s) => reduces.reduce((n, r) => n + r.segmentRows[s]!, 0));
+  const total = perSegment.reduce((a, b) => a + b, 0);
+  const bounds = [0];
+  let s = 0, before = 0;
+  for (let k = 1; k < of; k++) {
+    while (s < segments && before + perSegment[s]! <= (k * total) / of) before += perSegment[s++]!;
+    bounds.push(Math.max(s, bounds.at(-1)!));
+  }
+  bounds.push(segments);
+  return bounds;
+}
+
+export async function runMerge(dir: string, part = 0, of = 1): Promise<MergeResult> {
   const plan = readPlan(planPath(dir));
+  if (!(Number.isInteger(of) && of >= 1 && part >= 0 && part < of)) throw new RangeError(`merge --part must be from 0 to ${of - 1}, got ${part}`);
   const maps = readMapRecords(dir, plan);
   const reduces = Array.from({ length: plan.partitions }, (_, j) => readRecord<ReduceRecord>(reduceRecordPath(dir, j), `reduce --partition ${j}`));
+  if (reduces.some((r) => r.segmentRows.length !== maps.length + 1)) throw stageError(reduceRecordPath(dir, 0), "the reduce outputs are of another plan; run the reduce steps again");
   refuseUnreadableFiles(plan, maps);
+  const bounds = mergeBounds(reduces, of);
+  const [first, end] = [bounds[part]!, bounds[part + 1]!];
   const readers = reduces.map((_, j) => new RowsReader(reduceFile(dir, j)));
   const merger = new RowMerger();
   const builder = new BatchBuilder();
@@ -36,15 +60,17 @@ export async function runMerge(dir: string): Promise<MergeResult> {
   let writer: { file: StageWriter; parquet: ParquetStreamWriter; rows: number } | undefined;
   let rows = 0;
 
+  const open = async () => {
+    const file = new StageWriter(join(dir, `part-${five(part)}-${five(parts.length)}.parquet`));
+    writer = { file, parquet: await ParquetStreamWriter.open({ write: async (chunk) => file.write(chunk) }), rows: 0 };
+    return writer;
+  };
   const write = async (block: RowBlock) => {
-    if (!writer) {
-      const file = new StageWriter(join(dir, `part-${String(parts.length).padStart(5, "0")}.parquet`));
-      writer = { file, parquet: await ParquetStreamWriter.open({ write: async (chunk) => file.write(chunk) }), rows: 0 };
-    }
-    await writer.parquet.write(builder.build(blockView(block)));
-    writer.rows += block.rows;
+    const w = writer ?? await open();
+    await w.parquet.write(builder.build(blockView(block)));
+    w.rows += block.rows;
     rows += block.rows;
-    if (writer.rows >= ROWS_PER_PART) await close();
+    if (w.rows >= ROWS_PER_PART) await close();
   };
   const close = async () => {
     if (!writer) return;
@@ -55,22 +81,24 @@ export async function runMerge(dir: string): Promise<MergeResult> {
   };
 
   try {
-    for (let t = 0; t <= maps.length; t++) {
+    // The connections created before this part's segments, for the numbering.
+    for (let t = 0; t < first; t++) merger.add(readers.map((r, j) => ({ blocks: [], ...r.segmentEnd(reduces[j]!.segmentEnds[t]!, t) })));
+    for (let t = first; t < end; t++) {
       merger.add(readers.map((r) => r.segment(t)));
-      for (const block of merger.take(t === maps.length)) await write(block);
+      for (const block of merger.take(false)) await write(block);
     }
-    if (rows === 0) {
-      const file = new StageWriter(join(dir, "part-00000.parquet"));
-      writer = { file, parquet: await ParquetStreamWriter.open({ write: async (chunk) => file.write(chunk) }), rows: 0 };
-      await writer.parquet.write(emptyBatch(SCHEMA));
-    }
+    for (const block of merger.take(true)) await write(block);
+    if (part === 0 && reduces.every((r) => r.rows === 0)) await (await open()).parquet.write(emptyBatch(SCHEMA));
     await close();
   } finally {
     for (const r of readers) r.close();
   }
-  // Parts of an earlier merge beyond this one's go.
+  // Files of an earlier merge beyond this one's go (part 0 also removes the parts past M).
   const kept = new Set(parts.map((p) => p.slice(dir.length + 1)));
-  for (const name of readdirSync(dir)) if (/^part-\d{5}\.parquet$/.test(name) && !kept.has(name)) rmSync(join(dir, name));
+  for (const name of readdirSync(dir)) {
+    const m = /^part-(\d{5})-\d{5}\.parquet$/.exec(name);
+    if (m && !kept.has(name) && (Number(m[1]) === part || (part === 0 && Number(m[1]) >= of))) rmSync(join(dir, name));
+  }
   const stats = combine(maps, reduces);
   writeAtomically(join(dir, "_stats.json"), JSON.stringify(stats, null, 1) + "\n");
   return { parts, rows, stats };
@@ -119,6 +147,14 @@ class RowsReader {
     if (readAt(this.fd, new Uint8Array(buffer), this.position) < bytes) throw stageError(this.path, "the file ends early");
     this.position += bytes;
     return buffer;
+  }
+
+  /** The end entry of segment t at `offset`: the connections created meanwhile, the oldest live one's; reading goes on after it. */
+  segmentEnd(offset: number, t: number): { created: Float64Array; oldestLive: number } {
+    this.position = offset;
+    const [kind, at, oldestLive, n] = new Float64Array(this.read(32));
+    if (kind !== ENTRY_SEGMENT_END || at !== t) throw stageError(this.path, `no end of map task ${t}'s rows at byte ${offset}`);
+    return { created: new Float64Array(this.read(8 * n!)), oldestLive: oldestLive! };
   }
 
   /** Segment t: its blocks of rows, the connections created meanwhile, the oldest live one's first packet. */

@@ -57,6 +57,12 @@ export interface MapRecord {
 export interface ReduceRecord {
   partition: number;
   rows: number;
+  /**
+   * Per map task (and, last, the end of input): where its segment's end entry starts in
+   * reduce-j.rows, and the rows of the segment; the merge's parts start at a segment.
+   */
+  segmentEnds: number[];
+  segmentRows: number[];
   /** Bytes of the map tasks' time tracks this reducer read to place its timers. */
   timeTrackBytes: number;
   /** Bytes of records it read, and of deferred frames. */

@@ -47,6 +47,9 @@ export async function runReduce(dir: string, partition: number): Promise<ReduceR
   const out = new StageWriter(reduceFile(dir, partition));
   const pool = new BufferPool();
   let rows = 0;
+  const segmentEnds: number[] = [];
+  const segmentRows: number[] = [];
+  let rowsBefore = 0;
   let recordBytes = 0;
   let deferredBytes = 0;
 
@@ -62,6 +65,15 @@ export async function runReduce(dir: string, partition: number): Promise<ReduceR
   const drainAll = () => {
     drain(reducer, blocks);
     writeBlocks(blocks);
+  };
+
+  /** Ends map task t's segment: the connections created meanwhile, the oldest live one's first packet. */
+  const segmentEnd = (t: number, created: Float64Array, oldestLive: number) => {
+    segmentRows.push(rows - rowsBefore);
+    rowsBefore = rows;
+    segmentEnds.push(out.bytes);
+    out.write(new Uint8Array(new Float64Array([ENTRY_SEGMENT_END, t, oldestLive, created.length]).buffer));
+    out.write(new Uint8Array(created.buffer, created.byteOffset, created.byteLength));
   };
 
   /**
@@ -115,12 +127,12 @@ export async function runReduce(dir: string, partition: number): Promise<ReduceR
       const next = t + 1 < maps.length ? firsts[t + 1]! : Infinity;
       while (reducer.dueDeadline() <= floors[t + 1]! && fireDue(next));
       drainAll();
-      segmentEnd(out, t, reducer.takeCreated(), reducer.oldestLive());
+      segmentEnd(t, reducer.takeCreated(), reducer.oldestLive());
     }
     // The end of the archive: every connection still open ends (a timer due after the last frame never fires).
     while (reducer.finish() === Status.OutputFull) drainAll();
     drainAll();
-    segmentEnd(out, maps.length, reducer.takeCreated(), Infinity);
+    segmentEnd(maps.length, reducer.takeCreated(), Infinity);
     out.commit();
   } catch (e) {
     out.discard();
@@ -135,16 +147,11 @@ export async function runReduce(dir: string, partition: number): Promise<ReduceR
     for (const key of RECORD_BUCKETS) deferredStats[key] = d[key];
   }
   const record: ReduceRecord = {
-    partition, rows, timeTrackBytes: track.bytesRead, recordBytes, deferredBytes,
+    partition, rows, segmentEnds, segmentRows, timeTrackBytes: track.bytesRead, recordBytes, deferredBytes,
     connections: s.connections, peakFlows: s.peakFlows, evicted: s.evicted, deferredStats,
   };
   writeAtomically(reduceRecordPath(dir, partition), JSON.stringify(record, null, 1));
   return record;
-}
-
-function segmentEnd(out: StageWriter, t: number, created: Float64Array, oldestLive: number): void {
-  out.write(new Uint8Array(new Float64Array([ENTRY_SEGMENT_END, t, oldestLive, created.length]).buffer));
-  out.write(new Uint8Array(created.buffer, created.byteOffset, created.byteLength));
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -4,9 +4,11 @@
 // a false record (the chain check and `--start`), and the errors of steps run out of order.
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { tableFromIPC, type Table } from "apache-arrow";
+import { readParquet } from "parquet-wasm";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { analyze, SynfinError, type Stats } from "../../src/node.js";
@@ -34,11 +36,21 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs every map, every reduce, then the merge of the plan in `out`. */
-async function runSteps(out: string, plan: Plan): Promise<void> {
+/** Runs every map, every reduce, then the merge of the plan in `out`, in `mergeParts` parts. */
+async function runSteps(out: string, plan: Plan, mergeParts = 1): Promise<void> {
   for (let i = 0; i < plan.tasks.length; i++) await runMap(out, i);
   for (let j = 0; j < plan.partitions; j++) await runReduce(out, j);
-  await runMerge(out);
+  for (let k = 0; k < mergeParts; k++) await runMerge(out, k, mergeParts);
+}
+
+/** The dataset's files, read in name order, hold the rows in the single pass's order. */
+function expectSinglePassOrder(out: string, single: Table): void {
+  const ids: bigint[] = [];
+  for (const name of readdirSync(out).filter((f) => f.endsWith(".parquet")).sort()) {
+    const table = tableFromIPC(readParquet(readFileSync(join(out, name))).intoIPCStream());
+    ids.push(...(table.getChild("conn_id")!.toArray() as BigInt64Array));
+  }
+  expect(ids).toEqual([...(single.getChild("conn_id")!.toArray() as BigInt64Array)]);
 }
 
 function writePlan(out: string, plan: Plan): void {
@@ -47,29 +59,30 @@ function writePlan(out: string, plan: Plan): void {
 }
 
 /** Plans `files` into `job`, runs the steps, and requires the single pass's table and stats. */
-async function expectStepsExact(job: string, files: string[], parts: number, partitions: number, options: ClusterOptions = {}): Promise<Plan> {
+async function expectStepsExact(job: string, files: string[], parts: number, partitions: number, options: ClusterOptions = {}, mergeParts = 1): Promise<Plan> {
   const out = join(dir, job);
   const plan = makePlan(files, parts, partitions, options);
   writePlan(out, plan);
-  await runSteps(out, plan);
+  await runSteps(out, plan, mergeParts);
   const single = await analyze(files, { ...options, workers: 0 });
   await expectSameTable(duck, out, single.table);
+  expectSinglePassOrder(out, single.table);
   expectSameStats(JSON.parse(readFileSync(join(out, "_stats.json"), "utf8")) as Stats, single.stats);
   return plan;
 }
 
 describe("the cluster steps give the single pass's table and accounting", () => {
-  it(`a synthetic capture cut into byte ranges of at least ${MIN_RANGE_BYTES} bytes, 7 partitions; again with a capture filter`, async () => {
+  it(`a synthetic capture cut into byte ranges of at least ${MIN_RANGE_BYTES} bytes, 7 partitions, the merge in 5 parts; again with a capture filter`, async () => {
     const capture = join(dir, "synthetic.pcap");
     synth(capture, LONG ? "96M" : "24M", 11, "--concurrency", "1500");
-    const plan = await expectStepsExact("synthetic", [capture], 64, 7);
+    const plan = await expectStepsExact("synthetic", [capture], 64, 7, {}, 5);
     expect(plan.tasks.length).toBe(Math.min(64, Math.floor(plan.files[0]!.size / MIN_RANGE_BYTES)));
     expect(plan.tasks.length).toBeGreaterThan(20);
     await expectStepsExact("synthetic-filtered", [capture], 10, 3, { filter: "tcp and not port 443" });
   }, 10 * MINUTE);
 
   it.skipIf(!HAS_CAPTURES)(`the Zeek traces (fragments, tunnels over UDP, pcapng), the kernel captures and tcpdump's (times that go back), each folder as one capture${SKIP_NOTE}`, async () => {
-    await expectStepsExact("zeek", await readableCaptures(join(CAPTURES, "zeek")), 8, 5);
+    await expectStepsExact("zeek", await readableCaptures(join(CAPTURES, "zeek")), 8, 5, {}, 3);
     await expectStepsExact("kernel", await readableCaptures(join(CAPTURES, "kernel")), 8, 3, { connKey: "vlan" });
     await expectStepsExact("tcpdump", await readableCaptures(join(CAPTURES, "tcpdump")), 8, 4);
   }, 10 * MINUTE);
@@ -113,6 +126,7 @@ describe("the cluster steps give the single pass's table and accounting", () => 
     await runMap(out, 1, first.end);
     for (let j = 0; j < plan.partitions; j++) await runReduce(out, j);
     await runMerge(out);
+    expect(readdirSync(out).filter((f) => f.endsWith(".parquet"))).toEqual(["part-00000-00000.parquet"]);
     const single = await analyze(capture, { workers: 0 });
     await expectSameTable(duck, out, single.table);
     expectSameStats(JSON.parse(readFileSync(join(out, "_stats.json"), "utf8")) as Stats, single.stats);
