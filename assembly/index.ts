@@ -22,6 +22,7 @@ import { initOutput, clearOutput as clearOutputRows, columnAddress as outColumnA
 import { setMode, setOwnHashes, mode, partitions, setFrameInput, clearCreated as clearCreatedFlows } from "./parallel/parts";
 import { mapFrames as mapFramesInto } from "./parallel/map";
 import { beginReduce as beginReduceBatch, reduce as reduceBatch } from "./parallel/reduce";
+export { setStamping } from "./parallel/parts";
 export { clearFrames, clearPartitions, timesAddress, timesCount, descAddress, descCount, partitionAddress, partitionBytes, deferredAddress, deferredCount, createdAddress, createdCount } from "./parallel/parts";
 export { reduceInput, beginRecords, dueDeadline, reduceRecords, fireAt, nextFrame } from "./parallel/reduce";
 export { beginRange, rangeFirstRecord, rangeEndOffset, fileGoodRecords, fileFirstDamage, fileFirstDamageOffset } from "./capture/reader";

@@ -3,7 +3,7 @@
 import { setFrame } from "../capture/frame";
 import { decodeFrame, setDecodeClock } from "../engine";
 import { count } from "../stats";
-import { DESC_SIZE, LINKTYPE_FILTERED, STAT_DEFERRED, noteDeferred, setDeferFragments, setMapIndex } from "./parts";
+import { DESC_SIZE, LINKTYPE_FILTERED, STAT_DEFERRED, noteDeferred, setDeferFragments, setMapIndex, setStamp } from "./parts";
 import { Stat } from "../../src/core/abi";
 
 /**
@@ -22,6 +22,7 @@ export function mapFrames(desc: usize, n: u32, chunk: usize, defer: bool, indexe
     const data = chunk + <usize>load<u32>(d, 8);
     setFrame(tsNs, load<u32>(d, 24), load<u32>(d, 28) != 0);
     setDecodeClock(load<i64>(d, 32));
+    setStamp(tsNs, load<i64>(d, 32));
     // The framer's filter rejected it (engine.ts skipRecord).
     if (linkType == LINKTYPE_FILTERED) { count(Stat.Filtered); continue; }
     const stat = decodeFrame(tsNs, capLen, origLen, linkType, data);

@@ -103,6 +103,29 @@ let mapIndex: u32 = 0;
 
 export function setMapIndex(i: u32): void { mapIndex = i; }
 
+// A cluster's map task (src/cluster/map.ts) has each record written after a stamp, its frame's
+// time and clock (what a cluster reducer reads instead of the whole time track), and numbers
+// frames within the task rather than the chunk.
+
+/** Bytes of a record's stamp. */
+export const STAMP_BYTES: u32 = 16;
+let stamping: bool = false;
+let stampBase: u32 = 0;
+let stampTsNs: i64 = 0;
+let stampClockNs: i64 = 0;
+
+/** Stamps records (on), numbering frames from `base` (the chunk's first frame in the task). */
+export function setStamping(on: bool, base: u32): void {
+  stamping = on;
+  stampBase = base;
+}
+
+/** The frame being decoded: its time and the framer's clock at it. */
+@inline export function setStamp(tsNs: i64, clockNs: i64): void {
+  stampTsNs = tsNs;
+  stampClockNs = clockNs;
+}
+
 let deferredBase: usize = 0;
 let deferredCap: u32 = 0;
 let deferredLen: u32 = 0;
@@ -173,16 +196,22 @@ function noteTime(tsNs: i64): void {
 export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, innerVlan: i32, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel, encap: u64): void {
   setKey(src, srcPort, dst, dstPort, addrLen, vlan, innerVlan);
   const j = partitionOf(keyHash);
-  const size = <usize>(RECORD_FIXED + 2 * addrLen + 7) & ~<usize>7;
+  const stamp: usize = stamping ? STAMP_BYTES : 0;
+  const size = stamp + (<usize>(RECORD_FIXED + 2 * addrLen + 7) & ~<usize>7);
   let used = unchecked(partLen[j]);
   if (used + size > unchecked(partCap[j])) {
     const cap = unchecked(partCap[j]) * 2;
     unchecked(partBase[j] = heap.realloc(unchecked(partBase[j]), cap));
     unchecked(partCap[j] = cap);
   }
-  // The segment's time is the frame's, on the time track.
-  const r = unchecked(partBase[j]) + used;
-  store<u32>(r, mapIndex);
+  // The segment's time is the frame's, on the time track (or in its stamp).
+  let r = unchecked(partBase[j]) + used;
+  if (stamping) {
+    store<i64>(r, stampTsNs);
+    store<i64>(r, stampClockNs, 8);
+    r += STAMP_BYTES;
+  }
+  store<u32>(r, stamping ? stampBase + mapIndex : mapIndex);
   store<u32>(r, keyHash, 4);
   store<u32>(r, seq, 8);
   store<u32>(r, ack, 12);

@@ -23,7 +23,7 @@ import { openSync, readSync, closeSync, fstatSync } from "node:fs";
 
 const PCAP_HEADER = 24;
 const LINKTYPE_FILTERED = 0xffffffff;
-/** Bytes of a record's stamp (its frame's time and the clock there). */
+/** Bytes of a record's stamp, its frame's time and the clock there (assembly/parallel/parts.ts). */
 export const STAMP_BYTES = 16;
 
 /** The core options of every instance of a cluster run. */
@@ -66,44 +66,32 @@ export async function runMap(dir: string, taskIndex: number, exactStart?: number
   let clock = new Uint8Array(8);
   new DataView(clock.buffer).setBigInt64(0, -(2n ** 63n), true);
 
-  /** One framed chunk: its time track, its partitions' records stamped, its deferred frames. */
+  /** One framed chunk: its time track, its partitions' stamped records, its deferred frames. */
   const mapChunk = (chunk: FramedChunk) => {
     const desc = new Uint8Array(chunk.desc.buffer, 0, chunk.desc.length);
-    const descWords = new Uint32Array(chunk.desc.buffer, 0, chunk.desc.length >> 2);
+    const words = new Uint32Array(chunk.desc.buffer, 0, chunk.desc.length >> 2);
+    // The clock at every frame (descriptor bytes 32 to 40): two words each, 8-aligned in both.
     const track = times.room(chunk.count * 8);
+    const trackWords = new Uint32Array(track.buffer, track.byteOffset, chunk.count * 2);
     const flags = kept?.room(chunk.count);
+    const stride = DESC_SIZE >> 2;
     for (let f = 0; f < chunk.count; f++) {
-      track.set(desc.subarray(f * DESC_SIZE + 32, f * DESC_SIZE + 40), f * 8);
-      if ((frames + f) % BLOCK_FRAMES === 0) index.write(desc.subarray(f * DESC_SIZE + 32, f * DESC_SIZE + 40));
-      const filtered = descWords[f * (DESC_SIZE >> 2) + 5] === LINKTYPE_FILTERED;
+      trackWords[2 * f] = words[f * stride + 8]!;
+      trackWords[2 * f + 1] = words[f * stride + 9]!;
+      const filtered = words[f * stride + 5] === LINKTYPE_FILTERED;
       if (flags) flags[f] = filtered ? 0 : 1;
       if (!filtered) lastKept = frames + f;
+      if ((frames + f) % BLOCK_FRAMES === 0) index.write(track.slice(f * 8, f * 8 + 8));
     }
     times.wrote(chunk.count * 8);
     kept?.wrote(chunk.count);
     if (chunk.count > 0) clock = desc.slice((chunk.count - 1) * DESC_SIZE + 32, chunk.count * DESC_SIZE);
 
+    mapper.stampRecords(true, frames);
     mapper.mapFrames(chunk, true);
     const { records, deferred: left } = mapper.takePartitions(P, pool);
     records.forEach((r, j) => {
-      const bytes = new Uint8Array(r.buffer, 0, r.length);
-      const view = new DataView(r.buffer);
-      let stamped = 0;
-      for (let at = 0; at < r.length; at += recordSize(bytes, at)) stamped++;
-      const out = parts[j]!.room(r.length + stamped * STAMP_BYTES);
-      const outView = new DataView(out.buffer, out.byteOffset, out.length);
-      let to = 0;
-      for (let at = 0; at < r.length; ) {
-        const size = recordSize(bytes, at);
-        const f = view.getUint32(at, true);
-        out.set(desc.subarray(f * DESC_SIZE, f * DESC_SIZE + 8), to);
-        out.set(desc.subarray(f * DESC_SIZE + 32, f * DESC_SIZE + 40), to + 8);
-        out.set(bytes.subarray(at, at + size), to + STAMP_BYTES);
-        outView.setUint32(to + STAMP_BYTES, frames + f, true);
-        to += STAMP_BYTES + size;
-        at += size;
-      }
-      parts[j]!.wrote(to);
+      parts[j]!.write(new Uint8Array(r.buffer, 0, r.length));
       pool.give(r.buffer);
     });
     if (left.length > 0) {

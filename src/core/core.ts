@@ -85,6 +85,7 @@ interface CoreExports {
   reduceRecords(): number;
   fireAt(index: bigint, clockNs: bigint): number;
   nextFrame(): bigint;
+  setStamping(on: number, base: number): void;
 }
 
 /** Core.reduceRecords' answers (assembly/parallel/reduce.ts SPARSE_*). */
@@ -365,6 +366,9 @@ export class Core {
   fileHealth(): { goodRecords: number; firstDamage: ErrorCode; firstDamageOffset: number } {
     return { goodRecords: Number(this.x.fileGoodRecords()), firstDamage: this.x.fileFirstDamage(), firstDamageOffset: Number(this.x.fileFirstDamageOffset()) };
   }
+
+  /** Cluster mapper: writes each record after its frame's time and clock, numbering frames from `base` (assembly/parallel/parts.ts). */
+  stampRecords(on: boolean, base = 0): void { this.x.setStamping(on ? 1 : 0, base); }
 
   /** Cluster reducer: loads stamped records of a task whose frames start at `firstIndex`, clocks raised to `clockFloor`. */
   beginRecords(records: Uint8Array, firstIndex: number, clockFloor: bigint): void {
