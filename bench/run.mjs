@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { tableFromIPC } from "apache-arrow";
+import { DASK_INSTALL_HINT, daskInstalled, PYTHON, stageFigures, startCluster } from "./dask.mjs";
 
 const { values: flags } = parseArgs({
   options: {
@@ -25,6 +26,8 @@ const out = join(here, "out");
 const CLI = join(here, "..", "dist", "cli.js");
 const MEASURE = join(here, "measure.mjs");
 const JS_BASELINE = join(here, "js-baseline.mjs");
+const DASK_DRIVER = join(here, "..", "contrib", "dask", "synfin_dask.py");
+const DASK_WORKERS = 2;
 const SEED = 1;
 const FULL_SNAPLEN = 262144;
 const HEADER_SNAPLEN = 96;
@@ -53,6 +56,8 @@ const peers = {
   tshark: flags["no-peers"] ? "skipped" : installed("tshark", ["--version"]),
   tcptrace: flags["no-peers"] ? "skipped" : installed("tcptrace", ["-v"]),
 };
+// The cluster case is synfin's own: --no-peers keeps it. It runs on the header-only capture.
+const dask = captures.some((c) => c.id === "header") ? daskInstalled() : "not needed";
 
 mkdirSync(out, { recursive: true });
 const report = {
@@ -66,7 +71,10 @@ const report = {
 let ownFailures = 0;
 for (const capture of captures) {
   const file = await ensureCapture(capture);
-  const cases = casesFor(capture, file.path);
+  // One local Dask cluster for all runs of the cluster case; if the bench dies first, its exit stops it.
+  const cluster = capture.id === "header" && dask === "installed" ? await startCluster(join(out, "dask-cluster"), DASK_WORKERS) : undefined;
+  if (cluster?.error) ownFailures++;
+  const cases = casesFor(capture, file.path, cluster);
   await runCase({ cmd: process.execPath, args: [MEASURE, "read", file.path] }); // warm the page cache, untimed
   const samples = new Map(cases.map((c) => [c, []]));
   for (let run = 0; run < runs; run++) {
@@ -81,6 +89,7 @@ for (const capture of captures) {
       samples.get(c).push(result);
     }
   }
+  cluster?.stop();
   report.captures.push(summarise(capture, file, cases, samples));
 }
 const markdown = renderMarkdown(report);
@@ -117,7 +126,7 @@ async function ensureCapture(capture) {
   return { ...saved, path, generatedNow: true };
 }
 
-function casesFor(capture, path) {
+function casesFor(capture, path, cluster) {
   const node = process.execPath;
   const arrow = (name) => join(out, `${capture.id}-${name}.arrow`);
   const cli = (workers) => ({
@@ -143,6 +152,14 @@ function casesFor(capture, path) {
     ...cli(1), name: "synfin CLI → Arrow, --workers 1, --packet-stats", id: "packet-stats", arrow: arrow("cli-w1-stats"),
     args: [...cli(1).args.map((a) => (a === arrow("cli-w1") ? arrow("cli-w1-stats") : a)), "--packet-stats"],
   };
+  // The Dask driver over the cluster steps: a fresh job directory each run, its
+  // intermediates measured, then deleted; it prints its connection count on stdout.
+  const job = join(out, `${capture.id}-dask-job`);
+  const onDask = {
+    name: `Dask driver → Parquet, ${DASK_WORKERS} local workers × 1 thread`, id: "dask", group: "synfin", own: true, keepStdout: true, jobDir: job,
+    status: cluster?.error ? `failed: ${shortened(cluster.error)}` : notInstalled(dask),
+    cmd: PYTHON, args: [DASK_DRIVER, "--scheduler", cluster?.address ?? "tcp://127.0.0.1:PORT", "-o", job, "--synfin", `'${process.execPath}' '${CLI}'`, "--parts", "8", "--partitions", "2", path],
+  };
   if (capture.cases === "synfin-w1") return [cli(1), lib(1)];
   if (capture.cases === "live") {
     const withStats = { ...cli(1), args: [...cli(1).args, "--stats"], reportsPeakFlows: true };
@@ -151,7 +168,7 @@ function casesFor(capture, path) {
   return [
     { name: "fs.read loop, 8 MiB buffer", id: "read", group: "limit", own: true, cmd: node, args: [MEASURE, "read", path] },
     { name: "pcap record-header walk (JS)", id: "walk", group: "limit", own: true, cmd: node, args: [MEASURE, "walk", path], reportsPackets: true },
-    cli(1), cli(2), filtered("port 80"), withPackets, withStats, lib(1), lib(2),
+    cli(1), cli(2), filtered("port 80"), withPackets, withStats, lib(1), lib(2), ...(capture.id === "header" ? [onDask] : []),
     { name: "tshark -q -z conv,tcp", id: "tshark", group: "peer", status: notInstalled(peers.tshark), cmd: "tshark", args: ["-r", path, "-q", "-z", "conv,tcp"] },
     { name: "tcptrace -n -l", id: "tcptrace", group: "peer", status: notInstalled(peers.tcptrace), cmd: "tcptrace", args: ["-n", "-l", path] },
     { name: "JS baseline (Map flow tracker)", id: "js", group: "peer", own: true, cmd: node, args: [JS_BASELINE, path], keepStdout: true },
@@ -169,6 +186,7 @@ function runCase(c) {
   // Each run writes its outputs afresh: replacing a large file by rename makes the file system
   // write the old one's data out first (ext4's auto_da_alloc), a cost of the bench, not the case.
   for (const arg of c.args) if (arg.startsWith(out) && arg.endsWith(".arrow")) rmSync(arg, { force: true });
+  if (c.jobDir) rmSync(c.jobDir, { recursive: true, force: true });
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, { stdio: ["ignore", c.keepStdout ? "pipe" : devNull, "pipe"] });
@@ -188,7 +206,11 @@ function runCase(c) {
         maxRssBytes = Number(readFileSync(rssFile, "utf8").trim().split("\n").pop()) * 1024;
         rmSync(rssFile);
       }
-      const errorLines = stderr.split("\n").map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith("{") && !/Running as user "root"/.test(l));
+      // Not the Dask driver's progress lines either ("synfin_dask: map: 8 tasks, … (2.1 s)").
+      const errorLines = stderr.split("\n").map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith("{") && !/Running as user "root"/.test(l) && !/^synfin_dask: .*\(\d+\.\d s\)$/.test(l));
+      // A job directory is measured and deleted; a failed run's stays for a look.
+      const stages = c.jobDir && code === 0 ? stageFigures(c.jobDir) : undefined;
+      if (stages) rmSync(c.jobDir, { recursive: true, force: true });
       const report = /\{.*\}\s*$/.exec(stderr.trim())?.[0];
       resolve({
         ok: code === 0,
@@ -197,6 +219,7 @@ function runCase(c) {
         stdout,
         report: report ? JSON.parse(report) : undefined,
         peakFlows: c.reportsPeakFlows ? Number(/^peakFlows\s+(\d+)/m.exec(stderr)?.[1]) : undefined,
+        stages,
         firstErrorLine: errorLines[0] ?? `exit status ${code}`,
       });
     });
@@ -245,6 +268,10 @@ function summarise(capture, file, cases, samples) {
     if (c.arrow && existsSync(c.arrow)) row.connections = tableFromIPC(readFileSync(c.arrow)).numRows;
     if (c.id === "js") row.flows = JSON.parse(list[0].stdout).flows;
     if (c.reportsPeakFlows) row.peakFlows = list[0].peakFlows;
+    if (c.jobDir) {
+      row.connections = Number(/connections: (\d+)/.exec(list.at(-1).stdout)?.[1]);
+      row.stages = list.at(-1).stages; // the last run's
+    }
     return row;
   });
   // Every synfin case must find the same connections as the first one that ran.
@@ -322,10 +349,31 @@ function renderMarkdown(r) {
     if (perPacket.length === 2) lines.push("", `Cost per packet with ten times the live connections: ${(perPacket[1] / perPacket[0]).toFixed(2)}×.`);
     lines.push("");
   }
+  lines.push(...renderCluster(r));
   lines.push("Ratios: the row's median wall time ÷ the reference's (below 1: faster than it); packets/s and MB/s are the same ratios inverted. bench.json also has the peak-RSS ratios.");
   const missing = Object.entries(peers).filter(([, state]) => state === "not installed").map(([name]) => name);
   if (missing.length > 0) lines.push(`Not installed here: ${missing.join(", ")} (\`${INSTALL_HINT}\`).`);
+  if (dask === "not installed") lines.push(`Not installed here: dask-scheduler, dask-worker or python3's distributed, for the Dask driver (\`${DASK_INSTALL_HINT}\`).`);
   return lines.join("\n") + "\n";
+}
+
+/** The Dask driver's row beside the single pass's, with what its steps handed on (the last run's). */
+function renderCluster(r) {
+  const capture = r.captures.find((c) => c.results.some((x) => x.id === "dask" && x.stages));
+  if (!capture) return [];
+  const driver = capture.results.find((x) => x.id === "dask");
+  const single = capture.results.find((x) => x.name === "synfin CLI → Arrow, --workers 1");
+  const mib = (bytes) => (bytes / MIB).toFixed(1);
+  const st = driver.stages;
+  return [
+    `## Cluster steps on Dask: ${capture.title}, ${sizeText(capture.bytes)}`, "",
+    "| single pass (CLI, --workers 1) wall s | Dask driver wall s | × single pass | map → reduce MiB | reduce → merge MiB | reducers' time track MiB |",
+    "|---|---|---|---|---|---|",
+    `| ${single?.seconds?.median.toFixed(2) ?? single?.status ?? "–"} | ${driver.seconds.median.toFixed(2)} | ${single?.seconds ? (driver.seconds.median / single.seconds.median).toFixed(2) : "–"} | ${mib(st.mapToReduceBytes)} | ${mib(st.reduceToMergeBytes)} | ${mib(st.timeTrackBytes)} |`,
+    "",
+    `\`contrib/dask/synfin_dask.py --parts 8 --partitions 2\` on a scheduler and ${DASK_WORKERS} one-thread workers on this machine, started once for all runs; its wall time runs from the driver's start to the dataset written. Between stages: the bytes of DIR/stage/map-* (map → reduce) and reduce-*.rows (reduce → merge) after the last run; the time track: \`timeTrackBytes\` summed over reduce-*.json. The driver's peak RSS is its process's alone: the workers and the steps they run are other processes.`,
+    "",
+  ];
 }
 
 /** "2.00 GiB", "16.0 MiB". */
