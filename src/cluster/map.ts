@@ -126,6 +126,7 @@ export async function runMap(dir: string, taskIndex: number, exactStart?: number
     const stats: Stats = { ...framed };
     for (const key of RECORD_BUCKETS) stats[key] += m[key];
     const record: MapRecord = {
+      plan: plan.id,
       task: taskIndex,
       file: task.file,
       start: ranged ? (range.first >= 0 ? range.first : file.size) : 0,

@@ -48,7 +48,7 @@ export async function runMerge(dir: string, part = 0, of = 1): Promise<MergeResu
   const plan = readPlan(planPath(dir));
   if (!(Number.isInteger(of) && of >= 1 && part >= 0 && part < of)) throw new RangeError(`merge --part must be from 0 to ${of - 1}, got ${part}`);
   const maps = readMapRecords(dir, plan);
-  const reduces = Array.from({ length: plan.partitions }, (_, j) => readRecord<ReduceRecord>(reduceRecordPath(dir, j), `reduce --partition ${j}`));
+  const reduces = Array.from({ length: plan.partitions }, (_, j) => readRecord<ReduceRecord>(reduceRecordPath(dir, j), `reduce --partition ${j}`, plan));
   if (reduces.some((r) => r.segmentRows.length !== maps.length + 1)) throw stageError(reduceRecordPath(dir, 0), "the reduce outputs are of another plan; run the reduce steps again");
   refuseUnreadableFiles(plan, maps);
   const bounds = mergeBounds(reduces, of);

@@ -5,6 +5,7 @@
 // dies half-way leaves nothing a later step would read, and running it again is harmless.
 
 import { openSync, readSync, closeSync, statSync, readFileSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { join, resolve } from "node:path";
 import { SynfinError } from "../errors.js";
 import type { Stats } from "../public.js";
@@ -22,6 +23,8 @@ export interface ClusterOptions {
 
 export interface Plan {
   version: number;
+  /** A new id for every plan: the steps' records carry it, so that outputs of another plan in the same directory are never read. */
+  id: string;
   /** The capture, file by file in reading order, as absolute paths. */
   files: Array<{ path: string; size: number; pcap: boolean }>;
   /** Map tasks in reading order: a byte range [start, stop) of a file (records starting there). */
@@ -32,6 +35,7 @@ export interface Plan {
 
 /** What a map task reports (stage/map-i.json), and the merge step sums. */
 export interface MapRecord {
+  plan: string;
   task: number;
   file: number;
   /** Offset of the task's first record (the range's start when it was given exactly). */
@@ -55,6 +59,7 @@ export interface MapRecord {
 
 /** What a reduce task reports (stage/reduce-j.json). */
 export interface ReduceRecord {
+  plan: string;
   partition: number;
   rows: number;
   /**
@@ -132,7 +137,7 @@ export function makePlan(paths: readonly string[], parts: number, partitions: nu
       tasks.push({ file, start: k === 0 ? 0 : Math.floor((k * f.size) / n), stop: k === n - 1 ? f.size : Math.floor(((k + 1) * f.size) / n) });
     }
   });
-  return { version: PLAN_VERSION, files, tasks, partitions, options };
+  return { version: PLAN_VERSION, id: randomUUID(), files, tasks, partitions, options };
 }
 
 export function readPlan(path: string): Plan {
@@ -146,12 +151,16 @@ export function readPlan(path: string): Plan {
   return plan;
 }
 
-export function readRecord<T>(path: string, step: string): T {
+/** A step's record, written for `plan` (an older plan's output in the same directory is refused). */
+export function readRecord<T extends { plan: string }>(path: string, step: string, plan: Plan): T {
+  let record: T;
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as T;
+    record = JSON.parse(readFileSync(path, "utf8")) as T;
   } catch {
     throw stageError(path, `no finished ${step} output here; run that step first`);
   }
+  if (record.plan !== plan.id) throw stageError(path, `this ${step} output is of another plan than ${plan.id}; run that step again`);
+  return record;
 }
 
 /** Writes a small file under a temporary name, then renames it into place. */
@@ -170,7 +179,7 @@ export function ensureStage(dir: string): void {
  * ended (a task that resynchronised onto something else must run again with --start).
  */
 export function readMapRecords(dir: string, plan: Plan): MapRecord[] {
-  const records = plan.tasks.map((_, i) => readRecord<MapRecord>(mapRecordPath(dir, i), `map --task ${i}`));
+  const records = plan.tasks.map((_, i) => readRecord<MapRecord>(mapRecordPath(dir, i), `map --task ${i}`, plan));
   for (let i = 1; i < records.length; i++) {
     const [before, here] = [records[i - 1]!, records[i]!];
     if (plan.tasks[i]!.file === plan.tasks[i - 1]!.file && here.start !== before.end) {

@@ -147,7 +147,7 @@ export async function runReduce(dir: string, partition: number): Promise<ReduceR
     for (const key of RECORD_BUCKETS) deferredStats[key] = d[key];
   }
   const record: ReduceRecord = {
-    partition, rows, segmentEnds, segmentRows, timeTrackBytes: track.bytesRead, recordBytes, deferredBytes,
+    plan: plan.id, partition, rows, segmentEnds, segmentRows, timeTrackBytes: track.bytesRead, recordBytes, deferredBytes,
     connections: s.connections, peakFlows: s.peakFlows, evicted: s.evicted, deferredStats,
   };
   writeAtomically(reduceRecordPath(dir, partition), JSON.stringify(record, null, 1));

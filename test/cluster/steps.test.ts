@@ -132,7 +132,7 @@ describe("the cluster steps give the single pass's table and accounting", () => 
     expectSameStats(JSON.parse(readFileSync(join(out, "_stats.json"), "utf8")) as Stats, single.stats);
   }, 5 * MINUTE);
 
-  it("steps run out of order, or on a file no record of which can be read, fail with one line and exit 2", async () => {
+  it("steps run out of order, on another plan's outputs, or on a file no record of which can be read, fail with one line and exit 2", async () => {
     const capture = join(dir, "small.pcap");
     synth(capture, "2M", 4);
     const out = join(dir, "out-of-order");
@@ -143,6 +143,10 @@ describe("the cluster steps give the single pass's table and accounting", () => 
     expect(reduce.stderr).toMatch(/^synfin: STAGE_INVALID: .*map-0\.json: no finished map --task 0 output here; run that step first/);
     expect(cli("map", planPath(out), "--task", "5", "-o", out).stderr).toMatch(/^synfin: the plan has tasks 0 to 0; there is no task 5\n$/);
     expect(readPlan(planPath(out)).tasks).toHaveLength(1);
+    // A map output of an earlier plan in the same directory is not read.
+    expect(cli("map", planPath(out), "--task", "0", "-o", out).status).toBe(0);
+    expect(cli("plan", capture, "-o", out, "--partitions", "2").status).toBe(0);
+    expect(cli("reduce", planPath(out), "--partition", "0", "-o", out).stderr).toMatch(/^synfin: STAGE_INVALID: .*map-0\.json: this map --task 0 output is of another plan than [-0-9a-f]{36}; run that step again/);
 
     // Two ranges of a file whose records are all damaged: the merge refuses it as a single pass does.
     const damaged = join(dir, "damaged.pcap");
