@@ -157,17 +157,18 @@ function pcapRecords(base: usize, len: u32, start: u32, atEof: bool): Status {
       if (resyncing) break;
       continue;
     }
-    if (fileOffset + p >= rangeStop) {
-      // The first record of the next range: this range ends here.
-      rangeEnd = <i64>(fileOffset + p);
-      break;
-    }
     const rec = base + p;
     const capLen = pcapRecordCapLen(rec);
     if (impossiblePcapCapLen(capLen)) {
       if (lastSec < 0 && plausibleFraction(rec)) lastSec = pcapRecordSec(rec);
       p = damaged(p, ErrorCode.ImpossibleRecordLength);
       continue;
+    }
+    if (fileOffset + p >= rangeStop) {
+      // The first readable record of the next range: this range ends here (damage before it is
+      // this range's to skip, with what it knows of the records before).
+      rangeEnd = <i64>(fileOffset + p);
+      break;
     }
     if (<u64>(len - p) < <u64>PCAP_RECORD_HEADER_LEN + capLen) break;
     const taken = filterOn

@@ -132,6 +132,27 @@ describe("the cluster steps give the single pass's table and accounting", () => 
     expectSameStats(JSON.parse(readFileSync(join(out, "_stats.json"), "utf8")) as Stats, single.stats);
   }, 5 * MINUTE);
 
+  it("a damaged record header where a range starts: the range before skips it as a single pass does, and the next starts after it", async () => {
+    const capture = join(dir, "damaged-at-cut.pcap");
+    synth(capture, "3M", 6);
+    const bytes = readFileSync(capture);
+    let at = PCAP_HEADER_LEN;
+    while (at < bytes.length / 2) at += PCAP_RECORD_HEADER_LEN + bytes.readUInt32LE(at + 8);
+    // An impossible captured length and a time no record near it has.
+    bytes.writeUInt32LE(0xdeadbeef, at);
+    bytes.writeUInt32LE(0x7fffffff, at + 8);
+    writeFileSync(capture, bytes);
+    const out = join(dir, "damaged-at-cut");
+    const plan = makePlan([capture], 1, 3, {});
+    plan.tasks = [{ file: 0, start: 0, stop: at }, { file: 0, start: at, stop: plan.files[0]!.size }];
+    writePlan(out, plan);
+    await runSteps(out, plan);
+    const single = await analyze(capture, { workers: 0 });
+    expect(single.stats.damagedLength).toBe(1);
+    await expectSameTable(duck, out, single.table);
+    expectSameStats(JSON.parse(readFileSync(join(out, "_stats.json"), "utf8")) as Stats, single.stats);
+  }, 5 * MINUTE);
+
   it("steps run out of order, on another plan's outputs, or on a file no record of which can be read, fail with one line and exit 2", async () => {
     const capture = join(dir, "small.pcap");
     synth(capture, "2M", 4);
