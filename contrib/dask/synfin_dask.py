@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -57,7 +58,7 @@ def read_json(path):
 
 def write_text(path, text):
     """Writes a small file under a temporary name and renames it into place, as synfin's steps do."""
-    temp = f"{path}.{os.getpid()}.tmp"
+    temp = f"{path}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
     with open(temp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(temp, path)
@@ -121,7 +122,7 @@ def parse_args(argv):
     p.add_argument("--scheduler", required=True, help="the Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="the job directory (shared by every worker)")
     p.add_argument("--parts", type=int, help="map tasks to aim for (default: 2 x the cluster's threads)")
-    p.add_argument("--partitions", type=int, help="reduce tasks (default: the cluster's threads)")
+    p.add_argument("--partitions", type=int, help="reduce tasks, at most 256 (default: the cluster's threads, up to 256)")
     p.add_argument("--synfin", default="synfin", help='the synfin command on the workers (default: synfin), e.g. "node /opt/synfin/dist/cli.js"')
     p.add_argument("--retries", type=int, default=3, help="re-runs of a failing task (default 3)")
     p.add_argument("--sort-by-time", action="store_true")
@@ -134,7 +135,8 @@ def parse_args(argv):
 
 def plan_options(args, threads):
     """The plan step's flags: the sizes, and the analysis options given."""
-    flags = ["--parts", str(args.parts or 2 * threads), "--partitions", str(args.partitions or threads)]
+    # synfin plan takes at most 256 partitions.
+    flags = ["--parts", str(args.parts or 2 * threads), "--partitions", str(args.partitions or min(threads, 256))]
     if args.sort_by_time:
         flags.append("--sort-by-time")
     if args.verify_checksums:

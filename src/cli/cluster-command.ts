@@ -7,7 +7,9 @@ import { SynfinError } from "../errors.js";
 import { MAX_MAX_FLOWS } from "../core/core.js";
 import { compileFilter } from "../filter/compile.js";
 import { sortByFirstPacket } from "../input/first-time.js";
-import { ensureStage, makePlan, planPath, writeAtomically, type ClusterOptions } from "../cluster/plan.js";
+import { readdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ensureStage, makePlan, planPath, stageDir, writeAtomically, type ClusterOptions } from "../cluster/plan.js";
 import { runMap } from "../cluster/map.js";
 import { runReduce } from "../cluster/reduce.js";
 import { runMerge } from "../cluster/merge.js";
@@ -94,16 +96,20 @@ export async function clusterMain(step: (typeof CLUSTER_STEPS)[number], argv: st
       const files = v["sort-by-time"] ? await sortByFirstPacket(positionals) : positionals;
       const plan = makePlan(files, parts, partitions, options);
       ensureStage(dir);
+      removeEarlierDataset(dir);
       writeAtomically(planPath(dir), JSON.stringify(plan, null, 1) + "\n");
       const bytes = plan.files.reduce((n, f) => n + f.size, 0);
       process.stderr.write(`synfin: plan: ${plan.tasks.length} map tasks over ${plan.files.length} file(s), ${bytes} bytes; ${partitions} partitions; ${planPath(dir)}\n`);
       return 0;
     }
     if (positionals.length !== 1) throw new UsageError(`${step} takes one plan (DIR/stage/plan.json)`);
+    if (resolve(positionals[0]!) !== resolve(planPath(dir))) throw new UsageError(`${step} reads the plan of the job directory -o ${dir}, ${planPath(dir)}, not ${positionals[0]}`);
     if (step === "map") {
       const task = integer(v.task as string | undefined, "--task", 0, 2 ** 31);
       if (task === undefined) throw new UsageError("map needs --task I");
-      const r = await runMap(dir, task, integer(v.start as string | undefined, "--start", 0, Number.MAX_SAFE_INTEGER));
+      const start = integer(v.start as string | undefined, "--start", 0, Number.MAX_SAFE_INTEGER);
+      if (start !== undefined && start > 0 && start < 24) throw new UsageError(`--start must be 0 or at least 24 (a pcap file's header), got ${start}`);
+      const r = await runMap(dir, task, start);
       process.stderr.write(`synfin: map task ${task}: bytes ${r.start} to ${r.end}, ${r.frames} frames, ${r.deferred} deferred, ${seconds()} s\n`);
       return 0;
     }
@@ -114,9 +120,9 @@ export async function clusterMain(step: (typeof CLUSTER_STEPS)[number], argv: st
       process.stderr.write(`synfin: reduce partition ${partition}: ${r.rows} rows, ${r.recordBytes} record bytes, ${r.timeTrackBytes} time-track bytes, ${seconds()} s\n`);
       return 0;
     }
-    const of = integer(v.of as string | undefined, "--of", 1, 1_000_000) ?? 1;
-    const part = integer(v.part as string | undefined, "--part", 0, of - 1) ?? 0;
     if ((v.part === undefined) !== (v.of === undefined)) throw new UsageError("merge takes --part K and --of M together");
+    const of = integer(v.of as string | undefined, "--of", 1, 99_999) ?? 1;
+    const part = integer(v.part as string | undefined, "--part", 0, of - 1) ?? 0;
     const r = await runMerge(dir, part, of);
     process.stderr.write(`synfin: merge${of > 1 ? ` part ${part} of ${of}` : ""}: ${r.rows} rows in ${r.parts.length} Parquet file(s) in ${dir}, ${seconds()} s\n`);
     return 0;
@@ -131,6 +137,16 @@ export async function clusterMain(step: (typeof CLUSTER_STEPS)[number], argv: st
       return 2;
     }
     throw e;
+  }
+}
+
+/**
+ * A new plan's job directory loses the dataset and temporary files of an earlier run, so that
+ * DIR/*.parquet never mixes two runs' rows (the stage files are refused by plan id instead).
+ */
+function removeEarlierDataset(dir: string): void {
+  for (const [folder, test] of [[dir, /^(part-\d{5}-\d{5}\.parquet|_stats\.json)$|\.tmp$/], [stageDir(dir), /\.tmp$/]] as const) {
+    for (const name of readdirSync(folder)) if (test.test(name)) rmSync(join(folder, name), { force: true });
   }
 }
 

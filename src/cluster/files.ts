@@ -3,6 +3,7 @@
 
 import { openSync, writeSync, closeSync, renameSync, rmSync, readSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { tempName, stageError } from "./plan.js";
 
 /** Bytes a stage file buffers before it writes. */
 const WRITE_BUFFER = 4 << 20;
@@ -17,7 +18,7 @@ export class StageWriter {
   bytes = 0;
 
   constructor(readonly path: string) {
-    this.temp = `${path}.${process.pid}.tmp`;
+    this.temp = tempName(path);
     this.fd = openSync(this.temp, "w");
   }
 
@@ -63,6 +64,15 @@ export class StageWriter {
   discard(): void {
     try { closeSync(this.fd); } catch { /* closed already */ }
     rmSync(this.temp, { force: true });
+  }
+}
+
+/** Opens a stage file a step reads; a missing one is STAGE_INVALID, naming the step that writes it. */
+export function openStage(path: string, writtenBy: string): number {
+  try {
+    return openSync(path, "r");
+  } catch (e) {
+    throw stageError(path, `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); run ${writtenBy} again`);
   }
 }
 

@@ -15,7 +15,7 @@ import { BufferPool } from "../input/pool.js";
 import { packDeferred } from "../run/reducer.js";
 import { DEFAULT_CHUNK_SIZE } from "../run/engine.js";
 import { RECORD_BUCKETS, type ByteSource, type Stats } from "../public.js";
-import { ensureStage, mapFile, mapRecordPath, planPath, readPlan, writeAtomically, type MapRecord, type Plan } from "./plan.js";
+import { ensureStage, mapFile, mapRecordPath, planPath, readPlan, writeAtomically, MAX_TASK_FRAMES, type MapRecord, type Plan } from "./plan.js";
 import { StageWriter, loadModule, readAt } from "./files.js";
 import { BLOCK_FRAMES } from "./track.js";
 import { SynfinError } from "../errors.js";
@@ -68,6 +68,9 @@ export async function runMap(dir: string, taskIndex: number, exactStart?: number
 
   /** One framed chunk: its time track, its partitions' stamped records, its deferred frames. */
   const mapChunk = (chunk: FramedChunk) => {
+    if (frames + chunk.count > MAX_TASK_FRAMES) {
+      throw new SynfinError("STAGE_INVALID", file.path, 0, `map task ${taskIndex} reaches more than ${MAX_TASK_FRAMES} frames, which its records cannot number; plan more parts, or cut a pcapng file (editcap -c)`);
+    }
     const desc = new Uint8Array(chunk.desc.buffer, 0, chunk.desc.length);
     const words = new Uint32Array(chunk.desc.buffer, 0, chunk.desc.length >> 2);
     // The clock at every frame (descriptor bytes 32 to 40): two words each, 8-aligned in both.

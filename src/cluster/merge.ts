@@ -7,7 +7,7 @@
 // at most ROWS_PER_PART rows. Read in name order, the files hold the rows in single-pass order.
 
 import { openSync, closeSync, fstatSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { BatchBuilder } from "../core/batch.js";
 import { RowMerger, blockView, type RowBlock } from "../core/rows.js";
 import { SynfinError } from "../errors.js";
@@ -90,11 +90,14 @@ export async function runMerge(dir: string, part = 0, of = 1): Promise<MergeResu
     for (const block of merger.take(true)) await write(block);
     if (part === 0 && reduces.every((r) => r.rows === 0)) await (await open()).parquet.write(emptyBatch(SCHEMA));
     await close();
+  } catch (e) {
+    writer?.file.discard();
+    throw e;
   } finally {
     for (const r of readers) r.close();
   }
   // Files of an earlier merge beyond this one's go (part 0 also removes the parts past M).
-  const kept = new Set(parts.map((p) => p.slice(dir.length + 1)));
+  const kept = new Set(parts.map((p) => basename(p)));
   for (const name of readdirSync(dir)) {
     const m = /^part-(\d{5})-\d{5}\.parquet$/.exec(name);
     if (m && !kept.has(name) && (Number(m[1]) === part || (part === 0 && Number(m[1]) >= of))) rmSync(join(dir, name));

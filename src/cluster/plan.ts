@@ -5,7 +5,8 @@
 // dies half-way leaves nothing a later step would read, and running it again is harmless.
 
 import { openSync, readSync, closeSync, statSync, readFileSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { SynfinError } from "../errors.js";
 import type { Stats } from "../public.js";
@@ -94,6 +95,10 @@ export function stageError(path: string, detail: string): SynfinError {
 
 /** A pcap file is cut into ranges of at least this many bytes. */
 export const MIN_RANGE_BYTES = 1 << 20;
+/** ... and at most this many: a map task numbers its frames in 32 bits (records take 16 bytes or more). */
+export const MAX_RANGE_BYTES = 2 ** 35;
+/** Frames a map task may read (its records number them in 32 bits). */
+export const MAX_TASK_FRAMES = 2 ** 32 - 1;
 
 const PCAP_MAGICS = new Set([0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1]);
 
@@ -132,7 +137,7 @@ export function makePlan(paths: readonly string[], parts: number, partitions: nu
   const target = Math.max(1, total / parts);
   const tasks: Plan["tasks"] = [];
   files.forEach((f, file) => {
-    const n = f.pcap ? Math.max(1, Math.min(Math.round(f.size / target), Math.floor(f.size / MIN_RANGE_BYTES))) : 1;
+    const n = f.pcap ? Math.max(1, Math.ceil(f.size / MAX_RANGE_BYTES), Math.min(Math.round(f.size / target), Math.floor(f.size / MIN_RANGE_BYTES))) : 1;
     for (let k = 0; k < n; k++) {
       tasks.push({ file, start: k === 0 ? 0 : Math.floor((k * f.size) / n), stop: k === n - 1 ? f.size : Math.floor(((k + 1) * f.size) / n) });
     }
@@ -163,9 +168,17 @@ export function readRecord<T extends { plan: string }>(path: string, step: strin
   return record;
 }
 
+/**
+ * A temporary name beside `path`, unique across processes and machines that share the directory
+ * (the PIDs of workers in containers repeat).
+ */
+export function tempName(path: string): string {
+  return `${path}.${hostname()}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+}
+
 /** Writes a small file under a temporary name, then renames it into place. */
 export function writeAtomically(path: string, data: string | Uint8Array): void {
-  const temp = `${path}.${process.pid}.tmp`;
+  const temp = tempName(path);
   writeFileSync(temp, data);
   renameSync(temp, path);
 }

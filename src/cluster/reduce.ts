@@ -6,14 +6,14 @@
 // first packets of the connections created meanwhile and the oldest live one's (what the merge
 // step needs to number and order rows as a single pass does); and stage/reduce-j.json last.
 
-import { openSync, closeSync, readFileSync, fstatSync } from "node:fs";
+import { closeSync, fstatSync } from "node:fs";
 import { Status } from "../core/abi.js";
 import { Core, DESC_SIZE, DEFAULT_MAX_FLOWS, Part, Sparse } from "../core/core.js";
 import { BufferPool } from "../input/pool.js";
 import { drain } from "../run/reducer.js";
 import type { RowBlock } from "../core/rows.js";
 import { RECORD_BUCKETS, type Stats } from "../public.js";
-import { StageWriter, loadModule, readAt } from "./files.js";
+import { StageWriter, loadModule, openStage, readAt } from "./files.js";
 import { coreOptions, recordSize, STAMP_BYTES } from "./map.js";
 import { ensureStage, mapFile, planPath, readMapRecords, readPlan, reduceFile, reduceRecordPath, stageError, writeAtomically, type ReduceRecord } from "./plan.js";
 import { TimeTrack } from "./track.js";
@@ -103,7 +103,8 @@ export async function runReduce(dir: string, partition: number): Promise<ReduceR
     for (let t = 0; t < maps.length; t++) {
       const late = tables ? deferredRecords(dir, t, floors[t]!, tables, partition, P, pool) : [];
       deferredBytes += late.reduce((n, r) => n + r.length, 0);
-      const fd = openSync(mapFile(dir, t, `part-${partition}`), "r");
+      track.release(reducer.nextFrame());
+      const fd = openStage(mapFile(dir, t, `part-${partition}`), `map --task ${t}`);
       try {
         const size = fstatSync(fd).size;
         let carry = new Uint8Array(0);
@@ -210,40 +211,46 @@ function withLate(records: Uint8Array, late: Uint8Array[], all: boolean): Uint8A
  * of this partition, each stamped (one Uint8Array per record, in frame order).
  */
 function deferredRecords(dir: string, t: number, floor: bigint, tables: Core, partition: number, P: number, pool: BufferPool): Uint8Array[] {
-  // A plain copy: a Buffer's slice() shares a pool, and its .buffer is the whole pool.
-  const data = new Uint8Array(readFileSync(mapFile(dir, t, "deferred")));
+  const path = mapFile(dir, t, "deferred");
+  const fd = openStage(path, `map --task ${t}`);
   const out: Uint8Array[] = [];
-  for (let at = 0; at < data.length; ) {
-    const head = new DataView(data.buffer, data.byteOffset + at, 8);
-    const count = head.getUint32(0, true), size = head.getUint32(4, true);
-    at += 8;
-    const indexes = new Uint32Array(data.slice(at, at + count * 4).buffer);
-    at += count * 4;
-    const desc = data.slice(at, at + count * DESC_SIZE);
-    at += count * DESC_SIZE;
-    const bytes = data.slice(at, at + size);
-    at += size;
-    // The framer's clock at each frame was the task's; the archive's may be later.
-    const view = new DataView(desc.buffer);
-    for (let f = 0; f < count; f++) {
-      if (view.getBigInt64(f * DESC_SIZE + 32, true) < floor) view.setBigInt64(f * DESC_SIZE + 32, floor, true);
+  try {
+    const size = fstatSync(fd).size;
+    // Group by group (one per framed chunk that had any), as the map task wrote them.
+    for (let at = 0; at < size; ) {
+      const head = new Uint32Array(2);
+      if (readAt(fd, new Uint8Array(head.buffer), at) < 8) throw stageError(path, "the file ends inside a group's header");
+      const [count, bytesLen] = [head[0]!, head[1]!];
+      const group = new Uint8Array(count * 4 + count * DESC_SIZE + bytesLen);
+      if (readAt(fd, group, at + 8) < group.length) throw stageError(path, "the file ends inside a group");
+      at += 8 + group.length;
+      const indexes = new Uint32Array(group.buffer, 0, count);
+      const desc = group.slice(count * 4, count * 4 + count * DESC_SIZE);
+      const bytes = group.slice(count * 4 + count * DESC_SIZE);
+      // The framer's clock at each frame was the task's; the archive's may be later.
+      const view = new DataView(desc.buffer);
+      for (let f = 0; f < count; f++) {
+        if (view.getBigInt64(f * DESC_SIZE + 32, true) < floor) view.setBigInt64(f * DESC_SIZE + 32, floor, true);
+      }
+      tables.mapFrames({ count, desc: { buffer: desc.buffer, length: desc.length }, bytes: { buffer: bytes.buffer, length: bytesLen } }, false, indexes);
+      const { records } = tables.takePartitions(P, pool);
+      const mine = records[partition]!;
+      const r = new Uint8Array(mine.buffer, 0, mine.length);
+      for (let p = 0; p < r.length; ) {
+        const recSize = recordSize(r, p);
+        const frame = new DataView(r.buffer, p, 4).getUint32(0, true);
+        const f = lowerBound(indexes, frame);
+        const stamped = new Uint8Array(STAMP_BYTES + recSize);
+        stamped.set(desc.subarray(f * DESC_SIZE, f * DESC_SIZE + 8), 0);
+        stamped.set(desc.subarray(f * DESC_SIZE + 32, f * DESC_SIZE + 40), 8);
+        stamped.set(r.subarray(p, p + recSize), STAMP_BYTES);
+        out.push(stamped);
+        p += recSize;
+      }
+      for (const rec of records) pool.give(rec.buffer);
     }
-    tables.mapFrames({ count, desc: { buffer: desc.buffer, length: desc.length }, bytes: { buffer: bytes.buffer, length: size } }, false, indexes);
-    const { records } = tables.takePartitions(P, pool);
-    const mine = records[partition]!;
-    const r = new Uint8Array(mine.buffer, 0, mine.length);
-    for (let p = 0; p < r.length; ) {
-      const recSize = recordSize(r, p);
-      const frame = new DataView(r.buffer, p, 4).getUint32(0, true);
-      const f = lowerBound(indexes, frame);
-      const stamped = new Uint8Array(STAMP_BYTES + recSize);
-      stamped.set(desc.subarray(f * DESC_SIZE, f * DESC_SIZE + 8), 0);
-      stamped.set(desc.subarray(f * DESC_SIZE + 32, f * DESC_SIZE + 40), 8);
-      stamped.set(r.subarray(p, p + recSize), STAMP_BYTES);
-      out.push(stamped);
-      p += recSize;
-    }
-    for (const rec of records) pool.give(rec.buffer);
+  } finally {
+    closeSync(fd);
   }
   return out;
 }

@@ -7,9 +7,9 @@
 // four 512-byte reads of the track per firing (fewer, as reads are cached): bytes that grow with
 // its connections, not with the archive's frames.
 
-import { openSync, closeSync, readFileSync } from "node:fs";
-import { readAt } from "./files.js";
-import { mapFile, type MapRecord } from "./plan.js";
+import { closeSync, readFileSync } from "node:fs";
+import { openStage, readAt } from "./files.js";
+import { mapFile, stageError, type MapRecord } from "./plan.js";
 
 /** Frames per entry of a task's index (map.ts writes every BLOCK_FRAMES-th frame's clock). */
 export const BLOCK_FRAMES = 512;
@@ -25,8 +25,11 @@ interface TaskTrack {
   /** The archive's clock before the task, and after it. */
   floor: bigint;
   ceiling: bigint;
+  /** The task's track and flags files, opened when first read (-1: not open). */
   times: number;
-  kept: number | undefined;
+  kept: number;
+  filtered: boolean;
+  dir: string;
   indexPath: string;
   /** The clock at every BLOCK_FRAMES-th frame, read when first needed. */
   index: BigInt64Array | undefined;
@@ -46,10 +49,9 @@ export class TimeTrack {
       const ceiling = clock > floor ? clock : floor;
       this.tasks.push({
         first, frames: m.frames, floor, ceiling,
-        times: openSync(mapFile(dir, t, "times"), "r"),
+        times: -1, kept: -1, filtered, dir,
         indexPath: mapFile(dir, t, "index"),
         index: undefined,
-        kept: filtered ? openSync(mapFile(dir, t, "kept"), "r") : undefined,
       });
       first += m.frames;
       floor = ceiling;
@@ -61,11 +63,28 @@ export class TimeTrack {
   floors(): bigint[] { return [...this.tasks.map((t) => t.floor), this.tasks.at(-1)?.ceiling ?? MIN_CLOCK]; }
 
   close(): void {
-    for (const t of this.tasks) {
-      closeSync(t.times);
-      if (t.kept !== undefined) closeSync(t.kept);
+    this.release(Infinity);
+  }
+
+  /**
+   * Lets go of the files and index of every task before the one holding frame `from`: `find` never
+   * looks before where the reducer stands, so a reducer holds the files of a few tasks at a time.
+   */
+  release(from: number): void {
+    const before = from === Infinity ? this.tasks.length : this.taskOf(from);
+    for (let t = 0; t < before; t++) {
+      const task = this.tasks[t]!;
+      if (task.times >= 0) closeSync(task.times);
+      if (task.kept >= 0) closeSync(task.kept);
+      task.times = task.kept = -1;
+      task.index = undefined;
+      for (const flags of [false, true]) for (const key of this.cached[t * 2 + (flags ? 1 : 0)] ?? []) this.cache.delete(key);
+      this.cached[t * 2] = this.cached[t * 2 + 1] = undefined;
     }
   }
+
+  /** The cache keys of each task's reads ([task * 2 + flags]). */
+  private readonly cached: Array<Set<number> | undefined> = [];
 
   /**
    * The first frame at or after `from` that the filter kept and whose clock reaches `deadline`,
@@ -118,7 +137,12 @@ export class TimeTrack {
   private indexOf(t: number): BigInt64Array {
     const task = this.tasks[t]!;
     if (!task.index) {
-      const bytes = new Uint8Array(readFileSync(task.indexPath));
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(readFileSync(task.indexPath));
+      } catch (e) {
+        throw stageError(task.indexPath, `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); run map --task ${t} again`);
+      }
       this.bytesRead += bytes.length;
       task.index = new BigInt64Array(bytes.buffer, 0, bytes.length >> 3);
     }
@@ -131,7 +155,7 @@ export class TimeTrack {
   }
 
   private kept(t: number, k: number): boolean {
-    if (this.tasks[t]!.kept === undefined) return true;
+    if (!this.tasks[t]!.filtered) return true;
     const block = this.block(t, Math.floor(k / (READ_FRAMES * 8)), true) as Uint8Array;
     return block[k % (READ_FRAMES * 8)] === 1;
   }
@@ -147,11 +171,19 @@ export class TimeTrack {
     const task = this.tasks[t]!;
     const bytes = new Uint8Array(READ_FRAMES * 8);
     const at = b * READ_FRAMES * 8;
-    const n = readAt(flags ? task.kept! : task.times, bytes, at);
+    if (flags && task.kept < 0) task.kept = openStage(mapFile(task.dir, t, "kept"), `map --task ${t}`);
+    if (!flags && task.times < 0) task.times = openStage(mapFile(task.dir, t, "times"), `map --task ${t}`);
+    const n = readAt(flags ? task.kept : task.times, bytes, at);
     this.bytesRead += n;
     const value = flags ? bytes.subarray(0, n) : new BigInt64Array(bytes.buffer, 0, n >> 3);
     this.cache.set(key, value);
-    if (this.cache.size > CACHED_READS) this.cache.delete(this.cache.keys().next().value!);
+    (this.cached[t * 2 + (flags ? 1 : 0)] ??= new Set()).add(key);
+    if (this.cache.size > CACHED_READS) {
+      const oldest = this.cache.keys().next().value!;
+      this.cache.delete(oldest);
+      const owner = Math.floor(oldest / 2 ** 26);
+      this.cached[owner]?.delete(oldest);
+    }
     return value;
   }
 }
