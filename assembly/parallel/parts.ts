@@ -15,7 +15,7 @@
 // The decoder and the flow layer read this module (the mode, the owner test) and write to it
 // (frames, segment records, created flows); nothing here calls them back.
 
-import { Stat, Tunnel } from "../../src/core/abi";
+import { Abi, Stat, Tunnel } from "../../src/core/abi";
 import { frameInterface, frameHasInterface } from "../capture/frame";
 import { optMss, optWscale, optSackOk, optTimestamps, tcpAnalysisLen } from "../decode/tcp";
 import { setKey, keyHash } from "../flow/table";
@@ -41,7 +41,7 @@ let ownHi: u32 = u32.MAX_VALUE;
 export const STAT_DEFERRED: Stat = Stat.Count;
 
 const MAX_PARTITIONS: u32 = 256;
-export const RECORD_FIXED: u32 = 64;
+export const RECORD_FIXED: u32 = <u32>Abi.RecordFixed;
 const INITIAL_BYTES: usize = 1 << 16;
 
 // --- what the map side writes ---
@@ -108,7 +108,7 @@ export function setMapIndex(i: u32): void { mapIndex = i; }
 // frames within the task rather than the chunk.
 
 /** Bytes of a record's stamp. */
-export const STAMP_BYTES: u32 = 16;
+export const STAMP_BYTES: u32 = <u32>Abi.StampBytes;
 let stamping: bool = false;
 let stampBase: u32 = 0;
 let stampTsNs: i64 = 0;

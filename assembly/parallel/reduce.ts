@@ -7,7 +7,7 @@ import { setKeyHashed } from "../flow/table";
 import { advanceTime, trackSegment, setClockIndex } from "../flow/tracker";
 import { nextDeadline } from "../flow/timers";
 import { outRoom, outFull } from "../out/columns";
-import { RECORD_FIXED, FILTERED_TIME } from "./parts";
+import { RECORD_FIXED, FILTERED_TIME, STAMP_BYTES } from "./parts";
 
 let reduceBase: usize = 0;
 let reduceCap: usize = 0;
@@ -86,8 +86,6 @@ function replaySegment(r: usize, index: i64, tsNs: i64): usize {
 export const SPARSE_DONE: i32 = 0;
 export const SPARSE_FULL: i32 = 1;
 export const SPARSE_NEED_CLOCK: i32 = 2;
-/** Bytes before each record: the frame's time, the task's clock at it. */
-export const STAMP_BYTES: usize = 16;
 
 let sBytes: usize = 0;
 let sPos: usize = 0;

@@ -12,6 +12,7 @@ import { Core, DESC_SIZE, Part, type FramedChunk } from "../core/core.js";
 import { FileFeed } from "../input/feed.js";
 import { fileSource } from "../input/file-source.js";
 import { BufferPool } from "../input/pool.js";
+import { Abi } from "../core/abi.js";
 import { packDeferred } from "../run/reducer.js";
 import { DEFAULT_CHUNK_SIZE } from "../run/engine.js";
 import { RECORD_BUCKETS, type ByteSource, type Stats } from "../public.js";
@@ -24,17 +25,12 @@ import { openSync, readSync, closeSync, fstatSync } from "node:fs";
 const PCAP_HEADER = 24;
 const LINKTYPE_FILTERED = 0xffffffff;
 /** Bytes of a record's stamp, its frame's time and the clock there (assembly/parallel/parts.ts). */
-export const STAMP_BYTES = 16;
+export const STAMP_BYTES: number = Abi.StampBytes;
 
 /** The core options of every instance of a cluster run. */
 export function coreOptions(plan: Plan) {
   const o = plan.options;
   return { verifyChecksums: o.verifyChecksums, connKey: o.connKey, filter: o.filter, memoryLimit: o.memoryLimit };
-}
-
-/** Record bytes (assembly/parallel/parts.ts): a fixed part, then both addresses, 8-aligned. */
-export function recordSize(bytes: Uint8Array, at: number): number {
-  return (64 + 2 * bytes[at + 55]! + 7) & ~7;
 }
 
 export async function runMap(dir: string, taskIndex: number, exactStart?: number): Promise<MapRecord> {

@@ -4,11 +4,12 @@
 // dataset. A step writes under temporary names and renames, its small JSON record last: a step that
 // dies half-way leaves nothing a later step would read, and running it again is harmless.
 
-import { openSync, readSync, closeSync, statSync, readFileSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
+import { openSync, readSync, closeSync, readFileSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { SynfinError } from "../errors.js";
+import { fileSource } from "../input/file-source.js";
 import type { Stats } from "../public.js";
 
 export const PLAN_VERSION = 1;
@@ -123,14 +124,8 @@ function isPcap(path: string): boolean {
 export function makePlan(paths: readonly string[], parts: number, partitions: number, options: ClusterOptions): Plan {
   const files = paths.map((p) => {
     const path = resolve(p);
-    let size: number;
-    try {
-      const st = statSync(path);
-      if (!st.isFile()) throw new Error("not a regular file");
-      size = st.size;
-    } catch (e) {
-      throw new SynfinError("READ_FAILED", path, 0, `cannot read: ${(e as Error).message}`);
-    }
+    // fileSource checks the path as a single run does (READ_FAILED); it opens nothing yet.
+    const size = fileSource(path).size!;
     return { path, size, pcap: size > 24 && isPcap(path) };
   });
   const total = files.reduce((n, f) => n + f.size, 0);

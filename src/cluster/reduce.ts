@@ -7,14 +7,14 @@
 // step needs to number and order rows as a single pass does); and stage/reduce-j.json last.
 
 import { closeSync, fstatSync } from "node:fs";
-import { Status } from "../core/abi.js";
+import { Abi, Status } from "../core/abi.js";
 import { Core, DESC_SIZE, DEFAULT_MAX_FLOWS, Part, Sparse } from "../core/core.js";
 import { BufferPool } from "../input/pool.js";
-import { drain } from "../run/reducer.js";
+import { drain, recordBytes } from "../run/reducer.js";
 import type { RowBlock } from "../core/rows.js";
 import { RECORD_BUCKETS, type Stats } from "../public.js";
 import { StageWriter, loadModule, openStage, readAt } from "./files.js";
-import { coreOptions, recordSize, STAMP_BYTES } from "./map.js";
+import { coreOptions, STAMP_BYTES } from "./map.js";
 import { ensureStage, mapFile, planPath, readMapRecords, readPlan, reduceFile, reduceRecordPath, stageError, writeAtomically, type ReduceRecord } from "./plan.js";
 import { TimeTrack } from "./track.js";
 
@@ -165,8 +165,8 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 /** Bytes of the whole stamped records at the start of `bytes`. */
 function wholeRecords(bytes: Uint8Array): number {
   let at = 0;
-  while (at + STAMP_BYTES + 64 <= bytes.length) {
-    const size = STAMP_BYTES + recordSize(bytes, at + STAMP_BYTES);
+  while (at + STAMP_BYTES + Abi.RecordFixed <= bytes.length) {
+    const size = STAMP_BYTES + recordBytes(bytes, at + STAMP_BYTES);
     if (at + size > bytes.length) break;
     at += size;
   }
@@ -184,7 +184,7 @@ function withLate(records: Uint8Array, late: Uint8Array[], all: boolean): Uint8A
   let last = -1;
   for (let at = 0; at < records.length; ) {
     last = frameOf(records, at);
-    at += STAMP_BYTES + recordSize(records, at + STAMP_BYTES);
+    at += STAMP_BYTES + recordBytes(records, at + STAMP_BYTES);
   }
   const taken: Uint8Array[] = [];
   while (late.length > 0 && (all || frameOf(late[0]!, 0) <= last)) taken.push(late.shift()!);
@@ -197,7 +197,7 @@ function withLate(records: Uint8Array, late: Uint8Array[], all: boolean): Uint8A
       to += taken[k]!.length;
       k++;
     } else {
-      const size = STAMP_BYTES + recordSize(records, at + STAMP_BYTES);
+      const size = STAMP_BYTES + recordBytes(records, at + STAMP_BYTES);
       out.set(records.subarray(at, at + size), to);
       to += size;
       at += size;
@@ -237,7 +237,7 @@ function deferredRecords(dir: string, t: number, floor: bigint, tables: Core, pa
       const mine = records[partition]!;
       const r = new Uint8Array(mine.buffer, 0, mine.length);
       for (let p = 0; p < r.length; ) {
-        const recSize = recordSize(r, p);
+        const recSize = recordBytes(r, p);
         const frame = new DataView(r.buffer, p, 4).getUint32(0, true);
         const f = lowerBound(indexes, frame);
         const stamped = new Uint8Array(STAMP_BYTES + recSize);

@@ -3,7 +3,7 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 14,
+  Version = 15,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
   /** Room past BatchRows in the output region: one frame may end two rows after the batch filled. */
@@ -18,6 +18,10 @@ export enum Abi {
   BatchPackets = 8192,
   /** Packets whose sizes and directions `packetStats` keeps per connection (first_packets). */
   FirstPackets = 10,
+  /** Bytes before each segment record of a cluster's map task: its frame's time and clock (i64 each). */
+  StampBytes = 16,
+  /** Bytes of a segment record before its two addresses (assembly/parallel/parts.ts mapSegment). */
+  RecordFixed = 64,
 }
 
 /** Options passed to `reset()` as bit flags. */

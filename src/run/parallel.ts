@@ -14,7 +14,7 @@ import { DEFAULT_MAX_FLOWS, Part, type Core, type CoreOptions } from "../core/co
 import { DEFAULT_CHUNK_SIZE } from "./engine.js";
 import { FileFeed } from "../input/feed.js";
 import { SynfinError, type SynfinErrorCode } from "../errors.js";
-import { isFailure, type MapResult, type ReduceResult, type Reply, type WorkerApi, type WorkerFailure, type WorkerTotals } from "./reducer.js";
+import { isFailure, recordBytes, type MapResult, type ReduceResult, type Reply, type WorkerApi, type WorkerFailure, type WorkerTotals } from "./reducer.js";
 import { BufferPool, type Bytes } from "../input/pool.js";
 import { RowMerger, blockView } from "../core/rows.js";
 import { readAhead } from "../input/sources.js";
@@ -238,11 +238,6 @@ export async function* runParallel(
 /** Chunks whose reduce results may wait before the reader stops for them. */
 const REDUCE_AHEAD = 2;
 
-/** Record bytes (assembly/parallel/parts.ts): a fixed part, then both addresses, 8-aligned. */
-function recordSize(view: DataView, at: number): number {
-  return (64 + 2 * view.getUint8(at + 55) + 7) & ~7;
-}
-
 /** Two partitions' records of one chunk merged by frame index (fragments decoded here are rare). */
 function mergeRecords(a: Bytes, b: Bytes, pool: BufferPool): Bytes {
   if (b.length === 0) return a;
@@ -253,7 +248,7 @@ function mergeRecords(a: Bytes, b: Bytes, pool: BufferPool): Bytes {
   while (i < a.length || j < b.length) {
     const takeA = j >= b.length || (i < a.length && va.getUint32(i, true) < vb.getUint32(j, true));
     const [view, at] = takeA ? [va, i] : [vb, j];
-    const size = recordSize(view, at);
+    const size = recordBytes(new Uint8Array(view.buffer), at);
     out.set(new Uint8Array(view.buffer, at, size), k);
     k += size;
     if (takeA) i += size; else j += size;

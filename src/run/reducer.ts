@@ -4,7 +4,7 @@
 // transfer(), never by structured clone.
 
 import { transfer } from "comlink";
-import { Status } from "../core/abi.js";
+import { Abi, Status } from "../core/abi.js";
 import { Core, DESC_SIZE, Part, type CoreOptions, type FramedChunk } from "../core/core.js";
 import { SynfinError } from "../errors.js";
 import { BufferPool, type Bytes } from "../input/pool.js";
@@ -162,6 +162,11 @@ export function drain(c: Core, blocks: RowBlock[]): void {
   if (view.rows === 0) return;
   blocks.push(copyRows(view, view.rows));
   c.shiftOutput(view.rows);
+}
+
+/** Bytes of the segment record at `at` (assembly/parallel/parts.ts): a fixed part, then both addresses, 8-aligned. */
+export function recordBytes(bytes: Uint8Array, at: number): number {
+  return (Abi.RecordFixed + 2 * bytes[at + 55]! + 7) & ~7;
 }
 
 /** The deferred frames of a chunk, packed: their descriptors (offsets into the packed bytes). */
