@@ -6,6 +6,7 @@ import { Worker } from "node:worker_threads";
 import nodeEndpoint from "comlink/dist/esm/node-adapter.mjs";
 import { deathNotice, type WorkerHandle } from "./run/parallel.js";
 import { readFile } from "node:fs/promises";
+import { coreWasmUrl, nodeWorkerUrl } from "./assets.js";
 import { fileSource, openReplica } from "./input/file-source.js";
 import { makeApi } from "./run/api.js";
 import { openInput } from "./input/sources.js";
@@ -18,7 +19,7 @@ const wasmBuild = process.env.SYNFIN_WASM_BUILD === "debug" ? "debug" : "release
 
 const api = makeApi<CaptureSource>({
   async loadModule() {
-    const bytes = await readFile(new URL(`../build/synfin.${wasmBuild}.wasm`, import.meta.url));
+    const bytes = await readFile(coreWasmUrl(wasmBuild));
     return WebAssembly.compile(bytes);
   },
   open(source) {
@@ -41,7 +42,7 @@ export function runningWorkers(): number {
 
 /** A worker_threads thread running dist/run/worker-node.js (also when this module runs from src/). */
 function spawnWorker(): WorkerHandle {
-  const worker = new Worker(new URL("../dist/run/worker-node.js", import.meta.url));
+  const worker = new Worker(nodeWorkerUrl());
   running.add(worker);
   const death = deathNotice();
   worker.on("error", (e) => death.die(e.message));

@@ -13,8 +13,8 @@ import { ensureStage, makePlan, planPath, stageDir, writeAtomically, type Cluste
 import { runMap } from "../cluster/map.js";
 import { runReduce } from "../cluster/reduce.js";
 import { runMerge } from "../cluster/merge.js";
+import type { ClusterStep } from "./steps.js";
 
-export const CLUSTER_STEPS = ["plan", "map", "reduce", "merge"] as const;
 
 const USAGE = `usage: synfin plan CAPTURE... -o DIR [--parts N] [--partitions P] [--sort-by-time]
                   [--verify-checksums] [--conn-key KEY] [--max-flows N] [--filter EXPR]
@@ -56,7 +56,7 @@ function integer(text: string | undefined, flag: string, min: number, max: numbe
   return n;
 }
 
-export async function clusterMain(step: (typeof CLUSTER_STEPS)[number], argv: string[]): Promise<number> {
+export async function clusterMain(step: ClusterStep, argv: string[]): Promise<number> {
   let v: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {

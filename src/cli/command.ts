@@ -6,6 +6,7 @@ import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { UsageError, parseArgsMessage } from "./usage.js";
+import { packageJsonUrl } from "../assets.js";
 import { AsyncByteQueue, Message, RecordBatchFileWriter, RecordBatchStreamWriter, type RecordBatch, type Schema } from "apache-arrow";
 import { connections, SynfinError, type Progress, type Stats } from "../node.js";
 import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT } from "../core/core.js";
@@ -581,6 +582,6 @@ export async function main(argv: string[]): Promise<number> {
 
 async function version(): Promise<string> {
   const { readFile } = await import("node:fs/promises");
-  const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(await readFile(packageJsonUrl(), "utf8")) as { version: string };
   return pkg.version;
 }

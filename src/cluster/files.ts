@@ -4,6 +4,7 @@
 import { openSync, writeSync, closeSync, renameSync, rmSync, readSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tempName, stageError } from "./plan.js";
+import { coreWasmUrl } from "../assets.js";
 
 /** Bytes a stage file buffers before it writes. */
 const WRITE_BUFFER = 4 << 20;
@@ -90,5 +91,5 @@ export function readAt(fd: number, into: Uint8Array, position: number): number {
 const wasmBuild = process.env.SYNFIN_WASM_BUILD === "debug" ? "debug" : "release";
 
 export async function loadModule(): Promise<WebAssembly.Module> {
-  return WebAssembly.compile(await readFile(new URL(`../../build/synfin.${wasmBuild}.wasm`, import.meta.url)));
+  return WebAssembly.compile(await readFile(coreWasmUrl(wasmBuild)));
 }

@@ -1,0 +1,19 @@
+// The package's files that code reads at run time, located from this module. It lies one folder
+// below the package root as src/assets.ts (tests run the sources), as dist/assets.js, and inlined
+// into the bundled command dist/cli.js (whose import.meta.url is the bundle's own): every such
+// path is here, so that it resolves alike in all three.
+
+/** The compiled core. */
+export function coreWasmUrl(build: "debug" | "release"): URL {
+  return new URL(`../build/synfin.${build}.wasm`, import.meta.url);
+}
+
+/** The package's manifest (for the version). */
+export function packageJsonUrl(): URL {
+  return new URL("../package.json", import.meta.url);
+}
+
+/** The Node worker thread's script: always the built one, also when this module runs from src/. */
+export function nodeWorkerUrl(): URL {
+  return new URL("../dist/run/worker-node.js", import.meta.url);
+}
