@@ -16,7 +16,8 @@ const FIRST_PACKETS = Abi.FirstPackets as number;
 const NO_PACKET = 0xffff;
 const COMMUNITY_WIDTH = Abi.CommunityIdBytes as number;
 const ADDRESS_WIDTH = 16;
-const textDecoder = new TextDecoder();
+/** Each byte value as a one-character string (history letters are ASCII). */
+const HISTORY_CHARS = Array.from({ length: 256 }, (_, b) => String.fromCharCode(b));
 
 /**
  * A core's output as Arrow: the Arrow half of the Core wrapper, apart so that worker threads,
@@ -105,8 +106,7 @@ export class BatchBuilder {
       case "duration": {
         const values = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
         // Read as 32-bit halves: a BigInt per cell would cost an allocation each.
-        const words = new Int32Array(values.buffer);
-        return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => words[2 * i + 1] !== NULL_HIGH || words[2 * i] !== 0) } as never);
+        return makeData({ type, length: n, data: values, nullBitmap: timeBitmap(new Int32Array(values.buffer), n) } as never);
       }
       case "seconds": {
         const words = new Int32Array(view.buffer, view.address(Group.I64, s.col), 2 * n);
@@ -119,7 +119,7 @@ export class BatchBuilder {
         return makeData({ type, length: n, data: new BigUint64Array(view.buffer, view.address(Group.I64, s.col), n).slice() } as never);
       case "f64": {
         const values = new Float64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
-        return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => !Number.isNaN(values[i]!)) } as never);
+        return makeData({ type, length: n, data: values, nullBitmap: numberBitmap(values) } as never);
       }
       case "sack": {
         const counts = new Uint8Array(view.buffer, view.address(Group.U8, PacketCol.SackBlocks), n);
@@ -133,7 +133,7 @@ export class BatchBuilder {
           for (let b = 0; b < counts[i]!; b++) text += `${b > 0 ? "," : ""}${edges[2 * b]![i]}-${edges[2 * b + 1]![i]}`;
           return text;
         });
-        return makeData({ type, length: n, valueOffsets: data.valueOffsets, data: data.values, nullBitmap: bitmap(n, (i) => counts[i] !== 0) } as never);
+        return makeData({ type, length: n, valueOffsets: data.valueOffsets, data: data.values, nullBitmap: maskBitmap(counts, 0xff) } as never);
       }
       case "first-packets": {
         const base = view.address(Group.Bytes, ColBytes.FirstPackets);
@@ -151,8 +151,7 @@ export class BatchBuilder {
       }
       case "index": {
         const values = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
-        const words = new Int32Array(values.buffer);
-        return makeData({ type, length: n, data: values, nullBitmap: bitmap(n, (i) => words[2 * i + 1]! >= 0) } as never);
+        return makeData({ type, length: n, data: values, nullBitmap: indexBitmap(new Int32Array(values.buffer), n) } as never);
       }
       case "u32":
         return withPresence(type, n, new Uint32Array(view.buffer, view.address(Group.U32, s.col), n).slice(), present, s.present);
@@ -161,41 +160,29 @@ export class BatchBuilder {
       case "u8":
         return withPresence(type, n, this.u8(view, s.col, n), present, s.present);
       case "bool": {
-        const v = this.u8(view, s.col, n);
-        return makeData({ type, length: n, data: bitmap(n, (i) => v[i] !== 0) } as never);
+        const v = new Uint8Array(view.buffer, view.address(Group.U8, s.col), n);
+        return makeData({ type, length: n, data: maskBitmap(v, 0xff) } as never);
       }
       case "flag": {
         const mask = s.mask;
         if ((this.flagsSeen & mask) === 0) return makeData({ type, length: n, data: new Uint8Array((n + 7) >> 3) } as never);
         const v = new Uint16Array(view.buffer, view.address(Group.U16, s.col), n);
-        return makeData({ type, length: n, data: bitmap(n, (i) => (v[i]! & mask) !== 0) } as never);
+        return makeData({ type, length: n, data: maskBitmap(v, mask) } as never);
       }
       case "enum": {
         const codes = new Int8Array(this.u8(view, s.col, n).buffer);
         const dictionary = this.enumDictionary(def.name, s.names);
         const nullCode = s.nullCode;
-        const nullBitmap = nullCode === undefined ? undefined : bitmap(n, (i) => codes[i] !== nullCode);
+        const nullBitmap = nullCode === undefined ? undefined : codeBitmap(codes, nullCode);
         return makeData({ type, length: n, data: codes, dictionary, nullBitmap } as never);
       }
       case "address": {
-        const base = view.address(Group.Bytes, s.col);
-        const bytes = new Uint8Array(view.buffer);
-        return asciiColumn(n, MAX_ADDRESS_TEXT, (i, out, at) => {
-          const from = base + i * ADDRESS_WIDTH;
-          if (ipVersion[i] === 4) return writeIpv4(bytes, from, out, at);
-          return writeAscii(formatAddress(bytes, from, 16), out, at);
-        });
+        return addressColumn(new Uint8Array(view.buffer), view.address(Group.Bytes, s.col), ipVersion, n);
       }
       case "history":
         return this.history(view, n);
       case "community-id": {
-        const base = view.address(Group.Bytes, ColBytes.CommunityId);
-        const bytes = new Uint8Array(view.buffer);
-        return asciiColumn(n, COMMUNITY_TEXT, (i, out, at) => {
-          out[at] = 0x31; // "1:"
-          out[at + 1] = 0x3a;
-          return writeBase64(bytes, base + i * COMMUNITY_WIDTH, COMMUNITY_WIDTH, out, at + 2);
-        });
+        return communityColumn(new Uint8Array(view.buffer), view.address(Group.Bytes, ColBytes.CommunityId), n);
       }
     }
   }
@@ -221,10 +208,13 @@ export class BatchBuilder {
     const indices = new Int32Array(n);
     const fresh: string[] = [];
     // Zeek logs an empty history as unset: so is ours (null).
-    const nullBitmap = bitmap(n, (i) => lengths[i] !== 0);
+    const nullBitmap = maskBitmap(lengths, 0xff);
     for (let i = 0; i < n; i++) {
       const start = base + i * HISTORY_WIDTH;
-      const text = textDecoder.decode(bytes.subarray(start, start + lengths[i]!));
+      const len = lengths[i]!;
+      // Histories are short ASCII: a string made here costs less than a decoder call per row.
+      let text = "";
+      for (let k = 0; k < len; k++) text += HISTORY_CHARS[bytes[start + k]!]!;
       let index = this.historyIndex.get(text);
       if (index === undefined) {
         index = this.historyIndex.size;
@@ -240,14 +230,48 @@ export class BatchBuilder {
 }
 
 function withPresence(type: DataType, n: number, values: ArrayLike<number> & ArrayBufferView, present: Uint16Array, bit: number | undefined): Data {
-  const nullBitmap = bit === undefined ? undefined : bitmap(n, (i) => (present[i]! & bit) !== 0);
+  const nullBitmap = bit === undefined ? undefined : maskBitmap(present.subarray(0, n), bit);
   return makeData({ type, length: n, data: values, nullBitmap } as never);
 }
 
-/** An Arrow validity (or boolean) bitmap, LSB first. */
-function bitmap(n: number, isSet: (i: number) => boolean): Uint8Array {
+// Arrow validity (or boolean) bitmaps, LSB first: one monomorphic loop per kind of test (a
+// predicate passed in would be a call per row that V8 cannot inline once several share the loop).
+
+/** Bit i set when `values[i] & mask` is not 0. */
+function maskBitmap(values: Uint8Array | Uint16Array, mask: number): Uint8Array {
+  const n = values.length;
   const bits = new Uint8Array((n + 7) >> 3);
-  for (let i = 0; i < n; i++) if (isSet(i)) bits[i >> 3]! |= 1 << (i & 7);
+  for (let i = 0; i < n; i++) if ((values[i]! & mask) !== 0) bits[i >> 3]! |= 1 << (i & 7);
+  return bits;
+}
+
+/** Bit i set when the enum code is not the column's null code. */
+function codeBitmap(codes: Int8Array, nullCode: number): Uint8Array {
+  const n = codes.length;
+  const bits = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < n; i++) if (codes[i] !== nullCode) bits[i >> 3]! |= 1 << (i & 7);
+  return bits;
+}
+
+/** Bit i set when the i64 at `words[2i]` (as 32-bit halves) is not the core's null time. */
+function timeBitmap(words: Int32Array, n: number): Uint8Array {
+  const bits = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < n; i++) if (words[2 * i + 1] !== NULL_HIGH || words[2 * i] !== 0) bits[i >> 3]! |= 1 << (i & 7);
+  return bits;
+}
+
+/** Bit i set when the i64 at `words[2i]` is not negative (a frame index; -1 is none). */
+function indexBitmap(words: Int32Array, n: number): Uint8Array {
+  const bits = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < n; i++) if (words[2 * i + 1]! >= 0) bits[i >> 3]! |= 1 << (i & 7);
+  return bits;
+}
+
+/** Bit i set when the value is a number (NaN is the core's null). */
+function numberBitmap(values: Float64Array): Uint8Array {
+  const n = values.length;
+  const bits = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < n; i++) if (values[i] === values[i]) bits[i >> 3]! |= 1 << (i & 7);
   return bits;
 }
 
@@ -289,16 +313,30 @@ const COMMUNITY_TEXT = 2 + 4 * Math.ceil(COMMUNITY_WIDTH / 3);
 /** The decimal text of 0..255 as bytes. */
 const DECIMAL = Array.from({ length: 256 }, (_, v) => Uint8Array.from(String(v), (c) => c.charCodeAt(0)));
 
-/**
- * A Utf8 column of ASCII text written straight into its data buffer (no strings): `write` puts
- * row i's text, at most `maxLen` bytes, at `at` and returns where it ended.
- */
-function asciiColumn(n: number, maxLen: number, write: (i: number, out: Uint8Array, at: number) => number): Data<Utf8> {
+// Utf8 columns of ASCII text written straight into their data buffers (no strings).
+
+/** The addresses of `n` rows (16 bytes each from `base`), IPv4 where `ipVersion` says so. */
+function addressColumn(bytes: Uint8Array, base: number, ipVersion: Uint8Array, n: number): Data<Utf8> {
   const offsets = new Int32Array(n + 1);
-  const out = new Uint8Array(n * maxLen);
+  const out = new Uint8Array(n * MAX_ADDRESS_TEXT);
   let at = 0;
   for (let i = 0; i < n; i++) {
-    at = write(i, out, at);
+    const from = base + i * ADDRESS_WIDTH;
+    at = ipVersion[i] === 4 ? writeIpv4(bytes, from, out, at) : writeAscii(formatAddress(bytes, from, 16), out, at);
+    offsets[i + 1] = at;
+  }
+  return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data: out.slice(0, at) });
+}
+
+/** The Community IDs of `n` rows: "1:" and the base64 of each digest (COMMUNITY_WIDTH bytes from `base`). */
+function communityColumn(bytes: Uint8Array, base: number, n: number): Data<Utf8> {
+  const offsets = new Int32Array(n + 1);
+  const out = new Uint8Array(n * COMMUNITY_TEXT);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    out[at] = 0x31; // "1:"
+    out[at + 1] = 0x3a;
+    at = writeBase64(bytes, base + i * COMMUNITY_WIDTH, COMMUNITY_WIDTH, out, at + 2);
     offsets[i + 1] = at;
   }
   return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data: out.slice(0, at) });
@@ -308,8 +346,7 @@ function writeIpv4(bytes: Uint8Array, from: number, out: Uint8Array, at: number)
   for (let k = 0; k < 4; k++) {
     if (k > 0) out[at++] = 0x2e; // "."
     const digits = DECIMAL[bytes[from + k]!]!;
-    out.set(digits, at);
-    at += digits.length;
+    for (let d = 0; d < digits.length; d++) out[at++] = digits[d]!;
   }
   return at;
 }
