@@ -45,6 +45,26 @@ export function trackLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
   if (packetsEnabled) putPacket(f, s, tsNs, flags, seq, ack, window, tcpAnalysisLen == NOT_ANALYZED ? len : tcpAnalysisLen, tcpAnalysisLen != NOT_ANALYZED, scale);
 }
 
+/**
+ * trackLifecycle for a segment that Zeek's model took in one step (processInOrder: an ACK without
+ * SYN, FIN or RST, and no flip), with no side tables: Wireshark's one-step analysis and what
+ * updateLifecycle then does for such a segment (first data, the completeness bit, the ACK,
+ * midstream establishment), without its tests for SYN, FIN and RST. A segment the one-step
+ * analysis does not cover takes trackLifecycle.
+ */
+export function trackInOrder(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
+  if (sideTables || tcpAnalysisLen == NOT_ANALYZED || !analyzeInOrder(f, s, tsNs, seq, ack, tcpAnalysisLen, window)) {
+    trackLifecycle(f, s, tsNs, flags, seq, ack, window, len);
+    return;
+  }
+  countOneStep(false, true);
+  const x = endpointOf(f, s);
+  if (len > 0 && x.firstDataTs == NO_TIME) x.firstDataTs = tsNs;
+  f.completeness |= len == 0 ? COMPLETE_ACK : COMPLETE_DATA;
+  onAck(f, s, tsNs, flags, ack);
+  if (x.rfcState == TcpState.UNKNOWN) x.rfcState = TcpState.ESTABLISHED;
+}
+
 function trackWithEvents(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
   const wasEstablished = f.establishedNs != NO_TIME, wasClosed = f.closedNs != NO_TIME;

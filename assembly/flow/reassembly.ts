@@ -45,9 +45,19 @@ export function dataSent(f: Flow, s: u32, relSeq: u64, len: u32, capturedLen: u3
   }
   if (upper <= e.trimSeq) return;
   if (seq < e.trimSeq) seq = e.trimSeq;
-  insertBlock(f, s, seq, upper);
-  deliverContiguous(f, s);
   const b = blocksOf(f, s);
+  const count = <u32>e.blockCount;
+  if (count == 0) {
+    putBlock(b, 0, seq, upper);
+    e.blockCount = 1;
+  } else if (blockUpper(b, count - 1) == seq) {
+    // In order: the range touches the highest one only (ranges are kept apart, not touching), so
+    // merging it in extends that one.
+    store<u64>(b + (<usize>(count - 1) << 4) + 8, upper);
+  } else {
+    insertBlock(f, s, seq, upper);
+  }
+  deliverContiguous(f, s);
   if (e.blockCount > 0) {
     const top = blockUpper(b, e.blockCount - 1);
     if (noDataAcked(e) && top > e.lastReassemSeq && top - e.lastReassemSeq > MAX_INITIAL_WINDOW) skipAll(e);

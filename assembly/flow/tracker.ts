@@ -13,7 +13,7 @@ import { processSegment, processInOrder, checksumError, HANDSHAKE_INACTIVITY_NS 
 import { mayTakeFastPath, countOneStep } from "./path";
 import { flipAtCreation, flipRoles } from "./roles";
 import { initReassembly } from "./reassembly";
-import { initLifecycle, trackLifecycle } from "./lifecycle";
+import { initLifecycle, trackLifecycle, trackInOrder } from "./lifecycle";
 import { packetStatsOn, initShape, noteShape } from "./shape";
 import { keepAnalysis, takeAnalysis } from "./carry";
 import { armFirstExpire, scheduleFlow, onWake, STAY } from "./expiry";
@@ -103,14 +103,23 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
     return;
   }
   f.lastPacketNs = tsNs;
-  const inOrder = mayTakeFastPath(flags) && processInOrder(f, isOrig, tsNs, seq, ack, window, len, capturedLen);
-  countOneStep(inOrder, false);
-  const counted = endpointOf(f, inOrder ? (isOrig ? 0 : 1) : processSegment(f, isOrig, tsNs, flags, seq, ack, window, len, capturedLen));
-  counted.pkts++;
-  counted.ipBytes += ipTotalLen;
-  if (packetStatsOn) noteShape(f, counted == endpointOf(f, 0) ? (f.origIsA ? 0 : 1) : (f.origIsA ? 1 : 0), tsNs, ipTotalLen);
-  // Zeek's flips may have moved the sender to the other side: find it again.
-  trackLifecycle(f, (packetFromA == f.origIsA) ? 0 : 1, tsNs, flags, seq, ack, window, len);
+  if (mayTakeFastPath(flags) && processInOrder(f, isOrig, tsNs, seq, ack, window, len, capturedLen)) {
+    // Zeek's model in one step (no flip): the sender is counted, and its side is the lifecycle's.
+    countOneStep(true, false);
+    const s: u32 = isOrig ? 0 : 1;
+    const sender = endpointOf(f, s);
+    sender.pkts++;
+    sender.ipBytes += ipTotalLen;
+    if (packetStatsOn) noteShape(f, packetFromA ? 0 : 1, tsNs, ipTotalLen);
+    trackInOrder(f, s, tsNs, flags, seq, ack, window, len);
+  } else {
+    const counted = endpointOf(f, processSegment(f, isOrig, tsNs, flags, seq, ack, window, len, capturedLen));
+    counted.pkts++;
+    counted.ipBytes += ipTotalLen;
+    if (packetStatsOn) noteShape(f, counted == endpointOf(f, 0) ? (f.origIsA ? 0 : 1) : (f.origIsA ? 1 : 0), tsNs, ipTotalLen);
+    // Zeek's flips may have moved the sender to the other side: find it again.
+    trackLifecycle(f, (packetFromA == f.origIsA) ? 0 : 1, tsNs, flags, seq, ack, window, len);
+  }
   scheduleFlow(f);
   touch(idx);
 }
