@@ -103,6 +103,7 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
     return;
   }
   f.lastPacketNs = tsNs;
+  const lastNs = f.lastNs, closeDeferred = f.closeDeferred;
   if (mayTakeFastPath(flags) && processInOrder(f, isOrig, tsNs, seq, ack, window, len, capturedLen)) {
     // Zeek's model in one step (no flip): the sender is counted, and its side is the lifecycle's.
     countOneStep(true, false);
@@ -112,6 +113,12 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
     sender.ipBytes += ipTotalLen;
     if (packetStatsOn) noteShape(f, packetFromA ? 0 : 1, tsNs, ipTotalLen);
     trackInOrder(f, s, tsNs, flags, seq, ack, window, len);
+    // The queued timer is never later than the flow's earliest deadline. Of the deadlines this
+    // segment moved only the inactivity timer's, with the last time (a deferred close completing
+    // is the one way it sets others): the queued timer still comes first unless the time went back.
+    if (tsNs < lastNs || closeDeferred) scheduleFlow(f);
+    touch(idx);
+    return;
   } else {
     const counted = endpointOf(f, processSegment(f, isOrig, tsNs, flags, seq, ack, window, len, capturedLen));
     counted.pkts++;
@@ -139,8 +146,9 @@ const LRU_SLACK: i64 = 1024;
  */
 function touch(idx: u32): void {
   const f = flowAt(idx);
-  const list = endpointOf(f, 0).pkts == 0 || endpointOf(f, 1).pkts == 0 ? ATTEMPTS : ANSWERED;
   const slack = <i64>liveFlows * 2 > LRU_SLACK ? <i64>liveFlows * 2 : LRU_SLACK;
+  if (frameIndex - f.lruStamp < slack && f.lruList == ANSWERED) return; // an answered flow stays answered
+  const list = endpointOf(f, 0).pkts == 0 || endpointOf(f, 1).pkts == 0 ? ATTEMPTS : ANSWERED;
   if (f.lruList == list && frameIndex - f.lruStamp < slack) return;
   f.lruStamp = frameIndex;
   lruUnlink(idx);
