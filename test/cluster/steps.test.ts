@@ -53,6 +53,15 @@ function expectSinglePassOrder(out: string, single: Table): void {
   expect(ids).toEqual([...(single.getChild("conn_id")!.toArray() as BigInt64Array)]);
 }
 
+/** A 3 MiB synthetic pcap at `path` (seed `seed`): its bytes, and the offset of its first record at or past the middle. */
+function synthAndMiddle(path: string, seed: number): { bytes: Buffer; at: number } {
+  synth(path, "3M", seed);
+  const bytes = readFileSync(path);
+  let at = PCAP_HEADER_LEN;
+  while (at < bytes.length / 2) at += PCAP_RECORD_HEADER_LEN + bytes.readUInt32LE(at + 8);
+  return { bytes, at };
+}
+
 function writePlan(out: string, plan: Plan): void {
   ensureStage(out);
   writeAtomically(planPath(out), JSON.stringify(plan));
@@ -90,10 +99,7 @@ describe("the cluster steps give the single pass's table and accounting", () => 
   it("a range that starts on a false record is caught by the chain check, and is exact once run from where the one before ended", async () => {
     // A frame whose bytes are nine plausible record headers in a chain, and a cut just before them.
     const capture = join(dir, "false-start.pcap");
-    synth(capture, "3M", 3);
-    const bytes = readFileSync(capture);
-    let at = PCAP_HEADER_LEN;
-    while (at < bytes.length / 2) at += PCAP_RECORD_HEADER_LEN + bytes.readUInt32LE(at + 8);
+    const { bytes, at } = synthAndMiddle(capture, 3);
     const fake = Buffer.alloc(9 * 24);
     for (let k = 0; k < 9; k++) {
       fake.writeUInt32LE(bytes.readUInt32LE(at), k * 24);
@@ -134,10 +140,7 @@ describe("the cluster steps give the single pass's table and accounting", () => 
 
   it("a damaged record header where a range starts: the range before skips it as a single pass does, and the next starts after it", async () => {
     const capture = join(dir, "damaged-at-cut.pcap");
-    synth(capture, "3M", 6);
-    const bytes = readFileSync(capture);
-    let at = PCAP_HEADER_LEN;
-    while (at < bytes.length / 2) at += PCAP_RECORD_HEADER_LEN + bytes.readUInt32LE(at + 8);
+    const { bytes, at } = synthAndMiddle(capture, 6);
     // An impossible captured length and a time no record near it has.
     bytes.writeUInt32LE(0xdeadbeef, at);
     bytes.writeUInt32LE(0x7fffffff, at + 8);
