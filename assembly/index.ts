@@ -120,8 +120,16 @@ export function beginFile(): void {
 
 /** Frames the first `len` bytes of the input buffer; see Status for what it stopped on. */
 export function feed(len: u32, atEof: bool): Status {
-  setFrameInput(input);
-  return readRecords(input, len, atEof);
+  return feedFrom(input, len, atEof);
+}
+
+/**
+ * Frames `len` bytes at `at`, anywhere in the input buffer (the host reading into two halves of
+ * it, src/input/feed.ts); see Status for what it stopped on.
+ */
+export function feedFrom(at: usize, len: u32, atEof: bool): Status {
+  setFrameInput(at);
+  return readRecords(at, len, atEof);
 }
 
 export function consumedBytes(): u32 {

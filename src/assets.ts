@@ -3,9 +3,9 @@
 // into the bundled command dist/cli.js (whose import.meta.url is the bundle's own): every such
 // path is here, so that it resolves alike in all three.
 
-/** The compiled core. */
-export function coreWasmUrl(build: "debug" | "release"): URL {
-  return new URL(`../build/synfin.${build}.wasm`, import.meta.url);
+/** The compiled core; `shared`: its shared-memory build (Node's single pass, src/input/feed.ts). */
+export function coreWasmUrl(build: "debug" | "release", shared = false): URL {
+  return new URL(`../build/synfin.${build}${shared ? ".shared" : ""}.wasm`, import.meta.url);
 }
 
 /** The package's manifest (for the version). */

@@ -19,8 +19,10 @@ const wasmBuild = process.env.SYNFIN_WASM_BUILD === "debug" ? "debug" : "release
 
 const api = makeApi<CaptureSource>({
   async loadModule() {
-    const bytes = await readFile(coreWasmUrl(wasmBuild));
-    return WebAssembly.compile(bytes);
+    return WebAssembly.compile(await readFile(coreWasmUrl(wasmBuild)));
+  },
+  async loadSharedModule() {
+    return WebAssembly.compile(await readFile(coreWasmUrl(wasmBuild, true)));
   },
   open(source) {
     const list: ReadonlyArray<string | CaptureInput> = Array.isArray(source) ? source : [source as string | CaptureInput];

@@ -92,6 +92,8 @@ export interface TestHooks {
   inThreadWorkers?: boolean;
   /** Every segment takes the core's exact step-by-step path, none the one-step path (assembly/flow/path.ts). */
   exactPathOnly?: boolean;
+  /** A single pass over files reads them through a read-ahead buffer, with a copy, even where it could read them straight into shared memory. */
+  copyReads?: boolean;
   /**
    * The parallel design: "shuffle" forces map/shuffle/reduce; by default a run over files or Blobs
    * uses replicated decode (src/run/replica.ts), one over streams or bytes map/shuffle/reduce.

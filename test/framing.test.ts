@@ -4,7 +4,10 @@
 // to skip) — must give the same connection rows. Damage inside a capture is skipped and counted;
 // input with nothing readable fails with a SynfinError that names the code and the byte offset.
 
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { Table } from "apache-arrow";
 import { SynfinError, connections } from "../src/node.js";
 import { writePcapng, type CapturedPacket } from "../src/synth/capture.js";
@@ -416,6 +419,60 @@ describe("chunk boundaries never change the result", () => {
       expect(small.stats).toEqual(whole.stats);
       expect(odd.stats).toEqual(whole.stats);
     }
+  });
+});
+
+describe("files read straight into the core's memory (src/input/feed.ts, DirectFeed)", () => {
+  // A single pass reads a file path into two halves of the core's shared memory, a read in flight
+  // while the core frames the other half; testHooks.copyReads takes the read-ahead copy instead.
+  const SMALLEST_CHUNK = 64 << 10;
+  const dir = mkdtempSync(join(tmpdir(), "synfin-direct-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let files = 0;
+  const onDisk = (bytes: Uint8Array) => {
+    const path = join(dir, `capture-${files++}`);
+    writeFileSync(path, bytes);
+    return path;
+  };
+
+  it("give the rows and stats of the same bytes in memory, at any read step, with or without the copy", async () => {
+    const packets = [...synthPackets({ seed: 11, connections: 60, snaplen: 128 })];
+    const pcap = pcapOf(packets, { snaplen: 128 });
+    for (const file of [pcap, pcap.subarray(0, pcap.length - 37), pcapngOf(packets, { iface: { snaplen: 128 }, extraBlocks: true })]) {
+      expect(file.length).toBeGreaterThan(4 * SMALLEST_CHUNK);
+      const inMemory = await analyzeRows(file);
+      const path = onDisk(file);
+      for (const chunkSize of [undefined, SMALLEST_CHUNK, SMALLEST_CHUNK + 13]) {
+        expect(await analyzeRows(path, { chunkSize })).toEqual(inMemory);
+        expect(await analyzeRows(path, { chunkSize, testHooks: { copyReads: true } })).toEqual(inMemory);
+      }
+    }
+  });
+
+  it("several files are one capture, as their bytes are", async () => {
+    const first = pcapOf(PACKETS.slice(0, 6));
+    const second = pcapngOf(PACKETS.slice(6));
+    expect(await analyzeRows([onDisk(first), onDisk(second)], { chunkSize: SMALLEST_CHUNK })).toEqual(await analyzeRows([first, second]));
+  });
+
+  it("a record longer than the room kept for a carried-over record (1 MiB) grows it", async () => {
+    // An Ethernet trailer after the IP packet makes the fifth record a block of 1.1 or 3 MiB: the
+    // room grows once (the next records in the read that made it grow) or twice (in later reads).
+    const reference = without(await referenceRow(), "interface");
+    for (const trailer of [(1 << 20) + 100_000, 3 << 20]) {
+      const padded = PACKETS.map((p, i) => (i === 4 ? { ...p, data: new Uint8Array([...p.data, ...new Uint8Array(trailer)]) } : p));
+      const path = onDisk(pcapngOf(padded, { iface: { snaplen: 0 } })); // snaplen 0: no limit
+      const { rows, stats } = await analyzeRows(path, { chunkSize: SMALLEST_CHUNK });
+      expect(rows.map((r) => without(r, "interface"))).toEqual([reference]);
+      expect(stats).toMatchObject({ records: PACKET_COUNT, tcpPackets: PACKET_COUNT });
+    }
+  });
+
+  it("a file that is no capture fails as its bytes do, with its path named, while the next read is in flight", async () => {
+    const notACapture = new Uint8Array(4 * SMALLEST_CHUNK).fill(0x20);
+    const path = onDisk(notACapture);
+    const error = await expectSynfinError(analyzeRows(path, { chunkSize: SMALLEST_CHUNK }), "NOT_A_CAPTURE", 0);
+    expect(error.file).toBe(path);
   });
 });
 

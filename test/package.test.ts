@@ -103,10 +103,9 @@ describe("the packed tarball, installed", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("holds a LICENSE and the release core, no debug or fuzz build, no source map", () => {
+  it("holds a LICENSE and the release core (and its shared-memory build), no debug or fuzz build, no source map", () => {
     expect(files).toContain("LICENSE");
-    expect(files).toContain("build/synfin.release.wasm");
-    expect(files.filter((f) => f.endsWith(".wasm"))).toEqual(["build/synfin.release.wasm"]);
+    expect(files.filter((f) => f.endsWith(".wasm")).sort()).toEqual(["build/synfin.release.shared.wasm", "build/synfin.release.wasm"]);
     expect(files.filter((f) => f.endsWith(".map"))).toEqual([]);
     expect(files.some((f) => f.startsWith("src/") || f.startsWith("test/"))).toBe(false);
   });

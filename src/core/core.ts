@@ -34,6 +34,7 @@ interface CoreExports {
   inputBuffer(capacity: number): number;
   beginFile(): void;
   feed(len: number, atEof: number): Status;
+  feedFrom(at: number, len: number, atEof: number): Status;
   consumedBytes(): number;
   finish(): Status;
   outputRows(): number;
@@ -143,6 +144,11 @@ export interface CoreOptions {
   connKey?: "five-tuple" | "vlan";
   /** A capture filter (src/filter/), compiled by each instance. */
   filter?: string;
+  /**
+   * The module is a shared-memory build (build/synfin.*.shared.wasm): its memory is a
+   * SharedArrayBuffer, which never moves when it grows, so reads in flight may fill it.
+   */
+  sharedMemory?: boolean;
 }
 
 function mib(bytes: number): string {
@@ -167,7 +173,7 @@ export class Core {
   private inputPtr = 0;
   private inputCap = 0;
 
-  private constructor(instance: WebAssembly.Instance, private readonly memory: WebAssembly.Memory, private readonly memoryLimit: number) {
+  private constructor(instance: WebAssembly.Instance, private readonly memory: WebAssembly.Memory, private readonly memoryLimit: number, private readonly shared: boolean) {
     this.x = unsignedAddresses(instance.exports as unknown as CoreExports);
     const version = this.x.abiVersion();
     if (version !== Abi.Version) throw new Error(`synfin: wasm core ABI ${version}, host expects ${Abi.Version}; rebuild with npm run build`);
@@ -184,7 +190,7 @@ export class Core {
     if (!Number.isInteger(memoryLimit) || memoryLimit < MIN_MEMORY_LIMIT || memoryLimit > MAX_MEMORY_LIMIT) {
       throw new RangeError(`synfin: memoryLimit must be a whole number of bytes from ${MIN_MEMORY_LIMIT} (4 MiB) to ${MAX_MEMORY_LIMIT} (4 GiB), got ${memoryLimit}`);
     }
-    const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: Math.floor(memoryLimit / PAGE) });
+    const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: Math.floor(memoryLimit / PAGE), shared: options.sharedMemory === true });
     const env = {
       memory,
       abort(msg: number, file: number, line: number, column: number): never {
@@ -192,7 +198,7 @@ export class Core {
       },
     };
     const instance = await WebAssembly.instantiate(module, { ...imports, env });
-    const core = new Core(instance, memory, memoryLimit);
+    const core = new Core(instance, memory, memoryLimit, options.sharedMemory === true);
     core.flags = (options.verifyChecksums ? Flag.VerifyChecksums : 0) | (options.events ? Flag.Events : 0) | (options.packets ? Flag.Packets : 0) | (options.packetStats ? Flag.PacketStats : 0) | (options.exactPathOnly ? Flag.ExactPathOnly : 0) |
       (options.connKey === "vlan" ? Flag.VlanKey : 0);
     core.maxFlows = maxFlows;
@@ -246,11 +252,20 @@ export class Core {
 
   get inputCapacity(): number { return this.inputCap; }
 
+  /** Whether the memory is shared (CoreOptions.sharedMemory): a read may then fill it while the core runs. */
+  get sharedMemory(): boolean { return this.shared; }
+
   beginFile(): void { this.x.beginFile(); }
 
   /** Frames the first `len` input bytes; returns the status and how many bytes were consumed. */
   feed(len: number, atEof: boolean): { status: Status; consumed: number } {
     const status = this.call(() => this.x.feed(len, atEof ? 1 : 0));
+    return { status, consumed: this.x.consumedBytes() };
+  }
+
+  /** Frames `len` bytes at `offset` in the input buffer, as `feed` frames those at its start. */
+  feedAt(offset: number, len: number, atEof: boolean): { status: Status; consumed: number } {
+    const status = this.call(() => this.x.feedFrom(this.inputPtr + offset, len, atEof ? 1 : 0));
     return { status, consumed: this.x.consumedBytes() };
   }
 

@@ -9,6 +9,15 @@ import type { ByteSource } from "../public.js";
 /** No record may need a larger input buffer than this (the core refuses longer records first). */
 export const MAX_INPUT_CAPACITY = 128 << 20;
 
+/** A framing step's result; the core's error is thrown as a SynfinError naming the source. */
+function checked(core: Core, source: ByteSource, step: { status: Status; consumed: number }): { status: Status; consumed: number } {
+  if (step.status === Status.Error) {
+    const { code, offset, detail } = core.error();
+    throw SynfinError.fromCore(code, source.name, offset, detail);
+  }
+  return step;
+}
+
 /**
  * One source's bytes into the core's input buffer: reads after the carried-over bytes of the last
  * read, frames, drops what was consumed, and makes room when one record fills the buffer.
@@ -37,12 +46,7 @@ export class FileFeed {
 
   /** Frames what the buffer holds; the core's error is thrown as a SynfinError. */
   frame(): { status: Status; consumed: number } {
-    const step = this.core.feed(this.len, this.eof);
-    if (step.status === Status.Error) {
-      const { code, offset, detail } = this.core.error();
-      throw SynfinError.fromCore(code, this.source.name, offset, detail);
-    }
-    return step;
+    return checked(this.core, this.source, this.core.feed(this.len, this.eof));
   }
 
   /** Drops the first `bytes` bytes; the rest moves to the front. */
@@ -60,5 +64,107 @@ export class FileFeed {
       this.capacity *= 2;
     }
     return true;
+  }
+}
+
+/** Room in front of each half of the input for the bytes carried over (a record's start); grows for a longer record. */
+const HEADROOM = 1 << 20;
+
+/**
+ * One source's bytes read straight into the core's input buffer, with no copy on the way: the
+ * buffer has two halves, and while the core frames the bytes in one, the next read fills the
+ * other (on libuv's thread pool for a Node file). A record cut by the end of a half is copied in
+ * front of the next read's bytes, into the room left for it there. Needs a core over shared
+ * memory (CoreOptions.sharedMemory): a read in flight may outlive a call that grows the memory,
+ * and only a SharedArrayBuffer is sure to stay where it was. Same steps as FileFeed.
+ */
+export class DirectFeed {
+  private headroom = HEADROOM;
+  /** Bytes in one half: the room in front, then one read. */
+  private half: number;
+  /** The half the read in flight fills. */
+  private reading = 0;
+  private inflight: Promise<number> | undefined;
+  /** The bytes not framed yet: `len` of them at `start` in the input buffer. */
+  private start = 0;
+  private len = 0;
+  private fileBytes = 0;
+  private eof = false;
+
+  constructor(private readonly core: Core, readonly source: ByteSource, private readonly chunkSize: number, private readonly onRead: (bytes: number) => void) {
+    if (!core.sharedMemory) throw new Error("synfin: DirectFeed needs a core over shared memory");
+    this.half = this.headroom + chunkSize;
+    core.beginFile();
+  }
+
+  /** Starts the read that fills half `h` after its room. */
+  private readInto(h: number): void {
+    const input = this.core.input(2 * this.half);
+    const at = h * this.half + this.headroom;
+    this.reading = h;
+    this.inflight = this.source.read(input.subarray(at, at + this.chunkSize));
+  }
+
+  /** Waits for the read in flight, puts the carried-over bytes before it, and starts the next one. */
+  async fill(): Promise<void> {
+    if (this.eof) return;
+    if (!this.inflight) this.readInto(0);
+    let n: number;
+    try {
+      n = await this.inflight!;
+    } finally {
+      this.inflight = undefined;
+    }
+    const h = this.reading;
+    const at = h * this.half + this.headroom;
+    if (this.len > this.headroom) {
+      this.makeRoom(h, n);
+    } else {
+      this.core.input(2 * this.half).copyWithin(at - this.len, this.start, this.start + this.len);
+      this.start = at - this.len;
+    }
+    this.len += n;
+    this.fileBytes += n;
+    if (n === 0) this.eof = true;
+    else this.readInto(1 - h);
+    this.onRead(n);
+  }
+
+  /**
+   * The carried-over bytes do not fit in the room before half `h` (a record longer than it): both
+   * halves grow, with the `n` bytes just read moved to the new half `h`. No read is in flight.
+   */
+  private makeRoom(h: number, n: number): void {
+    if (this.len >= MAX_INPUT_CAPACITY) throw new SynfinError("IMPOSSIBLE_RECORD_LENGTH", this.source.name, this.fileBytes - this.len, "a record larger than 128 MiB (damaged file)");
+    const bytes = () => this.core.input(2 * this.half);
+    const carried = bytes().slice(this.start, this.start + this.len);
+    const fresh = bytes().slice(h * this.half + this.headroom, h * this.half + this.headroom + n);
+    while (this.headroom < this.len) this.headroom *= 2;
+    this.half = this.headroom + this.chunkSize;
+    const at = h * this.half + this.headroom;
+    bytes().set(carried, at - carried.length);
+    bytes().set(fresh, at);
+    this.start = at - carried.length;
+  }
+
+  /** Frames what the buffer holds; the core's error is thrown as a SynfinError. */
+  frame(): { status: Status; consumed: number } {
+    return checked(this.core, this.source, this.core.feedAt(this.start, this.len, this.eof));
+  }
+
+  /** Drops the first `bytes` bytes. */
+  consume(bytes: number): void {
+    this.start += bytes;
+    this.len -= bytes;
+  }
+
+  /** After a pass over the buffer: false at the end of the source (the rest moves on the next fill). */
+  next(): boolean {
+    return !this.eof;
+  }
+
+  /** Waits for a read still in flight (after an error), so that nothing writes to the core's memory later. */
+  async settle(): Promise<void> {
+    await this.inflight?.catch(() => undefined);
   }
 }

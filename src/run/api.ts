@@ -16,6 +16,11 @@ import type { AnalyzeOptions, AnalyzeResult, ByteSource, ConnectionStream, Sourc
 
 export interface Platform<S> {
   loadModule(): Promise<WebAssembly.Module>;
+  /**
+   * The shared-memory build of the core (absent where shared memory is not to be had): the single
+   * pass reads files straight into its memory (DirectFeed, src/input/feed.ts).
+   */
+  loadSharedModule?(): Promise<WebAssembly.Module>;
   /** Opens one capture; an array means several files read as one capture, in order. */
   open(source: S): ByteSource[];
   /** Starts a worker thread running src/run/reducer.ts (absent: everything runs in this thread). */
@@ -48,7 +53,9 @@ function workerCount(options: AnalyzeOptions, sources: ByteSource[], cores: numb
 
 export function makeApi<S>(platform: Platform<S>) {
   let modulePromise: Promise<WebAssembly.Module> | undefined;
+  let sharedPromise: Promise<WebAssembly.Module> | undefined;
   const loadModule = () => (modulePromise ??= platform.loadModule());
+  const loadShared = platform.loadSharedModule && (() => (sharedPromise ??= platform.loadSharedModule!()));
 
   function connections(source: S, options: AnalyzeOptions = {}): ConnectionStream {
     let stats: Stats | undefined;
@@ -56,15 +63,19 @@ export function makeApi<S>(platform: Platform<S>) {
       get stats() { return stats; },
       async *[Symbol.asyncIterator]() {
         const sources = platform.open(source);
-        const module = await loadModule();
         const workers = workerCount(options, sources, platform.cores(), platform.spawnWorker !== undefined);
         const here = () => inThreadWorker({ ...makeWorker(), ...replicaWorker(platform.openReplica) });
         const spawn = options.testHooks?.inThreadWorkers ? here : platform.spawnWorker!;
         const done = (s: Stats) => { stats = s; };
         if (workers === 0) {
-          const core = await Core.create(module, { ...options, exactPathOnly: options.testHooks?.exactPathOnly });
+          // Sources read in steps are read straight into shared memory where there is one.
+          const sharedMemory = loadShared !== undefined && !options.testHooks?.copyReads && sources.some((s) => !s.inMemory);
+          const core = await Core.create(await (sharedMemory ? loadShared() : loadModule()), { ...options, sharedMemory, exactPathOnly: options.testHooks?.exactPathOnly });
           yield* runEngine(core, sources, options, done);
-        } else if (replicable(sources) && options.testHooks?.design !== "shuffle") {
+          return;
+        }
+        const module = await loadModule();
+        if (replicable(sources) && options.testHooks?.design !== "shuffle") {
           // This thread is the first replica: it has the module compiled and only merges besides.
           yield* runReplicated(module, (j) => (j === 0 ? here() : spawn()), workers, sources, options, done);
         } else {

@@ -6,7 +6,7 @@ import type { RecordBatch } from "apache-arrow";
 import { Status } from "../core/abi.js";
 import { Core } from "../core/core.js";
 import { CoreBatches } from "../core/batch.js";
-import { FileFeed } from "../input/feed.js";
+import { DirectFeed, FileFeed } from "../input/feed.js";
 import { readAhead } from "../input/sources.js";
 import type { AnalyzeOptions, ByteSource, Progress, Stats } from "../public.js";
 
@@ -42,16 +42,21 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Ana
   const chunkSize = Math.max(64 << 10, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const sizes = sources.map((s) => s.size);
   const totalBytes = sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
-  const readers = sources.map((s) => readAhead(s, chunkSize));
+  // Over shared memory, files are read straight into the core's input buffer (DirectFeed); else
+  // through a read-ahead buffer, with a copy.
+  const direct = core.sharedMemory;
+  const readers = direct ? sources : sources.map((s) => readAhead(s, chunkSize));
+  let feed: FileFeed | DirectFeed | undefined;
   let bytesRead = 0;
   const flushMs = options.flushInterval === undefined ? undefined : options.flushInterval * 1000;
   let lastFlush = performance.now();
   try {
     for (const source of readers) {
-      const feed = new FileFeed(core, source, chunkSize, (n) => {
+      const onRead = (n: number) => {
         bytesRead += n;
         options.onProgress?.({ file: source.name, bytesRead, totalBytes });
-      });
+      };
+      feed = direct && !source.inMemory ? new DirectFeed(core, source, chunkSize, onRead) : new FileFeed(core, source, chunkSize, onRead);
       do {
         const filling = feed.fill();
         if (flushMs === undefined) {
@@ -91,6 +96,7 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Ana
     for (let last; (last = out.takeBatch(true)); ) yield last;
     done(core.stats());
   } finally {
+    if (feed instanceof DirectFeed) await feed.settle();
     await Promise.all(readers.map((s) => s.close().catch(() => undefined)));
   }
 }
