@@ -55,17 +55,28 @@ function validity(data: Data): (i: number) => boolean {
   return (i) => ((bitmap[(offset + i) >> 3]! >> ((offset + i) & 7)) & 1) === 1;
 }
 
-/** A 64-bit or floating column as numbers, `scale`d, NaN for null; `originNs` shifts timestamps. */
+/**
+ * A 64-bit or floating column as numbers, `scale`d, NaN for null; `originNs` shifts timestamps.
+ * A 64-bit value is read as its two 32-bit halves, with no BigInt per value: the difference of
+ * the halves' sums is rounded once, as `Number(value - originNs)` would round it.
+ */
 function numbers(table: Table, name: string, scale = 1, originNs = 0n): Float64Array {
   const out = new Float64Array(table.numRows);
+  const originHigh = Number(BigInt.asIntN(32, originNs >> 32n));
+  const originLow = Number(BigInt.asUintN(32, originNs));
   let at = 0;
   for (const data of chunks(table, name)) {
     const values = data.values as BigInt64Array | BigUint64Array | Float64Array;
     const valid = validity(data);
     if (values instanceof Float64Array) {
       for (let i = 0; i < data.length; i++, at++) out[at] = valid(i) ? values[i]! / scale : NaN;
-    } else {
-      for (let i = 0; i < data.length; i++, at++) out[at] = valid(i) ? Number(values[i]! - originNs) / scale : NaN;
+      continue;
+    }
+    // Little-endian halves (the byte order of every platform browsers run on).
+    const low = new Uint32Array(values.buffer, values.byteOffset, 2 * data.length);
+    const high = values instanceof BigInt64Array ? new Int32Array(values.buffer, values.byteOffset, 2 * data.length) : low;
+    for (let i = 0; i < data.length; i++, at++) {
+      out[at] = valid(i) ? ((high[2 * i + 1]! - originHigh) * 4294967296 + (low[2 * i]! - originLow)) / scale : NaN;
     }
   }
   return out;
@@ -73,15 +84,10 @@ function numbers(table: Table, name: string, scale = 1, originNs = 0n): Float64A
 
 const utf8 = new TextDecoder();
 
-/** One string of a Utf8 column's Data: ASCII (addresses, always) without a TextDecoder call. */
-function utf8At(bytes: Uint8Array, from: number, to: number): string {
-  let text = "";
-  for (let i = from; i < to; i++) {
-    const byte = bytes[i]!;
-    if (byte >= 0x80) return utf8.decode(bytes.subarray(from, to));
-    text += String.fromCharCode(byte);
-  }
-  return text;
+/** Whether bytes [from, to) are all ASCII. */
+function ascii(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
 }
 
 function strings(table: Table, name: string): string[] {
@@ -92,10 +98,17 @@ function strings(table: Table, name: string): string[] {
       const names = [...data.dictionary] as (string | null)[];
       const keys = data.values as Int8Array | Int32Array;
       for (let i = 0; i < data.length; i++) out.push(valid(i) ? names[keys[i]!] ?? "" : "");
+      continue;
+    }
+    const offsets = data.valueOffsets as Int32Array;
+    const bytes = data.values as Uint8Array;
+    const first = offsets[0]!, end = offsets[data.length]!;
+    if (ascii(bytes, first, end)) {
+      // One decode for the chunk (addresses and history letters are ASCII: a byte is a character).
+      const text = utf8.decode(bytes.subarray(first, end));
+      for (let i = 0; i < data.length; i++) out.push(valid(i) ? text.slice(offsets[i]! - first, offsets[i + 1]! - first) : "");
     } else {
-      const offsets = data.valueOffsets as Int32Array;
-      const bytes = data.values as Uint8Array;
-      for (let i = 0; i < data.length; i++) out.push(valid(i) ? utf8At(bytes, offsets[i]!, offsets[i + 1]!) : "");
+      for (let i = 0; i < data.length; i++) out.push(valid(i) ? utf8.decode(bytes.subarray(offsets[i]!, offsets[i + 1]!)) : "");
     }
   }
   return out;
