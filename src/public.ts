@@ -25,7 +25,7 @@ export interface AnalyzeOptions {
   filter?: string;
   /** Verify IPv4 header and TCP checksums and drop bad packets, as Zeek does without -C. Default false. */
   verifyChecksums?: boolean;
-  /** Bytes read per step into wasm memory. Default 8 MiB. */
+  /** Bytes read per step into wasm memory: 64 KiB (less is read as 64 KiB) to 256 MiB. Default 8 MiB. */
   chunkSize?: number;
   /** Called after each read with the bytes read so far. */
   onProgress?: (progress: Progress) => void;

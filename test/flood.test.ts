@@ -2,6 +2,9 @@
 // ended as "evicted" (unanswered attempts first, least recently active first), every SYN is
 // accounted for, and connections that were answered outlive the flood.
 
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SynfinError, analyze } from "../src/node.js";
 import { writePcap, type CapturedPacket } from "../src/synth/capture.js";
@@ -76,6 +79,31 @@ describe("the memory limit", () => {
     const error = await work.then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(SynfinError);
     expect(error).toMatchObject({ code: "OUT_OF_MEMORY", message: expect.stringContaining("memory limit") });
+  });
+
+  it("growth past the limit is OUT_OF_MEMORY for a file read straight into shared memory too", async () => {
+    const maxFlows = 200_000;
+    const arenaPages = Math.ceil((maxFlows * 1216) / PAGE);
+    const dir = mkdtempSync(join(tmpdir(), "synfin-flood-"));
+    try {
+      const path = join(dir, "flood.pcap");
+      writeFileSync(path, writePcap(synFlood(150_000, START_NS), { linkType: LINKTYPE.ETHERNET }));
+      // 64 KiB read steps: the input's two halves (about 2 MiB) fit, the index's growth does not.
+      const work = analyze(path, { maxFlows, memoryLimit: (64 + arenaPages) * PAGE, chunkSize: 64 << 10 });
+      const error = await work.then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(SynfinError);
+      expect(error).toMatchObject({ code: "OUT_OF_MEMORY", message: expect.stringContaining("memory limit") });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a chunkSize that is not a whole number of bytes up to 256 MiB", async () => {
+    for (const chunkSize of [0, 0.5, -1, (256 << 20) + 1, 2 ** 32, Number.NaN]) {
+      await expect(analyze(writePcap([], { linkType: LINKTYPE.ETHERNET }), { chunkSize })).rejects.toThrow(/chunkSize must be/);
+    }
+    const { stats } = await analyze(writePcap([], { linkType: LINKTYPE.ETHERNET }), { chunkSize: 256 << 20 });
+    expect(stats.records).toBe(0);
   });
 
   it("refuses a memoryLimit outside 4 MiB to 4 GiB", async () => {

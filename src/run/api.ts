@@ -3,7 +3,7 @@
 
 import { Table, type RecordBatch } from "apache-arrow";
 import { Core } from "../core/core.js";
-import { DEFAULT_CHUNK_SIZE, runEngine } from "./engine.js";
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, runEngine } from "./engine.js";
 import { inThreadWorker, runParallel, type WorkerHandle } from "./parallel.js";
 import { makeWorker } from "./reducer.js";
 import { replicable, runReplicated } from "./replica.js";
@@ -36,6 +36,10 @@ function workerCount(options: AnalyzeOptions, sources: ByteSource[], cores: numb
   const flush = options.flushInterval;
   if (flush !== undefined && !(Number.isFinite(flush) && flush > 0)) throw new RangeError(`synfin: flushInterval must be a number of seconds above 0, got ${flush}`);
   if (options.connKey !== undefined && options.connKey !== "five-tuple" && options.connKey !== "vlan") throw new RangeError(`synfin: connKey must be "five-tuple" or "vlan", got ${JSON.stringify(options.connKey)}`);
+  const chunk = options.chunkSize;
+  if (chunk !== undefined && !(Number.isInteger(chunk) && chunk >= 1 && chunk <= MAX_CHUNK_SIZE)) {
+    throw new RangeError(`synfin: chunkSize must be a whole number of bytes from 1 to ${MAX_CHUNK_SIZE} (256 MiB; under 64 KiB reads 64 KiB), got ${chunk}`);
+  }
   const asked = options.workers;
   if (asked !== undefined && (!Number.isInteger(asked) || asked < 0 || asked > 256)) throw new RangeError(`synfin: workers must be an integer from 0 to 256, got ${asked}`);
   if (options.events || options.packets || options.packetStats || options.flushInterval !== undefined) return 0;

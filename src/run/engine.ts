@@ -13,6 +13,8 @@ import type { AnalyzeOptions, ByteSource, Progress, Stats } from "../public.js";
 
 
 export const DEFAULT_CHUNK_SIZE = 8 << 20;
+/** The largest read step: two halves of it (src/input/feed.ts) stay well inside one allocation of the core's heap (1 GiB). */
+export const MAX_CHUNK_SIZE = 256 << 20;
 
 /**
  * Hands the side tables' rows written so far (events, packets) to their callbacks, and waits for
