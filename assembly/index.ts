@@ -118,14 +118,9 @@ export function beginFile(): void {
   beginCaptureFile();
 }
 
-/** Frames the first `len` bytes of the input buffer; see Status for what it stopped on. */
-export function feed(len: u32, atEof: bool): Status {
-  return feedFrom(input, len, atEof);
-}
-
 /**
- * Frames `len` bytes at `at`, anywhere in the input buffer (the host reading into two halves of
- * it, src/input/feed.ts); see Status for what it stopped on.
+ * Frames `len` bytes at `at`, anywhere in the input buffer (from its start, or in one of the two
+ * halves the host reads into, src/input/feed.ts); see Status for what it stopped on.
  */
 export function feedFrom(at: usize, len: u32, atEof: bool): Status {
   setFrameInput(at);

@@ -33,7 +33,6 @@ interface CoreExports {
   reset(flags: number, maxFlows: number): Status;
   inputBuffer(capacity: number): number;
   beginFile(): void;
-  feed(len: number, atEof: number): Status;
   feedFrom(at: number, len: number, atEof: number): Status;
   consumedBytes(): number;
   finish(): Status;
@@ -259,8 +258,7 @@ export class Core {
 
   /** Frames the first `len` input bytes; returns the status and how many bytes were consumed. */
   feed(len: number, atEof: boolean): { status: Status; consumed: number } {
-    const status = this.call(() => this.x.feed(len, atEof ? 1 : 0));
-    return { status, consumed: this.x.consumedBytes() };
+    return this.feedAt(0, len, atEof);
   }
 
   /** Frames `len` bytes at `offset` in the input buffer, as `feed` frames those at its start. */

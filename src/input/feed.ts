@@ -18,6 +18,11 @@ function checked(core: Core, source: ByteSource, step: { status: Status; consume
   return step;
 }
 
+/** A record that would need more than MAX_INPUT_CAPACITY bytes of input, starting at `offset`. */
+function recordTooLong(source: ByteSource, offset: number): SynfinError {
+  return new SynfinError("IMPOSSIBLE_RECORD_LENGTH", source.name, offset, "a record larger than 128 MiB (damaged file)");
+}
+
 /**
  * One source's bytes into the core's input buffer: reads after the carried-over bytes of the last
  * read, frames, drops what was consumed, and makes room when one record fills the buffer.
@@ -60,7 +65,7 @@ export class FileFeed {
     if (this.eof) return false;
     if (this.len === this.capacity) {
       // One record is larger than the buffer: make room for it.
-      if (this.capacity >= MAX_INPUT_CAPACITY) throw new SynfinError("IMPOSSIBLE_RECORD_LENGTH", this.source.name, this.fileBytes - this.len, "a record larger than 128 MiB (damaged file)");
+      if (this.capacity >= MAX_INPUT_CAPACITY) throw recordTooLong(this.source, this.fileBytes - this.len);
       this.capacity *= 2;
     }
     return true;
@@ -135,7 +140,7 @@ export class DirectFeed {
    * halves grow, with the `n` bytes just read moved to the new half `h`. No read is in flight.
    */
   private makeRoom(h: number, n: number): void {
-    if (this.len >= MAX_INPUT_CAPACITY) throw new SynfinError("IMPOSSIBLE_RECORD_LENGTH", this.source.name, this.fileBytes - this.len, "a record larger than 128 MiB (damaged file)");
+    if (this.len >= MAX_INPUT_CAPACITY) throw recordTooLong(this.source, this.fileBytes - this.len);
     const bytes = () => this.core.input(2 * this.half);
     const carried = bytes().slice(this.start, this.start + this.len);
     const fresh = bytes().slice(h * this.half + this.headroom, h * this.half + this.headroom + n);
