@@ -34,8 +34,8 @@ export let segmentRttNs: i64 = NO_SAMPLE;
 export function clearSegmentRtt(): void { segmentRttNs = NO_SAMPLE; }
 
 /** win_scale: not known yet, or not in use (one SYN lacked the option). */
-const SCALE_UNKNOWN: i32 = -1;
-const SCALE_NONE: i32 = -2;
+const SCALE_UNKNOWN: i8 = -1;
+const SCALE_NONE: i8 = -2;
 const MAX_SCALE: i32 = 14;
 const FAST_RETRANSMIT_NS: i64 = 20_000_000;
 const OOO_DEFAULT_NS: i64 = 3_000_000;
@@ -67,7 +67,7 @@ export function analyzeSegment(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
   const fwd = endpointOf(f, s), rev = endpointOf(f, s ^ 1);
   const syn = (flags & TH_SYN) != 0, fin = (flags & TH_FIN) != 0, rst = (flags & TH_RST) != 0;
   const synAck = flags & (TH_SYN | TH_ACK);
-  beforeAnalysis(f, fwd, rev, synAck, seq, ack, (flags & TH_ACK) != 0);
+  beforeAnalysis(f, s, synAck, seq, ack, (flags & TH_ACK) != 0);
   let a: u32 = 0;
   const control = syn || fin || rst;
   // 1. A zero-window probe: one byte at nextseq into a zero window.
@@ -87,7 +87,7 @@ export function analyzeSegment(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
   fwd.wsLastAckTs = tsNs;
   fwd.wsLastSegmentFlags = a;
   afterAnalysis(f, fwd, rev, syn, synAck, tsNs);
-  count(rareOf(f, s), fwd, a);
+  count(rareOf(f, s), a);
   segmentAnalysis = a;
 }
 
@@ -117,15 +117,17 @@ export function analyzeInOrder(f: Flow, s: u32, tsNs: i64, seq: u32, ack: u32, l
   fwd.wsLastAckTs = tsNs;
   fwd.wsLastSegmentFlags = a;
   afterAnalysis(f, fwd, rev, false, TH_ACK, tsNs);
-  if ((a & A_WINDOW_FULL) != 0) fwd.windowFull++;
+  if ((a & A_WINDOW_FULL) != 0) rareOf(f, s).windowFull++;
   segmentAnalysis = a;
   return true;
 }
 
 /** dissect_tcp before the analysis: a new ISN on a pure SYN resets the stream; base_seq set. */
-function beforeAnalysis(f: Flow, fwd: Endpoint, rev: Endpoint, synAck: u32, seq: u32, ack: u32, hasAck: bool): void {
+function beforeAnalysis(f: Flow, s: u32, synAck: u32, seq: u32, ack: u32, hasAck: bool): void {
+  const fwd = endpointOf(f, s), rev = endpointOf(f, s ^ 1);
+  const fwdRare = rareOf(f, s);
   if (synAck == TH_SYN && fwd.wsBaseSeqSet) {
-    if (seq != fwd.wsBaseSeq) {
+    if (seq != fwdRare.wsBaseSeq) {
       // A new conversation (tcp.stream) in Wireshark: fresh analysis state both ways.
       initAnalysis(fwd);
       initAnalysis(rev);
@@ -135,13 +137,13 @@ function beforeAnalysis(f: Flow, fwd: Endpoint, rev: Endpoint, synAck: u32, seq:
       fwd.wsNextSeq = fwd.wsMaxSeqToBeAcked; // issue 17616: a SYN retransmitted with the same ISN
     }
   }
-  if (synAck == (TH_SYN | TH_ACK) && fwd.wsBaseSeqSet && seq != fwd.wsBaseSeq) fwd.wsBaseSeq = seq;
+  if (synAck == (TH_SYN | TH_ACK) && fwd.wsBaseSeqSet && seq != fwdRare.wsBaseSeq) fwdRare.wsBaseSeq = seq;
   if (!fwd.wsBaseSeqSet) {
-    fwd.wsBaseSeq = (synAck & TH_SYN) != 0 ? seq : seq - 1;
+    fwdRare.wsBaseSeq = (synAck & TH_SYN) != 0 ? seq : seq - 1;
     fwd.wsBaseSeqSet = true;
   }
   if (!rev.wsBaseSeqSet && hasAck) {
-    rev.wsBaseSeq = ack - 1;
+    rareOf(f, s ^ 1).wsBaseSeq = ack - 1;
     rev.wsBaseSeqSet = true;
   }
 }
@@ -241,7 +243,7 @@ function advance(fwd: Endpoint, a: u32, tsNs: i64, seq: u32, len: u32, synOrFin:
 
 /** dissect_tcp after the analysis: window scale option, is_first_ack, the initial RTT. */
 function afterAnalysis(f: Flow, fwd: Endpoint, rev: Endpoint, syn: bool, synAck: u32, tsNs: i64): void {
-  if (optWscale >= 0) fwd.wsWinScale = optWscale > MAX_SCALE ? MAX_SCALE : optWscale;
+  if (optWscale >= 0) fwd.wsWinScale = <i8>(optWscale > MAX_SCALE ? MAX_SCALE : optWscale);
   if (syn) {
     if (fwd.wsWinScale == SCALE_UNKNOWN) { fwd.wsWinScale = SCALE_NONE; rev.wsWinScale = SCALE_NONE; }
     else if (synAck == (TH_SYN | TH_ACK) && rev.wsWinScale == SCALE_NONE) fwd.wsWinScale = SCALE_NONE;
@@ -249,11 +251,11 @@ function afterAnalysis(f: Flow, fwd: Endpoint, rev: Endpoint, syn: bool, synAck:
   }
   if (synAck == TH_ACK) fwd.wsIsFirstAck = false;
   if (synAck == TH_SYN) f.wsMruSynNs = tsNs;
-  if (synAck == TH_ACK && f.wsMruSynNs != 0 && f.wsFirstRttNs == 0) f.wsFirstRttNs = tsNs - f.wsMruSynNs;
+  if (synAck == TH_ACK && f.wsFirstRttNs == 0 && f.wsMruSynNs != 0) f.wsFirstRttNs = tsNs - f.wsMruSynNs;
 }
 
 /** tshark shows tcp.analysis.retransmission on fast and spurious retransmissions too. */
-function count(rare: EndpointRare, hot: Endpoint, a: u32): void {
+function count(rare: EndpointRare, a: u32): void {
   if ((a & (A_RETRANSMISSION | A_FAST_RETRANSMISSION | A_SPURIOUS_RETRANSMISSION)) != 0) rare.retransmits++;
   if ((a & A_FAST_RETRANSMISSION) != 0) rare.fastRetransmits++;
   if ((a & A_SPURIOUS_RETRANSMISSION) != 0) rare.spuriousRetransmits++;
@@ -263,6 +265,6 @@ function count(rare: EndpointRare, hot: Endpoint, a: u32): void {
   if ((a & A_DUPLICATE_ACK) != 0) rare.dupAcks++;
   if ((a & A_ZERO_WINDOW) != 0) rare.zeroWindows++;
   if ((a & A_ZERO_WINDOW_PROBE) != 0) rare.zeroWindowProbes++;
-  if ((a & A_WINDOW_FULL) != 0) hot.windowFull++;
+  if ((a & A_WINDOW_FULL) != 0) rare.windowFull++;
   if ((a & A_KEEP_ALIVE) != 0) rare.keepalives++;
 }

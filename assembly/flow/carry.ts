@@ -23,7 +23,7 @@
 // open-addressing index of ring positions (linear probing, backward-shift deletion), as the flow
 // table's.
 
-import { Flow, Endpoint, endpointOf } from "./record";
+import { Flow, Endpoint, EndpointRare, endpointOf, rareOf } from "./record";
 
 /** An hour of network time. */
 const CARRY_TTL_NS: i64 = 3_600_000_000_000;
@@ -116,7 +116,7 @@ function expire(nowNs: i64): void {
   while (count > 0 && load<i64>(entryAt(head), END_NS) < nowNs - CARRY_TTL_NS) dropOldest();
 }
 
-function saveSide(to: usize, e: Endpoint): void {
+function saveSide(to: usize, e: Endpoint, rare: EndpointRare): void {
   store<u32>(to, e.wsWindow, 0);
   store<i32>(to, e.wsWinScale, 4);
   store<u32>(to, e.wsLastSegmentFlags, 8);
@@ -124,22 +124,22 @@ function saveSide(to: usize, e: Endpoint): void {
   store<u32>(to, e.wsDupAcks, 16);
   store<u32>(to, e.wsNextSeq, 20);
   store<u32>(to, e.wsMaxSeqToBeAcked, 24);
-  store<u32>(to, e.wsBaseSeq, 28);
+  store<u32>(to, rare.wsBaseSeq, 28);
   store<i64>(to, e.wsLastAckTs, 32);
   store<i64>(to, e.wsNextSeqTs, 40);
   store<u8>(to, e.wsIsFirstAck ? 1 : 0, 48);
   store<u8>(to, e.wsBaseSeqSet ? 1 : 0, 49);
 }
 
-function loadSide(from: usize, e: Endpoint): void {
+function loadSide(from: usize, e: Endpoint, rare: EndpointRare): void {
   e.wsWindow = load<u32>(from, 0);
-  e.wsWinScale = load<i32>(from, 4);
+  e.wsWinScale = <i8>load<i32>(from, 4);
   e.wsLastSegmentFlags = load<u32>(from, 8);
   e.wsLastAck = load<u32>(from, 12);
   e.wsDupAcks = load<u32>(from, 16);
   e.wsNextSeq = load<u32>(from, 20);
   e.wsMaxSeqToBeAcked = load<u32>(from, 24);
-  e.wsBaseSeq = load<u32>(from, 28);
+  rare.wsBaseSeq = load<u32>(from, 28);
   e.wsLastAckTs = load<i64>(from, 32);
   e.wsNextSeqTs = load<i64>(from, 40);
   e.wsIsFirstAck = load<u8>(from, 48) != 0;
@@ -158,8 +158,8 @@ export function keepAnalysis(f: Flow, nowNs: i64): void {
   store<u32>(e, f.keyVlan, K_VLAN); store<u32>(e, f.hash, HASH); store<i64>(e, nowNs, END_NS);
   store<i64>(e, f.wsMruSynNs, MRU_SYN_NS); store<i64>(e, f.wsFirstRttNs, FIRST_RTT_NS);
   const sideA: u32 = f.origIsA ? 0 : 1;
-  saveSide(e + SIDES, endpointOf(f, sideA));
-  saveSide(e + SIDES + SIDE_SIZE, endpointOf(f, sideA ^ 1));
+  saveSide(e + SIDES, endpointOf(f, sideA), rareOf(f, sideA));
+  saveSide(e + SIDES + SIDE_SIZE, endpointOf(f, sideA ^ 1), rareOf(f, sideA ^ 1));
   let i = f.hash & indexMask;
   while (load<u32>(indexAt(i)) != 0) i = (i + 1) & indexMask;
   store<u32>(indexAt(i), slot + 1);
@@ -179,8 +179,8 @@ export function takeAnalysis(f: Flow, nowNs: i64): void {
       f.wsMruSynNs = load<i64>(e, MRU_SYN_NS);
       f.wsFirstRttNs = load<i64>(e, FIRST_RTT_NS);
       const sideA: u32 = f.origIsA ? 0 : 1;
-      loadSide(e + SIDES, endpointOf(f, sideA));
-      loadSide(e + SIDES + SIDE_SIZE, endpointOf(f, sideA ^ 1));
+      loadSide(e + SIDES, endpointOf(f, sideA), rareOf(f, sideA));
+      loadSide(e + SIDES + SIDE_SIZE, endpointOf(f, sideA ^ 1), rareOf(f, sideA ^ 1));
       unindex(v - 1);
       return;
     }

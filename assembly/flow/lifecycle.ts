@@ -10,7 +10,7 @@ import { sideTables } from "../out/side";
 import { analyzeSegment, analyzeInOrder, initAnalysis } from "./analysis";
 import { mayTakeFastPath, countOneStep } from "./path";
 import { frameIndex } from "../capture/frame";
-import { Flow, Endpoint, EndpointRare, NO_TIME, endpointOf, rareOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "./record";
+import { Flow, Endpoint, EndpointRare, NO_TIME, SENT_SYN, SENT_DATA, SENT_FIN, endpointOf, rareOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "./record";
 import { seqGe } from "./seq";
 import { TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_RST, TH_SYN, optMss, optSackOk, optTimestamps, optWscale, tcpAnalysisLen, NOT_ANALYZED } from "../decode/tcp";
 
@@ -23,11 +23,12 @@ const COMPLETE_FIN: u8 = 0x10;
 const COMPLETE_RST: u8 = 0x20;
 
 /** Resets an endpoint's lifecycle fields when its flow is created. */
-export function initLifecycle(e: Endpoint): void {
+export function initLifecycle(e: Endpoint, rare: EndpointRare): void {
   e.rfcState = TcpState.UNKNOWN;
-  e.synTs = NO_TIME;
-  e.firstDataTs = NO_TIME;
-  e.finTs = NO_TIME;
+  e.sent = 0;
+  rare.synTs = NO_TIME;
+  rare.firstDataTs = NO_TIME;
+  rare.finTs = NO_TIME;
   initAnalysis(e);
 }
 
@@ -59,7 +60,7 @@ export function trackInOrder(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, a
   }
   countOneStep(false, true);
   const x = endpointOf(f, s);
-  if (len > 0 && x.firstDataTs == NO_TIME) x.firstDataTs = tsNs;
+  if (len > 0 && (x.sent & SENT_DATA) == 0) noteFirstData(f, s, tsNs);
   f.completeness |= len == 0 ? COMPLETE_ACK : COMPLETE_DATA;
   onAck(f, s, tsNs, flags, ack);
   if (x.rfcState == TcpState.UNKNOWN) x.rfcState = TcpState.ESTABLISHED;
@@ -68,15 +69,15 @@ export function trackInOrder(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, a
 function trackWithEvents(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
   const wasEstablished = f.establishedNs != NO_TIME, wasClosed = f.closedNs != NO_TIME;
-  const hadData = x.firstDataTs != NO_TIME, hadFin = x.finTs != NO_TIME, peerFinWasAcked = y.finAcked;
+  const hadData = (x.sent & SENT_DATA) != 0, hadFin = (x.sent & SENT_FIN) != 0, peerFinWasAcked = y.finAcked;
   const origWas = endpointOf(f, 0).rfcState, respWas = endpointOf(f, 1).rfcState;
   emitted = 0;
   updateLifecycle(f, s, tsNs, flags, seq, ack, window, len);
   if ((flags & TH_SYN) != 0) emit(f, s, tsNs, (flags & TH_ACK) != 0 ? Event.SynAck : Event.Syn);
   if (!wasEstablished && f.establishedNs != NO_TIME) emit(f, s, tsNs, Event.Established);
-  if (!hadData && x.firstDataTs != NO_TIME) emit(f, s, tsNs, Event.FirstData);
+  if (!hadData && (x.sent & SENT_DATA) != 0) emit(f, s, tsNs, Event.FirstData);
   if (!peerFinWasAcked && y.finAcked) emit(f, s, tsNs, Event.FinAcked);
-  if (!hadFin && x.finTs != NO_TIME) emit(f, s, tsNs, Event.Fin);
+  if (!hadFin && (x.sent & SENT_FIN) != 0) emit(f, s, tsNs, Event.Fin);
   if ((flags & TH_RST) != 0) emit(f, s, tsNs, Event.Rst);
   if (!wasClosed && f.closedNs != NO_TIME) emit(f, s, tsNs, Event.Closed);
   // A state changed with none of the above (a handshake completed again after a reset, a side
@@ -102,7 +103,7 @@ function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: 
     if (!inOrder) analyzeSegment(f, s, tsNs, flags, seq, ack, tcpAnalysisLen, window);
   }
   if (syn) noteSyn(x, rareOf(f, s), tsNs, flags, seq);
-  if (len > 0 && !rst && x.firstDataTs == NO_TIME) x.firstDataTs = tsNs;
+  if (len > 0 && !rst && (x.sent & SENT_DATA) == 0) noteFirstData(f, s, tsNs);
   f.completeness |= completenessBits(f, flags, len);
   if (rst) { onReset(f, s, tsNs); return; }
   if (hasAck) onAck(f, s, tsNs, flags, ack);
@@ -112,10 +113,17 @@ function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: 
   if (x.rfcState == TcpState.UNKNOWN && !syn) x.rfcState = TcpState.ESTABLISHED;
 }
 
+/** A side's first payload. */
+function noteFirstData(f: Flow, s: u32, tsNs: i64): void {
+  endpointOf(f, s).sent |= SENT_DATA;
+  rareOf(f, s).firstDataTs = tsNs;
+}
+
 function noteSyn(x: Endpoint, xRare: EndpointRare, tsNs: i64, flags: u32, seq: u32): void {
   xRare.lastSynTs = tsNs;
-  if (x.synTs != NO_TIME) return;
-  x.synTs = tsNs;
+  if ((x.sent & SENT_SYN) != 0) return;
+  x.sent |= SENT_SYN;
+  xRare.synTs = tsNs;
   x.isn = seq;
   let bits = OPT_ISN;
   if (optMss >= 0) { bits |= OPT_MSS; xRare.mss = <u16>optMss; }
@@ -150,14 +158,14 @@ function onReset(f: Flow, s: u32, tsNs: i64): void {
 /** The ACK field: completes the handshake, or acknowledges the peer's FIN. */
 function onAck(f: Flow, s: u32, tsNs: i64, flags: u32, ack: u32): void {
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
-  const ackOfSyn = y.synTs != NO_TIME && ack == y.isn + 1;
+  const ackOfSyn = (y.sent & SENT_SYN) != 0 && ack == y.isn + 1;
   if ((flags & TH_SYN) == 0 && ackOfSyn) {
     // RFC 9293 §3.5: SYN-RECEIVED + ACK of our SYN → ESTABLISHED.
     if (y.rfcState == TcpState.SYN_RECEIVED) y.rfcState = TcpState.ESTABLISHED;
-    if (s == 0 && f.establishedNs == NO_TIME && y.synTs != NO_TIME) f.establishedNs = tsNs;
+    if (s == 0 && f.establishedNs == NO_TIME) f.establishedNs = tsNs;
     if (x.rfcState == TcpState.SYN_SENT || x.rfcState == TcpState.UNKNOWN) x.rfcState = TcpState.ESTABLISHED;
   }
-  if (y.finTs != NO_TIME && !y.finAcked && seqGe(ack, rareOf(f, s ^ 1).finSeqAbs + 1)) {
+  if ((y.sent & SENT_FIN) != 0 && !y.finAcked && seqGe(ack, rareOf(f, s ^ 1).finSeqAbs + 1)) {
     y.finAcked = true;
     // §3.6: the ACK of our FIN moves FIN-WAIT-1 on, CLOSING to TIME-WAIT, LAST-ACK to CLOSED.
     if (y.rfcState == TcpState.FIN_WAIT_1) y.rfcState = TcpState.FIN_WAIT_2;
@@ -180,12 +188,13 @@ function onSynState(x: Endpoint, y: Endpoint, hasAck: bool): void {
 /** A FIN from side `s` whose sequence number is finSeqAbs (RFC 9293 §3.6). */
 function onFin(f: Flow, s: u32, tsNs: i64, finSeqAbs: u32, hasAck: bool, ack: u32): void {
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
-  if (x.finTs != NO_TIME) return;
-  x.finTs = tsNs;
+  if ((x.sent & SENT_FIN) != 0) return;
+  x.sent |= SENT_FIN;
+  rareOf(f, s).finTs = tsNs;
   rareOf(f, s).finSeqAbs = finSeqAbs;
   if (f.closer == Closer.None) {
     f.closer = <u8>(s == 0 ? Closer.Orig : Closer.Resp);
-  } else if (y.finTs != NO_TIME && !(hasAck && seqGe(ack, rareOf(f, s ^ 1).finSeqAbs + 1))) {
+  } else if ((y.sent & SENT_FIN) != 0 && !(hasAck && seqGe(ack, rareOf(f, s ^ 1).finSeqAbs + 1))) {
     // This FIN was sent before the peer's FIN arrived: a simultaneous close.
     f.closer = <u8>Closer.Both;
   }

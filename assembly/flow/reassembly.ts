@@ -3,7 +3,7 @@
 // captured segment delivered are a gap: missed_bytes and the scaled 'G'. Covered ranges are kept
 // as up to MAX_BLOCKS merged [seq, upper) pairs per endpoint, in relative sequence space.
 
-import { Flow, Endpoint, Zeek, MAX_BLOCKS, endpointOf, blocksOf } from "./record";
+import { Flow, Endpoint, Zeek, MAX_BLOCKS, endpointOf, rareOf, blocksOf } from "./record";
 import { scaledHistory } from "./history";
 import { fullSeq, endpointSize } from "./seq";
 
@@ -128,7 +128,10 @@ export function ackReceived(f: Flow, s: u32, relAck: u64): bool {
   const e = endpointOf(f, s);
   let seq = relAck;
   // The FIN's sequence number is never data.
-  if (e.finSeen && seq >= e.finSeq) seq = e.finSeq - 1;
+  if (e.finSeen) {
+    const finSeq = rareOf(f, s).finSeq;
+    if (seq >= finSeq) seq = finSeq - 1;
+  }
   if (seq <= e.trimSeq) return false;
   trimToSeq(f, s, seq);
   return true;

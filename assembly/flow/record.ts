@@ -14,59 +14,60 @@ export const MAX_BLOCKS: u32 = 4;
 
 // The record is laid out by who touches it (Linux's tcp_sock cache-line groups): what the common
 // segment reads and writes (the Flow fields from `keyA0` on, then both Endpoint records) lies in
-// one stretch of nine cache lines; the rest (EndpointRare, the reassembly blocks, the history and
-// the Flow fields before `keyA0`) is touched by rare rules and when the row is written.
+// one stretch of six cache lines, which starts on a line (RECORD_SKEW below); the rest (the
+// Flow fields before `keyA0`, EndpointRare, the reassembly blocks, the history, FlowRare) is
+// touched by rare rules, when a flow starts and ends, and when its row is written. Which fields
+// are hot is a matter of speed only: a field in the wrong part costs a cache line, never a result.
 
-/** One side's state that most segments read or write. */
+/** One side's state that the common segment reads or writes (the one-step path, path.ts). */
 @unmanaged export class Endpoint {
   // Zeek's passive model (TCP_Endpoint).
-  state: i32;
-  prevState: i32;
   startSeq: u32;
   lastSeq: u32;
   ackSeq: u32;
   seqWraps: u32;
   ackWraps: u32;
-  didClose: bool;
-  finSeen: bool;           // FIN_cnt > 0
-  skipDeliveries: bool;
-  didEof: bool;
-  blockCount: u8;
-  rttTimed: bool;          // data RTT: one segment of this side's timed at a time (Karn's rule)
-  wsIsFirstAck: bool;
-  wsBaseSeqSet: bool;
-  // Reassembly bookkeeping for content gaps (TCP_Reassembler), relative sequence space.
-  lastReassemSeq: u64;
-  trimSeq: u64;
-  finSeq: u64;             // relative seq one past the FIN
-  gapCount: u32; gapThresh: u32;
-  // ConnSize.
-  pkts: u64;
-  ipBytes: u64;
+  gapCount: u32; gapThresh: u32; // TCP_Reassembler's content gaps, scaled (a header-only capture has one per ACK)
   // Wireshark 4.0's per-flow analysis state (tcp_flow_t, tcp_analyze_seq_info), absolute numbers.
   wsWindow: u32;           // last raw window
-  wsWinScale: i32;         // -1 unknown, -2 not in use, else the shift
   wsLastSegmentFlags: u32; // TCP_A_* flags of the last segment
   wsLastAck: u32;          // last ack field (any segment)
   wsDupAcks: u32;          // dupacknum (u32: the ACKed-unseen path stores 0xffffffff)
   wsNextSeq: u32;          // nextseq, 0 = unknown
   wsMaxSeqToBeAcked: u32;  // maxseqtobeacked, 0 = unknown
-  wsBaseSeq: u32;
+  rttTimedEnd: u32;
+  isn: u32;                // synfin's: this side's ISN (with SENT_SYN)
+  state: i32;              // Zeek
+  rfcState: i32;           // TcpState
+  wsWinScale: i8;          // -1 unknown, -2 not in use, else the shift
+  blockCount: u8;
+  didClose: bool;
+  finSeen: bool;           // FIN_cnt > 0
+  skipDeliveries: bool;
+  didEof: bool;
+  rttTimed: bool;          // data RTT: one segment of this side's timed at a time (Karn's rule)
+  wsIsFirstAck: bool;
+  wsBaseSeqSet: bool;
+  finAcked: bool;          // synfin's: this side's FIN was acknowledged
+  prevState: u8;           // Zeek: the state before `state`
+  sent: u8;                // SENT_* below: which of EndpointRare's synTs, firstDataTs and finTs are set
+  // Reassembly bookkeeping for content gaps (TCP_Reassembler), relative sequence space.
+  lastReassemSeq: u64;
+  trimSeq: u64;
+  // ConnSize.
+  pkts: u64;
+  ipBytes: u64;
   wsLastAckTs: i64;        // lastacktime: time of the last segment (any)
   wsNextSeqTs: i64;        // time of the segment that last moved nextseq
-  rttTimedEnd: u32;
-  // synfin's own per-direction facts.
-  rfcState: i32;
-  isn: u32;
-  finAcked: bool;
   rttTimedNs: i64;
-  firstDataTs: i64;
-  synTs: i64;              // first SYN (or SYN-ACK) from this side
-  finTs: i64;
-  windowFull: u64;         // the one analysis total the common segment can add to
 }
 
-/** One side's state that only rare rules and the row read: letters' counters, options, totals. */
+// Endpoint.sent
+export const SENT_SYN: u8 = 1;
+export const SENT_DATA: u8 = 2;
+export const SENT_FIN: u8 = 4;
+
+/** One side's state that only rare rules and the row read: letters' counters, options, totals, instants. */
 @unmanaged export class EndpointRare {
   histLastSyn: u64;
   histLastFin: u64;
@@ -80,7 +81,14 @@ export const MAX_BLOCKS: u32 = 4;
   mss: u16;
   finSeqAbs: u32;          // absolute seq of this side's first FIN
   lastSynTs: i64;          // most recent SYN (or SYN-ACK) from this side
-  // Wireshark's tcp.analysis flags from this side, totalled (analysis.ts); windowFull is in Endpoint.
+  // Zeek's passive model, off the common segment's way.
+  finSeq: u64;             // relative seq one past the FIN
+  wsBaseSeq: u32;          // Wireshark's base_seq (Endpoint.wsBaseSeqSet says whether it is set)
+  // synfin's instants of this side (Endpoint.sent says which are set).
+  synTs: i64;              // first SYN (or SYN-ACK) from this side
+  firstDataTs: i64;
+  finTs: i64;
+  // Wireshark's tcp.analysis flags from this side, totalled (analysis.ts).
   retransmits: u64;
   fastRetransmits: u64;
   spuriousRetransmits: u64;
@@ -91,6 +99,7 @@ export const MAX_BLOCKS: u32 = 4;
   zeroWindows: u64;
   zeroWindowProbes: u64;
   keepalives: u64;
+  windowFull: u64;
   // Data RTT samples.
   rttCount: u32;
   rttSumNs: i64;
@@ -107,54 +116,54 @@ export const OPT_ECN_SETUP: u8 = 16;   // SYN with ECE+CWR, or SYN-ACK with ECE
 export const OPT_ISN: u8 = 32;
 
 @unmanaged export class Flow {
-  // Rarely touched: identity and instants for the row, list links, the close's details.
+  // Rarely touched: identity and instants for the row, deadlines, list links, the close's details.
   connId: i64;
   firstPacket: i64;
   startNs: i64;            // Zeek's start_time
   rstNs: i64;
   closedNs: i64;
+  attemptNs: i64;          // AttemptTimer deadline, or NO_TIME
+  expireNs: i64;           // ExpireTimer deadline, or NO_TIME
+  deleteNs: i64;           // ConnDeleteTimer deadline, or NO_TIME
+  timerNs: i64;            // earliest queued timer entry (timers.ts)
+  wsMruSynNs: i64;         // Wireshark's ts_mru_syn (0 = none)
+  inactivityNs: i64;       // current inactivity timeout
+  establishedNs: i64;
   interface: u32;
   older: u32;              // creation-order list (for the end-of-input flush); of a free record, the next free one
   newer: u32;
   lruPrev: u32;            // activity-order list (for eviction), one of two (tracker.ts)
   lruNext: u32;
+  hash: u32;
+  gen: u32;
+  index: u32;              // this record's index in the arena
   vlan: i16;               // the first packet's outer VLAN id, -1 untagged (the row's vlan)
   innerVlan: i16;          // and its inner one (inner_vlan)
   hasInterface: bool;
   tunnel: u8;
   closer: u8;              // Closer
   deferredGenEvent: bool;
-  tunnelled: bool;         // a packet came through a tunnel: FlowRare.encap is not 0 (tracker.ts)
-  // Touched by every segment from here on (keyBits shares keyA0's cache line). Canonical key:
-  // side A sorts below side B (see table.ts).
-  keyBits: u8;
+  isActive: bool;          // Zeek's is_active (cleared by connection_attempt / reset / finish)
+  // Touched by every segment from here on, starting on a cache line. Canonical key: side A sorts
+  // below side B (see table.ts); keyA0..keyB1 stay in this order (row.ts reads them as addresses).
   keyA0: u64; keyA1: u64; keyB0: u64; keyB1: u64;
+  lastNs: i64;             // Zeek's last_time (duration)
+  lastPacketNs: i64;       // any packet, for last_ts
+  lruStamp: i64;           // packet index of its last move in that list
+  missedBytes: u64;
+  wsFirstRttNs: i64;       // Wireshark's ts_first_rtt, the initial RTT (0 = not yet)
   portA: u16; portB: u16;
   keyVlan: u32;            // with Flag.VlanKey: outer VLAN | inner VLAN << 16 (0: none), else 0
-  hash: u32;
-  gen: u32;
   histSeen: u32;           // Zeek's hist_seen mask (responder bits << 16)
-  index: u32;              // this record's index in the arena
+  keyBits: u8;
+  tunnelled: bool;         // a packet came through a tunnel: FlowRare.encap is not 0 (tracker.ts)
   origIsA: bool;
   historyLen: u8;
   completeness: u8;
   firstPacketSeen: u8;     // Zeek's first_packet_seen bits (1 orig, 2 resp)
   isPartial: bool;
   closeDeferred: bool;
-  isActive: bool;          // Zeek's is_active (cleared by connection_attempt / reset / finish)
   lruList: u8;             // which: 0 attempts without a reply, 1 the others
-  lastNs: i64;             // Zeek's last_time (duration)
-  lastPacketNs: i64;       // any packet, for last_ts
-  inactivityNs: i64;       // current inactivity timeout
-  attemptNs: i64;          // AttemptTimer deadline, or NO_TIME
-  expireNs: i64;           // ExpireTimer deadline, or NO_TIME
-  deleteNs: i64;           // ConnDeleteTimer deadline, or NO_TIME
-  timerNs: i64;            // earliest queued timer entry (timers.ts)
-  lruStamp: i64;           // packet index of its last move in that list
-  establishedNs: i64;
-  missedBytes: u64;
-  wsMruSynNs: i64;         // Wireshark's ts_mru_syn (0 = none)
-  wsFirstRttNs: i64;       // Wireshark's ts_first_rtt, the initial RTT (0 = not yet)
 }
 
 /** The rarely touched part of the Flow, after the history. */
@@ -169,11 +178,17 @@ export const ENDPOINT_SIZE: usize = (offsetof<Endpoint>() + 7) & ~7;
 const RARE_SIZE: usize = (offsetof<EndpointRare>() + 7) & ~7;
 const BLOCKS_SIZE: usize = <usize>MAX_BLOCKS * 16;
 const ENDPOINTS_OFFSET: usize = (offsetof<Flow>() + 7) & ~7;
-const BLOCKS_OFFSET: usize = lineAligned(ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE);
+/**
+ * Where a record starts past a cache line: records are whole lines (FLOW_SIZE) in an arena that
+ * starts this far past a page (table.ts), so that the hot stretch, from `keyA0`, starts on a line.
+ */
+export const RECORD_SKEW: usize = (CACHE_LINE - (offsetof<Flow>("keyA0") & (CACHE_LINE - 1))) & (CACHE_LINE - 1);
+// The blocks, touched by segments with payload, start on the line after the hot stretch.
+const BLOCKS_OFFSET: usize = lineAligned(ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE + RECORD_SKEW) - RECORD_SKEW;
 const RARE_OFFSET: usize = BLOCKS_OFFSET + 2 * BLOCKS_SIZE;
 const HISTORY_OFFSET: usize = RARE_OFFSET + 2 * RARE_SIZE;
 const FLOW_RARE_OFFSET: usize = (HISTORY_OFFSET + <usize>Abi.HistoryBytes + 7) & ~7;
-/** Records are whole cache lines (the arena starts on a page), so the hot stretch is the same lines in each. */
+/** Whole cache lines, so that the hot stretch is the same lines in each record. */
 export const FLOW_SIZE: usize = lineAligned(FLOW_RARE_OFFSET + offsetof<FlowRare>());
 
 export const NO_TIME: i64 = i64.MIN_VALUE;

@@ -5,7 +5,7 @@
 // pages cost no resident memory, so a small capture stays small, and no growth by copying leaves
 // dead arenas behind. The index grows by doubling.
 
-import { FLOW_SIZE, Flow } from "./record";
+import { FLOW_SIZE, RECORD_SKEW, Flow } from "./record";
 import { carryBytes, resetCarry } from "./carry";
 
 export const NO_FLOW: u32 = 0xffffffff;
@@ -66,10 +66,10 @@ export let packetFromA: bool = false;
 export function resetTable(): bool {
   if (arenaCap < maxFlows) {
     // The records, then the Wireshark-analysis states kept for a key's next row (carry.ts).
-    const pages = <i32>((<u64>maxFlows * FLOW_SIZE + <u64>carryBytes(maxFlows) + 0xffff) >> 16);
+    const pages = <i32>((<u64>RECORD_SKEW + <u64>maxFlows * FLOW_SIZE + <u64>carryBytes(maxFlows) + 0xffff) >> 16);
     const first = memory.grow(pages);
     if (first < 0) return false;
-    arena = <usize>first << 16;
+    arena = (<usize>first << 16) + RECORD_SKEW;
     arenaCap = maxFlows;
   }
   resetCarry(arena + <usize>arenaCap * FLOW_SIZE, arenaCap);

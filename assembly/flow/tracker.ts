@@ -252,7 +252,7 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
     r.chkThresh = 1; r.rxmitThresh = 1; r.win0Thresh = 1; e.gapThresh = 1;
     r.lastSynTs = NO_TIME;
     initReassembly(e);
-    initLifecycle(e);
+    initLifecycle(e, r);
   }
   if (packetStatsOn) initShape(f);
   // Wireshark's stream of this key may go on from a row that ended (carry.ts), on the network clock.

@@ -34,7 +34,7 @@ let side: u32 = 0;
 function setState(f: Flow, e: Endpoint, peer: Endpoint, state: i32): void {
   if (state == e.state) return;
   if (!isHandshake(state) && isHandshake(e.state) && isHandshake(peer.state)) setTcpInactivity(f);
-  e.prevState = e.state;
+  e.prevState = <u8>e.state;
   e.state = state;
 }
 
@@ -75,7 +75,7 @@ export function processSegment(f: Flow, isOrig: bool, tsNs: i64, flags: u32, seq
   updateWindow(f, window, rst);
   const orig = endpointOf(f, 0), resp = endpointOf(f, 1);
   if (!orig.didClose || !resp.didClose) f.lastNs = tsNs;
-  if (fin) { sender(f).finSeen = true; sender(f).finSeq = relSeq + <u64>segLen; }
+  if (fin) { sender(f).finSeen = true; rareOf(f, side).finSeq = relSeq + <u64>segLen; }
   let relAck: u64 = 0;
   if (hasAck) relAck = noteAck(f, ack, rst);
   const deltaLast = updateLastSeq(f, seqOnePast, syn, fin, rst, len);

@@ -3,7 +3,7 @@
 // written only when the run asked for it.
 
 import { Abi, PacketCol, PacketPresent, TcpAnalysis } from "../../src/core/abi";
-import { Flow, Endpoint, endpointOf } from "../flow/record";
+import { Flow, endpointOf, rareOf } from "../flow/record";
 import { segmentAnalysis, segmentRttNs, clearSegmentRtt, NO_SAMPLE } from "../flow/analysis";
 import { TH_ACK, TH_SYN, sackBlocks, sackEdges } from "../decode/tcp";
 import { frameIndex } from "../capture/frame";
@@ -52,7 +52,7 @@ export function packetColumnAddress(group: u32, col: u32): usize {
  * a segment's window before it reads that segment's own options, and never a SYN's.
  */
 export function putPacket(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32, analysed: bool, scale: i32): void {
-  const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
+  const x = endpointOf(f, s);
   const hasAck = (flags & TH_ACK) != 0;
   const a = analysed ? segmentAnalysis : 0;
   const dupAck = (a & TcpAnalysis.DuplicateAck) != 0;
@@ -65,8 +65,8 @@ export function putPacket(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack:
   putI64(PacketCol.Packet, frameIndex);
   putI64(PacketCol.RttNs, analysed ? segmentRttNs : NO_SAMPLE);
   // A segment Wireshark does not analyse keeps its numbers as sent, as tshark shows them.
-  putU32(PacketCol.Seq, analysed ? seq - x.wsBaseSeq : seq);
-  putU32(PacketCol.Ack, analysed ? ack - relativeBase(y) : ack);
+  putU32(PacketCol.Seq, analysed ? seq - rareOf(f, s).wsBaseSeq : seq);
+  putU32(PacketCol.Ack, analysed ? ack - relativeBase(f, s ^ 1) : ack);
   putU32(PacketCol.SeqRaw, seq);
   putU32(PacketCol.AckRaw, ack);
   putU32(PacketCol.Len, len);
@@ -79,7 +79,7 @@ export function putPacket(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack:
   putU8(PacketCol.Flags, flags);
   // SACK blocks acknowledge the peer's data: relative to the peer's base, as the ACK number.
   const blocks = sackBlocks();
-  const base = analysed ? relativeBase(y) : 0;
+  const base = analysed ? relativeBase(f, s ^ 1) : 0;
   putU8(PacketCol.SackBlocks, blocks);
   for (let k: u32 = 0; k < 2 * blocks; k++) putU32(<PacketCol>(<u32>PacketCol.SackEdge0 + k), unchecked(sackEdges[k]) - base);
   clearSegmentRtt();
@@ -92,6 +92,6 @@ export function putPacket(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack:
 @inline function putU8(col: PacketCol, v: u32): void { store<u8>(regionU8 + <usize>col * ROWS + <usize>packetRows, <u8>v); }
 
 /** The base Wireshark subtracts from the peer's sequence numbers (0 while it has none). */
-@inline function relativeBase(e: Endpoint): u32 {
-  return e.wsBaseSeqSet ? e.wsBaseSeq : 0;
+@inline function relativeBase(f: Flow, side: u32): u32 {
+  return endpointOf(f, side).wsBaseSeqSet ? rareOf(f, side).wsBaseSeq : 0;
 }

@@ -86,18 +86,18 @@ export function writeRow(f: Flow, cause: EndReason): EndReason {
   putI64(ColI64.Ts, f.startNs);
   putI64(ColI64.LastTs, f.lastPacketNs);
   putI64(ColI64.DurationNs, durationNs > 0 ? durationNs : 0);
-  putI64(ColI64.SynTs, orNull(o.synTs));
-  putI64(ColI64.SynAckTs, orNull(r.synTs));
+  const oRare = rareOf(f, 0), rRare = rareOf(f, 1);
+  putI64(ColI64.SynTs, orNull(oRare.synTs));
+  putI64(ColI64.SynAckTs, orNull(rRare.synTs));
   putI64(ColI64.EstablishedTs, orNull(f.establishedNs));
-  putI64(ColI64.OrigFirstDataTs, orNull(o.firstDataTs));
-  putI64(ColI64.RespFirstDataTs, orNull(r.firstDataTs));
-  putI64(ColI64.OrigFinTs, orNull(o.finTs));
-  putI64(ColI64.RespFinTs, orNull(r.finTs));
+  putI64(ColI64.OrigFirstDataTs, orNull(oRare.firstDataTs));
+  putI64(ColI64.RespFirstDataTs, orNull(rRare.firstDataTs));
+  putI64(ColI64.OrigFinTs, orNull(oRare.finTs));
+  putI64(ColI64.RespFinTs, orNull(rRare.finTs));
   putI64(ColI64.RstTs, orNull(f.rstNs));
   putI64(ColI64.ClosedTs, orNull(f.closedNs));
   // Handshake legs: the SYN-ACK against the latest SYN before it, the ACK against the latest SYN-ACK.
-  const synAckTs = r.synTs;
-  const oRare = rareOf(f, 0), rRare = rareOf(f, 1);
+  const synAckTs = rRare.synTs;
   putI64(ColI64.RttSynSynAck, oRare.lastSynTs != NO_TIME && synAckTs != NO_TIME && synAckTs >= oRare.lastSynTs ? synAckTs - oRare.lastSynTs : NULL_I64);
   putI64(ColI64.RttSynAckAck, f.establishedNs != NO_TIME && rRare.lastSynTs != NO_TIME ? f.establishedNs - rRare.lastSynTs : NULL_I64);
   putI64(ColI64.OrigPkts, o.pkts);
@@ -108,7 +108,7 @@ export function writeRow(f: Flow, cause: EndReason): EndReason {
   putI64(ColI64.OrigIpBytes, o.ipBytes);
   putI64(ColI64.RespIpBytes, r.ipBytes);
   putI64(ColI64.MissedBytes, f.missedBytes);
-  writeAnalysis(o, r, oRare, rRare);
+  writeAnalysis(oRare, rRare);
   const reason = endReason(f, cause);
   writeStates(f, o, r, reason);
   writeOptions(f, o, r, oRare, rRare, packetStatsOn ? writeShape(f) : 0);
@@ -118,7 +118,7 @@ export function writeRow(f: Flow, cause: EndReason): EndReason {
 }
 
 /** Wireshark's tcp.analysis totals, per direction. */
-function writeAnalysis(o: Endpoint, r: Endpoint, oRare: EndpointRare, rRare: EndpointRare): void {
+function writeAnalysis(oRare: EndpointRare, rRare: EndpointRare): void {
   putI64(ColI64.OrigRetransmits, oRare.retransmits);
   putI64(ColI64.RespRetransmits, rRare.retransmits);
   putI64(ColI64.OrigFastRetransmits, oRare.fastRetransmits);
@@ -137,8 +137,8 @@ function writeAnalysis(o: Endpoint, r: Endpoint, oRare: EndpointRare, rRare: End
   putI64(ColI64.RespZeroWindows, rRare.zeroWindows);
   putI64(ColI64.OrigZeroWindowProbes, oRare.zeroWindowProbes);
   putI64(ColI64.RespZeroWindowProbes, rRare.zeroWindowProbes);
-  putI64(ColI64.OrigWindowFull, o.windowFull);
-  putI64(ColI64.RespWindowFull, r.windowFull);
+  putI64(ColI64.OrigWindowFull, oRare.windowFull);
+  putI64(ColI64.RespWindowFull, rRare.windowFull);
   putI64(ColI64.OrigKeepalives, oRare.keepalives);
   putI64(ColI64.RespKeepalives, rRare.keepalives);
   putI64(ColI64.OrigRttMin, oRare.rttCount == 0 ? NULL_I64 : oRare.rttMinNs);
