@@ -368,7 +368,7 @@ describe("standard input and live captures", () => {
     child.stdin.end(whole.subarray(cut));
     expect(await exited).toBe(0);
     expect(lines(out).map((l) => (JSON.parse(l) as { orig_p: number }).orig_p)).toEqual([41001, 41002]);
-  }, 60_000);
+  });
 });
 
 describe("checksum offload", () => {

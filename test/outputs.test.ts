@@ -107,7 +107,7 @@ describe("DuckDB reads our Parquet and Arrow with the values of our NDJSON", () 
       new blocking.VoidLogger(), blocking.NODE_RUNTIME);
     await db.instantiate();
     wasm = db.connect();
-  }, 120_000);
+  });
 
   afterAll(() => native?.closeSync());
 
@@ -118,7 +118,7 @@ describe("DuckDB reads our Parquet and Arrow with the values of our NDJSON", () 
       const reader = await native.runAndReadAll(`SELECT ${selectList("ns")} FROM read_parquet('${out}') ORDER BY conn_id`);
       expectSameValues(reader.getRowObjects(), await ndjsonRows(file), file, "ns");
     }
-  }, 300_000);
+  });
 
   it("Arrow IPC stream (--format arrow-stream) and the stream inside the Arrow IPC file (--format arrow)", async () => {
     const ARROW_MAGIC = 8; // "ARROW1" and two bytes of padding before the file's messages
@@ -137,7 +137,7 @@ describe("DuckDB reads our Parquet and Arrow with the values of our NDJSON", () 
         expectSameValues(rows, ours, `${file} (${name.startsWith("s") ? "stream" : "file"})`, "interval");
       }
     }
-  }, 300_000);
+  });
 });
 
 /** Zeek's ASCII log: the header lines and the rows, split on tabs (as zeek-cut reads it). */
@@ -198,7 +198,7 @@ describe.skipIf(!HAS_CAPTURES)(`--format zeek${SKIP_NOTE}`, () => {
       rowsChecked += ours.length;
     }
     expect(rowsChecked).toBeGreaterThan(1000);
-  }, 600_000);
+  });
 });
 
 describe.skipIf(!HAS_CAPTURES)(`--sort-by-time${SKIP_NOTE}`, () => {
@@ -214,7 +214,7 @@ describe.skipIf(!HAS_CAPTURES)(`--sort-by-time${SKIP_NOTE}`, () => {
       expect(readFileSync(sorted, "utf8").trim().split("\n"), name).toEqual(expectedRows);
       expect(readFileSync(given, "utf8").trim().split("\n"), `${name}: as given, the order matters`).not.toEqual(expectedRows);
     }
-  }, 120_000);
+  });
 });
 
 /** Splits a capture into `n` files of about equal packet counts (each with the file's header). */

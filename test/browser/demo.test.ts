@@ -23,6 +23,8 @@ import { Conversation } from "../../src/synth/conversation.js";
 import { NS_PER_SECOND, pcapOf } from "../support/fixtures.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
 
+/** How long a wait for the page may take: a guard against a page that never gets there, not a speed limit. */
+const PAGE_WAIT_MS = 600_000;
 const SKIP = SKIP_NOTE || (HAS_CHROMIUM ? "" : " (skipped: /usr/bin/chromium is not installed; .ci/run installs it)");
 const KERNEL_CAPTURE = join(CAPTURES, "kernel/many.pcap");
 /** Four conn_states (SF, S0, S1, S2) in one small capture. */
@@ -86,7 +88,7 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
   async function open(file: string, query = ""): Promise<void> {
     await page.goto(server.url + query);
     await page.getByTestId("file-input").setInputFiles(file);
-    await page.waitForSelector("[data-testid=done]", { state: "attached", timeout: 60_000 });
+    await page.waitForSelector("[data-testid=done]", { state: "attached", timeout: PAGE_WAIT_MS });
   }
 
   /** Rows of the page's table, downloaded as Arrow IPC. */
@@ -140,7 +142,7 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     await open(LOSS_CAPTURE);
     const canvas = (await page.locator(".timeline-scroll canvas").boundingBox())!;
     await page.mouse.click(canvas.x + canvas.width / 2, canvas.y + 24);
-    await page.waitForSelector("#streams[data-ready]", { state: "attached", timeout: 60_000 });
+    await page.waitForSelector("#streams[data-ready]", { state: "attached", timeout: PAGE_WAIT_MS });
     const graphs = page.locator("#stream-graphs");
     const direction = await graphs.getAttribute("data-direction");
     const marks = (await graphs.getAttribute("data-retransmit-packets"))!.split(",").filter(Boolean).map(Number);
@@ -225,7 +227,7 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     await page.goto(server.url + query);
     expect(await page.getByTestId("limits").textContent()).toMatch(/^maxFlows [\d,]+ · memoryLimit \d+ MiB$/);
     await page.getByTestId("file-input").setInputFiles(KERNEL_CAPTURE);
-    await expect.poll(() => page.getByTestId("error-code").textContent(), { timeout: 60_000 }).toBe("OUT_OF_MEMORY");
+    await expect.poll(() => page.getByTestId("error-code").textContent(), { timeout: PAGE_WAIT_MS }).toBe("OUT_OF_MEMORY");
     expect(await page.getByTestId("error-message").textContent()).toMatch(message);
     expect(await page.getByTestId("error").textContent()).toMatch(/^OUT_OF_MEMORY .*lower maxFlows or raise memoryLimit$/);
     expect(await page.getByTestId("done").count()).toBe(0);
@@ -233,7 +235,7 @@ describe.skipIf(!HAS_CAPTURES || !HAS_CHROMIUM)(`demo page in Chromium${SKIP}`, 
     expect(await page.evaluate(() => 6 * 7)).toBe(42);
     await page.evaluate(() => document.querySelector("[data-testid=error]")!.replaceChildren());
     await page.getByTestId("file-input").setInputFiles(KERNEL_CAPTURE);
-    await expect.poll(() => page.getByTestId("error-code").textContent(), { timeout: 60_000 }).toBe("OUT_OF_MEMORY");
+    await expect.poll(() => page.getByTestId("error-code").textContent(), { timeout: PAGE_WAIT_MS }).toBe("OUT_OF_MEMORY");
     expect(pageErrors).toEqual([]);
     // Without the limit, the same file gives the Node library's counts.
     await open(KERNEL_CAPTURE);

@@ -44,5 +44,5 @@ describe.skipIf(!HAS_CAPTURES)(`events replay their connection rows${SKIP_NOTE}`
     }
     console.info(`events replayed ${connections} connections`);
     expect(differences.slice(0, 20)).toEqual([]);
-  }, 300_000);
+  });
 });

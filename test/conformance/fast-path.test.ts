@@ -69,7 +69,7 @@ describe(`the one-step path changes no output${SKIP_NOTE}`, () => {
     const files = capturesUnder(CAPTURES);
     expect(files.length).toBeGreaterThan(300);
     for (const file of files) await expectSameBothWays(file, file);
-  }, 600_000);
+  });
 
   it("on a synthetic capture, where most segments take it", async () => {
     const packets = [...synthPackets({ seed: 5, connections: 400, concurrency: 50, snaplen: 96, outOfOrderRate: 0.05 })];
@@ -79,7 +79,7 @@ describe(`the one-step path changes no output${SKIP_NOTE}`, () => {
     expect(share.zeek / share.tcp).toBeGreaterThan(0.8);
     expect(share.analysis / share.tcp).toBeGreaterThan(0.8);
     expect(share.decode / share.tcp).toBeGreaterThan(0.8);
-  }, 60_000);
+  });
 
   it("property: random captures with loss, duplicates and reordering added", async () => {
     await fc.assert(fc.asyncProperty(
@@ -93,7 +93,7 @@ describe(`the one-step path changes no output${SKIP_NOTE}`, () => {
         const capture = writePcap(perturbed(packets, changes), { linkType: LINKTYPE.ETHERNET, snaplen });
         await expectSameBothWays(capture, `seed ${seed}`);
       }), { numRuns: PROPERTY_RUNS, seed: 20261204 });
-  }, 300_000);
+  });
 
   it("property: frames with damaged or cut headers decode the same both ways", async () => {
     // The one-step decode (assembly/common.ts) must send every frame it does not fully cover to
@@ -113,7 +113,7 @@ describe(`the one-step path changes no output${SKIP_NOTE}`, () => {
         }
         await expectSameBothWays(writePcap(packets, { linkType: LINKTYPE.ETHERNET, snaplen: 96 }), `seed ${seed}`);
       }), { numRuns: PROPERTY_RUNS, seed: 20261205 });
-  }, 300_000);
+  });
 });
 
 /** 16-bit values that mean something in a header: ethertypes, IP flags, small and odd lengths. */

@@ -76,19 +76,19 @@ describe(`the same output for any number of workers and any chunk size${SKIP_NOT
     const files = capturesIn(join(CAPTURES, "kernel"));
     expect(files.length).toBeGreaterThan(30);
     for (const file of files) await expectSameForAll(file);
-  }, 300_000);
+  });
 
   it.skipIf(!HAS_CAPTURES)("with a capture filter, on captures whose time runs backwards (a rejected record runs no timer in any design)", async () => {
     const files = capturesIn(join(CAPTURES, "tcpdump")).filter((f) => /kday\d+\.pcap$/.test(f));
     expect(files.length).toBeGreaterThan(3);
     for (const file of files) await expectSameForAll(file, CONFIGS, { filter: "ip[8] < 64" });
-  }, 300_000);
+  });
 
   it.skipIf(!HAS_CAPTURES)("on every capture of ../shared/captures/zeek", async () => {
     const files = capturesIn(join(CAPTURES, "zeek"));
     expect(files.length).toBeGreaterThan(40);
     for (const file of files) await expectSameForAll(file);
-  }, 600_000);
+  });
 
   it.skipIf(!HAS_CAPTURES)("where fragments are put together by the framer (outer IPv4 fragments of GTP)", async () => {
     const file = join(CAPTURES, "zeek", "gtp1_gn_normal_incl_fragmentation.pcap");
@@ -106,7 +106,7 @@ describe("the same output on synthetic captures", () => {
 
   it("a pcap of 20,000 connections", async () => {
     await expectSameForAll(pcap, [...CONFIGS, { workers: 5, chunkSize: 256 * KiB }]);
-  }, 120_000);
+  });
 
   it("with a capture filter: the framer's rejected records move no reducer's clock; replicas skip them alike", async () => {
     // Resets and the clients' longer segments are left out: rows end otherwise (by timers, or
@@ -117,7 +117,7 @@ describe("the same output on synthetic captures", () => {
       expect(stats.filtered).toBeGreaterThan(stats.records / 20);
       expect(stats.filtered).toBeLessThan(stats.records);
     }
-  }, 180_000);
+  });
 
   it("a pcapng of the same traffic, read as a non-seekable stream in odd pieces", async () => {
     const pcapng = writePcapng([{ interfaces: [{ linkType: LINKTYPE.ETHERNET, tsresol: 9 }], packets }]);
@@ -125,7 +125,7 @@ describe("the same output on synthetic captures", () => {
     const got = await analyze(chunksOf(pcapng, [1, 100_003, 77, 65_536]), { workers: 3, chunkSize: 64 * KiB });
     expect(Buffer.compare(ipc(got.table), ipc(single.table))).toBe(0);
     sameStats(single.stats, got.stats, 3);
-  }, 60_000);
+  });
 
   it("property: random captures, chunk sizes and worker counts give the single-pass table", async () => {
     await fc.assert(fc.asyncProperty(
@@ -139,7 +139,7 @@ describe("the same output on synthetic captures", () => {
         expect(Buffer.compare(ipc(got.table), ipc(single.table))).toBe(0);
         sameStats(single.stats, got.stats, workers);
       }), { numRuns: 12, seed: 20261202 });
-  }, 120_000);
+  });
 
   it("property: the same as Blobs, which the workers read themselves (replicated decode)", async () => {
     await fc.assert(fc.asyncProperty(
@@ -153,7 +153,7 @@ describe("the same output on synthetic captures", () => {
         expect(Buffer.compare(ipc(got.table), ipc(single.table))).toBe(0);
         sameStats(single.stats, got.stats, workers);
       }), { numRuns: 8, seed: 20261204 });
-  }, 120_000);
+  });
 });
 
 describe("the same output, many more cases with the workers' code run in this thread", () => {
@@ -175,7 +175,7 @@ describe("the same output, many more cases with the workers' code run in this th
         expect(Buffer.compare(ipc(got.table), ipc(single.table))).toBe(0);
         sameStats(single.stats, got.stats, workers);
       }), { numRuns: LONG ? 120 : 30, seed: 4 });
-  }, 240_000);
+  });
 });
 
 describe("replicated decode's shares of the flow hashes", () => {
@@ -267,7 +267,7 @@ describe("back-pressure", () => {
       expect(bytesRead).toBeLessThan(capture.length - 8 * chunkSize);
       break;
     }
-  }, 60_000);
+  });
 });
 
 describe("reading the capture", () => {
