@@ -1,15 +1,16 @@
 // The common frame in one step: Ethernet with at most one 802.1Q tag, an IPv4 packet neither
-// fragmented nor cut short, and a TCP segment without SYN whose header is captured whole. Most
-// frames of most captures are this; the general path (decodeLink, decodeIp, decodeTcp in
-// assembly/engine.ts) reaches the same fields through every link layer, tunnel and option. Here
-// they stay in locals, with one length check per layer, and go straight to the flow layer. For
-// any other frame `trackCommonFrame` says so having changed nothing, and the frame takes the general path; with the one-step paths off
+// fragmented nor cut short or an IPv6 packet without extension headers, and a TCP segment
+// without SYN whose header is captured whole. Most frames of most captures are this; the general
+// path (decodeLink, decodeIp, decodeTcp in assembly/engine.ts) reaches the same fields through
+// every link layer, tunnel and option. Here they stay in locals, with one length check per layer,
+// and go straight to the flow layer. For any other frame `trackCommonFrame` says so having
+// changed nothing, and the frame takes the general path; with the one-step paths off
 // (Flag.ExactPathOnly) every frame does, and test/conformance/fast-path.test.ts compares the two.
 
 import { Tunnel } from "../src/core/abi";
 import { be16, be32 } from "./capture/bytes";
-import { ETH_HEADER_LEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_VLAN } from "./decode/link";
-import { IPPROTO_TCP, IPV4_DST, IPV4_FRAG, IPV4_FRAG_OFFSET_MASK, IPV4_MIN_HEADER_LEN, IPV4_MORE_FRAGMENTS, IPV4_PROTOCOL, IPV4_SRC, IPV4_TOTAL_LEN } from "./decode/ip";
+import { ETH_HEADER_LEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN } from "./decode/link";
+import { IPPROTO_TCP, IPV4_DST, IPV4_FRAG, IPV4_FRAG_OFFSET_MASK, IPV4_MIN_HEADER_LEN, IPV4_MORE_FRAGMENTS, IPV4_PROTOCOL, IPV4_SRC, IPV4_TOTAL_LEN, IPV6_DST, IPV6_HEADER_LEN, IPV6_NEXT_HEADER, IPV6_PAYLOAD_LEN, IPV6_SRC } from "./decode/ip";
 import { TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_MIN_HEADER_LEN, TCP_SEQ, TCP_WINDOW, TH_SYN, clearOptions, setAnalysisLen, setOptionsAt } from "./decode/tcp";
 import { setKey } from "./flow/table";
 import { trackSegment, DROP_NONE } from "./flow/tracker";
@@ -36,18 +37,37 @@ export function trackCommonFrame(tsNs: i64, data: usize, capLen: u32, origLen: u
     type = be16(data + ETH_HEADER_LEN + 2);
     off += VLAN_TAG_LEN;
   }
-  if (type != ETHERTYPE_IPV4) return false;
   const ip = data + off;
   const ipCap = capLen - off;
-  const b0 = <u32>load<u8>(ip);
-  const headerLen = (b0 & 0x0f) << 2;
-  if (b0 >> 4 != 4 || headerLen < IPV4_MIN_HEADER_LEN || headerLen + TCP_MIN_HEADER_LEN > ipCap) return false;
-  // SAFE: the IPv4 header and a fixed TCP header after it are captured (checked above).
-  const totalLen = be16(ip + IPV4_TOTAL_LEN);
   const wire = (origLen > capLen ? origLen : capLen) - off;
-  // A zero total length (segmentation offload) and a packet longer than the wire's are the general path's.
-  if (totalLen < headerLen + TCP_MIN_HEADER_LEN || totalLen > wire) return false;
-  if (<u32>load<u8>(ip + IPV4_PROTOCOL) != IPPROTO_TCP || (be16(ip + IPV4_FRAG) & (IPV4_MORE_FRAGMENTS | IPV4_FRAG_OFFSET_MASK)) != 0) return false;
+  let headerLen: u32, totalLen: u32, addrLen: u32, src: usize, dst: usize;
+  if (type == ETHERTYPE_IPV4) {
+    const b0 = <u32>load<u8>(ip);
+    headerLen = (b0 & 0x0f) << 2;
+    if (b0 >> 4 != 4 || headerLen < IPV4_MIN_HEADER_LEN || headerLen + TCP_MIN_HEADER_LEN > ipCap) return false;
+    // SAFE: the IPv4 header and a fixed TCP header after it are captured (checked above).
+    totalLen = be16(ip + IPV4_TOTAL_LEN);
+    // A zero total length (segmentation offload) and a packet longer than the wire's are the general path's.
+    if (totalLen < headerLen + TCP_MIN_HEADER_LEN || totalLen > wire) return false;
+    if (<u32>load<u8>(ip + IPV4_PROTOCOL) != IPPROTO_TCP || (be16(ip + IPV4_FRAG) & (IPV4_MORE_FRAGMENTS | IPV4_FRAG_OFFSET_MASK)) != 0) return false;
+    addrLen = 4;
+    src = ip + IPV4_SRC;
+    dst = ip + IPV4_DST;
+  } else if (type == ETHERTYPE_IPV6) {
+    // An IPv6 header whose next header is TCP: extension headers are the general path's.
+    headerLen = IPV6_HEADER_LEN;
+    if (headerLen + TCP_MIN_HEADER_LEN > ipCap) return false;
+    // SAFE: the IPv6 header and a fixed TCP header after it are captured (checked above).
+    if (<u32>load<u8>(ip) >> 4 != 6 || <u32>load<u8>(ip + IPV6_NEXT_HEADER) != IPPROTO_TCP) return false;
+    // ip_bytes counts the fixed header and the payload; a zero payload length (jumbogram) is the general path's.
+    totalLen = headerLen + be16(ip + IPV6_PAYLOAD_LEN);
+    if (totalLen < headerLen + TCP_MIN_HEADER_LEN || totalLen > wire) return false;
+    addrLen = 16;
+    src = ip + IPV6_SRC;
+    dst = ip + IPV6_DST;
+  } else {
+    return false;
+  }
   const tcp = ip + headerLen;
   const tcpCap = ipCap - headerLen;
   const segLen = totalLen - headerLen;
@@ -65,7 +85,7 @@ export function trackCommonFrame(tsNs: i64, data: usize, capLen: u32, origLen: u
   clearOptions();
   setOptionsAt(tcp + TCP_MIN_HEADER_LEN, tcpHeaderLen - TCP_MIN_HEADER_LEN);
   setAnalysisLen(payload);
-  setKey(ip + IPV4_SRC, srcPort, ip + IPV4_DST, dstPort, 4, vlan, -1);
+  setKey(src, srcPort, dst, dstPort, addrLen, vlan, -1);
   if (ownsKey()) {
     trackSegment(tsNs, flags, srcPort, dstPort, be32(tcp + TCP_SEQ), be32(tcp + TCP_ACK), be16(tcp + TCP_WINDOW),
       payload, captured < payload ? captured : payload, totalLen, DROP_NONE, Tunnel.None, 0);

@@ -21,11 +21,11 @@ export const IPV4_DST: usize = 16;
 export const IPV4_FRAG_OFFSET_MASK: u32 = 0x1fff;
 export const IPV4_MORE_FRAGMENTS: u32 = 0x2000;
 
-const IPV6_HEADER_LEN: u32 = 40;
-const IPV6_PAYLOAD_LEN: usize = 4;
-const IPV6_NEXT_HEADER: usize = 6;
-const IPV6_SRC: usize = 8;
-const IPV6_DST: usize = 24;
+export const IPV6_HEADER_LEN: u32 = 40;
+export const IPV6_PAYLOAD_LEN: usize = 4;
+export const IPV6_NEXT_HEADER: usize = 6;
+export const IPV6_SRC: usize = 8;
+export const IPV6_DST: usize = 24;
 const IPV6_FRAGMENT_HEADER_LEN: u32 = 8;
 const IPV6_MAX_EXTENSION_HEADERS: u32 = 16;
 
