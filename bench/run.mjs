@@ -2,7 +2,7 @@
 // case a separate process timed over several runs. Writes bench/out/bench.json and bench.md and
 // prints the Markdown (bench/README.md explains the cases). Exits 1 when a case of ours fails.
 //
-//   node bench/run.mjs [--smoke] [--runs N] [--only header|full] [--no-peers]
+//   node bench/run.mjs [--smoke] [--runs N] [--only header|full|live] [--no-peers]
 
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -13,14 +13,25 @@ import { parseArgs } from "node:util";
 import { tableFromIPC } from "apache-arrow";
 import { DASK_INSTALL_HINT, daskInstalled, PYTHON, stageFigures, startCluster } from "./dask.mjs";
 
-const { values: flags } = parseArgs({
-  options: {
-    smoke: { type: "boolean", default: false },
-    runs: { type: "string" },
-    only: { type: "string" },
-    "no-peers": { type: "boolean", default: false },
-  },
-});
+const USAGE = "usage: node bench/run.mjs [--smoke] [--runs N] [--only header|full|live] [--no-peers]";
+let flags;
+try {
+  ({ values: flags } = parseArgs({
+    options: {
+      smoke: { type: "boolean", default: false },
+      runs: { type: "string" },
+      only: { type: "string" },
+      "no-peers": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  }));
+} catch (e) {
+  usage(e.message);
+}
+if (flags.help) {
+  process.stdout.write(`${USAGE}\n  --smoke      one quick run of each case\n  --runs N     runs per case (default 3)\n  --only K     only the header-only, full-payload or live-connection cases\n  --no-peers   leave out tshark and tcptrace (the JS baseline and Dask still run)\nbench/README.md explains the cases.\n`);
+  process.exit(0);
+}
 const here = fileURLToPath(new URL(".", import.meta.url));
 const out = join(here, "out");
 const CLI = join(here, "..", "dist", "cli.js");
@@ -388,6 +399,6 @@ function shortened(line) {
 }
 
 function usage(message) {
-  process.stderr.write(`bench: ${message}\nusage: node bench/run.mjs [--smoke] [--runs N] [--only header|full] [--no-peers]\n`);
+  process.stderr.write(`bench: ${message}\n${USAGE}\n`);
   process.exit(2);
 }
