@@ -3,16 +3,27 @@
 // packets/s (records from the page's stats), and the renderer process's peak memory (from /proc,
 // the page and its worker share that process) with the page's peak main-thread JS heap (CDP).
 //
-//   node bench/browser.mjs FILE [--build]
+//   node bench/browser.mjs FILE [--build]    (builds demo/dist first when it is missing or stale)
 
-import { readFileSync, statSync, existsSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { DEMO_DIST, buildDemo, launchChromium, serveStatic } from "../demo/harness.mjs";
+import { DEMO_DIST, buildDemo, demoIsStale, launchChromium, serveStatic } from "../demo/harness.mjs";
 
-const { values, positionals } = parseArgs({ options: { build: { type: "boolean", default: false } }, allowPositionals: true });
+const USAGE = "usage: node bench/browser.mjs FILE [--build]\n  --build  build the demo page (demo/dist) first; without it, only when it is missing or older than\n           the core build, demo/ or src/";
+let values, positionals;
+try {
+  ({ values, positionals } = parseArgs({ options: { build: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } }, allowPositionals: true }));
+} catch (e) {
+  console.error(`browser: ${e.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) { console.log(USAGE); process.exit(0); }
 const file = positionals[0];
-if (!file) { console.error("usage: node bench/browser.mjs FILE [--build]"); process.exit(2); }
-if (values.build || !existsSync(`${DEMO_DIST}index.html`)) buildDemo();
+if (!file) { console.error(USAGE); process.exit(2); }
+if (values.build || demoIsStale()) {
+  if (!values.build) console.error("browser: building the demo page (demo/dist is missing or older than what it is built from)");
+  buildDemo();
+}
 
 const MIB = 2 ** 20;
 

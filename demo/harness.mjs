@@ -3,7 +3,7 @@
 // headless Chromium.
 
 import { spawnSync } from "node:child_process";
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +22,22 @@ export function buildDemo() {
   const config = fileURLToPath(new URL("./vite.config.ts", import.meta.url));
   const run = spawnSync(process.execPath, [vite, "build", "--logLevel", "warn", "-c", config], { encoding: "utf8" });
   if (run.status !== 0) throw new Error(`vite build failed:\n${run.stdout}${run.stderr}`);
+}
+
+/** What the built page is made of: the core build and the page's and the library's sources. */
+const PAGE_SOURCES = ["../build/", "./", "../src/"].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+
+/** Whether demo/dist is missing or older than a file it is built from (so a benchmark never measures a stale page). */
+export function demoIsStale() {
+  const built = join(DEMO_DIST, "index.html");
+  if (!existsSync(built)) return true;
+  const builtMs = statSync(built).mtimeMs;
+  const newer = (path) => {
+    const stat = statSync(path);
+    if (!stat.isDirectory()) return stat.mtimeMs > builtMs;
+    return readdirSync(path).some((name) => name !== "dist" && name !== "node_modules" && newer(join(path, name)));
+  };
+  return PAGE_SOURCES.some((path) => existsSync(path) && newer(path));
 }
 
 /** Launches headless Chromium (a fresh temporary profile each time). */

@@ -34,19 +34,48 @@ const CHECK_EVERY = 64;
 const BUILD_EVERY = 32;
 const MAX_FLOWS = [1, 2, 3, 8, 64, DEFAULT_CONFIG.maxFlows];
 
+const USAGE = `usage: npm run fuzz -- [--seconds N] [--seed S] [--timeout MS] [--corpus DIR]
+                       [--shared DIR | --no-shared] [--every S] [--uncovered]
+  --seconds N      how long to fuzz, after the seeds (default 60)
+  --seed S         the mutator's random seed (default: from the clock; printed at the start)
+  --timeout MS     one run longer than this is a hang (default 2000)
+  --corpus DIR     read inputs from DIR at the start and write the corpus there at the end
+  --shared DIR     real captures of at most 64 KiB used as extra seeds (default ../shared/captures);
+                   --no-shared: none
+  --every S        seconds between status lines (default 10)
+  --uncovered      list the never-hit counters of assembly/ at the end
+fuzz/README.md explains the findings and fuzz/regressions/.`;
+
+/** Exits 2 with `message` and the usage. */
+function usage(message) {
+  process.stderr.write(`fuzz: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
 function parseArgs(argv) {
   const args = { uncovered: false, seconds: 60, seed: Date.now() % 0x7fffffff, timeout: 2000, corpus: null, shared: join(ROOT, "..", "shared", "captures"), every: 10 };
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i], value = () => argv[++i];
-    if (flag === "--seconds") args.seconds = Number(value());
-    else if (flag === "--seed") args.seed = Number(value());
-    else if (flag === "--timeout") args.timeout = Number(value());
+    const flag = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) usage(`${flag} needs a value`);
+      return argv[++i];
+    };
+    const number = () => {
+      const text = value();
+      const n = Number(text);
+      if (text.trim() === "" || !Number.isFinite(n) || n < 0) usage(`${flag} takes a number of 0 or more, got '${text}'`);
+      return n;
+    };
+    if (flag === "--help" || flag === "-h") { process.stdout.write(`${USAGE}\n`); process.exit(0); }
+    else if (flag === "--seconds") args.seconds = number();
+    else if (flag === "--seed") args.seed = number();
+    else if (flag === "--timeout") args.timeout = number();
     else if (flag === "--corpus") args.corpus = value();
     else if (flag === "--shared") args.shared = value();
     else if (flag === "--no-shared") args.shared = null;
-    else if (flag === "--every") args.every = Number(value());
+    else if (flag === "--every") args.every = number();
     else if (flag === "--uncovered") args.uncovered = true;
-    else throw new Error(`fuzz: unknown option ${flag}`);
+    else usage(`unknown option ${flag}`);
   }
   return args;
 }
