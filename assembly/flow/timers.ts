@@ -26,6 +26,16 @@ export function resetTimers(): void {
 
 @inline function entryAt(i: u32): usize { return heapBase + <usize>i * ENTRY_SIZE; }
 @inline function deadlineAt(i: u32): i64 { return load<i64>(entryAt(i)); }
+/**
+ * Copies one entry: three words, inline (a memory.copy is a call into the engine for each
+ * entry moved, in the heap's inner loops).
+ */
+@inline function copyEntry(to: usize, from: usize): void {
+  store<i64>(to, load<i64>(from));
+  store<i64>(to, load<i64>(from, 8), 8);
+  store<u64>(to, load<u64>(from, 16), 16);
+}
+
 /** Whether entry `a` fires before entry `b`: earlier deadline, then earlier first packet. */
 @inline function before(a: usize, b: usize): bool {
   const da = load<i64>(a), db = load<i64>(b);
@@ -53,10 +63,10 @@ export function armTimer(idx: u32, deadlineNs: i64): void {
   while (i > 0) {
     const parent = (i - 1) >> 1;
     if (!before(SPARE, entryAt(parent))) break;
-    memory.copy(entryAt(i), entryAt(parent), ENTRY_SIZE);
+    copyEntry(entryAt(i), entryAt(parent));
     i = parent;
   }
-  memory.copy(entryAt(i), SPARE, ENTRY_SIZE);
+  copyEntry(entryAt(i), SPARE);
 }
 
 /** Earliest queued deadline, or NO_TIMER. */
@@ -92,17 +102,17 @@ function siftDown(last: u32): void {
 
 /** Places the entry `moving` (read before anything moves) at hole `start` or below it. */
 function sink(start: u32, moving: usize): void {
-  memory.copy(HELD, moving, ENTRY_SIZE);
+  copyEntry(HELD, moving);
   let i = start;
   while (true) {
     let child: u32 = 2 * i + 1;
     if (child >= heapLen) break;
     if (child + 1 < heapLen && before(entryAt(child + 1), entryAt(child))) child++;
     if (!before(entryAt(child), HELD)) break;
-    memory.copy(entryAt(i), entryAt(child), ENTRY_SIZE);
+    copyEntry(entryAt(i), entryAt(child));
     i = child;
   }
-  memory.copy(entryAt(i), HELD, ENTRY_SIZE);
+  copyEntry(entryAt(i), HELD);
 }
 
 /** An entry is current when its flow is the same incarnation and still waits for this deadline. */
@@ -117,12 +127,12 @@ function compact(): void {
   for (let i: u32 = 0; i < heapLen; i++) {
     const e = entryAt(i);
     if (!current(e)) continue;
-    if (n != i) memory.copy(entryAt(n), e, ENTRY_SIZE);
+    if (n != i) copyEntry(entryAt(n), e);
     n++;
   }
   heapLen = n;
   for (let i = <i32>(n >> 1) - 1; i >= 0; i--) {
-    memory.copy(SPARE, entryAt(<u32>i), ENTRY_SIZE);
+    copyEntry(SPARE, entryAt(<u32>i));
     sink(<u32>i, SPARE);
   }
 }
