@@ -21,7 +21,9 @@
 //
 // Kept states sit in a ring in order of their end (the oldest at `head`), found by key through an
 // open-addressing index of ring positions (linear probing, backward-shift deletion), as the flow
-// table's.
+// table's. An index entry holds the key's hash beside the ring position, so that a probe compares
+// hashes without reading ring entries, which lie anywhere in the ring (a new flow's key is most
+// often not kept, and with many short connections the ring is full and drops one per row).
 
 import { Flow, Endpoint, EndpointRare, endpointOf, rareOf } from "./record";
 
@@ -37,6 +39,8 @@ const MRU_SYN_NS: usize = 56, FIRST_RTT_NS: usize = 64;
 const SIDES: usize = 72;
 const SIDE_SIZE: usize = 52;
 const ENTRY_SIZE: usize = 176;
+/** An index entry: the hash (high half) and the ring position + 1 (low half; 0: empty). */
+const INDEX_ENTRY: usize = 8;
 
 let ring: usize = 0;
 let index: usize = 0;
@@ -55,7 +59,7 @@ function capacityFor(maxFlows: u32): u32 {
 /** Bytes to reserve beside a flow table of `maxFlows` (ring and index). */
 export function carryBytes(maxFlows: u32): usize {
   const c = capacityFor(maxFlows);
-  return <usize>c * ENTRY_SIZE + <usize>c * 2 * 4;
+  return <usize>c * ENTRY_SIZE + <usize>c * 2 * INDEX_ENTRY;
 }
 
 /** Places the ring and index at `base` (reserved for `reservedFlows`), empty. */
@@ -64,13 +68,14 @@ export function resetCarry(base: usize, reservedFlows: u32): void {
   ring = base;
   index = base + <usize>capacity * ENTRY_SIZE;
   indexMask = capacity * 2 - 1;
-  memory.fill(index, 0, <usize>capacity * 2 * 4);
+  memory.fill(index, 0, <usize>capacity * 2 * INDEX_ENTRY);
   head = 0;
   count = 0;
 }
 
 @inline function entryAt(slot: u32): usize { return ring + <usize>slot * ENTRY_SIZE; }
-@inline function indexAt(i: u32): usize { return index + (<usize>i << 2); }
+@inline function indexAt(i: u32): usize { return index + (<usize>i << 3); }
+@inline function indexEntry(hash: u32, slot: u32): u64 { return (<u64>hash << 32) | <u64>(slot + 1); }
 
 function sameKey(e: usize, f: Flow): bool {
   return load<u64>(e, K_A0) == f.keyA0 && load<u64>(e, K_A1) == f.keyA1 && load<u64>(e, K_B0) == f.keyB0 &&
@@ -80,8 +85,9 @@ function sameKey(e: usize, f: Flow): bool {
 
 /** The index position holding ring slot `slot`. */
 function positionOf(slot: u32, hash: u32): u32 {
+  const want = indexEntry(hash, slot);
   let i = hash & indexMask;
-  while (load<u32>(indexAt(i)) != slot + 1) i = (i + 1) & indexMask;
+  while (load<u64>(indexAt(i)) != want) i = (i + 1) & indexMask;
   return i;
 }
 
@@ -90,17 +96,17 @@ function unindex(slot: u32): void {
   let hole = positionOf(slot, load<u32>(e, HASH));
   let next = (hole + 1) & indexMask;
   while (true) {
-    const v = load<u32>(indexAt(next));
+    const v = load<u64>(indexAt(next));
     if (v == 0) break;
-    const home = load<u32>(entryAt(v - 1), HASH) & indexMask;
+    const home = <u32>(v >> 32) & indexMask;
     // The entry may move into the hole when its home is not cyclically within (hole, next].
     if (((next - home) & indexMask) >= ((next - hole) & indexMask)) {
-      store<u32>(indexAt(hole), v);
+      store<u64>(indexAt(hole), v);
       hole = next;
     }
     next = (next + 1) & indexMask;
   }
-  store<u32>(indexAt(hole), 0);
+  store<u64>(indexAt(hole), 0);
   store<u16>(e, 0, LIVE);
 }
 
@@ -161,8 +167,8 @@ export function keepAnalysis(f: Flow, nowNs: i64): void {
   saveSide(e + SIDES, endpointOf(f, sideA), rareOf(f, sideA));
   saveSide(e + SIDES + SIDE_SIZE, endpointOf(f, sideA ^ 1), rareOf(f, sideA ^ 1));
   let i = f.hash & indexMask;
-  while (load<u32>(indexAt(i)) != 0) i = (i + 1) & indexMask;
-  store<u32>(indexAt(i), slot + 1);
+  while (load<u64>(indexAt(i)) != 0) i = (i + 1) & indexMask;
+  store<u64>(indexAt(i), indexEntry(f.hash, slot));
   count++;
 }
 
@@ -172,16 +178,16 @@ export function takeAnalysis(f: Flow, nowNs: i64): void {
   expire(nowNs);
   let i = f.hash & indexMask;
   while (true) {
-    const v = load<u32>(indexAt(i));
+    const v = load<u64>(indexAt(i));
     if (v == 0) return;
-    const e = entryAt(v - 1);
-    if (load<u32>(e, HASH) == f.hash && sameKey(e, f)) {
+    const e = entryAt(<u32>v - 1);
+    if (<u32>(v >> 32) == f.hash && sameKey(e, f)) {
       f.wsMruSynNs = load<i64>(e, MRU_SYN_NS);
       f.wsFirstRttNs = load<i64>(e, FIRST_RTT_NS);
       const sideA: u32 = f.origIsA ? 0 : 1;
       loadSide(e + SIDES, endpointOf(f, sideA), rareOf(f, sideA));
       loadSide(e + SIDES + SIDE_SIZE, endpointOf(f, sideA ^ 1), rareOf(f, sideA ^ 1));
-      unindex(v - 1);
+      unindex(<u32>v - 1);
       return;
     }
     i = (i + 1) & indexMask;
