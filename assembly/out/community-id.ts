@@ -7,23 +7,39 @@ const IPPROTO_TCP: u8 = 6;
 
 /** Writes the 20-byte digest for the flow (addresses of `addrLen` bytes) to `out`. */
 export function communityId(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, out: usize): void {
-  let swap = false;
-  const order = memory.compare(src, dst, addrLen);
-  if (order > 0 || (order == 0 && sport > dport)) swap = true;
+  const order = compareAddresses(src, dst, addrLen);
+  const swap = order > 0 || (order == 0 && sport > dport);
   const a = swap ? dst : src;
   const b = swap ? src : dst;
   const ap = swap ? dport : sport;
   const bp = swap ? sport : dport;
+  // The block word by word (no engine calls): seed (u16, 0), addresses, protocol, pad, ports; all
+  // big endian; zeros after.
   const m = SHA1_BLOCK;
-  memory.fill(m, 0, 64);
-  // seed (u16, 0), addresses, protocol, pad, ports; all big endian.
+  for (let i: usize = 0; i < 64; i += 8) store<u64>(m + i, 0);
   let n: usize = 2;
-  memory.copy(m + n, a, addrLen); n += addrLen;
-  memory.copy(m + n, b, addrLen); n += addrLen;
+  if (addrLen == 4) {
+    store<u32>(m + 2, load<u32>(a));
+    store<u32>(m + 6, load<u32>(b));
+    n = 10;
+  } else {
+    store<u64>(m + 2, load<u64>(a)); store<u64>(m + 10, load<u64>(a, 8));
+    store<u64>(m + 18, load<u64>(b)); store<u64>(m + 26, load<u64>(b, 8));
+    n = 34;
+  }
   store<u8>(m + n, IPPROTO_TCP); n += 2;
   store<u16>(m + n, bswap<u16>(<u16>ap)); n += 2;
   store<u16>(m + n, bswap<u16>(<u16>bp)); n += 2;
   sha1OneBlock(m, n, out);
+}
+
+/** memcmp's sign for two addresses of `addrLen` bytes (network order: byte by byte is big endian). */
+function compareAddresses(x: usize, y: usize, addrLen: u32): i32 {
+  for (let i: usize = 0; i < <usize>addrLen; i += 4) {
+    const p = bswap<u32>(load<u32>(x + i)), q = bswap<u32>(load<u32>(y + i));
+    if (p != q) return p < q ? -1 : 1;
+  }
+  return 0;
 }
 
 /** SHA-1 (FIPS 180-4) of a message of `len` < 56 bytes held in the 64-byte block `m`. */
@@ -37,13 +53,21 @@ function sha1OneBlock(m: usize, len: usize, out: usize): void {
     store<u32>(w + i * 4, rotl<u32>(x, 1));
   }
   let a: u32 = 0x67452301, b: u32 = 0xefcdab89, c: u32 = 0x98badcfe, d: u32 = 0x10325476, e: u32 = 0xc3d2e1f0;
-  for (let i: usize = 0; i < 80; i++) {
-    let f: u32, k: u32;
-    if (i < 20) { f = (b & c) | (~b & d); k = 0x5a827999; }
-    else if (i < 40) { f = b ^ c ^ d; k = 0x6ed9eba1; }
-    else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8f1bbcdc; }
-    else { f = b ^ c ^ d; k = 0xca62c1d6; }
-    const t = rotl<u32>(a, 5) + f + e + k + load<u32>(w + i * 4);
+  // The four stages of 20 rounds each, one loop apiece (no test of the round number per round).
+  for (let i: usize = 0; i < 20; i++) {
+    const t = rotl<u32>(a, 5) + ((b & c) | (~b & d)) + e + 0x5a827999 + load<u32>(w + i * 4);
+    e = d; d = c; c = rotl<u32>(b, 30); b = a; a = t;
+  }
+  for (let i: usize = 20; i < 40; i++) {
+    const t = rotl<u32>(a, 5) + (b ^ c ^ d) + e + 0x6ed9eba1 + load<u32>(w + i * 4);
+    e = d; d = c; c = rotl<u32>(b, 30); b = a; a = t;
+  }
+  for (let i: usize = 40; i < 60; i++) {
+    const t = rotl<u32>(a, 5) + ((b & c) | (b & d) | (c & d)) + e + 0x8f1bbcdc + load<u32>(w + i * 4);
+    e = d; d = c; c = rotl<u32>(b, 30); b = a; a = t;
+  }
+  for (let i: usize = 60; i < 80; i++) {
+    const t = rotl<u32>(a, 5) + (b ^ c ^ d) + e + 0xca62c1d6 + load<u32>(w + i * 4);
     e = d; d = c; c = rotl<u32>(b, 30); b = a; a = t;
   }
   store<u32>(out, bswap<u32>(0x67452301 + a));

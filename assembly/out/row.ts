@@ -1,7 +1,7 @@
 // One connection's row: conn_state (the pure function of the two endpoint states in Zeek's
 // scripts/base/protocols/conn/main.zeek), end_reason, and every column of src/output/schema.ts.
 
-import { ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, EndReason, Present, TcpState } from "../../src/core/abi";
+import { Abi, ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, EndReason, Present, TcpState } from "../../src/core/abi";
 import { Flow, Endpoint, EndpointRare, Zeek, NO_TIME, endpointOf, rareOf, historyOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "../flow/record";
 import { endpointSize } from "../flow/seq";
 import { origPort, respPort } from "../flow/roles";
@@ -158,7 +158,10 @@ function writeStates(f: Flow, o: Endpoint, r: Endpoint, reason: EndReason): void
   putU8(ColU8.Completeness, f.completeness);
   putU8(ColU8.Tunnel, f.tunnel);
   putU8(ColU8.HistoryLen, f.historyLen);
-  memory.copy(bytesCell(ColBytes.History), historyOf(f), f.historyLen);
+  // The whole cell, word by word (past historyLen the record's history bytes are zero): a
+  // memory.copy of a few bytes is a call into the engine per row.
+  const cell = bytesCell(ColBytes.History), h = historyOf(f);
+  for (let i: usize = 0; i < <usize>Abi.HistoryBytes; i += 8) store<u64>(cell + i, load<u64>(h + i));
 }
 
 function writeOptions(f: Flow, o: Endpoint, r: Endpoint, oRare: EndpointRare, rRare: EndpointRare, shapePresent: u32): void {
@@ -206,6 +209,10 @@ function writeAddresses(f: Flow): void {
 
 /** Key words hold addresses as loaded (little-endian words of the wire bytes). */
 function copyAddress(dst: usize, key: usize, addrLen: u32): void {
-  if (addrLen == 4) store<u32>(dst, <u32>load<u64>(key));
-  else memory.copy(dst, key, 16);
+  if (addrLen == 4) {
+    store<u32>(dst, <u32>load<u64>(key));
+  } else {
+    store<u64>(dst, load<u64>(key));
+    store<u64>(dst, load<u64>(key, 8), 8);
+  }
 }
