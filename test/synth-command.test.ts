@@ -83,6 +83,7 @@ describe("synfin synth", () => {
   const cases = [
     { name: "pcap, whole frames", file: "full.pcap", args: [] as string[] },
     { name: "pcapng, header-only with nanosecond timestamps", file: "headers.pcapng", args: ["--snaplen", "96", "--nanos"] },
+    { name: "pcap, many short connections (--max-response 3K)", file: "short.pcap", args: ["--max-response", "3K"] },
   ];
   for (const c of cases) {
     it(`${c.name}: the library finds exactly the connections of the truth file`, async () => {
@@ -126,6 +127,9 @@ describe("synfin synth", () => {
       expect(truth.some((t) => t.orig_out_of_order + t.resp_out_of_order > 0)).toBe(true);
       expect(truth.some((t) => !t.finished)).toBe(true);
       expect(stats.nonTcpIp + stats.nonIp).toBeGreaterThan(0);
+      // At most three rounds per connection, each response at most --max-response bytes.
+      if (c.args.includes("--max-response")) expect(Math.max(...truth.map((t) => t.resp_bytes))).toBeLessThanOrEqual(3 * 3072);
+      else expect(Math.max(...truth.map((t) => t.resp_bytes))).toBeGreaterThan(3 * 3072);
     });
   }
 
@@ -161,6 +165,8 @@ describe("synfin synth", () => {
       [["-o", join(dir, "x.pcap"), "--bytes", "1M", "--snaplen", "0"], /--snaplen takes a whole number from 1 to 262144, got '0'/],
       [["-o", join(dir, "x.pcap"), "--bytes", "1M", "--seed", "1.5"], /--seed takes a whole number from 0 to 4294967295, got '1.5'/],
       [["-o", join(dir, "x.pcap"), "--bytes", "1M", "--out-of-order", "2"], /--out-of-order takes a rate from 0 to 1, got '2'/],
+      [["-o", join(dir, "x.pcap"), "--bytes", "1M", "--max-response", "100"], /--max-response must be at least 200 bytes, got '100'/],
+      [["-o", join(dir, "x.pcap"), "--bytes", "1M", "--max-response", "lots"], /--max-response takes a size such as 2G, 500M or 1048576, got 'lots'/],
       [["-o", join(dir, "x.pcap"), "--bytes", "1M", "--frobnicate"], /unknown option '--frobnicate'/],
     ];
     for (const [args, message] of bad) {

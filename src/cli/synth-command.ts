@@ -4,11 +4,12 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { UsageError, parseArgsMessage } from "./usage.js";
 import { writeSynthFile, type SynthFileFormat } from "../synth/synth-file.js";
+import { DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES } from "../synth/synth.js";
 import type { ConnTruth } from "../synth/synth-truth.js";
 
 const USAGE = `usage: synfin synth -o FILE --bytes SIZE [--format pcap|pcapng] [--snaplen N]
                     [--seed N] [--connections N] [--concurrency N] [--nanos]
-                    [--out-of-order RATE] [--truth FILE]
+                    [--out-of-order RATE] [--max-response SIZE] [--truth FILE]
 
 Writes seeded synthetic Ethernet traffic: interleaved TCP connections (IPv4 and IPv6, some
 VLAN-tagged) with handshakes, data both ways, retransmissions, out-of-order segments, FIN and RST
@@ -27,6 +28,8 @@ options and seed always give the same bytes.
   --concurrency N       connections alive at once (default 64)
   --nanos               nanosecond timestamps (default: microseconds)
   --out-of-order RATE   share of two-segment bursts sent later segment first (default 0.01)
+  --max-response SIZE   the largest response of a round, from 200 bytes (default 400K; sizes as
+                        for --bytes): 3K gives many short connections
   --truth FILE          also write one JSON line per connection: endpoints, whether it was
                         answered, how and by whom it was closed, packets and bytes each way,
                         retransmissions and out-of-order segments (in order of completion)
@@ -49,6 +52,7 @@ interface SynthCommandOptions {
   concurrency: number;
   nanos: boolean;
   outOfOrderRate: number;
+  maxResponseBytes: number;
   truth: string | undefined;
 }
 
@@ -67,6 +71,7 @@ function parseOptions(argv: string[]): SynthCommandOptions | "help" {
         concurrency: { type: "string" },
         nanos: { type: "boolean" },
         "out-of-order": { type: "string" },
+        "max-response": { type: "string" },
         truth: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -80,7 +85,9 @@ function parseOptions(argv: string[]): SynthCommandOptions | "help" {
   if (v.bytes === undefined && v.connections === undefined) throw new UsageError("give --bytes SIZE, --connections N or both");
   const format = v.format ?? (v.output.toLowerCase().endsWith(".pcapng") ? "pcapng" : "pcap");
   if (format !== "pcap" && format !== "pcapng") throw new UsageError(`unknown format '${format}' (pcap or pcapng)`);
-  const bytes = v.bytes === undefined ? Infinity : parseSize(v.bytes);
+  const bytes = v.bytes === undefined ? Infinity : parseSize("--bytes", v.bytes);
+  const maxResponseBytes = v["max-response"] === undefined ? DEFAULT_MAX_RESPONSE_BYTES : parseSize("--max-response", v["max-response"]);
+  if (maxResponseBytes < MIN_RESPONSE_BYTES) throw new UsageError(`--max-response must be at least ${MIN_RESPONSE_BYTES} bytes, got '${v["max-response"]}'`);
   if (bytes < MIN_BYTES) throw new UsageError(`--bytes must be at least ${MIN_BYTES} (room for the file header), got '${v.bytes}'`);
   return {
     output: v.output,
@@ -92,14 +99,15 @@ function parseOptions(argv: string[]): SynthCommandOptions | "help" {
     concurrency: wholeNumber("--concurrency", v.concurrency, DEFAULT_CONCURRENCY, 1, 1 << 20),
     nanos: v.nanos ?? false,
     outOfOrderRate: rate("--out-of-order", v["out-of-order"], DEFAULT_OUT_OF_ORDER_RATE),
+    maxResponseBytes,
     truth: v.truth,
   };
 }
 
-/** "2G", "500M", "1048576", "1.5G": a size in bytes (binary units, as --memory-limit). */
-export function parseSize(text: string): number {
+/** "2G", "500M", "1048576", "1.5G": a size in bytes (binary units, as --memory-limit), given for `flag`. */
+export function parseSize(flag: string, text: string): number {
   const m = /^(\d+(?:\.\d+)?)([KMGT]?)i?B?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`--bytes takes a size such as 2G, 500M or 1048576, got '${text}'`);
+  if (!m) throw new UsageError(`${flag} takes a size such as 2G, 500M or 1048576, got '${text}'`);
   return Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!);
 }
 
@@ -167,6 +175,7 @@ export async function synthMain(argv: string[]): Promise<number> {
       concurrency: opts.concurrency,
       nanos: opts.nanos,
       outOfOrderRate: opts.outOfOrderRate,
+      maxResponseBytes: opts.maxResponseBytes,
       onConnection: truth === undefined ? undefined : (t) => truth!.add(t),
     });
     truth?.close();

@@ -19,6 +19,8 @@ export interface SynthOptions {
   startNs?: bigint;       // time of the first packet's second (default 2023-11-14T22:13:20Z)
   reuseBuffers?: boolean; // yield one reused CapturedPacket whose data is valid only until the next step
   outOfOrderRate?: number; // share of two-segment bursts sent later segment first (default 0: none)
+  /** The largest response of a round, in bytes (default 400,000; at least 200): small values give many short connections. */
+  maxResponseBytes?: number;
   /** Receives each connection's truth once its last packet is kept, and the rest at `finish()`. */
   onConnection?: (truth: ConnTruth) => void;
 }
@@ -53,7 +55,9 @@ const SERVER_TSVAL_BASE = 7_000_000;
 const NS_PER_MS = 1_000_000;
 const MAX_ROUNDS = 3;
 const REQUEST_BYTES = [60, 2000] as const;
-const RESPONSE_BYTES = [200, 400_000] as const;
+/** A response's size is log-uniform between these (the upper one SynthOptions.maxResponseBytes). */
+export const MIN_RESPONSE_BYTES = 200;
+export const DEFAULT_MAX_RESPONSE_BYTES = 400_000;
 const RTT_US = [200, 80_000] as const;
 const RTO_US = 200_000;
 const SERVER_PORTS = [443, 443, 443, 443, 80, 80, 22, 8080, 5432, 6379];
@@ -311,6 +315,7 @@ export class SynthStream {
   private readonly nanos: boolean;
   private readonly reuse: boolean;
   private readonly outOfOrderRate: number;
+  private readonly maxResponseBytes: number;
   private readonly onConnection: ((truth: ConnTruth) => void) | null;
   private readonly nonTcpFrames: Uint8Array[];
   private readonly reused: CapturedPacket = { tsNs: 0n, data: new Uint8Array(0), origLen: 0 };
@@ -336,6 +341,10 @@ export class SynthStream {
     this.startNs = opts.startNs ?? DEFAULT_START_NS;
     this.reuse = opts.reuseBuffers ?? false;
     this.outOfOrderRate = opts.outOfOrderRate ?? 0;
+    this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (!(Number.isInteger(this.maxResponseBytes) && this.maxResponseBytes >= MIN_RESPONSE_BYTES)) {
+      throw new RangeError(`synth: maxResponseBytes must be a whole number of at least ${MIN_RESPONSE_BYTES}, got ${this.maxResponseBytes}`);
+    }
     this.onConnection = opts.onConnection ?? null;
     for (let i = 0; i < PATTERN_AREA_LEN; i++) this.scratch[PATTERN_AREA + i] = i & 0xff;
     this.nonTcpFrames = buildNonTcpFrames(this.rng);
@@ -561,7 +570,7 @@ export class SynthStream {
       this.schedule(conn, 1, 40);
     } else if (conn.senderIsClient) {
       conn.senderIsClient = false;
-      conn.remaining = this.rng.logUniform(RESPONSE_BYTES[0], RESPONSE_BYTES[1]);
+      conn.remaining = this.rng.logUniform(MIN_RESPONSE_BYTES, this.maxResponseBytes);
       conn.phase = PHASE_SEND;
       this.schedule(conn, 20, 2_000);
     } else if (--conn.roundsLeft > 0) {
