@@ -1,6 +1,8 @@
 // Community ID flow hash v1 (https://github.com/corelight/community-id-spec), seed 0, for TCP:
 // SHA-1 over seed, ordered addresses, protocol, pad and ordered ports. The host base64-encodes it.
 
+import { copyAddress } from "../capture/bytes";
+
 const SHA1_BLOCK: usize = memory.data(64, 8);
 const SHA1_W: usize = memory.data(80 * 4, 8);
 const IPPROTO_TCP: u8 = 6;
@@ -18,15 +20,8 @@ export function communityId(src: usize, sport: u32, dst: usize, dport: u32, addr
   const m = SHA1_BLOCK;
   for (let i: usize = 0; i < 64; i += 8) store<u64>(m + i, 0);
   let n: usize = 2;
-  if (addrLen == 4) {
-    store<u32>(m + 2, load<u32>(a));
-    store<u32>(m + 6, load<u32>(b));
-    n = 10;
-  } else {
-    store<u64>(m + 2, load<u64>(a)); store<u64>(m + 10, load<u64>(a, 8));
-    store<u64>(m + 18, load<u64>(b)); store<u64>(m + 26, load<u64>(b, 8));
-    n = 34;
-  }
+  copyAddress(m + n, a, addrLen); n += addrLen;
+  copyAddress(m + n, b, addrLen); n += addrLen;
   store<u8>(m + n, IPPROTO_TCP); n += 2;
   store<u16>(m + n, bswap<u16>(<u16>ap)); n += 2;
   store<u16>(m + n, bswap<u16>(<u16>bp)); n += 2;

@@ -7,6 +7,7 @@ import { endpointSize } from "../flow/seq";
 import { origPort, respPort } from "../flow/roles";
 import { NULL_I64, putI64, putU16, putU32, putU8, bytesCell, commitRow } from "./columns";
 import { communityId } from "./community-id";
+import { copyAddress } from "../capture/bytes";
 import { packetStatsOn, writeShape } from "../flow/shape";
 
 const LETTER_CARET: u8 = 0x5e;
@@ -205,14 +206,4 @@ function writeAddresses(f: Flow): void {
   putU16(ColU16.OrigPort, origPort(f));
   putU16(ColU16.RespPort, respPort(f));
   communityId(origCell, origPort(f), respCell, respPort(f), addrLen, bytesCell(ColBytes.CommunityId));
-}
-
-/** Key words hold addresses as loaded (little-endian words of the wire bytes). */
-function copyAddress(dst: usize, key: usize, addrLen: u32): void {
-  if (addrLen == 4) {
-    store<u32>(dst, <u32>load<u64>(key));
-  } else {
-    store<u64>(dst, load<u64>(key));
-    store<u64>(dst, load<u64>(key, 8), 8);
-  }
 }

@@ -17,6 +17,7 @@
 
 import { Abi, Stat, Tunnel } from "../../src/core/abi";
 import { frameInterface, frameHasInterface } from "../capture/frame";
+import { copyAddress } from "../capture/bytes";
 import { optMss, optWscale, optSackOk, optTimestamps, tcpAnalysisLen } from "../decode/tcp";
 import { setKey, keyHash } from "../flow/table";
 
@@ -233,8 +234,8 @@ export function mapSegment(src: usize, dst: usize, addrLen: u32, vlan: i32, inne
   store<u8>(r, <u8>tunnel, 54);
   store<u8>(r, <u8>addrLen, 55);
   store<u64>(r, encap, 56);
-  memory.copy(r + RECORD_FIXED, src, addrLen);
-  memory.copy(r + RECORD_FIXED + addrLen, dst, addrLen);
+  copyAddress(r + RECORD_FIXED, src, addrLen);
+  copyAddress(r + RECORD_FIXED + addrLen, dst, addrLen);
   unchecked(partLen[j] = used + size);
 }
 
