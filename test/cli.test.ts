@@ -474,6 +474,7 @@ describe("errors and usage", () => {
       [["--max-flows", "99999999999"], "--max-flows takes a whole number from 1 to 2500000, got '99999999999'"],
       [["--memory-limit", "1K"], "--memory-limit takes a size from 4M to 4G, got '1K'"],
       [["--memory-limit", "99G"], "--memory-limit takes a size from 4M to 4G, got '99G'"],
+      [["--memory-limit", "lots"], "--memory-limit takes a size such as 2G, 500M or 1048576, got 'lots'"],
       [["--workers", "-1"], "--workers takes a whole number from 0 to 256, got '-1'"],
       [["--workers"], "--workers needs a value"],
       [["--bogus"], "unknown option '--bogus'"],

@@ -5,7 +5,7 @@ import { createWriteStream, openSync, renameSync, rmSync, statSync } from "node:
 import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { UsageError, parseArgsMessage } from "./usage.js";
+import { UsageError, parseArgsMessage, parseSize } from "./usage.js";
 import { packageJsonUrl } from "../assets.js";
 import { AsyncByteQueue, Message, RecordBatchFileWriter, RecordBatchStreamWriter, type RecordBatch, type Schema } from "apache-arrow";
 import { connections, SynfinError, type Progress, type Stats } from "../node.js";
@@ -180,7 +180,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
   if (maxFlows !== undefined && !(/^\d+$/.test(v["max-flows"]!) && maxFlows >= 1 && maxFlows <= MAX_MAX_FLOWS)) {
     throw new UsageError(`--max-flows takes a whole number from 1 to ${MAX_MAX_FLOWS}, got '${v["max-flows"]}'`);
   }
-  const memoryLimit = v["memory-limit"] === undefined ? undefined : parseSize(v["memory-limit"]);
+  const memoryLimit = v["memory-limit"] === undefined ? undefined : parseSize("--memory-limit", v["memory-limit"]);
   if (memoryLimit !== undefined && (memoryLimit < MIN_MEMORY_LIMIT || memoryLimit > MAX_MEMORY_LIMIT)) {
     throw new UsageError(`--memory-limit takes a size from 4M to 4G, got '${v["memory-limit"]}'`);
   }
@@ -218,14 +218,6 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
   };
 }
 
-const SIZE_UNITS: Record<string, number> = { "": 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 };
-
-/** "512M", "2G", "1048576": a size in bytes (binary units). */
-function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`--memory-limit takes a size such as 512M or 2G, got '${text}'`);
-  return Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!);
-}
 
 /** Output files being written, removed if the run fails or is interrupted. */
 const unfinished = new Set<Sink>();

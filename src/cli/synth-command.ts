@@ -2,7 +2,7 @@
 
 import { closeSync, openSync, writeSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { UsageError, parseArgsMessage } from "./usage.js";
+import { UsageError, parseArgsMessage, parseSize } from "./usage.js";
 import { writeSynthFile, type SynthFileFormat } from "../synth/synth-file.js";
 import { DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES } from "../synth/synth.js";
 import type { ConnTruth } from "../synth/synth-truth.js";
@@ -40,7 +40,6 @@ const MIN_BYTES = 1024;
 const DEFAULT_CONCURRENCY = 64;
 const DEFAULT_OUT_OF_ORDER_RATE = 0.01;
 const TRUTH_FLUSH_CHARS = 1 << 20;
-const SIZE_UNITS: Record<string, number> = { "": 1, K: 1 << 10, M: 1 << 20, G: 1 << 30, T: 2 ** 40 };
 
 interface SynthCommandOptions {
   output: string;
@@ -102,13 +101,6 @@ function parseOptions(argv: string[]): SynthCommandOptions | "help" {
     maxResponseBytes,
     truth: v.truth,
   };
-}
-
-/** "2G", "500M", "1048576", "1.5G": a size in bytes (binary units, as --memory-limit), given for `flag`. */
-export function parseSize(flag: string, text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMGT]?)i?B?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`${flag} takes a size such as 2G, 500M or 1048576, got '${text}'`);
-  return Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!);
 }
 
 function wholeNumber(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
