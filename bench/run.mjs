@@ -54,16 +54,16 @@ if (!existsSync(CLI)) usage("dist/cli.js is missing: run `npm run build` first")
 // memory follows the connections alive at once, not the file size.
 const sizes = flags.smoke ? { full: "16M", header: "8M", small: "4M", live: "8M", short: "8M" } : { full: "2G", header: "1G", small: "256M", live: "1G", short: "1G" };
 const captures = [
-  { id: "full", title: "Full payload", bytes: sizes.full, snaplen: FULL_SNAPLEN, cases: "all" },
-  { id: "header", title: "Header-only (snaplen 96)", bytes: sizes.header, snaplen: HEADER_SNAPLEN, cases: "all" },
-  { id: "small", title: "Full payload, small (memory flatness)", bytes: sizes.small, snaplen: FULL_SNAPLEN, cases: "synfin-w1" },
+  { id: "full", only: "full", title: "Full payload", bytes: sizes.full, snaplen: FULL_SNAPLEN, cases: "all" },
+  { id: "header", only: "header", title: "Header-only (snaplen 96)", bytes: sizes.header, snaplen: HEADER_SNAPLEN, cases: "all" },
+  { id: "small", only: "full", title: "Full payload, small (memory flatness)", bytes: sizes.small, snaplen: FULL_SNAPLEN, cases: "synfin-w1" },
   // The same kind of traffic with ten times the connections alive at once (issue #12, point 2).
-  { id: "live-few", title: "Header-only, --concurrency 800", bytes: sizes.live, snaplen: HEADER_SNAPLEN, concurrency: 800, cases: "live" },
-  { id: "live-many", title: "Header-only, --concurrency 8000", bytes: sizes.live, snaplen: HEADER_SNAPLEN, concurrency: 8000, cases: "live" },
+  { id: "live-few", only: "live", title: "Header-only, --concurrency 800", bytes: sizes.live, snaplen: HEADER_SNAPLEN, concurrency: 800, cases: "live" },
+  { id: "live-many", only: "live", title: "Header-only, --concurrency 8000", bytes: sizes.live, snaplen: HEADER_SNAPLEN, concurrency: 8000, cases: "live" },
   // Another shape (issue #12, point 1): responses of at most 3 KiB, so about 16 packets per
   // connection against about 120: the work of starting and ending connections and writing rows.
-  { id: "short", title: "Header-only, many short connections (--max-response 3K)", bytes: sizes.short, snaplen: HEADER_SNAPLEN, maxResponse: "3K", cases: "short" },
-].filter((c) => flags.only === undefined || (flags.only === "header" ? c.id === "header" : flags.only === "live" ? c.cases === "live" : flags.only === "short" ? c.cases === "short" : c.id !== "header" && c.cases !== "live" && c.cases !== "short"));
+  { id: "short", only: "short", title: "Header-only, many short connections (--max-response 3K)", bytes: sizes.short, snaplen: HEADER_SNAPLEN, maxResponse: "3K", cases: "short" },
+].filter((c) => flags.only === undefined || c.only === flags.only); // `only`: the --only value that runs it
 
 const rssMethod = gnuTimeWorks() ? "GNU time %M" : "polled /proc/PID/status VmHWM";
 const peers = {
