@@ -195,11 +195,11 @@ function casesFor(capture, path, cluster) {
 
 // ---- Processes ----------------------------------------------------------------------------
 
-/** Runs one case as a child process; resolves to wall seconds, peak RSS and its output. */
+/** Runs one case as a child process; resolves to wall seconds, CPU seconds, peak RSS and its output. */
 function runCase(c) {
   const rssFile = join(out, ".rss");
   const useTime = rssMethod.startsWith("GNU");
-  const [cmd, args] = useTime ? ["/usr/bin/time", ["-f", "%M", "-o", rssFile, c.cmd, ...c.args]] : [c.cmd, c.args];
+  const [cmd, args] = useTime ? ["/usr/bin/time", ["-f", "%M %U %S", "-o", rssFile, c.cmd, ...c.args]] : [c.cmd, c.args];
   const devNull = openSync("/dev/null", "w");
   // Each run writes its outputs afresh: replacing a large file by rename makes the file system
   // write the old one's data out first (ext4's auto_da_alloc), a cost of the bench, not the case.
@@ -224,8 +224,12 @@ function runCase(c) {
       if (poll) clearInterval(poll);
       closeSync(devNull);
       let maxRssBytes = polledKiB * 1024;
+      // CPU time, user and system, of the process and the children it waited for (GNU time only).
+      let cpuSeconds;
       if (useTime && existsSync(rssFile)) {
-        maxRssBytes = Number(readFileSync(rssFile, "utf8").trim().split("\n").pop()) * 1024;
+        const [kib, user, system] = readFileSync(rssFile, "utf8").trim().split("\n").pop().split(" ").map(Number);
+        maxRssBytes = kib * 1024;
+        cpuSeconds = user + system;
         rmSync(rssFile);
       }
       // Not the Dask driver's progress lines either ("synfin_dask: map: 8 tasks, … (2.1 s)").
@@ -237,6 +241,7 @@ function runCase(c) {
       resolve({
         ok: code === 0,
         seconds,
+        cpuSeconds,
         maxRssBytes,
         stdout,
         report: report ? JSON.parse(report) : undefined,
@@ -283,6 +288,7 @@ function summarise(capture, file, cases, samples) {
     const median = sorted[sorted.length >> 1].seconds;
     Object.assign(row, {
       seconds: { median, min: sorted[0].seconds, max: sorted[sorted.length - 1].seconds, all: list.map((s) => s.seconds) },
+      cpuSeconds: list.every((s) => s.cpuSeconds !== undefined) ? medianOf(list.map((s) => s.cpuSeconds)) : undefined,
       peakRssBytes: Math.max(...list.map((s) => s.maxRssBytes)),
       packetsPerSecond: packets / median,
       bytesPerSecond: file.size / median,
@@ -320,6 +326,11 @@ function summarise(capture, file, cases, samples) {
   };
 }
 
+function medianOf(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1];
+}
+
 function renderMarkdown(r) {
   const lines = [];
   const m = r.machine;
@@ -329,17 +340,18 @@ function renderMarkdown(r) {
   for (const c of r.captures.filter((c) => c.id !== "small" && !c.id.startsWith("live"))) {
     const synth = c.synth ? `; written in ${c.synth.seconds.toFixed(1)} s (${c.synth.MBps.toFixed(0)} MB/s) by \`synfin synth\`` : "";
     lines.push(`## ${c.title}: ${sizeText(c.bytes)}, ${c.packets.toLocaleString("en-US")} packets${synth}`, "");
-    lines.push(`| case | wall s | packets/s | MB/s | peak RSS MiB | connections | ${refs.map(([, label]) => `× ${label} time`).join(" | ")} |`);
-    lines.push(`|---|---|---|---|---|---|${refs.map(() => "---").join("|")}|`);
+    lines.push(`| case | wall s | CPU s | packets/s | MB/s | peak RSS MiB | connections | ${refs.map(([, label]) => `× ${label} time`).join(" | ")} |`);
+    lines.push(`|---|---|---|---|---|---|---|${refs.map(() => "---").join("|")}|`);
     for (const row of c.results) {
       if (!row.seconds) {
-        lines.push(`| ${row.name} | ${row.status} | | | | |${refs.map(() => " ").join("|")}|`);
+        lines.push(`| ${row.name} | ${row.status} | | | | | |${refs.map(() => " ").join("|")}|`);
         continue;
       }
       const s = row.seconds;
       const ratios = refs.map(([id]) => (row.ratios[id] ? row.ratios[id].time.toFixed(2) : "–"));
       const count = row.status !== "ok" ? row.status : row.connections ?? (row.flows !== undefined ? `${row.flows} flows` : "");
-      lines.push(`| ${row.name} | ${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)}) | ${(row.packetsPerSecond / 1e6).toFixed(2)} M | ${(row.bytesPerSecond / 1e6).toFixed(0)} | ${(row.peakRssBytes / MIB).toFixed(0)} | ${count} | ${ratios.join(" | ")} |`);
+      const cpu = row.cpuSeconds === undefined ? "–" : row.cpuSeconds.toFixed(2);
+      lines.push(`| ${row.name} | ${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)}) | ${cpu} | ${(row.packetsPerSecond / 1e6).toFixed(2)} M | ${(row.bytesPerSecond / 1e6).toFixed(0)} | ${(row.peakRssBytes / MIB).toFixed(0)} | ${count} | ${ratios.join(" | ")} |`);
     }
     lines.push("");
   }
@@ -359,20 +371,26 @@ function renderMarkdown(r) {
   const live = ["live-few", "live-many"].map((id) => r.captures.find((c) => c.id === id));
   if (live.every((c) => c !== undefined)) {
     lines.push("## Live connections: cost per packet (synfin CLI → Arrow, --workers 1)", "");
-    lines.push("| capture | packets | peak live connections | wall s | ns per packet | × read time |", "|---|---|---|---|---|---|");
+    lines.push("| capture | packets | peak live connections | wall s | ns per packet | CPU ns per packet | × read time |", "|---|---|---|---|---|---|---|");
     const perPacket = [];
+    const cpuPerPacket = [];
     for (const c of live) {
       const row = c.results.find((x) => x.reportsPeakFlows || x.peakFlows !== undefined) ?? c.results.find((x) => x.name.startsWith("synfin CLI"));
-      if (!row?.seconds) { lines.push(`| ${c.title} | ${c.packets.toLocaleString("en-US")} | | ${row?.status ?? "–"} | | |`); continue; }
+      if (!row?.seconds) { lines.push(`| ${c.title} | ${c.packets.toLocaleString("en-US")} | | ${row?.status ?? "–"} | | | |`); continue; }
       const ns = (row.seconds.median / c.packets) * 1e9;
       perPacket.push(ns);
-      lines.push(`| ${c.title}, ${sizeText(c.bytes)} | ${c.packets.toLocaleString("en-US")} | ${row.peakFlows?.toLocaleString("en-US") ?? "?"} | ${row.seconds.median.toFixed(2)} | ${ns.toFixed(0)} | ${row.ratios.read?.time.toFixed(2) ?? "–"} |`);
+      const cpuNs = row.cpuSeconds === undefined ? undefined : (row.cpuSeconds / c.packets) * 1e9;
+      if (cpuNs !== undefined) cpuPerPacket.push(cpuNs);
+      lines.push(`| ${c.title}, ${sizeText(c.bytes)} | ${c.packets.toLocaleString("en-US")} | ${row.peakFlows?.toLocaleString("en-US") ?? "?"} | ${row.seconds.median.toFixed(2)} | ${ns.toFixed(0)} | ${cpuNs?.toFixed(0) ?? "–"} | ${row.ratios.read?.time.toFixed(2) ?? "–"} |`);
     }
-    if (perPacket.length === 2) lines.push("", `Cost per packet with ten times the live connections: ${(perPacket[1] / perPacket[0]).toFixed(2)}×.`);
+    if (perPacket.length === 2) {
+      const cpu = cpuPerPacket.length === 2 ? ` (CPU time: ${(cpuPerPacket[1] / cpuPerPacket[0]).toFixed(2)}×)` : "";
+      lines.push("", `Cost per packet with ten times the live connections: ${(perPacket[1] / perPacket[0]).toFixed(2)}×${cpu}.`);
+    }
     lines.push("");
   }
   lines.push(...renderCluster(r));
-  lines.push("Ratios: the row's median wall time ÷ the reference's (below 1: faster than it); packets/s and MB/s are the same ratios inverted. bench.json also has the peak-RSS ratios.");
+  lines.push("Ratios: the row's median wall time ÷ the reference's (below 1: faster than it); packets/s and MB/s are the same ratios inverted. CPU s: the median of the runs' user and system time (every thread, and the processes the case waited for), which a slow spell of a shared machine moves less than the wall time. bench.json also has the peak-RSS ratios.");
   const missing = Object.entries(peers).filter(([, state]) => state === "not installed").map(([name]) => name);
   if (missing.length > 0) lines.push(`Not installed here: ${missing.join(", ")} (\`${INSTALL_HINT}\`).`);
   if (dask === "not installed") lines.push(`Not installed here: dask-scheduler, dask-worker or python3's distributed, for the Dask driver (\`${DASK_INSTALL_HINT}\`).`);
