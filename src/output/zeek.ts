@@ -6,7 +6,7 @@
 // synfin_events and synfin_packets).
 
 import type { RecordBatch } from "apache-arrow";
-import { batchReaders, type Cell } from "./format.js";
+import { batchReaders, halvesOf, sixDigits, splitTime, type Cell } from "./format.js";
 import { COLUMNS, EVENT_COLUMNS, PACKET_COLUMNS, type ColumnDef } from "./schema.js";
 
 const UNSET = "-";
@@ -36,29 +36,76 @@ const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
  * a 64-bit mix of its conn_id and first-packet time. Zeek's own uids are random.
  */
 export function zeekUid(connId: bigint, tsNs: bigint): string {
-  let n = (mix64(connId ^ 0x9e3779b97f4a7c15n) << 64n) | mix64(tsNs ^ mix64(connId));
-  let s = "";
+  const words = new Int32Array(new BigInt64Array([BigInt.asIntN(64, connId), BigInt.asIntN(64, tsNs)]).buffer);
+  return uidOfHalves(words[1]! >>> 0, words[0]! >>> 0, words[3]! >>> 0, words[2]! >>> 0);
+}
+
+// 64-bit arithmetic on (high, low) halves of unsigned 32 bits, without BigInts (a BigInt uid took
+// about 2 µs a row). mixed[0], mixed[1]: the halves of the last mix64.
+const mixed = new Uint32Array(2);
+
+/** The low 64 bits of (ah·2³² + al)·(bh·2³² + bl), into `mixed`. */
+function mul64(ah: number, al: number, bh: number, bl: number): void {
+  const a1 = al >>> 16, a0 = al & 0xffff, b1 = bl >>> 16, b0 = bl & 0xffff;
+  const t = a0 * b0, m1 = a1 * b0, m2 = a0 * b1;
+  const mid = (t >>> 16) + (m1 & 0xffff) + (m2 & 0xffff);
+  const carry = a1 * b1 + (m1 >>> 16) + (m2 >>> 16) + (mid >>> 16);
+  mixed[0] = carry + Math.imul(ah, bl) + Math.imul(al, bh);
+  mixed[1] = Math.imul(al, bl);
+}
+
+/** murmur3's 64-bit finaliser of (hi, lo), into `mixed`. */
+function mix64(hi: number, lo: number): void {
+  lo = (lo ^ (hi >>> 1)) >>> 0;
+  mul64(hi, lo, 0xff51afd7, 0xed558ccd);
+  hi = mixed[0]!; lo = (mixed[1]! ^ (hi >>> 1)) >>> 0;
+  mul64(hi, lo, 0xc4ceb9fe, 0x1a85ec53);
+  hi = mixed[0]!; lo = (mixed[1]! ^ (hi >>> 1)) >>> 0;
+  mixed[0] = hi;
+  mixed[1] = lo;
+}
+
+/** The uid of conn_id (idHi, idLo) and first-packet time (tsHi, tsLo), 64-bit two's complement halves. */
+export function uidOfHalves(idHi: number, idLo: number, tsHi: number, tsLo: number): string {
+  // n = mix64(connId ^ 0x9e3779b97f4a7c15) · 2⁶⁴ + mix64(tsNs ^ mix64(connId)), as four limbs.
+  mix64(idHi, idLo);
+  const cHi = mixed[0]!, cLo = mixed[1]!;
+  mix64((tsHi ^ cHi) >>> 0, (tsLo ^ cLo) >>> 0);
+  const limbs = [0, 0, mixed[0]!, mixed[1]!];
+  mix64((idHi ^ 0x9e3779b9) >>> 0, (idLo ^ 0x7f4a7c15) >>> 0);
+  limbs[0] = mixed[0]!;
+  limbs[1] = mixed[1]!;
+  let s = "C";
   for (let i = 0; i < 17; i++) {
-    s += BASE62[Number(n % 62n)];
-    n /= 62n;
+    // n mod 62 and n / 62, limb by limb from the top (each step exact in a double: below 62·2³²).
+    let rest = 0;
+    for (let k = 0; k < 4; k++) {
+      const cur = rest * 4294967296 + limbs[k]!;
+      const q = Math.floor(cur / 62);
+      rest = cur - q * 62;
+      limbs[k] = q;
+    }
+    s += BASE62[rest];
   }
-  return `C${s}`;
+  return s;
 }
-
-/** murmur3's 64-bit finaliser. */
-function mix64(x: bigint): bigint {
-  let k = x & MASK64;
-  k = ((k ^ (k >> 33n)) * 0xff51afd7ed558ccdn) & MASK64;
-  k = ((k ^ (k >> 33n)) * 0xc4ceb9fe1a85ec53n) & MASK64;
-  return k ^ (k >> 33n);
-}
-
-const MASK64 = 0xffffffffffffffffn;
 
 /** Zeek's `time`: seconds since the epoch with six decimals (ns rounded to the nearest µs). */
 export function zeekTime(ns: bigint): string {
-  const us = (ns + 500n) / 1000n;
-  return `${us / 1_000_000n}.${(us % 1_000_000n).toString().padStart(6, "0")}`;
+  const words = new Int32Array(new BigInt64Array([BigInt.asIntN(64, ns)]).buffer);
+  return zeekTimeOfHalves(words[1]!, words[0]! >>> 0);
+}
+
+/** zeekTime of the i64 whose halves are hi (signed) and lo (unsigned). */
+export function zeekTimeOfHalves(hi: number, lo: number): string {
+  if (hi < 0) {
+    // Before 1970: BigInt division truncates toward zero, as it did.
+    const us = (((BigInt(hi) << 32n) | BigInt(lo)) + 500n) / 1000n;
+    return `${us / 1_000_000n}.${(us % 1_000_000n).toString().padStart(6, "0")}`;
+  }
+  const { seconds, nanos } = splitTime(hi, lo);
+  const us = Math.floor((nanos + 500) / 1000);
+  return us === 1_000_000 ? `${seconds + 1}.000000` : `${seconds}.${sixDigits(us)}`;
 }
 
 /** Zeek's `%Y-%m-%d-%H-%M-%S` for #open and #close. */
@@ -79,10 +126,15 @@ function header(path: string, fields: readonly string[], types: readonly string[
   ].join("\n") + "\n";
 }
 
-/** Text of a cell in a column of our own (events, packets): numbers as they are, times as Zeek times. */
-function ownCell(v: Cell, isTime: boolean, tsNs: bigint | null, isInterval = false): string {
+/** Whether the i64 at row `a` of `words` (32-bit halves) is later than the one at row `b`. */
+function laterThan(words: Int32Array, a: number, b: number): boolean {
+  const ha = words[2 * a + 1]!, hb = words[2 * b + 1]!;
+  return ha > hb || (ha === hb && words[2 * a]! >>> 0 > words[2 * b]! >>> 0);
+}
+
+/** Text of a cell in a column of our own (events, packets) but a time: numbers as they are. */
+function ownCell(v: Cell, isInterval: boolean): string {
   if (v === null) return UNSET;
-  if (isTime && tsNs !== null) return zeekTime(tsNs);
   if (isInterval && typeof v === "number") return v.toFixed(6);
   return typeof v === "string" ? zeekString(v) : typeof v === "boolean" ? (v ? "T" : "F") : String(v);
 }
@@ -129,44 +181,85 @@ export class ZeekLog {
     if (batch.numRows === 0) return "";
     const readers = batchReaders(batch);
     const index = new Map(this.columns.map((c, i) => [c.name, i]));
-    // The 64-bit columns as stored (a batch's columns are one chunk each).
-    const int64 = (i: number) => batch.getChildAt(i)!.data[0]!.values as BigInt64Array | BigUint64Array;
-    const valid = (i: number, row: number) => batch.getChildAt(i)!.data[0]!.getValid(row);
-    const ts = int64(index.get("ts")!);
-    let text = this.opened ? "" : this.open(ts[0]!);
-    for (let row = 0; row < batch.numRows; row++) {
-      const tsNs = ts[row]!;
-      const cell = (name: string) => readers[index.get(name)!]!(row);
-      if (this.table === "conn") {
-        const lastNs = int64(index.get("last_ts")!)[row]!;
-        if (lastNs > this.lastNs) this.lastNs = lastNs;
-        text += this.connLine(cell, tsNs, int64(index.get("conn_id")!)[row]!) + "\n";
-      } else {
-        if (tsNs > this.lastNs) this.lastNs = tsNs;
-        text += this.columns.map((c, i) => {
-          const isTime = TIME_KINDS.has(c.source.kind) && valid(i, row);
-          return ownCell(readers[i]!(row), isTime, isTime ? int64(i)[row]! : null, c.source.kind === "duration");
-        }).join("\t") + "\n";
+    // The 64-bit columns as stored (a batch's columns are one chunk each), as 32-bit halves.
+    const halves = (i: number) => halvesOf(batch.getChildAt(i)!.data[0]!.values as BigInt64Array | BigUint64Array);
+    const ts = halves(index.get("ts")!);
+    let text = this.opened ? "" : this.open(BigInt.asIntN(64, (BigInt(ts[1]!) << 32n) | BigInt(ts[0]! >>> 0)));
+    // The latest time (last_ts of a connection, ts of an event or packet), for #close.
+    const last = this.table === "conn" ? halves(index.get("last_ts")!) : ts;
+    let latest = -1;
+    for (let row = 0; row < batch.numRows; row++) if (latest < 0 || laterThan(last, row, latest)) latest = row;
+    const latestNs = BigInt.asIntN(64, (BigInt(last[2 * latest + 1]!) << 32n) | BigInt(last[2 * latest]! >>> 0));
+    if (latestNs > this.lastNs) this.lastNs = latestNs;
+    if (this.table === "conn") {
+      const line = this.connLine(readers, index, ts, halves(index.get("conn_id")!));
+      for (let row = 0; row < batch.numRows; row++) text += line(row) + "\n";
+      return text;
+    }
+    const cells = this.columns.map((c, i) => {
+      const read = readers[i]!;
+      if (TIME_KINDS.has(c.source.kind)) {
+        const words = halves(i);
+        return (row: number) => (read(row) === null ? UNSET : zeekTimeOfHalves(words[2 * row + 1]!, words[2 * row]! >>> 0));
       }
+      const isInterval = c.source.kind === "duration";
+      return (row: number) => ownCell(read(row), isInterval);
+    });
+    const line: string[] = new Array(cells.length);
+    for (let row = 0; row < batch.numRows; row++) {
+      for (let c = 0; c < cells.length; c++) line[c] = cells[c]!(row);
+      text += line.join("\t") + "\n";
     }
     return text;
   }
 
-  private connLine(cell: (name: string) => Cell, tsNs: bigint, connId: bigint): string {
-    const num = (name: string) => { const v = cell(name); return v === null ? UNSET : String(v); };
-    const duration = cell("duration") as number | null;
-    const history = cell("history");
-    // Conn::set_conn (base/protocols/conn/main.zeek) sets duration, orig_bytes and resp_bytes only
-    // when `c$duration > 0secs`, and history only when it is not "": otherwise they are unset.
-    const lasted = duration !== null && duration > 0;
-    const tag = (name: string) => { const v = cell(name); return v === null || v === 0 ? UNSET : String(v); };
-    return [
-      zeekTime(tsNs), zeekUid(connId, tsNs), String(cell("orig_h")), num("orig_p"), String(cell("resp_h")), num("resp_p"),
-      ...(this.vlanContext ? [tag("vlan"), tag("inner_vlan")] : []),
-      "tcp", UNSET, lasted ? duration.toFixed(6) : UNSET, lasted ? num("orig_bytes") : UNSET, lasted ? num("resp_bytes") : UNSET,
-      String(cell("conn_state")), UNSET, UNSET, num("missed_bytes"), history === null || history === "" ? UNSET : zeekString(String(history)),
-      num("orig_pkts"), num("orig_ip_bytes"), num("resp_pkts"), num("resp_ip_bytes"), UNSET, String(TCP),
-    ].join("\t");
+  /** The conn.log line of a row of the connection table. */
+  private connLine(readers: Array<(row: number) => Cell>, index: Map<string, number>, ts: Int32Array, connId: Int32Array): (row: number) => string {
+    const cell = (name: string) => readers[index.get(name)!]!;
+    const num = (name: string) => { const read = cell(name); return (row: number) => { const v = read(row); return v === null ? UNSET : String(v); }; };
+    const tag = (name: string) => { const read = cell(name); return (row: number) => { const v = read(row); return v === null || v === 0 ? UNSET : String(v); }; };
+    const [origH, respH, state, history, duration] = ["orig_h", "resp_h", "conn_state", "history", "duration"].map(cell) as Array<(row: number) => Cell>;
+    const [origP, respP, origBytes, respBytes, missed, origPkts, origIpBytes, respPkts, respIpBytes] =
+      ["orig_p", "resp_p", "orig_bytes", "resp_bytes", "missed_bytes", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes"].map(num) as Array<(row: number) => string>;
+    const [vlan, innerVlan] = [tag("vlan"), tag("inner_vlan")];
+    const histories = new Map<string, string>();
+    // The line's fields, joined: a flat string (a template of them would leave a rope per line).
+    const fields: string[] = ["", "", "", "", "", "", ...(this.vlanContext ? ["", ""] : []), "tcp", UNSET, "", "", "", "", UNSET, UNSET, "", "", "", "", "", "", UNSET, String(TCP)];
+    const at = this.vlanContext ? 8 : 6;
+    return (row) => {
+      const lasted = duration!(row) as number | null;
+      // Conn::set_conn (base/protocols/conn/main.zeek) sets duration, orig_bytes and resp_bytes only
+      // when `c$duration > 0secs`, and history only when it is not "": otherwise they are unset.
+      const positive = lasted !== null && lasted > 0;
+      const h = history!(row) as string | null;
+      let historyText = UNSET;
+      if (h !== null && h !== "") {
+        historyText = histories.get(h) ?? zeekString(h);
+        histories.set(h, historyText);
+      }
+      const tsHi = ts[2 * row + 1]!, tsLo = ts[2 * row]! >>> 0;
+      fields[0] = zeekTimeOfHalves(tsHi, tsLo);
+      fields[1] = uidOfHalves(connId[2 * row + 1]! >>> 0, connId[2 * row]! >>> 0, tsHi >>> 0, tsLo);
+      fields[2] = String(origH!(row));
+      fields[3] = origP!(row);
+      fields[4] = String(respH!(row));
+      fields[5] = respP!(row);
+      if (this.vlanContext) {
+        fields[6] = vlan(row);
+        fields[7] = innerVlan(row);
+      }
+      fields[at + 2] = positive ? lasted.toFixed(6) : UNSET;
+      fields[at + 3] = positive ? origBytes!(row) : UNSET;
+      fields[at + 4] = positive ? respBytes!(row) : UNSET;
+      fields[at + 5] = String(state!(row));
+      fields[at + 8] = missed!(row);
+      fields[at + 9] = historyText;
+      fields[at + 10] = origPkts!(row);
+      fields[at + 11] = origIpBytes!(row);
+      fields[at + 12] = respPkts!(row);
+      fields[at + 13] = respIpBytes!(row);
+      return fields.join("\t");
+    };
   }
 
   /** The header of an empty log if nothing was written, and the #close line. */
