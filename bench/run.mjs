@@ -167,6 +167,12 @@ function casesFor(capture, path, cluster) {
     ...cli(1), name: "synfin CLI → Arrow, --workers 1, --packet-stats", id: "packet-stats", arrow: arrow("cli-w1-stats"),
     args: [...cli(1).args.map((a) => (a === arrow("cli-w1") ? arrow("cli-w1-stats") : a)), "--packet-stats"],
   };
+  // The same run writing the other formats (header-only capture): what each output costs beside Arrow.
+  const inFormat = (format, label, ext) => ({
+    ...cli(1), name: `synfin CLI → ${label}, --workers 1`, id: `format-${format}`, arrow: undefined,
+    args: [CLI, path, "--format", format, "-o", join(out, `${capture.id}-cli-w1.${ext}`), "--workers", "1", "--no-progress"],
+  });
+  const formats = capture.id === "header" ? [inFormat("parquet", "Parquet", "parquet"), inFormat("zeek", "Zeek conn.log", "log"), inFormat("ndjson", "NDJSON", "ndjson")] : [];
   // The Dask driver over the cluster steps: a fresh job directory each run, its
   // intermediates measured, then deleted; it prints its connection count on stdout.
   const job = join(out, `${capture.id}-dask-job`);
@@ -186,7 +192,7 @@ function casesFor(capture, path, cluster) {
   return [
     readLoop,
     { name: "pcap record-header walk (JS)", id: "walk", group: "limit", own: true, cmd: node, args: [MEASURE, "walk", path], reportsPackets: true },
-    cli(1), cli(2), filtered("port 80"), withPackets, withStats, lib(1), lib(2), ...(capture.id === "header" ? [onDask] : []),
+    cli(1), cli(2), filtered("port 80"), withPackets, withStats, ...formats, lib(1), lib(2), ...(capture.id === "header" ? [onDask] : []),
     { name: "tshark -q -z conv,tcp", id: "tshark", group: "peer", status: notInstalled(peers.tshark), cmd: "tshark", args: ["-r", path, "-q", "-z", "conv,tcp"] },
     tcptrace,
     { name: "JS baseline (Map flow tracker)", id: "js", group: "peer", own: true, cmd: node, args: [JS_BASELINE, path], keepStdout: true },
@@ -203,7 +209,7 @@ function runCase(c) {
   const devNull = openSync("/dev/null", "w");
   // Each run writes its outputs afresh: replacing a large file by rename makes the file system
   // write the old one's data out first (ext4's auto_da_alloc), a cost of the bench, not the case.
-  for (const arg of c.args) if (arg.startsWith(out) && arg.endsWith(".arrow")) rmSync(arg, { force: true });
+  for (const arg of c.args) if (arg.startsWith(out) && /\.(arrow|parquet|log|ndjson)$/.test(arg)) rmSync(arg, { force: true });
   if (c.jobDir) rmSync(c.jobDir, { recursive: true, force: true });
   // The outputs of the run before are written out now, untimed: otherwise the file system writes
   // them back during this run (hundreds of MB after the packets table), which slowed whatever
