@@ -17,3 +17,8 @@ export function packageJsonUrl(): URL {
 export function nodeWorkerUrl(): URL {
   return new URL("../dist/run/worker-node.js", import.meta.url);
 }
+
+/** The command's output thread's script (src/cli/output-thread.ts): the built bundle, also from src/. */
+export function outputWorkerUrl(): URL {
+  return new URL("../dist/output-worker.js", import.meta.url);
+}

@@ -1,20 +1,20 @@
 // The synfin command: captures in, connection lifecycles out (summary table, NDJSON, CSV, Arrow
 // IPC file or stream, Parquet, Zeek conn.log). Exit 0 on success, 2 when an input is not a readable capture or the usage is wrong.
 
-import { createWriteStream, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, createWriteStream, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { UsageError, parseArgsMessage, parseSize } from "./usage.js";
 import { packageJsonUrl } from "../assets.js";
-import { AsyncByteQueue, Message, RecordBatchFileWriter, RecordBatchStreamWriter, type RecordBatch, type Schema } from "apache-arrow";
+import type { RecordBatch, Schema } from "apache-arrow";
 import { connections, SynfinError, type Progress, type Stats } from "../node.js";
 import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT } from "../core/core.js";
-import { csvHeader, csvLines, ndjsonLines } from "../output/format.js";
-import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA, STATS_COLUMNS, STATS_SCHEMA, type ColumnDef } from "../output/schema.js";
+import { EVENT_SCHEMA, PACKET_SCHEMA, SCHEMA, STATS_SCHEMA } from "../output/schema.js";
+import { BatchWriter, type OutputFormat } from "./batch-writer.js";
+import { OutputThread, SINK_BUFFER, THREADED_FORMATS } from "./output-thread.js";
+import type { ZeekTable } from "../output/zeek.js";
 import { Summary, counted, table } from "../output/summary.js";
-import { ParquetStreamWriter, emptyBatch } from "../output/parquet.js";
-import { ZeekLog, type ZeekTable } from "../output/zeek.js";
 import { sortByFirstPacket } from "../input/first-time.js";
 import { RECORD_BUCKETS } from "../public.js";
 import { compileFilter } from "../filter/compile.js";
@@ -220,7 +220,7 @@ function parseOptions(argv: string[]): Options | "help" | "version" {
 
 
 /** Output files being written, removed if the run fails or is interrupted. */
-const unfinished = new Set<Sink>();
+const unfinished = new Set<{ discard(): void }>();
 
 let signalsHandled = false;
 
@@ -237,12 +237,6 @@ function removeUnfinishedOnSignals(): void {
 }
 
 /**
- * Bytes an output file buffers before a write waits for the disk: more than one batch's Arrow IPC
- * (about 4 MiB for 8,192 connection rows), which is then written while the core runs on.
- */
-const SINK_BUFFER = 16 << 20;
-
-/**
  * Writes text or bytes to a file or stdout, waiting when the stream is full. A file is written
  * under a temporary name beside it and renamed when the run succeeds (`end`), or removed
  * (`discard`): a failed or interrupted run never leaves a partial file, nor destroys an older one.
@@ -253,7 +247,7 @@ class Sink {
   private readonly temp: string | undefined;
   private closedEarly = false;
   constructor(private readonly path: string | undefined) {
-    this.temp = path ? join(dirname(path), `.${basename(path)}.${process.pid}.synfin-tmp`) : undefined;
+    this.temp = path ? tempPath(path) : undefined;
     // Opened here, not when the stream gets round to it: `discard` then always finds the file.
     // A batch's Arrow buffers are many small writes: with the default 16 KiB buffer, waiting for
     // each to drain left the run idle 40% of the time while it wrote the packets table.
@@ -284,6 +278,64 @@ class Sink {
     (this.stream as NodeJS.WritableStream & { destroy(): void }).destroy();
     rmSync(this.temp, { force: true });
   }
+}
+
+/** Where an output file is written until the run succeeds: beside it, hidden. */
+function tempPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.synfin-tmp`);
+}
+
+/** One table's writer: its batches as they come, then the end of the table. */
+interface TableWriter {
+  /** The reader of standard output went away: nothing more is written. */
+  readonly closed: boolean;
+  write(batch: RecordBatch): Promise<void>;
+  /** `schema` is written for a binary table that received no batch. */
+  end(schema: Schema): Promise<void>;
+}
+
+/**
+ * An output file written by an output thread (src/cli/output-thread.ts). Its temporary file is
+ * opened, renamed and removed here, as a Sink's; the output thread only writes to it.
+ */
+class ThreadedFile implements TableWriter {
+  readonly closed = false;
+  private readonly temp: string;
+  private readonly fd: number;
+  private readonly thread: OutputThread;
+  constructor(private readonly path: string, format: OutputFormat, table: ZeekTable, vlanKey: boolean, withStats: boolean) {
+    this.temp = tempPath(path);
+    const fd = (this.fd = openOutput(this.temp, path));
+    unfinished.add(this);
+    this.thread = new OutputThread({ fd, format, table, vlanKey, withStats }, (reason) => {
+      process.stderr.write(`synfin: cannot write ${path}: ${reason}\n`);
+      for (const u of unfinished) u.discard();
+      process.exit(2);
+    });
+  }
+  write(batch: RecordBatch): Promise<void> { return this.thread.write(batch); }
+  async end(): Promise<void> {
+    await this.thread.end();
+    closeSync(this.fd);
+    renameSync(this.temp, this.path);
+    unfinished.delete(this);
+  }
+  discard(): void {
+    if (!unfinished.delete(this)) return;
+    this.thread.stop();
+    rmSync(this.temp, { force: true });
+  }
+}
+
+/**
+ * The writer of one table to `path` (standard output when undefined): a file in a format whose
+ * writing costs about as much as the analysis is written by an output thread.
+ */
+function tableWriter(path: string | undefined, format: OutputFormat, table: ZeekTable, vlanKey = false, withStats = false): TableWriter {
+  if (path !== undefined && THREADED_FORMATS.has(format)) return new ThreadedFile(path, format, table, vlanKey, withStats);
+  const sink = new Sink(path);
+  const writer = new BatchWriter(format, sink, table, vlanKey, withStats);
+  return { get closed() { return sink.closed; }, write: (batch) => writer.write(batch), end: (schema) => writer.end(schema) };
 }
 
 /** A library message in the CLI's words: its options by their flags. */
@@ -341,99 +393,17 @@ function progressBar(enabled: boolean): { update(p: Progress): void; done(): voi
   };
 }
 
-/**
- * Arrow's writer queues every byte it produces until someone reads them; this queue keeps them
- * for the BatchWriter to hand to the sink after each batch, so output waits for a slow disk.
- */
-class HandOverQueue extends AsyncByteQueue {
-  readonly pending: Uint8Array[] = [];
-  override write(value: ArrayBufferView): void {
-    if (value.byteLength > 0) this.pending.push(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
-  }
-}
-
-/**
- * An Arrow IPC file whose body is the whole streaming format, schema message first, as the format
- * specifies ("the file contents are otherwise identical to the stream format"); arrow-js puts the
- * schema in the footer only, which readers of the stream inside a file (DuckDB's, for one) refuse.
- */
-class ArrowFileWriter extends RecordBatchFileWriter {
-  protected override _writeSchema(schema: Schema): this {
-    return this._writeMagic()._writePadding(2)._writeMessage(Message.from(schema));
-  }
-}
-
-/** Writes batches of one table to a sink in one format. */
-class BatchWriter {
-  private arrow: RecordBatchFileWriter | RecordBatchStreamWriter | undefined;
-  private parquet: ParquetStreamWriter | undefined;
-  private zeek: ZeekLog | undefined;
-  private readonly queue = new HandOverQueue();
-  private started = false;
-  private readonly columns: readonly ColumnDef[];
-  /** `withStats`: the connection rows have the packetStats columns. */
-  constructor(private readonly format: Exclude<Format, "table">, private readonly sink: Sink, private readonly table: ZeekTable, private readonly vlanKey = false, withStats = false) {
-    this.columns = table === "conn" ? (withStats ? STATS_COLUMNS : COLUMNS) : table === "events" ? EVENT_COLUMNS : PACKET_COLUMNS;
-  }
-
-  private async handOver(): Promise<void> {
-    for (const chunk of this.queue.pending.splice(0)) await this.sink.write(chunk);
-  }
-
-  async write(batch: RecordBatch): Promise<void> {
-    switch (this.format) {
-      case "arrow":
-      case "arrow-stream":
-        this.arrow ??= (this.format === "arrow" ? new ArrowFileWriter() : new RecordBatchStreamWriter()).reset(this.queue as never) as RecordBatchFileWriter;
-        this.arrow.write(batch);
-        await this.handOver();
-        return;
-      case "parquet":
-        this.parquet ??= await ParquetStreamWriter.open(this.sink);
-        await this.parquet.write(batch);
-        return;
-      case "zeek":
-        this.zeek ??= new ZeekLog(this.table, this.vlanKey);
-        await this.sink.write(this.zeek.lines(batch));
-        return;
-    }
-    let text = "";
-    if (this.format === "csv" && !this.started) text += csvHeader(this.columns) + "\n";
-    this.started = true;
-    for (const line of this.format === "ndjson" ? ndjsonLines(batch) : csvLines(batch)) text += line + "\n";
-    await this.sink.write(text);
-  }
-
-  /** Finishes the table; `schema` is written for a binary table that received no batch. */
-  async end(schema: Schema): Promise<void> {
-    if (this.format === "arrow" || this.format === "arrow-stream" || this.format === "parquet") {
-      if (!this.arrow && !this.parquet) await this.write(emptyBatch(schema));
-      if (this.arrow) {
-        this.arrow.finish();
-        await this.handOver();
-      }
-      await this.parquet?.end();
-    } else if (this.format === "zeek") {
-      await this.sink.write((this.zeek ??= new ZeekLog(this.table, this.vlanKey)).close());
-    } else if (this.format === "csv" && !this.started) {
-      await this.sink.write(csvHeader(this.columns) + "\n");
-    }
-    await this.sink.end();
-  }
-}
-
 /** A side table's writer (its batches are written as the run hands them over). */
 interface SideWriter {
-  writer: BatchWriter;
+  writer: TableWriter;
   schema: Schema;
 }
 
-async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, sink: Sink, summary: Summary, sides: SideWriter[]): Promise<void> {
-  const writer = opts.format === "table" ? undefined : new BatchWriter(opts.format, sink, "conn", opts.connKey === "vlan", opts.packetStats);
+async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, writer: TableWriter | undefined, summary: Summary, sides: SideWriter[]): Promise<void> {
   for await (const batch of batches) {
     if (writer) await writer.write(batch);
     else summary.add(batch);
-    if (sink.closed) return;
+    if (writer?.closed) return;
   }
   for (const side of sides) await side.writer.end(side.schema);
   await writer?.end(opts.packetStats ? STATS_SCHEMA : SCHEMA);
@@ -486,8 +456,8 @@ export async function main(argv: string[]): Promise<number> {
   if (opts === "version") { process.stdout.write(`synfin ${await version()}\n`); return 0; }
   const started = performance.now();
   const bar = progressBar(opts.progress);
-  let eventsWriter: BatchWriter | undefined;
-  let packetsWriter: BatchWriter | undefined;
+  let eventsWriter: TableWriter | undefined;
+  let packetsWriter: TableWriter | undefined;
   if (opts.sortByTime) {
     try {
       opts.files = await sortByFirstPacket(opts.files);
@@ -525,13 +495,14 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   removeUnfinishedOnSignals();
-  let sink: Sink;
-  let eventsSink: Sink | undefined;
-  let packetsSink: Sink | undefined;
+  // The summary table is written at the end, in this thread; any other format as batches come.
+  let summarySink: Sink | undefined;
+  let writer: TableWriter | undefined;
   try {
-    sink = new Sink(opts.output);
-    eventsSink = opts.events === undefined ? undefined : new Sink(opts.events.path);
-    packetsSink = opts.packets === undefined ? undefined : new Sink(opts.packets.path);
+    if (opts.format === "table") summarySink = new Sink(opts.output);
+    else writer = tableWriter(opts.output, opts.format, "conn", opts.connKey === "vlan", opts.packetStats);
+    if (opts.events) eventsWriter = tableWriter(opts.events.path, opts.events.format, "events");
+    if (opts.packets) packetsWriter = tableWriter(opts.packets.path, opts.packets.format, "packets");
   } catch (e) {
     if (!(e instanceof OutputError)) throw e;
     for (const s of unfinished) s.discard();
@@ -539,16 +510,14 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const sides: SideWriter[] = [];
-  if (eventsSink) sides.push({ writer: (eventsWriter = new BatchWriter(opts.events!.format, eventsSink, "events")), schema: EVENT_SCHEMA });
-  if (packetsSink) sides.push({ writer: (packetsWriter = new BatchWriter(opts.packets!.format, packetsSink, "packets")), schema: PACKET_SCHEMA });
+  if (eventsWriter) sides.push({ writer: eventsWriter, schema: EVENT_SCHEMA });
+  if (packetsWriter) sides.push({ writer: packetsWriter, schema: PACKET_SCHEMA });
   const summary = new Summary();
   try {
-    await writeBatches(opts, stream, sink, summary, sides);
+    await writeBatches(opts, stream, writer, summary, sides);
   } catch (e) {
     bar.done();
-    sink.discard();
-    eventsSink?.discard();
-    packetsSink?.discard();
+    for (const s of unfinished) s.discard();
     if (e instanceof SynfinError) {
       process.stderr.write(`synfin: ${cliWords(e.message)}\n`);
       return 2;
@@ -557,9 +526,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   bar.done();
   const stats = stream.stats!;
-  if (opts.format === "table") {
-    await sink.write(summary.render(opts.files.map((f) => (f === "-" ? "standard input" : f)).join(", "), stats, (performance.now() - started) / 1000) + "\n");
-    await sink.end();
+  if (summarySink) {
+    await summarySink.write(summary.render(opts.files.map((f) => (f === "-" ? "standard input" : f)).join(", "), stats, (performance.now() - started) / 1000) + "\n");
+    await summarySink.end();
   }
   const offload = checksumOffloadText(stats, opts.verifyChecksums);
   if (offload) process.stderr.write(`synfin: warning: ${offload}\n`);

@@ -1,0 +1,54 @@
+// The command's output thread (src/cli/output-thread.ts) writes a table's batches, handed over
+// as Arrow IPC, byte for byte as the command's own thread would (src/cli/batch-writer.ts), and
+// reports a file it cannot write.
+
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { analyze } from "../src/node.js";
+import { synthPackets } from "../src/synth/synth.js";
+import { writePcap } from "../src/synth/capture.js";
+import { BatchWriter, type OutputFormat } from "../src/cli/batch-writer.js";
+import { OutputThread } from "../src/cli/output-thread.js";
+import { EVENT_SCHEMA, SCHEMA } from "../src/output/schema.js";
+
+const dir = mkdtempSync(join(tmpdir(), "synfin-output-thread-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("output thread", async () => {
+  const capture = writePcap(synthPackets({ connections: 60, concurrency: 12, maxResponseBytes: 20_000, seed: 5, snaplen: 96 }), { linkType: 1, snaplen: 96 });
+  const { table, events } = await analyze(capture, { events: true });
+
+  it.each(["ndjson", "csv", "parquet"] as OutputFormat[])("writes %s as the command's thread does", async (format) => {
+    for (const [name, t, schema] of [["conn", table, SCHEMA], ["events", events!, EVENT_SCHEMA]] as const) {
+      const chunks: Uint8Array[] = [];
+      const writer = new BatchWriter(format, { closed: false, async write(c) { chunks.push(typeof c === "string" ? Buffer.from(c) : c.slice()); }, async end() {} }, name);
+      for (const batch of t.batches) await writer.write(batch);
+      await writer.end(schema);
+      const there = join(dir, `${name}-there.${format}`);
+      const fd = openSync(there, "w");
+      const failures: string[] = [];
+      const thread = new OutputThread({ fd, format, table: name, vlanKey: false, withStats: false }, (reason) => failures.push(reason));
+      for (const batch of t.batches) await thread.write(batch);
+      await thread.end();
+      closeSync(fd);
+      expect(failures).toEqual([]);
+      expect(t.batches.length).toBeGreaterThan(0);
+      expect(Buffer.compare(readFileSync(there), Buffer.concat(chunks)), `${name} ${format}`).toBe(0);
+    }
+  });
+
+  it.skipIf(!existsSync("/dev/full"))("reports a file it cannot write (a full disk: /dev/full)", async () => {
+    const fd = openSync("/dev/full", "w");
+    const reason = await new Promise<string>((resolve) => {
+      const thread = new OutputThread({ fd, format: "ndjson", table: "conn", vlanKey: false, withStats: false }, (r) => { thread.stop(); resolve(r); });
+      void (async () => {
+        for (const batch of table.batches) await thread.write(batch);
+        await thread.end();
+      })();
+    });
+    closeSync(fd);
+    expect(reason).toMatch(/ENOSPC|no space/i);
+  });
+});
