@@ -7,6 +7,7 @@ import { Abi, ColBytes, ColI64, ColU16, ColU8, Group, PacketCol, Present } from 
 import type { Core, OutputView } from "./core.js";
 import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA, STATS_COLUMNS, STATS_SCHEMA, arrowType, type ColumnDef } from "../output/schema.js";
 import { formatAddress } from "./address.js";
+import { int64At } from "../output/format.js";
 
 /** The high 32 bits of the core's null time, i64 min (its low bits are 0). */
 const NULL_HIGH = -2147483648;
@@ -111,8 +112,7 @@ export class BatchBuilder {
       case "seconds": {
         const words = new Int32Array(view.buffer, view.address(Group.I64, s.col), 2 * n);
         const seconds = new Float64Array(n);
-        // hi·2³² + lo is exact in each part and rounded once: the same double as Number(bigint).
-        for (let i = 0; i < n; i++) seconds[i] = (words[2 * i + 1]! * 4294967296 + (words[2 * i]! >>> 0)) / 1e9;
+        for (let i = 0; i < n; i++) seconds[i] = int64At(words, i) / 1e9;
         return makeData({ type, length: n, data: seconds } as never);
       }
       case "u64":

@@ -8,12 +8,7 @@ import { COLUMNS, EVENT_COLUMNS, PACKET_COLUMNS, STATS_COLUMNS, type ColumnDef }
 export type Cell = string | number | boolean | null;
 type CellReader = (row: number) => Cell;
 
-/** ISO-8601 UTC with nine fractional digits, from nanoseconds since the epoch. */
-export function isoFromNs(ns: bigint): string {
-  const words = new Int32Array(new BigInt64Array([BigInt.asIntN(64, ns)]).buffer);
-  return isoFromHalves(words[1]!, words[0]! >>> 0);
-}
-
+/** ISO-8601 UTC with nine fractional digits, from nanoseconds since the epoch (BigInt arithmetic). */
 function isoFromBigInt(ns: bigint): string {
   const seconds = ns >= 0n ? ns / 1_000_000_000n : -((-ns + 999_999_999n) / 1_000_000_000n);
   const frac = ns - seconds * 1_000_000_000n;

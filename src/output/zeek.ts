@@ -31,17 +31,10 @@ const VLAN_CTX_FIELDS: ReadonlyArray<[string, string]> = [["id.ctx.vlan", "int"]
 const TCP = 6;
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/**
- * A Zeek-style uid ("C" and 17 base-62 digits), the same in every run for the same connection:
- * a 64-bit mix of its conn_id and first-packet time. Zeek's own uids are random.
- */
-export function zeekUid(connId: bigint, tsNs: bigint): string {
-  const words = new Int32Array(new BigInt64Array([BigInt.asIntN(64, connId), BigInt.asIntN(64, tsNs)]).buffer);
-  return uidOfHalves(words[1]! >>> 0, words[0]! >>> 0, words[3]! >>> 0, words[2]! >>> 0);
-}
-
-// 64-bit arithmetic on (high, low) halves of unsigned 32 bits, without BigInts (a BigInt uid took
-// about 2 µs a row). mixed[0], mixed[1]: the halves of the last mix64.
+// A Zeek-style uid ("C" and 17 base-62 digits) is the same in every run for the same connection:
+// a 64-bit mix of its conn_id and first-packet time (Zeek's own uids are random). Computed on
+// (high, low) halves of unsigned 32 bits, without BigInts (a BigInt uid took about 2 µs a row).
+// mixed[0], mixed[1]: the halves of the last mix64.
 const mixed = new Uint32Array(2);
 
 /** The low 64 bits of (ah·2³² + al)·(bh·2³² + bl), into `mixed`. */
@@ -90,13 +83,10 @@ export function uidOfHalves(idHi: number, idLo: number, tsHi: number, tsLo: numb
   return s;
 }
 
-/** Zeek's `time`: seconds since the epoch with six decimals (ns rounded to the nearest µs). */
-export function zeekTime(ns: bigint): string {
-  const words = new Int32Array(new BigInt64Array([BigInt.asIntN(64, ns)]).buffer);
-  return zeekTimeOfHalves(words[1]!, words[0]! >>> 0);
-}
-
-/** zeekTime of the i64 whose halves are hi (signed) and lo (unsigned). */
+/**
+ * Zeek's `time` of the i64 whose halves are hi (signed) and lo (unsigned): seconds since the
+ * epoch with six decimals, the nanoseconds rounded to the nearest microsecond.
+ */
 export function zeekTimeOfHalves(hi: number, lo: number): string {
   if (hi < 0) {
     // Before 1970: BigInt division truncates toward zero, as it did.
