@@ -21,6 +21,9 @@ export type ReaderMessage =
 /** Analysis worker → reader, on the port: it is done with one slice, whose buffer comes back. */
 export interface Taken { kind: "taken"; bytes: ArrayBuffer }
 
+/** The stream readers being read (see the request handler). */
+const reading = new Set<ReadableStreamBYOBReader>();
+
 self.onmessage = async ({ data }: MessageEvent<ReadRequest>) => {
   const { file, port, sliceBytes, ahead } = data;
   let credit = ahead;
@@ -45,8 +48,14 @@ self.onmessage = async ({ data }: MessageEvent<ReadRequest>) => {
     const stream = file.stream();
     let reader: ReadableStreamBYOBReader | null = null;
     try { reader = stream.getReader({ mode: "byob" }); } catch { /* not a byte stream here: read slices */ }
-    if (reader) await readInto(reader, buffer, send);
-    else for (let at = 0; at < file.size; at += sliceBytes) await send(await file.slice(at, at + sliceBytes).arrayBuffer());
+    if (reader) {
+      // Held here while it is read: Chromium's collector may otherwise take a stream that only its
+      // pending read refers to, and that read then never settles (seen with several streams open).
+      reading.add(reader);
+      try { await readInto(reader, buffer, send); } finally { reading.delete(reader); }
+    } else {
+      for (let at = 0; at < file.size; at += sliceBytes) await send(await file.slice(at, at + sliceBytes).arrayBuffer());
+    }
     port.postMessage({ kind: "end" } satisfies ReaderMessage);
   } catch (error) {
     port.postMessage({ kind: "error", message: error instanceof Error ? error.message : String(error) } satisfies ReaderMessage);
