@@ -4,7 +4,7 @@
 
 import { AsyncByteQueue, Message, RecordBatchFileWriter, RecordBatchStreamWriter, type RecordBatch, type Schema } from "apache-arrow";
 import { csvHeader, csvLines, ndjsonLines } from "../output/format.js";
-import { COLUMNS, EVENT_COLUMNS, PACKET_COLUMNS, STATS_COLUMNS, type ColumnDef } from "../output/schema.js";
+import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA, STATS_COLUMNS, STATS_SCHEMA, type ColumnDef } from "../output/schema.js";
 import { ParquetStreamWriter, emptyBatch } from "../output/parquet.js";
 import { ZeekLog, type ZeekTable } from "../output/zeek.js";
 
@@ -50,9 +50,12 @@ export class BatchWriter {
   private readonly queue = new HandOverQueue();
   private started = false;
   private readonly columns: readonly ColumnDef[];
+  /** The table's schema: what a binary table that received no batch is written with. */
+  private readonly schema: Schema;
   /** `withStats`: the connection rows have the packetStats columns. */
   constructor(private readonly format: OutputFormat, private readonly sink: ByteSink, private readonly table: ZeekTable, private readonly vlanKey = false, withStats = false) {
     this.columns = table === "conn" ? (withStats ? STATS_COLUMNS : COLUMNS) : table === "events" ? EVENT_COLUMNS : PACKET_COLUMNS;
+    this.schema = table === "conn" ? (withStats ? STATS_SCHEMA : SCHEMA) : table === "events" ? EVENT_SCHEMA : PACKET_SCHEMA;
   }
 
   private async handOver(): Promise<void> {
@@ -83,10 +86,10 @@ export class BatchWriter {
     await this.sink.write(text);
   }
 
-  /** Finishes the table; `schema` is written for a binary table that received no batch. */
-  async end(schema: Schema): Promise<void> {
+  /** Finishes the table (a binary one that received no batch gets its schema and no rows). */
+  async end(): Promise<void> {
     if (this.format === "arrow" || this.format === "arrow-stream" || this.format === "parquet") {
-      if (!this.arrow && !this.parquet) await this.write(emptyBatch(schema));
+      if (!this.arrow && !this.parquet) await this.write(emptyBatch(this.schema));
       if (this.arrow) {
         this.arrow.finish();
         await this.handOver();

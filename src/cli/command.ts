@@ -7,10 +7,9 @@ import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { UsageError, parseArgsMessage, parseSize } from "./usage.js";
 import { packageJsonUrl } from "../assets.js";
-import type { RecordBatch, Schema } from "apache-arrow";
+import type { RecordBatch } from "apache-arrow";
 import { connections, SynfinError, type Progress, type Stats } from "../node.js";
 import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT } from "../core/core.js";
-import { EVENT_SCHEMA, PACKET_SCHEMA, SCHEMA, STATS_SCHEMA } from "../output/schema.js";
 import { BatchWriter, type OutputFormat } from "./batch-writer.js";
 import { OutputThread, SINK_BUFFER, THREADED_FORMATS } from "./output-thread.js";
 import type { ZeekTable } from "../output/zeek.js";
@@ -290,8 +289,8 @@ interface TableWriter {
   /** The reader of standard output went away: nothing more is written. */
   readonly closed: boolean;
   write(batch: RecordBatch): Promise<void>;
-  /** `schema` is written for a binary table that received no batch. */
-  end(schema: Schema): Promise<void>;
+  /** The table is complete: the file takes its name. */
+  end(): Promise<void>;
 }
 
 /**
@@ -335,7 +334,7 @@ function tableWriter(path: string | undefined, format: OutputFormat, table: Zeek
   if (path !== undefined && THREADED_FORMATS.has(format)) return new ThreadedFile(path, format, table, vlanKey, withStats);
   const sink = new Sink(path);
   const writer = new BatchWriter(format, sink, table, vlanKey, withStats);
-  return { get closed() { return sink.closed; }, write: (batch) => writer.write(batch), end: (schema) => writer.end(schema) };
+  return { get closed() { return sink.closed; }, write: (batch) => writer.write(batch), end: () => writer.end() };
 }
 
 /** A library message in the CLI's words: its options by their flags. */
@@ -393,20 +392,15 @@ function progressBar(enabled: boolean): { update(p: Progress): void; done(): voi
   };
 }
 
-/** A side table's writer (its batches are written as the run hands them over). */
-interface SideWriter {
-  writer: TableWriter;
-  schema: Schema;
-}
-
-async function writeBatches(opts: Options, batches: AsyncIterable<RecordBatch>, writer: TableWriter | undefined, summary: Summary, sides: SideWriter[]): Promise<void> {
+/** `sides`: the events and packets tables' writers (the run hands their batches over as they come). */
+async function writeBatches(batches: AsyncIterable<RecordBatch>, writer: TableWriter | undefined, summary: Summary, sides: TableWriter[]): Promise<void> {
   for await (const batch of batches) {
     if (writer) await writer.write(batch);
     else summary.add(batch);
     if (writer?.closed) return;
   }
-  for (const side of sides) await side.writer.end(side.schema);
-  await writer?.end(opts.packetStats ? STATS_SCHEMA : SCHEMA);
+  for (const side of sides) await side.end();
+  await writer?.end();
 }
 
 /** What was read but not used for lack of a decoder or for damage, in one line; "" if nothing. */
@@ -509,12 +503,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`synfin: ${e.message}\n`);
     return 2;
   }
-  const sides: SideWriter[] = [];
-  if (eventsWriter) sides.push({ writer: eventsWriter, schema: EVENT_SCHEMA });
-  if (packetsWriter) sides.push({ writer: packetsWriter, schema: PACKET_SCHEMA });
+  const sides = [eventsWriter, packetsWriter].filter((w) => w !== undefined);
   const summary = new Summary();
   try {
-    await writeBatches(opts, stream, writer, summary, sides);
+    await writeBatches(stream, writer, summary, sides);
   } catch (e) {
     bar.done();
     for (const s of unfinished) s.discard();

@@ -6,7 +6,6 @@ import { createWriteStream } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { tableFromIPC } from "apache-arrow";
 import { BatchWriter, type ByteSink } from "./batch-writer.js";
-import { EVENT_SCHEMA, PACKET_SCHEMA, SCHEMA, STATS_SCHEMA } from "../output/schema.js";
 import { SINK_BUFFER, type OutputThreadData, type ToOutputThread, type FromOutputThread } from "./output-thread.js";
 
 const data = workerData as OutputThreadData;
@@ -33,7 +32,6 @@ const sink: ByteSink = {
   },
 };
 const writer = new BatchWriter(data.format, sink, data.table, data.vlanKey, data.withStats);
-const schema = data.table === "events" ? EVENT_SCHEMA : data.table === "packets" ? PACKET_SCHEMA : data.withStats ? STATS_SCHEMA : SCHEMA;
 
 // One message at a time, in order.
 let done = Promise.resolve();
@@ -44,7 +42,7 @@ port.on("message", (message: ToOutputThread) => {
       for (const batch of tableFromIPC(message.ipc).batches) await writer.write(batch);
       send({ kind: "written" });
     } else {
-      await writer.end(schema);
+      await writer.end();
       send({ kind: "ended" });
     }
   }).catch((e: unknown) => fail((e as Error)?.message ?? String(e)));
