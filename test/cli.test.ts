@@ -3,7 +3,7 @@
 // with one line on standard error.
 
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -218,6 +218,20 @@ describe("outputs are never destroyed", () => {
     const { status, stderr } = run(capture, "-o", join(dir, "no-such-dir", "out.ndjson"));
     expect(status).toBe(2);
     expect(lines(stderr)).toEqual([`synfin: cannot write ${join(dir, "no-such-dir", "out.ndjson")}: no such directory`]);
+  });
+
+  it.skipIf(!existsSync("/dev/full"))("an output that fails mid-run (standard output on a full disk) takes the other outputs' partial files with it", () => {
+    const d = mkdtempSync(join(dir, "full-"));
+    for (const format of ["arrow-stream", "ndjson"]) {
+      // --events goes through an output thread (NDJSON), --packets through the command's thread (Arrow).
+      const full = openSync("/dev/full", "w");
+      const result = spawnSync(process.execPath, [CLI, capture, "--format", format, "--events", join(d, "events.ndjson"), "--packets", join(d, "packets.arrow")],
+        { encoding: "utf8", stdio: ["ignore", full, "pipe"] });
+      closeSync(full);
+      expect(result.status, format).toBe(2);
+      expect(lines(result.stderr)).toEqual([expect.stringMatching(/^synfin: cannot write standard output: ENOSPC/)]);
+      expect(readdirSync(d), format).toEqual([]);
+    }
   });
 
   it.each([["SIGTERM", 143], ["SIGINT", 130]] as const)("an interrupted run (%s) removes its partial output and leaves an older file as it was", async (signal, code) => {

@@ -254,9 +254,7 @@ class Sink {
     if (this.temp) unfinished.add(this);
     this.stream.on("error", (e: NodeJS.ErrnoException) => {
       if (e.code === "EPIPE") { this.closedEarly = true; return; }
-      process.stderr.write(`synfin: cannot write ${path ?? "standard output"}: ${e.message}\n`);
-      this.discard();
-      process.exit(2);
+      failWriting(path ?? "standard output", e.message);
     });
   }
   get closed(): boolean { return this.closedEarly; }
@@ -277,6 +275,16 @@ class Sink {
     (this.stream as NodeJS.WritableStream & { destroy(): void }).destroy();
     rmSync(this.temp, { force: true });
   }
+}
+
+/**
+ * An output that cannot be written ends the run: one line, exit 2, and no output file of the run
+ * left behind (the others' partial files go too).
+ */
+function failWriting(what: string, reason: string): never {
+  process.stderr.write(`synfin: cannot write ${what}: ${reason}\n`);
+  for (const u of unfinished) u.discard();
+  process.exit(2);
 }
 
 /** Where an output file is written until the run succeeds: beside it, hidden. */
@@ -306,11 +314,7 @@ class ThreadedFile implements TableWriter {
     this.temp = tempPath(path);
     const fd = (this.fd = openOutput(this.temp, path));
     unfinished.add(this);
-    this.thread = new OutputThread({ fd, format, table, vlanKey, withStats }, (reason) => {
-      process.stderr.write(`synfin: cannot write ${path}: ${reason}\n`);
-      for (const u of unfinished) u.discard();
-      process.exit(2);
-    });
+    this.thread = new OutputThread({ fd, format, table, vlanKey, withStats }, (reason) => failWriting(path, reason));
   }
   write(batch: RecordBatch): Promise<void> { return this.thread.write(batch); }
   async end(): Promise<void> {
