@@ -1,0 +1,117 @@
+// Counts the machine instructions the core executes per packet record, exactly: each build's
+// single pass over FILE (bench/ab-core.mjs, one round) runs under Valgrind's callgrind, and the
+// instructions executed in the core's compiled code are summed by function (V8's perf map names
+// the code) and divided by the capture's records. A wall time on a shared machine moves by a
+// tenth or more between runs; this count moves by less than one instruction per record, so a
+// change of 1% shows. It counts instructions, not time: cache misses and stalls do not show
+// (measure those with bench/ab-core.mjs).
+//
+//   node bench/instructions.mjs FILE [A.shared.wasm B.shared.wasm ...] [--top N]
+//
+// FILE: a pcap file (its records are counted here); a few tens of MB are enough (Valgrind runs
+// the pass about fifty times slower). The builds default to build/synfin.release.shared.wasm.
+// V8 is made deterministic (--predictable, fixed seeds) and compiles the core with its optimizing
+// compiler from the start (--no-liftoff), so that the count does not depend on when tiering
+// happened. Needs valgrind (Debian: apt-get install valgrind).
+
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+
+const USAGE = "usage: node bench/instructions.mjs FILE [A.shared.wasm ...] [--top N]";
+let values, positionals;
+try {
+  ({ values, positionals } = parseArgs({ options: { top: { type: "string", default: "8" } }, allowPositionals: true }));
+} catch (e) {
+  console.error(`instructions: ${e.message}\n${USAGE}`);
+  process.exit(2);
+}
+const [file, ...builds] = positionals;
+const top = Number(values.top);
+if (!file || !Number.isInteger(top) || top < 0) { console.error(USAGE); process.exit(2); }
+const root = fileURLToPath(new URL("..", import.meta.url));
+if (builds.length === 0) builds.push(join(root, "build/synfin.release.shared.wasm"));
+if (spawnSync("valgrind", ["--version"]).status !== 0) {
+  console.error("instructions: valgrind is not installed (Debian: apt-get install valgrind)");
+  process.exit(2);
+}
+
+/** Records of a pcap file (either byte order), as the framer counts them. */
+function pcapRecords(path) {
+  const bytes = readFileSync(path);
+  const magic = bytes.readUInt32LE(0);
+  const little = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  if (!little && magic !== 0xd4c3b2a1 && magic !== 0x4d3cb2a1) throw new Error(`${path}: not a pcap file`);
+  let records = 0;
+  for (let p = 24; p + 16 <= bytes.length; records++) {
+    const capLen = little ? bytes.readUInt32LE(p + 8) : bytes.readUInt32BE(p + 8);
+    p += 16 + capLen;
+  }
+  return records;
+}
+
+/** V8's perf map: [start, size, name] of each piece of generated code, sorted by start. */
+function readPerfMap(path) {
+  const ranges = readFileSync(path, "utf8").split("\n").filter(Boolean).map((line) => {
+    const [start, size, ...name] = line.split(" ");
+    return [BigInt(`0x${start}`), BigInt(`0x${size}`), name.join(" ")];
+  });
+  return ranges.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** Instructions per core function from callgrind's output (--dump-instr=yes: an address per cost line). */
+function coreInstructions(callgrindOut, ranges) {
+  const starts = ranges.map((r) => r[0]);
+  const find = (addr) => {
+    let lo = 0, hi = starts.length - 1, at = -1;
+    while (lo <= hi) { const mid = (lo + hi) >> 1; if (starts[mid] <= addr) { at = mid; lo = mid + 1; } else hi = mid - 1; }
+    return at >= 0 && addr < ranges[at][0] + ranges[at][1] ? ranges[at][2] : undefined;
+  };
+  const byFunction = new Map();
+  let addr = 0n;
+  let callLine = false;
+  for (const line of readFileSync(callgrindOut, "utf8").split("\n")) {
+    const c = line.charCodeAt(0);
+    const isCost = (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 42; // digit + - *
+    if (!isCost) { if (line.startsWith("calls=")) callLine = true; continue; }
+    const [position, , cost] = line.split(" ");
+    if (position.startsWith("0x")) addr = BigInt(position);
+    else if (position[0] === "+") addr += BigInt(position.slice(1));
+    else if (position[0] === "-") addr -= BigInt(position.slice(1));
+    // The line after calls= is the call's inclusive cost, not the instruction's own.
+    if (callLine) { callLine = false; continue; }
+    if (cost === undefined) continue;
+    const name = find(addr);
+    if (name && (name.includes("wasm-function") || name.includes("assembly/"))) byFunction.set(name, (byFunction.get(name) ?? 0) + Number(cost));
+  }
+  return byFunction;
+}
+
+const records = pcapRecords(file);
+console.log(`${file}: ${records.toLocaleString("en-US")} records`);
+for (const build of builds) {
+  const dir = mkdtempSync(join(tmpdir(), "synfin-instructions-"));
+  try {
+    const out = join(dir, "callgrind.out");
+    const run = spawnSync("valgrind", ["--tool=callgrind", "--dump-instr=yes", `--callgrind-out-file=${out}`,
+      process.execPath, "--predictable", "--random-seed=1", "--hash-seed=1", "--no-liftoff", "--perf-basic-prof",
+      join(root, "bench/ab-core.mjs"), file, "1", build], { encoding: "utf8", maxBuffer: 1 << 26 });
+    const map = `/tmp/perf-${run.pid}.map`;
+    if (run.status !== 0 || !existsSync(map)) {
+      console.error(`instructions: the run of ${build} failed:\n${run.stderr.split("\n").slice(-20).join("\n")}`);
+      process.exit(1);
+    }
+    const byFunction = coreInstructions(out, readPerfMap(map));
+    rmSync(map, { force: true });
+    const total = [...byFunction.values()].reduce((a, b) => a + b, 0);
+    console.log(`${build}: ${(total / records).toFixed(1)} instructions per record in the core (${total.toLocaleString("en-US")} in all)`);
+    for (const [name, n] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+      console.log(`  ${(n / records).toFixed(1).padStart(8)}  ${name.replace(/^JS:/, "").replace(/-turbofan$/, "")}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
