@@ -5,7 +5,7 @@
 // time differences, a u32 duplicate-ACK counter that the ACKed-unseen path sets to -1), 4.0 is
 // followed.
 
-import { Flow, Endpoint, EndpointRare, endpointOf, rareOf } from "./record";
+import { Flow, Endpoint, EndpointRare, RttStats, endpointOf, rareOf, rttOf } from "./record";
 import { seqGe, seqGt, seqLt, seqLe } from "./seq";
 import { TH_ACK, TH_FIN, TH_RST, TH_SYN, optWscale } from "../decode/tcp";
 import { TcpAnalysis } from "../../src/core/abi";
@@ -80,7 +80,7 @@ export function analyzeSegment(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
   if (ack != fwd.wsLastAck) fwd.wsDupAcks = 0;
   a |= ackLost(rev, ack, (flags & TH_ACK) != 0);
   if (len > 0 || syn || fin) a |= retransmissionFamily(f, fwd, rev, a, tsNs, seq, len, syn || fin);
-  timeData(fwd, rev, rareOf(f, s ^ 1), a, tsNs, seq, ack, len, (flags & TH_ACK) != 0);
+  timeData(fwd, rev, rttOf(f, s ^ 1), a, tsNs, seq, ack, len, (flags & TH_ACK) != 0);
   advance(fwd, a, tsNs, seq, len, syn || fin);
   fwd.wsWindow = window;
   fwd.wsLastAck = ack;
@@ -110,7 +110,7 @@ export function analyzeInOrder(f: Flow, s: u32, tsNs: i64, seq: u32, ack: u32, l
   if (len == 0 && sameAck && window != fwd.wsWindow) a |= A_WINDOW_UPDATE;
   if (fillsWindow(rev, seq, len)) a |= A_WINDOW_FULL;
   if (!sameAck) fwd.wsDupAcks = 0;
-  timeData(fwd, rev, rareOf(f, s ^ 1), a, tsNs, seq, ack, len, true);
+  timeData(fwd, rev, rttOf(f, s ^ 1), a, tsNs, seq, ack, len, true);
   advance(fwd, a, tsNs, seq, len, false);
   fwd.wsWindow = window;
   fwd.wsLastAck = ack;
@@ -207,16 +207,16 @@ const A_RETRANSMISSION_FAMILY: u32 = A_RETRANSMISSION | A_FAST_RETRANSMISSION | 
  * Data RTT samples, Karn's rule (RFC 6298 §3): a segment of new data is timed when none is, the
  * first ACK covering it gives a sample, and a retransmission of it discards the timing.
  */
-function timeData(fwd: Endpoint, rev: Endpoint, revRare: EndpointRare, a: u32, tsNs: i64, seq: u32, ack: u32, len: u32, hasAck: bool): void {
+function timeData(fwd: Endpoint, rev: Endpoint, revRtt: RttStats, a: u32, tsNs: i64, seq: u32, ack: u32, len: u32, hasAck: bool): void {
   if (hasAck && rev.rttTimed && seqGe(ack, rev.rttTimedEnd)) {
     const sample = tsNs - rev.rttTimedNs;
     rev.rttTimed = false;
     if (sample >= 0) {
       segmentRttNs = sample;
-      revRare.rttMinNs = revRare.rttCount == 0 || sample < revRare.rttMinNs ? sample : revRare.rttMinNs;
-      revRare.rttMaxNs = revRare.rttCount == 0 || sample > revRare.rttMaxNs ? sample : revRare.rttMaxNs;
-      revRare.rttSumNs += sample;
-      revRare.rttCount++;
+      revRtt.minNs = revRtt.count == 0 || sample < revRtt.minNs ? sample : revRtt.minNs;
+      revRtt.maxNs = revRtt.count == 0 || sample > revRtt.maxNs ? sample : revRtt.maxNs;
+      revRtt.sumNs += sample;
+      revRtt.count++;
     }
   }
   if (len == 0) return;

@@ -14,9 +14,10 @@ export const MAX_BLOCKS: u32 = 4;
 
 // The record is laid out by who touches it (Linux's tcp_sock cache-line groups): what the common
 // segment reads and writes (the Flow fields from `keyA0` on, then both Endpoint records) lies in
-// one stretch of six cache lines, which starts on a line (RECORD_SKEW below); the rest (the
-// Flow fields before `keyA0`, EndpointRare, the reassembly blocks, the history, FlowRare) is
-// touched by rare rules, when a flow starts and ends, and when its row is written. Which fields
+// one stretch of six cache lines, which starts on a line (RECORD_SKEW below); the RTT samples
+// (RttStats), written once per sample, take the line after it; the rest (the Flow fields before
+// `keyA0`, the reassembly blocks, EndpointRare, the history, FlowRare) is touched by rare rules,
+// when a flow starts and ends, and when its row is written. Which fields
 // are hot is a matter of speed only: a field in the wrong part costs a cache line, never a result.
 
 /** One side's state that the common segment reads or writes (the one-step path, path.ts). */
@@ -100,11 +101,18 @@ export const SENT_FIN: u8 = 4;
   zeroWindowProbes: u64;
   keepalives: u64;
   windowFull: u64;
-  // Data RTT samples.
-  rttCount: u32;
-  rttSumNs: i64;
-  rttMinNs: i64;
-  rttMaxNs: i64;
+}
+
+/**
+ * One side's data RTT samples (of the segments it sent). The ACK completing a sample writes them,
+ * on the one-step path too, so both sides' lie on the line right after the hot stretch: among the
+ * rare fields they cost one cache miss per sample with tens of thousands of connections alive.
+ */
+@unmanaged export class RttStats {
+  count: u32;
+  sumNs: i64;
+  minNs: i64;
+  maxNs: i64;
 }
 
 // Endpoint.optionBits
@@ -177,14 +185,16 @@ const CACHE_LINE: usize = 64;
 export const ENDPOINT_SIZE: usize = (offsetof<Endpoint>() + 7) & ~7;
 const RARE_SIZE: usize = (offsetof<EndpointRare>() + 7) & ~7;
 const BLOCKS_SIZE: usize = <usize>MAX_BLOCKS * 16;
+const RTT_SIZE: usize = (offsetof<RttStats>() + 7) & ~7;
 const ENDPOINTS_OFFSET: usize = (offsetof<Flow>() + 7) & ~7;
 /**
  * Where a record starts past a cache line: records are whole lines (FLOW_SIZE) in an arena that
  * starts this far past a page (table.ts), so that the hot stretch, from `keyA0`, starts on a line.
  */
 export const RECORD_SKEW: usize = (CACHE_LINE - (offsetof<Flow>("keyA0") & (CACHE_LINE - 1))) & (CACHE_LINE - 1);
-// The blocks, touched by segments with payload, start on the line after the hot stretch.
-const BLOCKS_OFFSET: usize = lineAligned(ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE + RECORD_SKEW) - RECORD_SKEW;
+// The RTT samples start on the line after the hot stretch, then the blocks (touched by segments with payload).
+const RTT_OFFSET: usize = lineAligned(ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE + RECORD_SKEW) - RECORD_SKEW;
+const BLOCKS_OFFSET: usize = RTT_OFFSET + 2 * RTT_SIZE;
 const RARE_OFFSET: usize = BLOCKS_OFFSET + 2 * BLOCKS_SIZE;
 const HISTORY_OFFSET: usize = RARE_OFFSET + 2 * RARE_SIZE;
 const FLOW_RARE_OFFSET: usize = (HISTORY_OFFSET + <usize>Abi.HistoryBytes + 7) & ~7;
@@ -201,6 +211,11 @@ export const NO_TIME: i64 = i64.MIN_VALUE;
 /** The rarely touched part of the originator's (0) or responder's (1) endpoint. */
 @inline export function rareOf(f: Flow, side: u32): EndpointRare {
   return changetype<EndpointRare>(changetype<usize>(f) + RARE_OFFSET + <usize>side * RARE_SIZE);
+}
+
+/** The originator's (0) or responder's (1) data RTT samples. */
+@inline export function rttOf(f: Flow, side: u32): RttStats {
+  return changetype<RttStats>(changetype<usize>(f) + RTT_OFFSET + <usize>side * RTT_SIZE);
 }
 
 /** Start of an endpoint's reassembly blocks: MAX_BLOCKS pairs of u64 (seq, upper). */
@@ -224,6 +239,8 @@ export function swapEndpoints(f: Flow): void {
   swapBytes(ba, ba + BLOCKS_SIZE, BLOCKS_SIZE);
   const ra = changetype<usize>(f) + RARE_OFFSET;
   swapBytes(ra, ra + RARE_SIZE, RARE_SIZE);
+  const rt = changetype<usize>(f) + RTT_OFFSET;
+  swapBytes(rt, rt + RTT_SIZE, RTT_SIZE);
 }
 
 function swapBytes(a: usize, b: usize, len: usize): void {

@@ -2,7 +2,7 @@
 // scripts/base/protocols/conn/main.zeek), end_reason, and every column of src/output/schema.ts.
 
 import { Abi, ColBytes, ColI64, ColU16, ColU32, ColU8, ConnState, EndReason, Present, TcpState } from "../../src/core/abi";
-import { Flow, Endpoint, EndpointRare, Zeek, NO_TIME, endpointOf, rareOf, historyOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "../flow/record";
+import { Flow, Endpoint, EndpointRare, Zeek, NO_TIME, endpointOf, rareOf, rttOf, historyOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "../flow/record";
 import { endpointSize } from "../flow/seq";
 import { origPort, respPort } from "../flow/roles";
 import { NULL_I64, putI64, putU16, putU32, putU8, bytesCell, commitRow } from "./columns";
@@ -109,7 +109,7 @@ export function writeRow(f: Flow, cause: EndReason): EndReason {
   putI64(ColI64.OrigIpBytes, o.ipBytes);
   putI64(ColI64.RespIpBytes, r.ipBytes);
   putI64(ColI64.MissedBytes, f.missedBytes);
-  writeAnalysis(oRare, rRare);
+  writeAnalysis(f, oRare, rRare);
   const reason = endReason(f, cause);
   writeStates(f, o, r, reason);
   writeOptions(f, o, r, oRare, rRare, packetStatsOn ? writeShape(f) : 0);
@@ -119,7 +119,7 @@ export function writeRow(f: Flow, cause: EndReason): EndReason {
 }
 
 /** Wireshark's tcp.analysis totals, per direction. */
-function writeAnalysis(oRare: EndpointRare, rRare: EndpointRare): void {
+function writeAnalysis(f: Flow, oRare: EndpointRare, rRare: EndpointRare): void {
   putI64(ColI64.OrigRetransmits, oRare.retransmits);
   putI64(ColI64.RespRetransmits, rRare.retransmits);
   putI64(ColI64.OrigFastRetransmits, oRare.fastRetransmits);
@@ -142,12 +142,13 @@ function writeAnalysis(oRare: EndpointRare, rRare: EndpointRare): void {
   putI64(ColI64.RespWindowFull, rRare.windowFull);
   putI64(ColI64.OrigKeepalives, oRare.keepalives);
   putI64(ColI64.RespKeepalives, rRare.keepalives);
-  putI64(ColI64.OrigRttMin, oRare.rttCount == 0 ? NULL_I64 : oRare.rttMinNs);
-  putI64(ColI64.OrigRttAvg, oRare.rttCount == 0 ? NULL_I64 : oRare.rttSumNs / <i64>oRare.rttCount);
-  putI64(ColI64.OrigRttMax, oRare.rttCount == 0 ? NULL_I64 : oRare.rttMaxNs);
-  putI64(ColI64.RespRttMin, rRare.rttCount == 0 ? NULL_I64 : rRare.rttMinNs);
-  putI64(ColI64.RespRttAvg, rRare.rttCount == 0 ? NULL_I64 : rRare.rttSumNs / <i64>rRare.rttCount);
-  putI64(ColI64.RespRttMax, rRare.rttCount == 0 ? NULL_I64 : rRare.rttMaxNs);
+  const oRtt = rttOf(f, 0), rRtt = rttOf(f, 1);
+  putI64(ColI64.OrigRttMin, oRtt.count == 0 ? NULL_I64 : oRtt.minNs);
+  putI64(ColI64.OrigRttAvg, oRtt.count == 0 ? NULL_I64 : oRtt.sumNs / <i64>oRtt.count);
+  putI64(ColI64.OrigRttMax, oRtt.count == 0 ? NULL_I64 : oRtt.maxNs);
+  putI64(ColI64.RespRttMin, rRtt.count == 0 ? NULL_I64 : rRtt.minNs);
+  putI64(ColI64.RespRttAvg, rRtt.count == 0 ? NULL_I64 : rRtt.sumNs / <i64>rRtt.count);
+  putI64(ColI64.RespRttMax, rRtt.count == 0 ? NULL_I64 : rRtt.maxNs);
 }
 
 function writeStates(f: Flow, o: Endpoint, r: Endpoint, reason: EndReason): void {
