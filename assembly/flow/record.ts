@@ -180,8 +180,9 @@ export const OPT_ISN: u8 = 32;
   tunnelChanges: u8;       // Zeek's tunnel_changes; past the limit, one more (tracker.ts)
 }
 
+// The layout's constants are written as plain expressions (no function calls), which the compiler
+// folds: a constant computed by a call becomes a global, loaded wherever a record is addressed.
 const CACHE_LINE: usize = 64;
-@inline function lineAligned(n: usize): usize { return (n + CACHE_LINE - 1) & ~(CACHE_LINE - 1); }
 export const ENDPOINT_SIZE: usize = (offsetof<Endpoint>() + 7) & ~7;
 const RARE_SIZE: usize = (offsetof<EndpointRare>() + 7) & ~7;
 const BLOCKS_SIZE: usize = <usize>MAX_BLOCKS * 16;
@@ -193,13 +194,13 @@ const ENDPOINTS_OFFSET: usize = (offsetof<Flow>() + 7) & ~7;
  */
 export const RECORD_SKEW: usize = (CACHE_LINE - (offsetof<Flow>("keyA0") & (CACHE_LINE - 1))) & (CACHE_LINE - 1);
 // The RTT samples start on the line after the hot stretch, then the blocks (touched by segments with payload).
-const RTT_OFFSET: usize = lineAligned(ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE + RECORD_SKEW) - RECORD_SKEW;
+const RTT_OFFSET: usize = ((ENDPOINTS_OFFSET + 2 * ENDPOINT_SIZE + RECORD_SKEW + CACHE_LINE - 1) & ~(CACHE_LINE - 1)) - RECORD_SKEW;
 const BLOCKS_OFFSET: usize = RTT_OFFSET + 2 * RTT_SIZE;
 const RARE_OFFSET: usize = BLOCKS_OFFSET + 2 * BLOCKS_SIZE;
 const HISTORY_OFFSET: usize = RARE_OFFSET + 2 * RARE_SIZE;
 const FLOW_RARE_OFFSET: usize = (HISTORY_OFFSET + <usize>Abi.HistoryBytes + 7) & ~7;
 /** Whole cache lines, so that the hot stretch is the same lines in each record. */
-export const FLOW_SIZE: usize = lineAligned(FLOW_RARE_OFFSET + offsetof<FlowRare>());
+export const FLOW_SIZE: usize = (FLOW_RARE_OFFSET + offsetof<FlowRare>() + CACHE_LINE - 1) & ~(CACHE_LINE - 1);
 
 export const NO_TIME: i64 = i64.MIN_VALUE;
 
