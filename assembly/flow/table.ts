@@ -86,8 +86,7 @@ export function resetTable(): bool {
 
 /** Sets the lookup key from a packet's addresses (`addrLen` 4 or 16 bytes), ports and VLAN tags (-1: none). */
 export function setKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32, innerVlan: i32): void {
-  orderKey(src, sport, dst, dport, addrLen, vlan, innerVlan);
-  keyHash = hashKey();
+  keyHash = orderKey(src, sport, dst, dport, addrLen, vlan, innerVlan);
 }
 
 /** setKey for a key whose hash is known (a parallel reducer's records carry it). */
@@ -111,41 +110,54 @@ export function keyDestinationIsBroadcast(): bool {
   return d0 == 0xffffffff;
 }
 
-/** The key in canonical order (the lower address first), which makes it the same both ways. */
-@inline function orderKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32, innerVlan: i32): void {
+/**
+ * Sets the key in canonical order (the lower address first), which makes it the same both ways.
+ * Returns its hash (from the values at hand: a global's store is not forwarded to its next load).
+ */
+@inline function orderKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32, innerVlan: i32): u32 {
   let s0: u64, s1: u64, d0: u64, d1: u64;
+  let srcFirst: bool;
   if (addrLen == 4) {
     s0 = <u64>load<u32>(src); s1 = 0;
     d0 = <u64>load<u32>(dst); d1 = 0;
+    srcFirst = s0 < d0 || (s0 == d0 && sport <= dport);
   } else {
     s0 = load<u64>(src); s1 = load<u64>(src, 8);
     d0 = load<u64>(dst); d1 = load<u64>(dst, 8);
+    srcFirst = s0 < d0 || (s0 == d0 && (s1 < d1 || (s1 == d1 && sport <= dport)));
   }
-  const srcFirst = s0 < d0 || (s0 == d0 && (s1 < d1 || (s1 == d1 && sport <= dport)));
   packetFromA = srcFirst;
-  keyA0 = srcFirst ? s0 : d0; keyA1 = srcFirst ? s1 : d1;
-  keyB0 = srcFirst ? d0 : s0; keyB1 = srcFirst ? d1 : s1;
-  keyPortA = srcFirst ? sport : dport;
-  keyPortB = srcFirst ? dport : sport;
+  const a0 = srcFirst ? s0 : d0, a1 = srcFirst ? s1 : d1;
+  const b0 = srcFirst ? d0 : s0, b1 = srcFirst ? d1 : s1;
+  const portA = srcFirst ? sport : dport, portB = srcFirst ? dport : sport;
+  const kv = vlanKeyOf(vlan, innerVlan), bits = addrLen == 16 ? KEY_IPV6 : 0;
+  keyA0 = a0; keyA1 = a1; keyB0 = b0; keyB1 = b1;
+  keyPortA = portA;
+  keyPortB = portB;
   packetVlan = vlan;
   packetInnerVlan = innerVlan;
-  keyVlan = vlanKeyOf(vlan, innerVlan);
-  keyBits = addrLen == 16 ? KEY_IPV6 : 0;
+  keyVlan = kv;
+  keyBits = bits;
+  return hashKey(a0, a1, b0, b1, portA, portB, kv, bits);
 }
 
-function hashKey(): u32 {
+@inline function hashKey(a0: u64, a1: u64, b0: u64, b1: u64, portA: u32, portB: u32, vlan: u32, bits: u32): u32 {
   // Each word times its own odd constant (independent multiplies, no chain), folded once and
   // multiplied once more: the high half of the product depends on every bit of the key. The key is
   // canonical already, so the hash needs no symmetry. Partitions take its high bits, the index its low.
-  const x = keyA0 * 0x9e3779b97f4a7c15 ^ keyA1 * 0xc2b2ae3d27d4eb4f ^ keyB0 * 0x165667b19e3779f9 ^
-    keyB1 * 0xd6e8feb86659fd93 ^ ((<u64>keyPortA << 48) | (<u64>keyPortB << 32) | (<u64>keyVlan << 1) | <u64>keyBits) * 0xff51afd7ed558ccd;
+  // An IPv4 key's second words are 0, whose products add nothing.
+  let x = a0 * 0x9e3779b97f4a7c15 ^ b0 * 0x165667b19e3779f9 ^
+    ((<u64>portA << 48) | (<u64>portB << 32) | (<u64>vlan << 1) | <u64>bits) * 0xff51afd7ed558ccd;
+  if (bits == KEY_IPV6) x ^= a1 * 0xc2b2ae3d27d4eb4f ^ b1 * 0xd6e8feb86659fd93;
   const h = (x ^ (x >> 29)) * 0xc4ceb9fe1a85ec53;
   return <u32>(h >> 32);
 }
 
 @inline function sameKey(f: Flow): bool {
-  return f.keyA0 == keyA0 && f.keyA1 == keyA1 && f.keyB0 == keyB0 && f.keyB1 == keyB1 &&
-    <u32>f.portA == keyPortA && <u32>f.portB == keyPortB && f.keyVlan == keyVlan && <u32>f.keyBits == keyBits;
+  // One test of the words' differences ORed together: a chain of && compiles to a boolean made and
+  // tested per field. The fields lie in the record's first two lines of its hot stretch.
+  return ((f.keyA0 ^ keyA0) | (f.keyA1 ^ keyA1) | (f.keyB0 ^ keyB0) | (f.keyB1 ^ keyB1) |
+    <u64>((<u32>f.portA ^ keyPortA) | (<u32>f.portB ^ keyPortB) | (f.keyVlan ^ keyVlan) | (<u32>f.keyBits ^ keyBits))) == 0;
 }
 
 /** The flow with the current key, or NO_FLOW. */
