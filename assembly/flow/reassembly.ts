@@ -32,10 +32,16 @@ export function initReassembly(e: Endpoint): void {
 }
 
 /** TCP_Reassembler::DataSent: new payload [seq, seq+len) from side `s`. */
-export function dataSent(f: Flow, s: u32, relSeq: u64, len: u32, capturedLen: u32): void {
+@inline export function dataSent(f: Flow, s: u32, relSeq: u64, len: u32, capturedLen: u32): void {
+  // A payload cut by the snap length is never stored: once ACKed it is a gap. (Tested here, where
+  // it is inlined: every segment of a header-only capture stops here.)
+  if (capturedLen < len || endpointOf(f, s).skipDeliveries) return;
+  storeData(f, s, relSeq, len);
+}
+
+/** dataSent for a payload captured whole. */
+function storeData(f: Flow, s: u32, relSeq: u64, len: u32): void {
   const e = endpointOf(f, s);
-  // A payload cut by the snap length is never stored: once ACKed it is a gap.
-  if (capturedLen < len || e.skipDeliveries) return;
   const ack = relativeAck(e);
   let seq = relSeq;
   const upper = relSeq + <u64>len;
@@ -124,7 +130,7 @@ function deliverContiguous(f: Flow, s: u32): void {
  * TCP_Reassembler::AckReceived on the side whose data the ACK covers. Returns whether it trimmed
  * (Zeek's CheckEOF follows then: the caller's, in zeek.ts).
  */
-export function ackReceived(f: Flow, s: u32, relAck: u64): bool {
+@inline export function ackReceived(f: Flow, s: u32, relAck: u64): bool {
   const e = endpointOf(f, s);
   let seq = relAck;
   // The FIN's sequence number is never data.
@@ -133,6 +139,16 @@ export function ackReceived(f: Flow, s: u32, relAck: u64): bool {
     if (seq >= finSeq) seq = finSeq - 1;
   }
   if (seq <= e.trimSeq) return false;
+  if (e.blockCount == 0 && seq >= e.lastReassemSeq) {
+    // trimToSeq with nothing buffered and nothing delivered past `seq` (every ACK of a header-only
+    // capture): undelivered's gap up to it, and no block left to deliver.
+    if (seq > e.lastReassemSeq && !(seq <= 2 && f.isPartial)) {
+      if (!e.skipDeliveries) gap(f, s, seq - e.lastReassemSeq);
+      e.lastReassemSeq = seq;
+    }
+    e.trimSeq = seq;
+    return true;
+  }
   trimToSeq(f, s, seq);
   return true;
 }

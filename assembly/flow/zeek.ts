@@ -107,17 +107,40 @@ export function processInOrder(f: Flow, isOrig: bool, tsNs: i64, seq: u32, ack: 
   // update_history adds nothing: the letter was seen, and no second-packet flip ("H" alone).
   const mask = len > 0 ? HIST_DATA : HIST_ACK;
   if ((f.histSeen & (isOrig ? mask : mask << 16)) == 0 || (!isOrig && f.historyLen == 1)) return false;
-  side = s;
   // SetPartialStatus with no SYN and an ACK: partial unless this side's first packet was seen.
   if ((f.firstPacketSeen & (isOrig ? SEEN_ORIG : SEEN_RESP)) == 0) f.isPartial = true;
-  const relSeq = relativeSeq(e, seq, e.lastSeq, e.seqWraps);
-  const seqUnderflow = relSeqUnderflow;
+  // get_relative_seq at last_seq itself: no wrap to count.
+  const relSeq = relativeOrUnderflow(seq, e.startSeq, e.seqWraps);
   f.lastNs = tsNs;
-  const relAck = noteAck(f, ack, false);
+  const relAck = ackOf(peer, ack, false);
   if (len > 0) setLastSeq(e, seq + len);
   if (ackReceived(f, s ^ 1, relAck)) checkEof(f, s ^ 1);
-  if (len > 0 && !seqUnderflow) dataSent(f, s, relSeq, len, capturedLen);
+  if (len > 0 && relSeq != UNDERFLOW) dataSent(f, s, relSeq, len, capturedLen);
   return true;
+}
+
+/** relativeOrUnderflow's answer for a position before the endpoint's start (get_relative_seq's underflow). */
+const UNDERFLOW: u64 = u64.MAX_VALUE;
+
+/**
+ * get_relative_seq of `cur` for an endpoint whose wraps, after counting the step from its last
+ * number, are `wraps`: the position, or UNDERFLOW (never a position) when it lies before `start`
+ * with no wrap.
+ */
+@inline function relativeOrUnderflow(cur: u32, start: u32, wraps: u32): u64 {
+  if (wraps == 0) {
+    const d = seqDiff(cur, start);
+    return d < 0 ? UNDERFLOW : <u64>d;
+  }
+  return fullSeq(cur, wraps) - <u64>start;
+}
+
+/** The wraps get_relative_seq counts for `cur` after the endpoint's `last`. */
+@inline function wrapsAt(cur: u32, last: u32, wrapsIn: u32): u32 {
+  const d = seqDiff(cur, last);
+  if (d < 0) return wrapsIn != 0 && cur > last ? wrapsIn - 1 : wrapsIn;
+  if (d > 0 && cur < last) return wrapsIn + 1;
+  return wrapsIn;
 }
 
 /** TCPSessionAdapter::SetPartialStatus. */
@@ -156,17 +179,11 @@ let relSeqUnderflow: bool = false;
 
 /** get_relative_seq: position of `cur` in the endpoint's sequence space (wraps counted). */
 export function relativeSeq(e: Endpoint, cur: u32, last: u32, wrapsIn: u32): u64 {
-  let wraps = wrapsIn;
-  const d = seqDiff(cur, last);
-  if (d < 0) { if (wraps != 0 && cur > last) wraps--; }
-  else if (d > 0) { if (cur < last) wraps++; }
-  relSeqUnderflow = false;
-  if (wraps == 0) {
-    const d2 = seqDiff(cur, e.startSeq);
-    if (d2 < 0) relSeqUnderflow = true;
-    return <u64><i64>d2;
-  }
-  return fullSeq(cur, wraps) - <u64>e.startSeq;
+  const wraps = wrapsAt(cur, last, wrapsIn);
+  const rel = relativeOrUnderflow(cur, e.startSeq, wraps);
+  relSeqUnderflow = rel == UNDERFLOW;
+  // An underflow's position, as Zeek computes it: the negative distance, as an unsigned number.
+  return relSeqUnderflow ? <u64><i64>seqDiff(cur, e.startSeq) : rel;
 }
 
 /** update_history, plus the second-packet flip of zeek/zeek#2191 in CheckHistory. */
@@ -215,7 +232,11 @@ function updateWindow(f: Flow, window: u32, rst: bool): void {
 
 /** Step 11 of Process: the ACK field, relative to the receiver's sequence space. */
 function noteAck(f: Flow, ack: u32, rst: bool): u64 {
-  const peer = receiver(f);
+  return ackOf(receiver(f), ack, rst);
+}
+
+/** noteAck for the receiver `peer`. */
+@inline function ackOf(peer: Endpoint, ack: u32, rst: bool): u64 {
   if (peer.state == Zeek.Inactive) {
     // init_peer: seed the silent side's sequence space from the ACK.
     peer.startSeq = ack - 1;
@@ -223,8 +244,8 @@ function noteAck(f: Flow, ack: u32, rst: bool): u64 {
     peer.lastSeq = ack - 1;
     return 1;
   }
-  const relAck = relativeSeq(peer, ack, peer.ackSeq, peer.ackWraps);
-  if (relSeqUnderflow) return 0;
+  const relAck = relativeOrUnderflow(ack, peer.startSeq, wrapsAt(ack, peer.ackSeq, peer.ackWraps));
+  if (relAck == UNDERFLOW) return 0;
   if (!rst) {
     // update_ack_seq
     const d = seqDiff(ack, peer.ackSeq);
