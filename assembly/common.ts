@@ -26,7 +26,7 @@ const VLAN_TAG_LEN: u32 = 4;
  * would find the same fields and count the frame as a TCP packet: every condition under which it
  * would not (or would parse options, or drop the segment) sends the frame there.
  */
-export function trackCommonFrame(tsNs: i64, data: usize, capLen: u32, origLen: u32): bool {
+@inline export function trackCommonFrame(tsNs: i64, data: usize, capLen: u32, origLen: u32): bool {
   if (capLen < ETH_HEADER_LEN + IPV4_MIN_HEADER_LEN + TCP_MIN_HEADER_LEN) return false;
   // SAFE: the Ethernet header and 40 more bytes are captured (checked above).
   let type = be16(data + ETH_TYPE);

@@ -64,7 +64,7 @@ export function deliverFiltered(tsNs: i64, capLen: u32, origLen: u32, linkType: 
  * Takes one framed record. Returns false, consuming nothing, when the output batch must be
  * drained first (timers due before this record, or the row a port reuse may write).
  */
-export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, iface: u32, hasIface: bool, data: usize): bool {
+@inline export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, iface: u32, hasIface: bool, data: usize): bool {
   if (mode == MODE_FRAME) {
     // A parallel run's framer: workers decode the frame; the reducers' clocks take its time.
     count(Stat.Records);
@@ -77,7 +77,12 @@ export function deliverFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32
   if (outFull() || !outRoom(2) || !frameRoom()) return false;
   setFrame(tsNs, iface, hasIface);
   count(Stat.Records);
-  count(decodeFrame(tsNs, capLen, origLen, linkType, data));
+  // The common frame in one step (assembly/common.ts); in a single pass or a replica, whose flow
+  // layer takes it straight away. Tried here, before decodeFrame, whose general path makes a
+  // call to it dear.
+  if (linkType == LINKTYPE_ETHERNET && fastPath && !verifyChecksums && (mode == MODE_SINGLE || mode == MODE_REPLICA) &&
+    trackCommonFrame(tsNs, data, capLen, origLen)) count(Stat.TcpPackets);
+  else count(decodeFrame(tsNs, capLen, origLen, linkType, data));
   return true;
 }
 
@@ -103,11 +108,8 @@ function skipRecord(): bool {
 /** Tunnels inside tunnels are followed this deep. */
 const MAX_TUNNEL_DEPTH: u32 = 4;
 
+/** A frame's link, network and transport layers decoded by the general path, then the flow layer. */
 export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32, data: usize): Stat {
-  // The common frame in one step (assembly/common.ts); in a single pass or a replica, whose flow
-  // layer takes it straight away.
-  if (linkType == LINKTYPE_ETHERNET && fastPath && !verifyChecksums && (mode == MODE_SINGLE || mode == MODE_REPLICA) &&
-    trackCommonFrame(tsNs, data, capLen, origLen)) return Stat.TcpPackets;
   let net = decodeLink(linkType, data, capLen);
   if (net == NET_UNSUPPORTED) return Stat.UnsupportedLinkType;
   // The connection's VLAN tags are those of its packet's own link layer: Zeek's inner packet of a
