@@ -20,6 +20,12 @@ import { countOneStepDecode } from "./flow/path";
 /** An 802.1Q tag: tag control information, then the next type. */
 const VLAN_TAG_LEN: u32 = 4;
 
+// Big-endian fields as a little-endian load reads them.
+const RAW_VLAN: u32 = <u32>bswap<u16>(<u16>ETHERTYPE_VLAN);
+const RAW_IPV4: u32 = <u32>bswap<u16>(<u16>ETHERTYPE_IPV4);
+const RAW_IPV6: u32 = <u32>bswap<u16>(<u16>ETHERTYPE_IPV6);
+const RAW_FRAGMENTED: u32 = <u32>bswap<u16>(<u16>(IPV4_MORE_FRAGMENTS | IPV4_FRAG_OFFSET_MASK));
+
 /**
  * Takes the Ethernet frame at `data` from bytes to connection if it is a common frame (see above)
  * and returns true; returns false, having changed nothing, for any other frame. The general path
@@ -29,19 +35,20 @@ const VLAN_TAG_LEN: u32 = 4;
 @inline export function trackCommonFrame(tsNs: i64, data: usize, capLen: u32, origLen: u32): bool {
   if (capLen < ETH_HEADER_LEN + IPV4_MIN_HEADER_LEN + TCP_MIN_HEADER_LEN) return false;
   // SAFE: the Ethernet header and 40 more bytes are captured (checked above).
-  let type = be16(data + ETH_TYPE);
+  // Types are compared in the frame's byte order (no swap for a field only compared).
+  let type = <u32>load<u16>(data + ETH_TYPE);
   let off = ETH_HEADER_LEN;
   let vlan: i32 = -1;
-  if (type == ETHERTYPE_VLAN) {
+  if (type == RAW_VLAN) {
     vlan = <i32>(be16(data + ETH_HEADER_LEN) & 0x0fff);
-    type = be16(data + ETH_HEADER_LEN + 2);
+    type = <u32>load<u16>(data + ETH_HEADER_LEN + 2);
     off += VLAN_TAG_LEN;
   }
   const ip = data + off;
   const ipCap = capLen - off;
   const wire = (origLen > capLen ? origLen : capLen) - off;
   let headerLen: u32, totalLen: u32, addrLen: u32, src: usize, dst: usize;
-  if (type == ETHERTYPE_IPV4) {
+  if (type == RAW_IPV4) {
     const b0 = <u32>load<u8>(ip);
     headerLen = (b0 & 0x0f) << 2;
     if (b0 >> 4 != 4 || headerLen < IPV4_MIN_HEADER_LEN || headerLen + TCP_MIN_HEADER_LEN > ipCap) return false;
@@ -49,11 +56,11 @@ const VLAN_TAG_LEN: u32 = 4;
     totalLen = be16(ip + IPV4_TOTAL_LEN);
     // A zero total length (segmentation offload) and a packet longer than the wire's are the general path's.
     if (totalLen < headerLen + TCP_MIN_HEADER_LEN || totalLen > wire) return false;
-    if (<u32>load<u8>(ip + IPV4_PROTOCOL) != IPPROTO_TCP || (be16(ip + IPV4_FRAG) & (IPV4_MORE_FRAGMENTS | IPV4_FRAG_OFFSET_MASK)) != 0) return false;
+    if (<u32>load<u8>(ip + IPV4_PROTOCOL) != IPPROTO_TCP || (<u32>load<u16>(ip + IPV4_FRAG) & RAW_FRAGMENTED) != 0) return false;
     addrLen = 4;
     src = ip + IPV4_SRC;
     dst = ip + IPV4_DST;
-  } else if (type == ETHERTYPE_IPV6) {
+  } else if (type == RAW_IPV6) {
     // An IPv6 header whose next header is TCP: extension headers are the general path's.
     headerLen = IPV6_HEADER_LEN;
     if (headerLen + TCP_MIN_HEADER_LEN > ipCap) return false;
