@@ -101,7 +101,8 @@ export function analyzeSegment(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
 export function analyzeInOrder(f: Flow, s: u32, tsNs: i64, seq: u32, ack: u32, len: u32, window: u32): bool {
   const fwd = endpointOf(f, s), rev = endpointOf(f, s ^ 1);
   if (!fwd.wsBaseSeqSet || !rev.wsBaseSeqSet || optWscale >= 0) return false;
-  if (window == 0 || fwd.wsNextSeq == 0 || seq != fwd.wsNextSeq || (len == 1 && rev.wsWindow == 0)) return false;
+  // A length of 2^31 or more (a jumbogram's) would step nextseq back: the exact path's.
+  if (window == 0 || fwd.wsNextSeq == 0 || seq != fwd.wsNextSeq || (len == 1 && rev.wsWindow == 0) || len >= 0x8000_0000) return false;
   const sameAck = ack == fwd.wsLastAck;
   if (len == 0 && sameAck && window == fwd.wsWindow) return false;
   if (rev.wsMaxSeqToBeAcked != 0 && seqGt(ack, rev.wsMaxSeqToBeAcked)) return false;
@@ -110,8 +111,14 @@ export function analyzeInOrder(f: Flow, s: u32, tsNs: i64, seq: u32, ack: u32, l
   if (len == 0 && sameAck && window != fwd.wsWindow) a |= A_WINDOW_UPDATE;
   if (fillsWindow(rev, seq, len)) a |= A_WINDOW_FULL;
   if (!sameAck) fwd.wsDupAcks = 0;
-  timeData(fwd, rev, rttOf(f, s ^ 1), a, tsNs, seq, ack, len, true);
-  advance(fwd, a, tsNs, seq, len, false);
+  // timeData and advance for an ACK at nextseq (not 0) whose flags can only be a window update or full.
+  completeSample(rev, rttOf(f, s ^ 1), tsNs, ack);
+  if (len > 0) {
+    startSample(fwd, tsNs, seq, len);
+    fwd.wsNextSeq = seq + len;
+    fwd.wsNextSeqTs = tsNs;
+  }
+  if (seq == fwd.wsMaxSeqToBeAcked || fwd.wsMaxSeqToBeAcked == 0) fwd.wsMaxSeqToBeAcked = fwd.wsNextSeq;
   fwd.wsWindow = window;
   fwd.wsLastAck = ack;
   fwd.wsLastAckTs = tsNs;
@@ -208,25 +215,35 @@ const A_RETRANSMISSION_FAMILY: u32 = A_RETRANSMISSION | A_FAST_RETRANSMISSION | 
  * first ACK covering it gives a sample, and a retransmission of it discards the timing.
  */
 function timeData(fwd: Endpoint, rev: Endpoint, revRtt: RttStats, a: u32, tsNs: i64, seq: u32, ack: u32, len: u32, hasAck: bool): void {
-  if (hasAck && rev.rttTimed && seqGe(ack, rev.rttTimedEnd)) {
-    const sample = tsNs - rev.rttTimedNs;
-    rev.rttTimed = false;
-    if (sample >= 0) {
-      segmentRttNs = sample;
-      revRtt.minNs = revRtt.count == 0 || sample < revRtt.minNs ? sample : revRtt.minNs;
-      revRtt.maxNs = revRtt.count == 0 || sample > revRtt.maxNs ? sample : revRtt.maxNs;
-      revRtt.sumNs += sample;
-      revRtt.count++;
-    }
-  }
+  if (hasAck) completeSample(rev, revRtt, tsNs, ack);
   if (len == 0) return;
   if ((a & A_RETRANSMISSION_FAMILY) != 0) {
     if (fwd.rttTimed && seqLt(seq, fwd.rttTimedEnd)) fwd.rttTimed = false;
-  } else if (!fwd.rttTimed && (a & A_ZERO_WINDOW_PROBE) == 0) {
-    fwd.rttTimed = true;
-    fwd.rttTimedEnd = seq + len;
-    fwd.rttTimedNs = tsNs;
+  } else if ((a & A_ZERO_WINDOW_PROBE) == 0) {
+    startSample(fwd, tsNs, seq, len);
   }
+}
+
+/** An ACK at or past the end of the peer's timed segment: its RTT sample. */
+@inline function completeSample(rev: Endpoint, revRtt: RttStats, tsNs: i64, ack: u32): void {
+  if (!rev.rttTimed || !seqGe(ack, rev.rttTimedEnd)) return;
+  const sample = tsNs - rev.rttTimedNs;
+  rev.rttTimed = false;
+  if (sample >= 0) {
+    segmentRttNs = sample;
+    revRtt.minNs = revRtt.count == 0 || sample < revRtt.minNs ? sample : revRtt.minNs;
+    revRtt.maxNs = revRtt.count == 0 || sample > revRtt.maxNs ? sample : revRtt.maxNs;
+    revRtt.sumNs += sample;
+    revRtt.count++;
+  }
+}
+
+/** A new data segment, neither retransmitted nor a zero-window probe: timed unless one is already. */
+@inline function startSample(fwd: Endpoint, tsNs: i64, seq: u32, len: u32): void {
+  if (fwd.rttTimed) return;
+  fwd.rttTimed = true;
+  fwd.rttTimedEnd = seq + len;
+  fwd.rttTimedNs = tsNs;
 }
 
 /** Steps 12–14: nextseq and maxseqtobeacked move forward (never for a zero-window probe). */
