@@ -103,7 +103,8 @@ export function processInOrder(f: Flow, isOrig: bool, tsNs: i64, seq: u32, ack: 
   // update_last_seq moves only forward; a payload of 2^31 or more would read as a step back.
   if (seq != e.lastSeq || window == 0 || len >= 0x8000_0000) return false;
   // UpdateStateMachine changes nothing for these states without SYN, FIN or RST; CheckEOF waits for a FIN.
-  if ((e.state != Zeek.Established && e.state != Zeek.Partial) || e.finSeen || e.didClose || peer.didClose) return false;
+  // (Partial and Established are 3 and 4; the flags' bytes ORed make one test, not a boolean each.)
+  if (<u32>(e.state - Zeek.Partial) > 1 || (<u32>e.finSeen | <u32>e.didClose | <u32>peer.didClose) != 0) return false;
   // update_history adds nothing: the letter was seen, and no second-packet flip ("H" alone).
   const mask = len > 0 ? HIST_DATA : HIST_ACK;
   if ((f.histSeen & (isOrig ? mask : mask << 16)) == 0 || (!isOrig && f.historyLen == 1)) return false;
