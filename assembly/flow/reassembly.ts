@@ -141,11 +141,8 @@ function deliverContiguous(f: Flow, s: u32): void {
   if (seq <= e.trimSeq) return false;
   if (e.blockCount == 0 && seq >= e.lastReassemSeq) {
     // trimToSeq with nothing buffered and nothing delivered past `seq` (every ACK of a header-only
-    // capture): undelivered's gap up to it, and no block left to deliver.
-    if (seq > e.lastReassemSeq && !(seq <= 2 && f.isPartial)) {
-      if (!e.skipDeliveries) gap(f, s, seq - e.lastReassemSeq);
-      e.lastReassemSeq = seq;
-    }
+    // capture): the gap up to it, and no block to drop or deliver.
+    if (seq > e.lastReassemSeq) undelivered(f, s, seq);
     e.trimSeq = seq;
     return true;
   }
@@ -168,22 +165,31 @@ function trimToSeq(f: Flow, s: u32, seq: u64): void {
   deliverContiguous(f, s);
 }
 
-/** TCP_Reassembler::Undelivered: each uncovered run below `upTo` is one gap. */
-function undelivered(f: Flow, s: u32, upTo: u64): void {
+/**
+ * TCP_Reassembler::Undelivered: each uncovered run below `upTo` is one gap. Inlined where every
+ * header-only ACK reaches it, with the walk over buffered blocks kept out of line.
+ */
+@inline function undelivered(f: Flow, s: u32, upTo: u64): void {
   const e = endpointOf(f, s);
   if (upTo <= 2 && f.isPartial) return;
   if (!e.skipDeliveries) {
-    const b = blocksOf(f, s);
-    for (let i: u32 = 0; i < e.blockCount; i++) {
-      const bs = blockSeq(b, i);
-      if (bs < e.lastReassemSeq) continue;
-      if (bs >= upTo) break;
-      gap(f, s, bs - e.lastReassemSeq);
-      e.lastReassemSeq = blockUpper(b, i);
-    }
+    if (e.blockCount > 0) gapsBetweenBlocks(f, s, upTo);
     if (upTo > e.lastReassemSeq) gap(f, s, upTo - e.lastReassemSeq);
   }
   if (upTo > e.lastReassemSeq) e.lastReassemSeq = upTo;
+}
+
+/** undelivered's gaps before and between the buffered blocks below `upTo`. */
+function gapsBetweenBlocks(f: Flow, s: u32, upTo: u64): void {
+  const e = endpointOf(f, s);
+  const b = blocksOf(f, s);
+  for (let i: u32 = 0; i < e.blockCount; i++) {
+    const bs = blockSeq(b, i);
+    if (bs < e.lastReassemSeq) continue;
+    if (bs >= upTo) break;
+    gap(f, s, bs - e.lastReassemSeq);
+    e.lastReassemSeq = blockUpper(b, i);
+  }
 }
 
 @inline function clean(e: Endpoint): bool {
