@@ -11,7 +11,7 @@
 
 import { Abi, ColBytes, ColI64, ColU32, Present } from "../../src/core/abi";
 import { Flow } from "./record";
-import { NULL_I64, putI64, putU32, bytesCell } from "../out/columns";
+import { NULL_I64, putI64, putU32, rowI64, rowU32, bytesCell } from "../out/columns";
 
 // One side: sizes (count, min, max, mean, m2), then inter-arrival times (last time, count, min, max, mean, m2).
 const S_COUNT: usize = 0, S_MIN: usize = 4, S_MAX: usize = 8, S_MEAN: usize = 16, S_M2: usize = 24;
@@ -114,14 +114,15 @@ export function writeShape(f: Flow): u32 {
 }
 
 function writeSide(s: usize, sizeMean: ColI64, sizeStd: ColI64, sizeMin: ColU32, sizeMax: ColU32, iatMean: ColI64, iatStd: ColI64, iatMin: ColI64, iatMax: ColI64): void {
+  const i64s = rowI64(), u32s = rowU32();
   const n = load<u32>(s, S_COUNT);
-  putI64(sizeMean, reinterpret<i64>(n == 0 ? NaN : load<f64>(s, S_MEAN)));
-  putI64(sizeStd, reinterpret<i64>(n < 2 ? NaN : Math.sqrt(load<f64>(s, S_M2) / <f64>(n - 1))));
-  putU32(sizeMin, load<u32>(s, S_MIN));
-  putU32(sizeMax, load<u32>(s, S_MAX));
+  putI64(i64s, sizeMean, reinterpret<i64>(n == 0 ? NaN : load<f64>(s, S_MEAN)));
+  putI64(i64s, sizeStd, reinterpret<i64>(n < 2 ? NaN : Math.sqrt(load<f64>(s, S_M2) / <f64>(n - 1))));
+  putU32(u32s, sizeMin, load<u32>(s, S_MIN));
+  putU32(u32s, sizeMax, load<u32>(s, S_MAX));
   const k = load<u64>(s, T_COUNT);
-  putI64(iatMean, k == 0 ? NULL_I64 : <i64>Math.round(load<f64>(s, T_MEAN)));
-  putI64(iatStd, k < 2 ? NULL_I64 : <i64>Math.round(Math.sqrt(load<f64>(s, T_M2) / <f64>(k - 1))));
-  putI64(iatMin, k == 0 ? NULL_I64 : load<i64>(s, T_MIN));
-  putI64(iatMax, k == 0 ? NULL_I64 : load<i64>(s, T_MAX));
+  putI64(i64s, iatMean, k == 0 ? NULL_I64 : <i64>Math.round(load<f64>(s, T_MEAN)));
+  putI64(i64s, iatStd, k < 2 ? NULL_I64 : <i64>Math.round(Math.sqrt(load<f64>(s, T_M2) / <f64>(k - 1))));
+  putI64(i64s, iatMin, k == 0 ? NULL_I64 : load<i64>(s, T_MIN));
+  putI64(i64s, iatMax, k == 0 ? NULL_I64 : load<i64>(s, T_MAX));
 }

@@ -18,17 +18,23 @@ let regionBytes: usize = 0;
 export let outRows: u32 = 0;
 
 /** Width in bytes of each ColBytes column. */
-export function bytesWidth(col: ColBytes): usize {
+@inline export function bytesWidth(col: ColBytes): usize {
   if (col == ColBytes.History) return <usize>Abi.HistoryBytes;
   if (col == ColBytes.CommunityId) return <usize>Abi.CommunityIdBytes;
   if (col == ColBytes.FirstPackets) return <usize>Abi.FirstPackets * 4;
   return ADDR_BYTES;
 }
 
-function bytesOffset(col: ColBytes): usize {
-  let off: usize = 0;
-  for (let c = 0; c < <i32>col; c++) off += bytesWidth(<ColBytes>c) * ROWS;
-  return off;
+/**
+ * Where a ColBytes column starts in its region: after the columns before it, in ColBytes order
+ * (two addresses, the history, the community ID, the first packets). A plain expression, which
+ * the compiler folds for a constant column.
+ */
+@inline function bytesOffset(col: ColBytes): usize {
+  const c = <usize>col;
+  const before = ADDR_BYTES * (c < 2 ? c : 2) + (c > <usize>ColBytes.History ? <usize>Abi.HistoryBytes : 0) +
+    (c > <usize>ColBytes.CommunityId ? <usize>Abi.CommunityIdBytes : 0) + (c > <usize>ColBytes.FirstPackets ? <usize>Abi.FirstPackets * 4 : 0);
+  return before * ROWS;
 }
 
 export function initOutput(): void {
@@ -73,21 +79,27 @@ export function columnAddress(group: u32, col: u32): usize {
   return regionBytes + bytesOffset(<ColBytes>col);
 }
 
-// Writers for the row being filled (index outRows); `commitRow` makes it part of the batch.
-@inline export function putI64(col: ColI64, v: i64): void {
-  store<i64>(regionI64 + (<usize>col * ROWS + <usize>outRows) * 8, v);
+// Writers for the row being filled (index outRows); `commitRow` makes it part of the batch. A
+// writer takes the row's cell in its group's first column (rowI64() …), computed once per row: a
+// wasm global is loaded again at every use, and the cell of column `col` is then one constant away.
+@inline export function rowI64(): usize { return regionI64 + <usize>outRows * 8; }
+@inline export function rowU32(): usize { return regionU32 + <usize>outRows * 4; }
+@inline export function rowU16(): usize { return regionU16 + <usize>outRows * 2; }
+@inline export function rowU8(): usize { return regionU8 + <usize>outRows; }
+@inline export function putI64(row: usize, col: ColI64, v: i64): void {
+  store<i64>(row + <usize>col * ROWS * 8, v);
 }
-@inline export function putU32(col: ColU32, v: u32): void {
-  store<u32>(regionU32 + (<usize>col * ROWS + <usize>outRows) * 4, v);
+@inline export function putU32(row: usize, col: ColU32, v: u32): void {
+  store<u32>(row + <usize>col * ROWS * 4, v);
 }
-@inline export function putU16(col: ColU16, v: u32): void {
-  store<u16>(regionU16 + (<usize>col * ROWS + <usize>outRows) * 2, <u16>v);
+@inline export function putU16(row: usize, col: ColU16, v: u32): void {
+  store<u16>(row + <usize>col * ROWS * 2, <u16>v);
 }
-@inline export function putU8(col: ColU8, v: u32): void {
-  store<u8>(regionU8 + <usize>col * ROWS + <usize>outRows, <u8>v);
+@inline export function putU8(row: usize, col: ColU8, v: u32): void {
+  store<u8>(row + <usize>col * ROWS, <u8>v);
 }
 /** Address of this row's cell in a fixed-width bytes column. */
-export function bytesCell(col: ColBytes): usize {
+@inline export function bytesCell(col: ColBytes): usize {
   return regionBytes + bytesOffset(col) + <usize>outRows * bytesWidth(col);
 }
 
