@@ -42,28 +42,42 @@ function sha1OneBlock(m: usize, len: usize, out: usize): void {
   store<u8>(m + len, 0x80);
   store<u64>(m + 56, bswap<u64>(<u64>len * 8));
   const w = SHA1_W;
-  for (let i: usize = 0; i < 16; i++) store<u32>(w + i * 4, bswap<u32>(load<u32>(m + i * 4)));
-  for (let i: usize = 16; i < 80; i++) {
-    const x = load<u32>(w + (i - 3) * 4) ^ load<u32>(w + (i - 8) * 4) ^ load<u32>(w + (i - 14) * 4) ^ load<u32>(w + (i - 16) * 4);
-    store<u32>(w + i * 4, rotl<u32>(x, 1));
+  for (let i: usize = 0; i < 64; i += 4) store<u32>(w + i, bswap<u32>(load<u32>(m + i)));
+  // W[t] = ROTL1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16]), from p = &W[t-16] (offsets stay positive).
+  for (let p = w; p < w + 64 * 4; p += 4) {
+    store<u32>(p, rotl<u32>(load<u32>(p, 52) ^ load<u32>(p, 32) ^ load<u32>(p, 8) ^ load<u32>(p), 1), 64);
   }
   let a: u32 = 0x67452301, b: u32 = 0xefcdab89, c: u32 = 0x98badcfe, d: u32 = 0x10325476, e: u32 = 0xc3d2e1f0;
-  // The four stages of 20 rounds each, one loop apiece (no test of the round number per round).
-  for (let i: usize = 0; i < 20; i++) {
-    const t = rotl<u32>(a, 5) + ((b & c) | (~b & d)) + e + 0x5a827999 + load<u32>(w + i * 4);
-    e = d; d = c; c = rotl<u32>(b, 30); b = a; a = t;
+  // Five rounds per step, the working variables renamed in turn rather than moved (FIPS 180-4
+  // §6.1.2 step 3 with T's assignments folded); one loop per stage of 20 rounds. Ch and Maj in
+  // their forms with fewer operations: Ch(x,y,z) = z ^ (x & (y ^ z)), Maj = (x & y) | (z & (x | y)).
+  for (let p = w; p < w + 20 * 4; p += 20) {
+    e += rotl<u32>(a, 5) + (d ^ (b & (c ^ d))) + 0x5a827999 + load<u32>(p); b = rotl<u32>(b, 30);
+    d += rotl<u32>(e, 5) + (c ^ (a & (b ^ c))) + 0x5a827999 + load<u32>(p, 4); a = rotl<u32>(a, 30);
+    c += rotl<u32>(d, 5) + (b ^ (e & (a ^ b))) + 0x5a827999 + load<u32>(p, 8); e = rotl<u32>(e, 30);
+    b += rotl<u32>(c, 5) + (a ^ (d & (e ^ a))) + 0x5a827999 + load<u32>(p, 12); d = rotl<u32>(d, 30);
+    a += rotl<u32>(b, 5) + (e ^ (c & (d ^ e))) + 0x5a827999 + load<u32>(p, 16); c = rotl<u32>(c, 30);
   }
-  for (let i: usize = 20; i < 40; i++) {
-    const t = rotl<u32>(a, 5) + (b ^ c ^ d) + e + 0x6ed9eba1 + load<u32>(w + i * 4);
-    e = d; d = c; c = rotl<u32>(b, 30); b = a; a = t;
+  for (let p = w + 20 * 4; p < w + 40 * 4; p += 20) {
+    e += rotl<u32>(a, 5) + (b ^ c ^ d) + 0x6ed9eba1 + load<u32>(p); b = rotl<u32>(b, 30);
+    d += rotl<u32>(e, 5) + (a ^ b ^ c) + 0x6ed9eba1 + load<u32>(p, 4); a = rotl<u32>(a, 30);
+    c += rotl<u32>(d, 5) + (e ^ a ^ b) + 0x6ed9eba1 + load<u32>(p, 8); e = rotl<u32>(e, 30);
+    b += rotl<u32>(c, 5) + (d ^ e ^ a) + 0x6ed9eba1 + load<u32>(p, 12); d = rotl<u32>(d, 30);
+    a += rotl<u32>(b, 5) + (c ^ d ^ e) + 0x6ed9eba1 + load<u32>(p, 16); c = rotl<u32>(c, 30);
   }
-  for (let i: usize = 40; i < 60; i++) {
-    const t = rotl<u32>(a, 5) + ((b & c) | (b & d) | (c & d)) + e + 0x8f1bbcdc + load<u32>(w + i * 4);
-    e = d; d = c; c = rotl<u32>(b, 30); b = a; a = t;
+  for (let p = w + 40 * 4; p < w + 60 * 4; p += 20) {
+    e += rotl<u32>(a, 5) + ((b & c) | (d & (b | c))) + 0x8f1bbcdc + load<u32>(p); b = rotl<u32>(b, 30);
+    d += rotl<u32>(e, 5) + ((a & b) | (c & (a | b))) + 0x8f1bbcdc + load<u32>(p, 4); a = rotl<u32>(a, 30);
+    c += rotl<u32>(d, 5) + ((e & a) | (b & (e | a))) + 0x8f1bbcdc + load<u32>(p, 8); e = rotl<u32>(e, 30);
+    b += rotl<u32>(c, 5) + ((d & e) | (a & (d | e))) + 0x8f1bbcdc + load<u32>(p, 12); d = rotl<u32>(d, 30);
+    a += rotl<u32>(b, 5) + ((c & d) | (e & (c | d))) + 0x8f1bbcdc + load<u32>(p, 16); c = rotl<u32>(c, 30);
   }
-  for (let i: usize = 60; i < 80; i++) {
-    const t = rotl<u32>(a, 5) + (b ^ c ^ d) + e + 0xca62c1d6 + load<u32>(w + i * 4);
-    e = d; d = c; c = rotl<u32>(b, 30); b = a; a = t;
+  for (let p = w + 60 * 4; p < w + 80 * 4; p += 20) {
+    e += rotl<u32>(a, 5) + (b ^ c ^ d) + 0xca62c1d6 + load<u32>(p); b = rotl<u32>(b, 30);
+    d += rotl<u32>(e, 5) + (a ^ b ^ c) + 0xca62c1d6 + load<u32>(p, 4); a = rotl<u32>(a, 30);
+    c += rotl<u32>(d, 5) + (e ^ a ^ b) + 0xca62c1d6 + load<u32>(p, 8); e = rotl<u32>(e, 30);
+    b += rotl<u32>(c, 5) + (d ^ e ^ a) + 0xca62c1d6 + load<u32>(p, 12); d = rotl<u32>(d, 30);
+    a += rotl<u32>(b, 5) + (c ^ d ^ e) + 0xca62c1d6 + load<u32>(p, 16); c = rotl<u32>(c, 30);
   }
   store<u32>(out, bswap<u32>(0x67452301 + a));
   store<u32>(out + 4, bswap<u32>(0xefcdab89 + b));
