@@ -91,10 +91,10 @@ export function processSegment(f: Flow, isOrig: bool, tsNs: i64, flags: u32, seq
 /**
  * processSegment for the common segment, in one step: an ACK (PSH, URG, ECE, CWR allowed) without
  * SYN, FIN or RST, sent by an established or partial side at exactly its last sequence number,
- * with a non-zero window, no close begun on either side, and the D or A letter of its direction
- * already in the history. Then Zeek's rules reduce to: the partial-status bit, the time, the ACK
- * (noteAck), last_seq moving over the payload, and the reassembler's ACK and data steps, which are
- * called as they are. Does what processSegment does and returns true; returns false, having changed
+ * with a non-zero window, no close begun on either side, and no second-packet flip to make. Then
+ * Zeek's rules reduce to: the partial-status bit, the D or A letter the first time, the time, the
+ * ACK (noteAck), last_seq moving over the payload, and the reassembler's ACK and data steps, which
+ * are called as they are. Does what processSegment does and returns true; returns false, having changed
  * nothing, for any other segment.
  */
 export function processInOrder(f: Flow, isOrig: bool, tsNs: i64, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32): bool {
@@ -105,11 +105,13 @@ export function processInOrder(f: Flow, isOrig: bool, tsNs: i64, seq: u32, ack: 
   // UpdateStateMachine changes nothing for these states without SYN, FIN or RST; CheckEOF waits for a FIN.
   // (Partial and Established are 3 and 4; the flags' bytes ORed make one test, not a boolean each.)
   if (<u32>(e.state - Zeek.Partial) > 1 || (<u32>e.finSeen | <u32>e.didClose | <u32>peer.didClose) != 0) return false;
-  // update_history adds nothing: the letter was seen, and no second-packet flip ("H" alone).
-  const mask = len > 0 ? HIST_DATA : HIST_ACK;
-  if ((f.histSeen & (isOrig ? mask : mask << 16)) == 0 || (!isOrig && f.historyLen == 1)) return false;
+  // update_history's second-packet flip ("H" alone, answered) is the exact path's.
+  if (!isOrig && f.historyLen == 1) return false;
   // SetPartialStatus with no SYN and an ACK: partial unless this side's first packet was seen.
   if ((f.firstPacketSeen & (isOrig ? SEEN_ORIG : SEEN_RESP)) == 0) f.isPartial = true;
+  // update_history: the D or A letter of its direction, the first time.
+  const seen = len > 0 ? (isOrig ? HIST_DATA : HIST_DATA << 16) : (isOrig ? HIST_ACK : HIST_ACK << 16);
+  if ((f.histSeen & seen) == 0) checkHistory(f, isOrig, len > 0 ? HIST_DATA : HIST_ACK, len > 0 ? LETTER_D : LETTER_A);
   // get_relative_seq at last_seq itself: no wrap to count.
   const relSeq = relativeOrUnderflow(seq, e.startSeq, e.seqWraps);
   f.lastNs = tsNs;
