@@ -13,7 +13,7 @@ import { be16 } from "./capture/bytes";
 import { NOT_ANALYZED, decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFlags, tcpWindow, tcpHeaderLen, tcpPayloadLen, tcpHeaderCut, setAnalysisLen } from "./decode/tcp";
 import { setKey, vlanKeyOf } from "./flow/table";
 import { advanceTime, trackSegment, setClockIndex, networkTimeNs, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
-import { outRoom, outFull } from "./out/columns";
+import { outFull } from "./out/columns";
 import { mode, MODE_FRAME, MODE_MAP, MODE_SINGLE, MODE_REPLICA, frameOut, frameInput, mapSegment, ownsKey, deferFragments, STAT_DEFERRED, FILTERED_TIME, LINKTYPE_FILTERED } from "./parallel/parts";
 import { frameIndex } from "./capture/frame";
 import { frameRoom } from "./out/side";
@@ -46,6 +46,17 @@ export function resetEngine(): void {
 }
 
 /**
+ * Whether deliverFrame tries the common frame (trackCommonFrame): the one-step paths on, no
+ * checksums to verify, and a flow layer that takes the segment straight away (a single pass or a
+ * replica). One flag, set whenever one of these changes, rather than their four tests per frame.
+ */
+let commonFrames: bool = false;
+
+export function updateCommonFrames(): void {
+  commonFrames = fastPath && !verifyChecksums && (mode == MODE_SINGLE || mode == MODE_REPLICA);
+}
+
+/**
  * deliverFrame with a capture filter set (the readers call it when `filterOn`): the filter's
  * verdict first. Returns false, consuming nothing, also when the filter cannot be applied to the
  * record's link type (`frameRefused`: the reader stops).
@@ -73,15 +84,15 @@ export function deliverFiltered(tsNs: i64, capLen: u32, origLen: u32, linkType: 
   }
   setClockIndex(frameIndex + 1);
   if (!advanceTime(tsNs)) return false;
-  // Room for the rows a port reuse and an eviction may write, and the side tables' of one segment.
-  if (outFull() || !outRoom(2) || !frameRoom()) return false;
+  // Room for the rows a port reuse and an eviction may write (a batch not full yet has its slack,
+  // Abi.BatchSlack, past it), and the side tables' of one segment.
+  if (outFull() || !frameRoom()) return false;
   setFrame(tsNs, iface, hasIface);
   count(Stat.Records);
   // The common frame in one step (assembly/common.ts); in a single pass or a replica, whose flow
   // layer takes it straight away. Tried here, before decodeFrame, whose general path makes a
   // call to it dear.
-  if (linkType == LINKTYPE_ETHERNET && fastPath && !verifyChecksums && (mode == MODE_SINGLE || mode == MODE_REPLICA) &&
-    trackCommonFrame(tsNs, data, capLen, origLen)) count(Stat.TcpPackets);
+  if (linkType == LINKTYPE_ETHERNET && commonFrames && trackCommonFrame(tsNs, data, capLen, origLen)) count(Stat.TcpPackets);
   else count(decodeFrame(tsNs, capLen, origLen, linkType, data));
   return true;
 }

@@ -7,7 +7,7 @@ import { readRecords, beginFile as beginCaptureFile, consumed } from "./capture/
 import { resetFrames } from "./capture/frame";
 import { resetFragments } from "./decode/fragments";
 import { resetUdpSessions } from "./decode/udp";
-import { setVerifyChecksums, resetEngine } from "./engine";
+import { setVerifyChecksums, resetEngine, updateCommonFrames } from "./engine";
 export { filterBuffer, setFilter } from "./filter";
 import { refusedLinkType } from "./filter";
 import { resetTable, setMaxFlows, setVlanKey } from "./flow/table";
@@ -62,6 +62,7 @@ export function reset(flags: u32, maxFlows: u32): Status {
   initPackets((flags & Flag.Packets) != 0);
   initSideTables();
   setMode(mode, partitions);
+  updateCommonFrames();
   return Status.Done;
 }
 
@@ -72,6 +73,7 @@ export function reset(flags: u32, maxFlows: u32): Status {
  */
 export function setParallel(part: u32, partitionCount: u32): void {
   setMode(part, partitionCount);
+  updateCommonFrames();
 }
 
 /** A replica keeps the flows whose hash lies in [lo, hi] (all of them by default). Kept by reset. */
