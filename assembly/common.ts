@@ -1,6 +1,6 @@
 // The common frame in one step: Ethernet with at most one 802.1Q tag, an IPv4 packet neither
-// fragmented nor cut short or an IPv6 packet without extension headers, and a TCP segment
-// without SYN whose header is captured whole. Most frames of most captures are this; the general
+// fragmented nor cut short or an IPv6 packet without extension headers, and a TCP segment whose
+// header is captured whole. Most frames of most captures are this; the general
 // path (decodeLink, decodeIp, decodeTcp in assembly/engine.ts) reaches the same fields through
 // every link layer, tunnel and option. Here they stay in locals, with one length check per layer,
 // and go straight to the flow layer. For any other frame `trackCommonFrame` says so having
@@ -11,7 +11,7 @@ import { Tunnel } from "../src/core/abi";
 import { be16, be32 } from "./capture/bytes";
 import { ETH_HEADER_LEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN } from "./decode/link";
 import { IPPROTO_TCP, IPV4_DST, IPV4_FRAG, IPV4_FRAG_OFFSET_MASK, IPV4_MIN_HEADER_LEN, IPV4_MORE_FRAGMENTS, IPV4_PROTOCOL, IPV4_SRC, IPV4_TOTAL_LEN, IPV6_DST, IPV6_HEADER_LEN, IPV6_NEXT_HEADER, IPV6_PAYLOAD_LEN, IPV6_SRC } from "./decode/ip";
-import { TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_MIN_HEADER_LEN, TCP_SEQ, TCP_WINDOW, TH_SYN, clearOptions, setAnalysisLen, setOptionsAt } from "./decode/tcp";
+import { TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_MIN_HEADER_LEN, TCP_SEQ, TCP_WINDOW, TH_SYN, clearOptions, parseSynOptions, setAnalysisLen, setOptionsAt } from "./decode/tcp";
 import { setKey } from "./flow/table";
 import { trackSegment, DROP_NONE } from "./flow/tracker";
 import { ownsKey } from "./parallel/parts";
@@ -82,8 +82,6 @@ const RAW_FRAGMENTED: u32 = <u32>bswap<u16>(<u16>(IPV4_MORE_FRAGMENTS | IPV4_FRA
   // A header cut by the snap length, or longer than the segment, is the general path's.
   if (tcpHeaderLen < TCP_MIN_HEADER_LEN || tcpHeaderLen > segLen || tcpHeaderLen > tcpCap) return false;
   const flags = <u32>load<u8>(tcp + TCP_FLAGS);
-  // A SYN's options are parsed by the general path; other segments carry none the flow layer reads.
-  if ((flags & TH_SYN) != 0) return false;
   const srcPort = be16(tcp);
   const dstPort = be16(tcp + 2);
   const payload = segLen - tcpHeaderLen;
@@ -91,6 +89,8 @@ const RAW_FRAGMENTED: u32 = <u32>bswap<u16>(<u16>(IPV4_MORE_FRAGMENTS | IPV4_FRA
   countOneStepDecode();
   clearOptions();
   setOptionsAt(tcp + TCP_MIN_HEADER_LEN, tcpHeaderLen - TCP_MIN_HEADER_LEN);
+  // A SYN's options are the flow layer's (those of other segments are read only by the packets table).
+  if ((flags & TH_SYN) != 0) parseSynOptions(tcp + TCP_MIN_HEADER_LEN, tcpHeaderLen - TCP_MIN_HEADER_LEN);
   setAnalysisLen(payload);
   setKey(src, srcPort, dst, dstPort, addrLen, vlan, -1);
   if (ownsKey()) {

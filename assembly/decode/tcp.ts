@@ -108,6 +108,11 @@ export function decodeTcp(p: usize, capLen: u32, segLen: u32): Stat {
   return Stat.TcpPackets;
 }
 
+/** Reads the options of a SYN whose `len` bytes of options at `p` are all captured (assembly/common.ts). */
+export function parseSynOptions(p: usize, len: u32): void {
+  parseOptions(p, len, false);
+}
+
 /**
  * Walks the `len` captured bytes of options at `p`. A SYN's options (`sackOnly` false) set the
  * opt* globals; with `sackOnly`, only a SACK option is read: its blocks go to sackEdges and their
