@@ -98,8 +98,7 @@ export function analyzeSegment(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
  * Of the analysis flags only "window full" can then be set. Does what analyzeSegment does and
  * returns true; returns false, having changed nothing, for any other segment.
  */
-export function analyzeInOrder(f: Flow, s: u32, tsNs: i64, seq: u32, ack: u32, len: u32, window: u32): bool {
-  const fwd = endpointOf(f, s), rev = endpointOf(f, s ^ 1);
+export function analyzeInOrder(f: Flow, s: u32, fwd: Endpoint, rev: Endpoint, tsNs: i64, seq: u32, ack: u32, len: u32, window: u32): bool {
   if (!fwd.wsBaseSeqSet || !rev.wsBaseSeqSet || optWscale >= 0) return false;
   // A length of 2^31 or more (a jumbogram's) would step nextseq back: the exact path's.
   if (window == 0 || fwd.wsNextSeq == 0 || seq != fwd.wsNextSeq || (len == 1 && rev.wsWindow == 0) || len >= 0x8000_0000) return false;

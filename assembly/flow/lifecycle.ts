@@ -53,16 +53,15 @@ export function trackLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
  * midstream establishment), without its tests for SYN, FIN and RST. A segment the one-step
  * analysis does not cover takes trackLifecycle.
  */
-export function trackInOrder(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
-  if (sideTables || tcpAnalysisLen == NOT_ANALYZED || !analyzeInOrder(f, s, tsNs, seq, ack, tcpAnalysisLen, window)) {
+export function trackInOrder(f: Flow, s: u32, x: Endpoint, y: Endpoint, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
+  if (sideTables || tcpAnalysisLen == NOT_ANALYZED || !analyzeInOrder(f, s, x, y, tsNs, seq, ack, tcpAnalysisLen, window)) {
     trackLifecycle(f, s, tsNs, flags, seq, ack, window, len);
     return;
   }
   countOneStep(false, true);
-  const x = endpointOf(f, s);
   if (len > 0 && (x.sent & SENT_DATA) == 0) noteFirstData(f, s, tsNs);
   f.completeness |= len == 0 ? COMPLETE_ACK : COMPLETE_DATA;
-  onAck(f, s, tsNs, flags, ack);
+  onAck(f, s, x, y, tsNs, flags, ack);
   if (x.rfcState == TcpState.UNKNOWN) x.rfcState = TcpState.ESTABLISHED;
 }
 
@@ -98,7 +97,7 @@ function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: 
   const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
   const syn = (flags & TH_SYN) != 0, fin = (flags & TH_FIN) != 0, rst = (flags & TH_RST) != 0, hasAck = (flags & TH_ACK) != 0;
   if (tcpAnalysisLen != NOT_ANALYZED) {
-    const inOrder = mayTakeFastPath(flags) && analyzeInOrder(f, s, tsNs, seq, ack, tcpAnalysisLen, window);
+    const inOrder = mayTakeFastPath(flags) && analyzeInOrder(f, s, x, y, tsNs, seq, ack, tcpAnalysisLen, window);
     countOneStep(false, inOrder);
     if (!inOrder) analyzeSegment(f, s, tsNs, flags, seq, ack, tcpAnalysisLen, window);
   }
@@ -106,7 +105,7 @@ function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: 
   if (len > 0 && !rst && (x.sent & SENT_DATA) == 0) noteFirstData(f, s, tsNs);
   f.completeness |= completenessBits(f, flags, len);
   if (rst) { onReset(f, s, tsNs); return; }
-  if (hasAck) onAck(f, s, tsNs, flags, ack);
+  if (hasAck) onAck(f, s, x, y, tsNs, flags, ack);
   if (syn) onSynState(x, y, hasAck);
   if (fin) onFin(f, s, tsNs, seq + len + (syn ? 1 : 0), hasAck, ack);
   // Midstream: a side we first see without a handshake is taken as established.
@@ -155,9 +154,8 @@ function onReset(f: Flow, s: u32, tsNs: i64): void {
   endpointOf(f, 1).rfcState = TcpState.CLOSED;
 }
 
-/** The ACK field: completes the handshake, or acknowledges the peer's FIN. */
-function onAck(f: Flow, s: u32, tsNs: i64, flags: u32, ack: u32): void {
-  const x = endpointOf(f, s), y = endpointOf(f, s ^ 1);
+/** The ACK field of a segment from side `s` (endpoint `x`, peer `y`): completes the handshake, or acknowledges the peer's FIN. */
+function onAck(f: Flow, s: u32, x: Endpoint, y: Endpoint, tsNs: i64, flags: u32, ack: u32): void {
   const ackOfSyn = (y.sent & SENT_SYN) != 0 && ack == y.isn + 1;
   if ((flags & TH_SYN) == 0 && ackOfSyn) {
     // RFC 9293 §3.5: SYN-RECEIVED + ACK of our SYN → ESTABLISHED.

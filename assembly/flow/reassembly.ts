@@ -31,11 +31,11 @@ export function initReassembly(e: Endpoint): void {
   e.trimSeq = 1;
 }
 
-/** TCP_Reassembler::DataSent: new payload [seq, seq+len) from side `s`. */
-@inline export function dataSent(f: Flow, s: u32, relSeq: u64, len: u32, capturedLen: u32): void {
+/** TCP_Reassembler::DataSent: new payload [seq, seq+len) from side `s`, whose endpoint is `e`. */
+@inline export function dataSent(f: Flow, s: u32, e: Endpoint, relSeq: u64, len: u32, capturedLen: u32): void {
   // A payload cut by the snap length is never stored: once ACKed it is a gap. (Tested here, where
   // it is inlined: every segment of a header-only capture stops here.)
-  if (capturedLen < len || endpointOf(f, s).skipDeliveries) return;
+  if (capturedLen < len || e.skipDeliveries) return;
   storeData(f, s, relSeq, len);
 }
 
@@ -127,11 +127,11 @@ function deliverContiguous(f: Flow, s: u32): void {
 }
 
 /**
- * TCP_Reassembler::AckReceived on the side whose data the ACK covers. Returns whether it trimmed
- * (Zeek's CheckEOF follows then: the caller's, in zeek.ts).
+ * TCP_Reassembler::AckReceived on the side `s` (endpoint `e`) whose data the ACK covers. Returns
+ * whether it trimmed (Zeek's CheckEOF follows then: the caller's, in zeek.ts). The hot helpers
+ * take the endpoint its caller has at hand: computed again, it costs a multiply per use.
  */
-@inline export function ackReceived(f: Flow, s: u32, relAck: u64): bool {
-  const e = endpointOf(f, s);
+@inline export function ackReceived(f: Flow, s: u32, e: Endpoint, relAck: u64): bool {
   let seq = relAck;
   // The FIN's sequence number is never data.
   if (e.finSeen) {
@@ -142,7 +142,7 @@ function deliverContiguous(f: Flow, s: u32): void {
   if (e.blockCount == 0 && seq >= e.lastReassemSeq) {
     // trimToSeq with nothing buffered and nothing delivered past `seq` (every ACK of a header-only
     // capture): the gap up to it, and no block to drop or deliver.
-    if (seq > e.lastReassemSeq) undelivered(f, s, seq);
+    if (seq > e.lastReassemSeq) undelivered(f, s, e, seq);
     e.trimSeq = seq;
     return true;
   }
@@ -153,7 +153,7 @@ function deliverContiguous(f: Flow, s: u32): void {
 /** DataBlockList::Trim: whatever is below `seq` is done with; a hole below it is a gap. */
 function trimToSeq(f: Flow, s: u32, seq: u64): void {
   const e = endpointOf(f, s);
-  if (seq > e.lastReassemSeq) undelivered(f, s, seq);
+  if (seq > e.lastReassemSeq) undelivered(f, s, e, seq);
   const b = blocksOf(f, s);
   let keep: u32 = 0;
   for (let i: u32 = 0; i < e.blockCount; i++) {
@@ -169,8 +169,7 @@ function trimToSeq(f: Flow, s: u32, seq: u64): void {
  * TCP_Reassembler::Undelivered: each uncovered run below `upTo` is one gap. Inlined where every
  * header-only ACK reaches it, with the walk over buffered blocks kept out of line.
  */
-@inline function undelivered(f: Flow, s: u32, upTo: u64): void {
-  const e = endpointOf(f, s);
+@inline function undelivered(f: Flow, s: u32, e: Endpoint, upTo: u64): void {
   if (upTo <= 2 && f.isPartial) return;
   if (!e.skipDeliveries) {
     if (e.blockCount > 0) gapsBetweenBlocks(f, s, upTo);

@@ -97,6 +97,7 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
   else if (encap != 0 || flowAt(idx).tunnelled) checkEncapsulation(flowAt(idx), encap);
   const f = flowAt(idx);
   const isOrig = packetFromA == f.origIsA;
+  const s: u32 = isOrig ? 0 : 1;
   if (drop != DROP_NONE) {
     if (drop == DROP_CHECKSUM) checksumError(f, isOrig);
     scheduleFlow(f);
@@ -104,15 +105,15 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
   }
   f.lastPacketNs = tsNs;
   const lastNs = f.lastNs, closeDeferred = f.closeDeferred;
-  if (mayTakeFastPath(flags) && processInOrder(f, isOrig, tsNs, seq, ack, window, len, capturedLen)) {
+  // Both endpoints, once for the one-step path's helpers (as Zeek's model has no flip there).
+  const sender = endpointOf(f, s), peer = endpointOf(f, s ^ 1);
+  if (mayTakeFastPath(flags) && processInOrder(f, s, sender, peer, tsNs, seq, ack, window, len, capturedLen)) {
     // Zeek's model in one step (no flip): the sender is counted, and its side is the lifecycle's.
     countOneStep(true, false);
-    const s: u32 = isOrig ? 0 : 1;
-    const sender = endpointOf(f, s);
     sender.pkts++;
     sender.ipBytes += ipTotalLen;
     if (packetStatsOn) noteShape(f, packetFromA ? 0 : 1, tsNs, ipTotalLen);
-    trackInOrder(f, s, tsNs, flags, seq, ack, window, len);
+    trackInOrder(f, s, sender, peer, tsNs, flags, seq, ack, window, len);
     // The queued timer is never later than the flow's earliest deadline. Of the deadlines this
     // segment moved only the inactivity timer's, with the last time (a deferred close completing
     // is the one way it sets others): the queued timer still comes first unless the time went back.

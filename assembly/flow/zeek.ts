@@ -80,9 +80,9 @@ export function processSegment(f: Flow, isOrig: bool, tsNs: i64, flags: u32, seq
   if (hasAck) relAck = noteAck(f, ack, rst);
   const deltaLast = updateLastSeq(f, seqOnePast, syn, fin, rst, len);
   const close = updateStateMachine(f, tsNs, seq, ack, len, deltaLast, syn, fin, rst, hasAck);
-  if (hasAck && ackReceived(f, side ^ 1, relAck)) checkEof(f, side ^ 1);
+  if (hasAck && ackReceived(f, side ^ 1, receiver(f), relAck)) checkEof(f, side ^ 1);
   const relDataSeq = syn ? relSeq + 1 : relSeq;
-  if (len > 0 && !rst && !seqUnderflow) dataSent(f, side, relDataSeq, len, capturedLen);
+  if (len > 0 && !rst && !seqUnderflow) dataSent(f, side, sender(f), relDataSeq, len, capturedLen);
   checkEof(f, side);
   if (close != 0) connectionClosed(f, side, close == 2);
   return countedSide;
@@ -97,9 +97,8 @@ export function processSegment(f: Flow, isOrig: bool, tsNs: i64, flags: u32, seq
  * are called as they are. Does what processSegment does and returns true; returns false, having changed
  * nothing, for any other segment.
  */
-export function processInOrder(f: Flow, isOrig: bool, tsNs: i64, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32): bool {
-  const s: u32 = isOrig ? 0 : 1;
-  const e = endpointOf(f, s), peer = endpointOf(f, s ^ 1);
+export function processInOrder(f: Flow, s: u32, e: Endpoint, peer: Endpoint, tsNs: i64, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32): bool {
+  const isOrig = s == 0;
   // update_last_seq moves only forward; a payload of 2^31 or more would read as a step back.
   if (seq != e.lastSeq || window == 0 || len >= 0x8000_0000) return false;
   // UpdateStateMachine changes nothing for these states without SYN, FIN or RST; CheckEOF waits for a FIN.
@@ -117,8 +116,8 @@ export function processInOrder(f: Flow, isOrig: bool, tsNs: i64, seq: u32, ack: 
   f.lastNs = tsNs;
   const relAck = ackOf(peer, ack, false);
   if (len > 0) setLastSeq(e, seq + len);
-  if (ackReceived(f, s ^ 1, relAck)) checkEof(f, s ^ 1);
-  if (len > 0 && relSeq != UNDERFLOW) dataSent(f, s, relSeq, len, capturedLen);
+  if (ackReceived(f, s ^ 1, peer, relAck)) checkEof(f, s ^ 1);
+  if (len > 0 && relSeq != UNDERFLOW) dataSent(f, s, e, relSeq, len, capturedLen);
   return true;
 }
 
