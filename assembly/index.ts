@@ -10,7 +10,7 @@ import { resetUdpSessions } from "./decode/udp";
 import { setVerifyChecksums, resetEngine, updateCommonFrames } from "./engine";
 export { filterBuffer, setFilter } from "./filter";
 import { refusedLinkType } from "./filter";
-import { resetTable, setMaxFlows, setVlanKey } from "./flow/table";
+import { resetTable, setMaxFlows, setVlanKey, SLOT_BYTES } from "./flow/table";
 import { setFastPath, oneStepZeek, oneStepAnalysis, oneStepDecode } from "./flow/path";
 import { FLOW_SIZE } from "./flow/record";
 import { carryBytes } from "./flow/carry";
@@ -209,5 +209,5 @@ export function oneStepSegments(model: u32): u64 {
 
 /** Bytes reserved per flow of maxFlows: its record and its share of the kept analysis states (for memory bounds). */
 export function flowRecordBytes(): u32 {
-  return <u32>FLOW_SIZE + <u32>(carryBytes(1 << 20) >> 20) + (packetStatsOn ? shapeBytes() : 0);
+  return <u32>FLOW_SIZE + <u32>(carryBytes(1 << 20) >> 20) + <u32>SLOT_BYTES + (packetStatsOn ? shapeBytes() : 0);
 }

@@ -74,7 +74,7 @@ describe("the memory limit", () => {
   it("growth past the limit during a run is OUT_OF_MEMORY, not a trap", async () => {
     // Room for the flow records and nothing else: the index cannot grow as the table fills.
     const maxFlows = 200_000;
-    const arenaPages = Math.ceil((maxFlows * 1216) / PAGE); // 1,216 bytes a flow record (assembly/flow/record.ts FLOW_SIZE)
+    const arenaPages = Math.ceil((maxFlows * 1152) / PAGE); // 1,152 bytes a flow record (assembly/flow/record.ts FLOW_SIZE)
     const work = analyze(writePcap(synFlood(150_000, START_NS), { linkType: LINKTYPE.ETHERNET }), { maxFlows, memoryLimit: (64 + arenaPages) * PAGE });
     const error = await work.then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(SynfinError);
@@ -83,7 +83,7 @@ describe("the memory limit", () => {
 
   it("growth past the limit is OUT_OF_MEMORY for a file read straight into shared memory too", async () => {
     const maxFlows = 200_000;
-    const arenaPages = Math.ceil((maxFlows * 1216) / PAGE);
+    const arenaPages = Math.ceil((maxFlows * 1152) / PAGE);
     const dir = mkdtempSync(join(tmpdir(), "synfin-flood-"));
     try {
       const path = join(dir, "flood.pcap");

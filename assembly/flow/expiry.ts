@@ -4,7 +4,7 @@
 
 import { EndReason } from "../../src/core/abi";
 import { Flow, Zeek, NO_TIME, endpointOf } from "./record";
-import { armTimer } from "./timers";
+import { armTimer, rearmTimer } from "./timers";
 
 const SECOND_NS: i64 = 1_000_000_000;
 /** tcp_attempt_delay, tcp_SYN_timeout, tcp_connection_linger, tcp_close_delay: 5 s. */
@@ -46,9 +46,14 @@ function earliestDeadline(f: Flow): i64 {
   return t;
 }
 
-/** Makes sure the timer heap wakes the flow at its earliest deadline. */
+/**
+ * Makes sure the timer heap wakes the flow at its earliest deadline. Once its close completed, the
+ * deadline is final (no packet moves it): the timer is queued at it exactly, as the one queued
+ * before (the first ExpireTimer's, often) would wake the flow early, its record long gone cold.
+ */
 export function scheduleFlow(f: Flow): void {
-  armTimer(f.index, earliestDeadline(f));
+  if (f.deleteNs != NO_TIME) rearmTimer(f.index, earliestDeadline(f));
+  else armTimer(f.index, earliestDeadline(f));
 }
 
 /** Runs the flow's timers due at `nowNs`; returns the EndReason to remove it with, or STAY. */

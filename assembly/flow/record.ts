@@ -133,7 +133,6 @@ export const OPT_ISN: u8 = 32;
   attemptNs: i64;          // AttemptTimer deadline, or NO_TIME
   expireNs: i64;           // ExpireTimer deadline, or NO_TIME
   deleteNs: i64;           // ConnDeleteTimer deadline, or NO_TIME
-  timerNs: i64;            // earliest queued timer entry (timers.ts)
   wsMruSynNs: i64;         // Wireshark's ts_mru_syn (0 = none)
   inactivityNs: i64;       // current inactivity timeout
   establishedNs: i64;
@@ -143,7 +142,6 @@ export const OPT_ISN: u8 = 32;
   lruPrev: u32;            // activity-order list (for eviction), one of two (tracker.ts)
   lruNext: u32;
   hash: u32;
-  gen: u32;
   index: u32;              // this record's index in the arena
   vlan: i16;               // the first packet's outer VLAN id, -1 untagged (the row's vlan)
   innerVlan: i16;          // and its inner one (inner_vlan)

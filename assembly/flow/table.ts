@@ -14,6 +14,16 @@ const INITIAL_INDEX: u32 = 2048;
 
 let arena: usize = 0;
 let arenaCap: u32 = 0;
+/**
+ * Two words per record slot kept outside the records: the slot's generation (bumped when its flow
+ * is removed) and the deadline of its flow's queued timer entry (timers.ts). A timer entry that
+ * is no longer its flow's is told by these alone: its record, cold by the time the entry comes
+ * up, is not read.
+ */
+let slotTimers: usize = 0;
+let slotGens: usize = 0;
+/** Bytes per record slot of slotTimers and slotGens. */
+export const SLOT_BYTES: usize = 12;
 let arenaUsed: u32 = 0;
 let freeHead: u32 = NO_FLOW;
 export let liveFlows: u32 = 0;
@@ -58,6 +68,20 @@ export let packetFromA: bool = false;
   return changetype<Flow>(arena + <usize>idx * FLOW_SIZE);
 }
 
+/** The generation of record slot `idx`: a flow in it is told from the slot's earlier flows by it. */
+@inline export function slotGen(idx: u32): u32 {
+  return load<u32>(slotGens + (<usize>idx << 2));
+}
+
+/** The deadline of the timer entry queued for the flow in slot `idx` (timers.ts). */
+@inline export function slotTimer(idx: u32): i64 {
+  return load<i64>(slotTimers + (<usize>idx << 3));
+}
+
+@inline export function setSlotTimer(idx: u32, deadlineNs: i64): void {
+  store<i64>(slotTimers + (<usize>idx << 3), deadlineNs);
+}
+
 /**
  * Empties the table, reserving an arena of `maxFlows` records if the present one is smaller.
  * Returns false when memory cannot grow that far. The allocator must already be initialised (it
@@ -66,11 +90,15 @@ export let packetFromA: bool = false;
 export function resetTable(): bool {
   if (arenaCap < maxFlows) {
     // The records, then the Wireshark-analysis states kept for a key's next row (carry.ts).
-    const pages = <i32>((<u64>RECORD_SKEW + <u64>maxFlows * FLOW_SIZE + <u64>carryBytes(maxFlows) + 0xffff) >> 16);
+    // The records, then the Wireshark-analysis states kept for a key's next row (carry.ts), then
+    // the slots' timers and generations.
+    const pages = <i32>((<u64>RECORD_SKEW + <u64>maxFlows * FLOW_SIZE + <u64>carryBytes(maxFlows) + <u64>maxFlows * SLOT_BYTES + 0xffff) >> 16);
     const first = memory.grow(pages);
     if (first < 0) return false;
     arena = (<usize>first << 16) + RECORD_SKEW;
     arenaCap = maxFlows;
+    slotTimers = arena + <usize>arenaCap * FLOW_SIZE + carryBytes(arenaCap);
+    slotGens = slotTimers + <usize>arenaCap * 8;
   }
   resetCarry(arena + <usize>arenaCap * FLOW_SIZE, arenaCap);
   if (index == 0) {
@@ -186,9 +214,7 @@ export function insertFlow(): u32 {
     idx = arenaUsed++;
   }
   const f = flowAt(idx);
-  const gen = f.gen;
   memory.fill(changetype<usize>(f), 0, FLOW_SIZE);
-  f.gen = gen;
   f.keyA0 = keyA0; f.keyA1 = keyA1; f.keyB0 = keyB0; f.keyB1 = keyB1;
   f.portA = <u16>keyPortA; f.portB = <u16>keyPortB; f.keyVlan = keyVlan; f.keyBits = <u8>keyBits;
   f.vlan = <i16>packetVlan;
@@ -225,7 +251,7 @@ export function removeFlow(idx: u32): void {
     next = (next + 1) & indexMask;
   }
   store<u64>(index + (<usize>hole << 3), 0);
-  f.gen = f.gen + 1;
+  store<u32>(slotGens + (<usize>idx << 2), slotGen(idx) + 1);
   f.older = freeHead;
   freeHead = idx;
   liveFlows--;

@@ -1,12 +1,14 @@
 // Connection timers on packet time: a binary min-heap of (deadline, first packet, flow, generation),
 // ordered by deadline and then by the flow's first packet, so that timers due together fire in an
 // order that does not depend on the heap's shape (nor on which flows share a worker). Entries are
-// lazy: a flow keeps the deadline of its earliest queued entry in `timerNs`, a later deadline needs
-// no new entry (the timer re-arms itself when it fires early), and entries of removed flows are
-// recognised by their generation and dropped. Stale entries are compacted away before the heap
-// would grow past twice the live flows, so its size is bounded by maxFlows, not by the flows seen.
+// lazy: a flow's slot keeps the deadline of its queued entry (table.ts slotTimer), a later deadline
+// needs no new entry (the timer re-arms itself when it fires early) unless the caller asks for an
+// exact one (rearmTimer), and entries no longer their flow's (an earlier deadline queued since,
+// or the flow removed: its slot's generation) are dropped, told by the slot's words alone. Stale
+// entries are compacted away before the heap would grow past twice the live flows, so its size is
+// bounded by maxFlows, not by the flows seen.
 
-import { flowAt, liveFlows } from "./table";
+import { flowAt, liveFlows, slotGen, slotTimer, setSlotTimer } from "./table";
 
 const ENTRY_SIZE: usize = 24;
 const INITIAL_ENTRIES: u32 = 1024;
@@ -44,9 +46,27 @@ export function resetTimers(): void {
 
 /** Makes sure flow `idx` is woken at `deadlineNs` or earlier. */
 export function armTimer(idx: u32, deadlineNs: i64): void {
+  if (deadlineNs < slotTimer(idx)) queue(idx, deadlineNs);
+}
+
+/**
+ * Makes flow `idx` be woken at `deadlineNs` exactly, also when its queued entry is earlier (that
+ * one is then stale): for a deadline that moved later for good (a completed close), whose flow
+ * would otherwise be woken early once, its record read for nothing.
+ */
+export function rearmTimer(idx: u32, deadlineNs: i64): void {
+  if (deadlineNs != slotTimer(idx)) queue(idx, deadlineNs);
+}
+
+/** A flow has no timer queued yet (a new flow in its slot). */
+export function clearTimer(idx: u32): void {
+  setSlotTimer(idx, NO_TIMER);
+}
+
+/** Queues an entry for flow `idx` at `deadlineNs`, which becomes its current one. */
+function queue(idx: u32, deadlineNs: i64): void {
   const f = flowAt(idx);
-  if (deadlineNs >= f.timerNs) return;
-  f.timerNs = deadlineNs;
+  setSlotTimer(idx, deadlineNs);
   if (heapLen == heapCap) {
     if (heapLen >= 2 * liveFlows + INITIAL_ENTRIES) {
       compact();
@@ -58,7 +78,7 @@ export function armTimer(idx: u32, deadlineNs: i64): void {
   store<i64>(SPARE, deadlineNs);
   store<i64>(SPARE, f.firstPacket, 8);
   store<u32>(SPARE, idx, 16);
-  store<u32>(SPARE, f.gen, 20);
+  store<u32>(SPARE, slotGen(idx), 20);
   let i = heapLen++;
   while (i > 0) {
     const parent = (i - 1) >> 1;
@@ -78,10 +98,14 @@ export function armTimer(idx: u32, deadlineNs: i64): void {
 export let poppedDeadlineNs: i64 = 0;
 
 /**
- * Removes the earliest entry and returns its flow if the entry is still that flow's current timer,
- * else NO_FLOW-like 0xffffffff. The flow's `timerNs` is cleared so the handler can re-arm it.
+ * Removes the earliest entry and returns its flow if the entry wakes it, else NO_FLOW-like
+ * 0xffffffff; `nowNs` is the clock the due timers run at. An entry wakes its flow when it is the
+ * flow's queued one, or an earlier one left by rearmTimer while the queued deadline is due too:
+ * the flow is then woken where the lazy scheme would have woken it (its row ordered by that
+ * entry), and an early entry whose flow is not due is passed over without reading the record. The
+ * flow's queued deadline is cleared so the handler can re-arm it.
  */
-export function popTimer(): u32 {
+export function popTimer(nowNs: i64): u32 {
   const top = entryAt(0);
   const deadline = load<i64>(top);
   const idx = load<u32>(top, 16);
@@ -89,9 +113,10 @@ export function popTimer(): u32 {
   poppedDeadlineNs = deadline;
   heapLen--;
   if (heapLen > 0) siftDown(heapLen);
-  const f = flowAt(idx);
-  if (f.gen != gen || f.timerNs != deadline) return 0xffffffff;
-  f.timerNs = NO_TIMER;
+  if (!current(idx, gen, deadline)) return 0xffffffff;
+  const queued = slotTimer(idx);
+  if (deadline != queued && queued > nowNs) return 0xffffffff;
+  setSlotTimer(idx, NO_TIMER);
   return idx;
 }
 
@@ -115,10 +140,12 @@ function sink(start: u32, moving: usize): void {
   copyEntry(entryAt(i), HELD);
 }
 
-/** An entry is current when its flow is the same incarnation and still waits for this deadline. */
-function current(e: usize): bool {
-  const f = flowAt(load<u32>(e, 16));
-  return f.gen == load<u32>(e, 20) && f.timerNs == load<i64>(e);
+/**
+ * An entry may still wake its flow when the flow is the same incarnation and the entry's deadline
+ * is not past the queued one (which it is when the flow was re-armed earlier since).
+ */
+@inline function current(idx: u32, gen: u32, deadline: i64): bool {
+  return slotGen(idx) == gen && deadline <= slotTimer(idx);
 }
 
 /** Drops the entries that would pop as stale and rebuilds the heap (Floyd's method). */
@@ -126,7 +153,7 @@ function compact(): void {
   let n: u32 = 0;
   for (let i: u32 = 0; i < heapLen; i++) {
     const e = entryAt(i);
-    if (!current(e)) continue;
+    if (!current(load<u32>(e, 16), load<u32>(e, 20), load<i64>(e))) continue;
     if (n != i) copyEntry(entryAt(n), e);
     n++;
   }

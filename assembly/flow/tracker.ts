@@ -7,7 +7,7 @@ import { putEvent, eventsRoom, DIR_NONE } from "../out/events";
 import { Flow, Zeek, NO_TIME, endpointOf, rareOf, flowRareOf } from "./record";
 import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows, maxFlows, keyDestinationIsBroadcast } from "./table";
 import { appendLetter } from "./history";
-import { NO_TIMER, nextDeadline, popTimer, poppedDeadlineNs } from "./timers";
+import { clearTimer, nextDeadline, popTimer, poppedDeadlineNs } from "./timers";
 import { mode, MODE_REDUCE, MODE_REPLICA, noteCreated } from "../parallel/parts";
 import { processSegment, processInOrder, checksumError, HANDSHAKE_INACTIVITY_NS } from "./zeek";
 import { mayTakeFastPath, countOneStep } from "./path";
@@ -70,7 +70,7 @@ export function resetTracker(): void {
 function runTimers(): bool {
   while (nextDeadline() <= networkTimeNs) {
     if (outFull() || !eventsRoom(1)) return false;
-    const idx = popTimer();
+    const idx = popTimer(networkTimeNs);
     if (idx == NO_FLOW) continue;
     const f = flowAt(idx);
     const reason = onWake(f, networkTimeNs);
@@ -240,7 +240,7 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
   f.lastPacketNs = tsNs;
   f.inactivityNs = HANDSHAKE_INACTIVITY_NS;
   f.isActive = true;
-  f.timerNs = NO_TIMER;
+  clearTimer(idx);
   f.attemptNs = NO_TIME;
   f.deleteNs = NO_TIME;
   f.establishedNs = NO_TIME;

@@ -51,7 +51,7 @@ writes one row per TCP connection.
                        ports, as Zeek and tshark) or vlan (also the outer and inner VLAN tags, as
                        Zeek's conn_key/vlan_fivetuple; --format zeek then writes id.ctx.vlan and
                        id.ctx.inner_vlan)
-  --max-flows N        track at most N connections at once (default 500000, at most ~610 MB of
+  --max-flows N        track at most N connections at once (default 500000, at most ~580 MB of
                        flow records); the least recently active is ended as "evicted",
                        unanswered attempts first
   --memory-limit SIZE  most wasm memory the core may use, e.g. 1G (default 4G, wasm's limit);

@@ -107,7 +107,7 @@ export interface FramedChunk {
 
 
 /**
- * Live connections by default: flow records of about 1.2 KB each, so at most ~610 MB of them,
+ * Live connections by default: flow records of 1,152 bytes each, so at most ~580 MB of them,
  * reserved at the start and resident only as connections use them.
  */
 export const DEFAULT_MAX_FLOWS = 500_000;
