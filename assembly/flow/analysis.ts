@@ -99,7 +99,8 @@ export function analyzeSegment(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
  * returns true; returns false, having changed nothing, for any other segment.
  */
 export function analyzeInOrder(f: Flow, s: u32, fwd: Endpoint, rev: Endpoint, tsNs: i64, seq: u32, ack: u32, len: u32, window: u32): bool {
-  if (!fwd.wsBaseSeqSet || !rev.wsBaseSeqSet || optWscale >= 0) return false;
+  // (No window scale option to take: options are read on SYN segments only, and this one has none.)
+  if (!fwd.wsBaseSeqSet || !rev.wsBaseSeqSet) return false;
   // A length of 2^31 or more (a jumbogram's) would step nextseq back: the exact path's.
   if (window == 0 || fwd.wsNextSeq == 0 || seq != fwd.wsNextSeq || (len == 1 && rev.wsWindow == 0) || len >= 0x8000_0000) return false;
   const sameAck = ack == fwd.wsLastAck;
