@@ -27,6 +27,18 @@ export const SLOT_BYTES: usize = 12;
 let arenaUsed: u32 = 0;
 let freeHead: u32 = NO_FLOW;
 export let liveFlows: u32 = 0;
+/**
+ * The packets a flow stays at the recent end of its activity list before it moves again
+ * (tracker.ts touch): LRU_SLACK, or twice the live flows if more. Kept with liveFlows rather than
+ * computed per packet.
+ */
+export let lruSlack: i64 = 0;
+const LRU_SLACK: i64 = 1024;
+
+@inline function setLiveFlows(n: u32): void {
+  liveFlows = n;
+  lruSlack = <i64>n * 2 > LRU_SLACK ? <i64>n * 2 : LRU_SLACK;
+}
 /** The arena never grows past this many records (the live-flow bound). */
 export let maxFlows: u32 = u32.MAX_VALUE;
 
@@ -108,7 +120,7 @@ export function resetTable(): bool {
   memory.fill(index, 0, <usize>(indexMask + 1) * 8);
   arenaUsed = 0;
   freeHead = NO_FLOW;
-  liveFlows = 0;
+  setLiveFlows(0);
   return true;
 }
 
@@ -221,7 +233,7 @@ export function insertFlow(): u32 {
   f.innerVlan = <i16>packetInnerVlan;
   f.hash = keyHash;
   indexInsert(keyHash, idx);
-  liveFlows++;
+  setLiveFlows(liveFlows + 1);
   return idx;
 }
 
@@ -254,7 +266,7 @@ export function removeFlow(idx: u32): void {
   store<u32>(slotGens + (<usize>idx << 2), slotGen(idx) + 1);
   f.older = freeHead;
   freeHead = idx;
-  liveFlows--;
+  setLiveFlows(liveFlows - 1);
 }
 
 function growIndex(): void {

@@ -5,7 +5,7 @@
 import { EndReason, Event, Stat, Tunnel } from "../../src/core/abi";
 import { putEvent, eventsRoom, DIR_NONE } from "../out/events";
 import { Flow, Zeek, NO_TIME, endpointOf, rareOf, flowRareOf } from "./record";
-import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows, maxFlows, keyDestinationIsBroadcast } from "./table";
+import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows, lruSlack, maxFlows, keyDestinationIsBroadcast } from "./table";
 import { appendLetter } from "./history";
 import { clearTimer, nextDeadline, popTimer, poppedDeadlineNs } from "./timers";
 import { mode, MODE_REDUCE, MODE_REPLICA, noteCreated } from "../parallel/parts";
@@ -118,7 +118,7 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
     // segment moved only the inactivity timer's, with the last time (a deferred close completing
     // is the one way it sets others): the queued timer still comes first unless the time went back.
     if (tsNs < lastNs || closeDeferred) scheduleFlow(f);
-    touch(idx);
+    touch(f, idx);
     return;
   } else {
     const counted = endpointOf(f, processSegment(f, isOrig, tsNs, flags, seq, ack, window, len, capturedLen));
@@ -129,25 +129,19 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
     trackLifecycle(f, (packetFromA == f.origIsA) ? 0 : 1, tsNs, flags, seq, ack, window, len);
   }
   scheduleFlow(f);
-  touch(idx);
+  touch(f, idx);
 }
 
 /**
- * A flow moved to the recent end of its list stays there this many packets before moving again,
- * and at least twice as many as there are live flows.
- */
-const LRU_SLACK: i64 = 1024;
-
-/**
  * Moves a flow to the most recently active end of its list (attempts until both sides spoke).
- * Within max(LRU_SLACK, 2 × live flows) packets of its last move it stays put: eviction order is
- * least recently active to within that many packets, and a flow costs no relinking per packet.
- * (A relink writes the neighbours' records: with tens of thousands of flows alive, a packet of
- * each in turn, a fixed slack had every packet pay for two more records' cache lines.)
+ * Within lruSlack packets of its last move (table.ts: 1,024, or twice the live flows) it stays
+ * put: eviction order is least recently active to within that many packets, and a flow costs no
+ * relinking per packet. (A relink writes the neighbours' records: with tens of thousands of flows
+ * alive, a packet of each in turn, a fixed slack had every packet pay for two more records' cache
+ * lines.)
  */
-function touch(idx: u32): void {
-  const f = flowAt(idx);
-  const slack = <i64>liveFlows * 2 > LRU_SLACK ? <i64>liveFlows * 2 : LRU_SLACK;
+function touch(f: Flow, idx: u32): void {
+  const slack = lruSlack;
   if (frameIndex - f.lruStamp < slack && f.lruList == ANSWERED) return; // an answered flow stays answered
   const list = endpointOf(f, 0).pkts == 0 || endpointOf(f, 1).pkts == 0 ? ATTEMPTS : ANSWERED;
   if (f.lruList == list && frameIndex - f.lruStamp < slack) return;
