@@ -154,7 +154,10 @@ function onReset(f: Flow, s: u32, tsNs: i64): void {
   endpointOf(f, 1).rfcState = TcpState.CLOSED;
 }
 
-/** The ACK field of a segment from side `s` (endpoint `x`, peer `y`): completes the handshake, or acknowledges the peer's FIN. */
+/**
+ * The ACK field of a segment from side `s` (endpoint `x`, peer `y`): completes the handshake, or
+ * acknowledges the peer's FIN.
+ */
 function onAck(f: Flow, s: u32, x: Endpoint, y: Endpoint, tsNs: i64, flags: u32, ack: u32): void {
   const ackOfSyn = (y.sent & SENT_SYN) != 0 && ack == y.isn + 1;
   if ((flags & TH_SYN) == 0 && ackOfSyn) {

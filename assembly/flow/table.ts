@@ -101,7 +101,6 @@ export let packetFromA: bool = false;
  */
 export function resetTable(): bool {
   if (arenaCap < maxFlows) {
-    // The records, then the Wireshark-analysis states kept for a key's next row (carry.ts).
     // The records, then the Wireshark-analysis states kept for a key's next row (carry.ts), then
     // the slots' timers and generations.
     const pages = <i32>((<u64>RECORD_SKEW + <u64>maxFlows * FLOW_SIZE + <u64>carryBytes(maxFlows) + <u64>maxFlows * SLOT_BYTES + 0xffff) >> 16);

@@ -94,8 +94,8 @@ export function processSegment(f: Flow, isOrig: bool, tsNs: i64, flags: u32, seq
  * with a non-zero window, no close begun on either side, and no second-packet flip to make. Then
  * Zeek's rules reduce to: the partial-status bit, the D or A letter the first time, the time, the
  * ACK (noteAck), last_seq moving over the payload, and the reassembler's ACK and data steps, which
- * are called as they are. Does what processSegment does and returns true; returns false, having changed
- * nothing, for any other segment.
+ * are called as they are. Does what processSegment does and returns true; returns false, having
+ * changed nothing, for any other segment. `e` and `peer` are the endpoints of sides `s` and s ^ 1.
  */
 export function processInOrder(f: Flow, s: u32, e: Endpoint, peer: Endpoint, tsNs: i64, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32): bool {
   const isOrig = s == 0;
