@@ -15,15 +15,16 @@ const INITIAL_INDEX: u32 = 2048;
 let arena: usize = 0;
 let arenaCap: u32 = 0;
 /**
- * Two words per record slot kept outside the records: the slot's generation (bumped when its flow
- * is removed) and the deadline of its flow's queued timer entry (timers.ts). A timer entry that
- * is no longer its flow's is told by these alone: its record, cold by the time the entry comes
- * up, is not read.
+ * Three words per record slot kept outside the records: the slot's generation (bumped when its
+ * flow is removed), and the deadlines of its flow's queued timer entry and of the earlier entry a
+ * re-arm left (timers.ts). A timer entry that is no longer its flow's is told by these alone: its
+ * record, cold by the time the entry comes up, is not read.
  */
 let slotTimers: usize = 0;
+let slotEarly: usize = 0;
 let slotGens: usize = 0;
-/** Bytes per record slot of slotTimers and slotGens. */
-export const SLOT_BYTES: usize = 12;
+/** Bytes per record slot of slotTimers, slotEarly and slotGens. */
+export const SLOT_BYTES: usize = 20;
 let arenaUsed: u32 = 0;
 let freeHead: u32 = NO_FLOW;
 export let liveFlows: u32 = 0;
@@ -94,6 +95,15 @@ export let packetFromA: bool = false;
   store<i64>(slotTimers + (<usize>idx << 3), deadlineNs);
 }
 
+/** The deadline of the earlier entry a re-arm left for the flow in slot `idx` (timers.ts). */
+@inline export function slotEarlyTimer(idx: u32): i64 {
+  return load<i64>(slotEarly + (<usize>idx << 3));
+}
+
+@inline export function setSlotEarlyTimer(idx: u32, deadlineNs: i64): void {
+  store<i64>(slotEarly + (<usize>idx << 3), deadlineNs);
+}
+
 /**
  * Empties the table, reserving an arena of `maxFlows` records if the present one is smaller.
  * Returns false when memory cannot grow that far. The allocator must already be initialised (it
@@ -109,7 +119,8 @@ export function resetTable(): bool {
     arena = (<usize>first << 16) + RECORD_SKEW;
     arenaCap = maxFlows;
     slotTimers = arena + <usize>arenaCap * FLOW_SIZE + carryBytes(arenaCap);
-    slotGens = slotTimers + <usize>arenaCap * 8;
+    slotEarly = slotTimers + <usize>arenaCap * 8;
+    slotGens = slotEarly + <usize>arenaCap * 8;
   }
   resetCarry(arena + <usize>arenaCap * FLOW_SIZE, arenaCap);
   if (index == 0) {

@@ -3,12 +3,13 @@
 // order that does not depend on the heap's shape (nor on which flows share a worker). Entries are
 // lazy: a flow's slot keeps the deadline of its queued entry (table.ts slotTimer), a later deadline
 // needs no new entry (the timer re-arms itself when it fires early) unless the caller asks for an
-// exact one (rearmTimer), and entries no longer their flow's (an earlier deadline queued since,
-// or the flow removed: its slot's generation) are dropped, told by the slot's words alone. Stale
-// entries are compacted away before the heap would grow past twice the live flows, so its size is
-// bounded by maxFlows, not by the flows seen.
+// exact one (rearmTimer, which keeps the entry it supersedes as the slot's early one), and
+// entries no longer their flow's (an earlier deadline queued since, or the flow removed: its
+// slot's generation) are dropped, told by the slot's words alone. A flow has at most two current
+// entries, and the stale ones are compacted away before the heap would grow past twice the live
+// flows, so its size is bounded by maxFlows, not by the flows seen.
 
-import { flowAt, liveFlows, slotGen, slotTimer, setSlotTimer } from "./table";
+import { flowAt, liveFlows, slotGen, slotTimer, setSlotTimer, slotEarlyTimer, setSlotEarlyTimer } from "./table";
 
 const ENTRY_SIZE: usize = 24;
 const INITIAL_ENTRIES: u32 = 1024;
@@ -50,17 +51,22 @@ export function armTimer(idx: u32, deadlineNs: i64): void {
 }
 
 /**
- * Makes flow `idx` be woken at `deadlineNs` exactly, also when its queued entry is earlier (that
- * one is then stale): for a deadline that moved later for good (a completed close), whose flow
- * would otherwise be woken early once, its record read for nothing.
+ * Makes flow `idx` be woken at `deadlineNs` exactly, also when its queued entry is earlier: for a
+ * deadline that moved later for good (a completed close), whose flow would otherwise be woken
+ * early once, its record read for nothing. The earlier entry stays the slot's early one, which
+ * wakes the flow only if the exact deadline is due by then (popTimer): where the lazy scheme woke it.
  */
 export function rearmTimer(idx: u32, deadlineNs: i64): void {
-  if (deadlineNs != slotTimer(idx)) queue(idx, deadlineNs);
+  const queued = slotTimer(idx);
+  if (deadlineNs == queued) return;
+  if (deadlineNs > queued && queued < slotEarlyTimer(idx)) setSlotEarlyTimer(idx, queued);
+  queue(idx, deadlineNs);
 }
 
-/** A flow has no timer queued yet (a new flow in its slot). */
+/** A flow has no timer queued (a new flow in its slot, or one just woken). */
 export function clearTimer(idx: u32): void {
   setSlotTimer(idx, NO_TIMER);
+  setSlotEarlyTimer(idx, NO_TIMER);
 }
 
 /** Queues an entry for flow `idx` at `deadlineNs`, which becomes its current one. */
@@ -100,10 +106,11 @@ export let poppedDeadlineNs: i64 = 0;
 /**
  * Removes the earliest entry and returns its flow if the entry wakes it, else NO_FLOW-like
  * 0xffffffff; `nowNs` is the clock the due timers run at. An entry wakes its flow when it is the
- * flow's queued one, or an earlier one left by rearmTimer while the queued deadline is due too:
- * the flow is then woken where the lazy scheme would have woken it (its row ordered by that
- * entry), and an early entry whose flow is not due is passed over without reading the record. The
- * flow's queued deadline is cleared so the handler can re-arm it.
+ * flow's queued one, or the early one rearmTimer left while the queued deadline is due too: the
+ * flow is then woken where the lazy scheme would have woken it (its row ordered by that entry).
+ * An early entry whose flow is not due is dropped without reading the record, as the lazy scheme
+ * would have re-armed the flow at the queued deadline. A woken flow's deadlines are cleared so
+ * the handler can re-arm it.
  */
 export function popTimer(nowNs: i64): u32 {
   const top = entryAt(0);
@@ -113,10 +120,13 @@ export function popTimer(nowNs: i64): u32 {
   poppedDeadlineNs = deadline;
   heapLen--;
   if (heapLen > 0) siftDown(heapLen);
-  if (!current(idx, gen, deadline)) return 0xffffffff;
+  if (slotGen(idx) != gen) return 0xffffffff;
   const queued = slotTimer(idx);
-  if (deadline != queued && queued > nowNs) return 0xffffffff;
-  setSlotTimer(idx, NO_TIMER);
+  if (deadline != queued) {
+    if (deadline != slotEarlyTimer(idx)) return 0xffffffff;
+    if (queued > nowNs) { setSlotEarlyTimer(idx, NO_TIMER); return 0xffffffff; }
+  }
+  clearTimer(idx);
   return idx;
 }
 
@@ -140,12 +150,9 @@ function sink(start: u32, moving: usize): void {
   copyEntry(entryAt(i), HELD);
 }
 
-/**
- * An entry may still wake its flow when the flow is the same incarnation and the entry's deadline
- * is not past the queued one (which it is when the flow was re-armed earlier since).
- */
+/** An entry may still wake its flow: the same incarnation, and its queued or early deadline. */
 @inline function current(idx: u32, gen: u32, deadline: i64): bool {
-  return slotGen(idx) == gen && deadline <= slotTimer(idx);
+  return slotGen(idx) == gen && (deadline == slotTimer(idx) || deadline == slotEarlyTimer(idx));
 }
 
 /** Drops the entries that would pop as stale and rebuilds the heap (Floyd's method). */
