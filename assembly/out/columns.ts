@@ -26,15 +26,14 @@ export let outRows: u32 = 0;
 }
 
 /**
- * Where a ColBytes column starts in its region: after the columns before it, in ColBytes order
- * (two addresses, the history, the community ID, the first packets). A plain expression, which
- * the compiler folds for a constant column.
+ * Where a ColBytes column starts in its region: after the columns before it, in ColBytes order.
+ * A plain expression, which the compiler folds for a constant column.
  */
 @inline function bytesOffset(col: ColBytes): usize {
-  const c = <usize>col;
-  const before = ADDR_BYTES * (c < 2 ? c : 2) + (c > <usize>ColBytes.History ? <usize>Abi.HistoryBytes : 0) +
-    (c > <usize>ColBytes.CommunityId ? <usize>Abi.CommunityIdBytes : 0) + (c > <usize>ColBytes.FirstPackets ? <usize>Abi.FirstPackets * 4 : 0);
-  return before * ROWS;
+  const c = <i32>col;
+  return ((c > <i32>ColBytes.OrigAddr ? bytesWidth(ColBytes.OrigAddr) : 0) + (c > <i32>ColBytes.RespAddr ? bytesWidth(ColBytes.RespAddr) : 0) +
+    (c > <i32>ColBytes.History ? bytesWidth(ColBytes.History) : 0) + (c > <i32>ColBytes.CommunityId ? bytesWidth(ColBytes.CommunityId) : 0) +
+    (c > <i32>ColBytes.FirstPackets ? bytesWidth(ColBytes.FirstPackets) : 0)) * ROWS;
 }
 
 export function initOutput(): void {
