@@ -67,4 +67,6 @@ function spawnWorker(): WorkerHandle {
 export const analyze: (source: CaptureSource, options?: AnalyzeOptions) => Promise<AnalyzeResult> = api.analyze;
 /** The connection table of a capture as a stream of batches, in bounded memory. */
 export const connections: (source: CaptureSource, options?: AnalyzeOptions) => ConnectionStream = api.connections;
+/** @internal The command's: the connections' rows, each batch's not yet built into Arrow (src/run/api.ts). */
+export const connectionRows = api.connectionRows;
 export * from "./exports.js";

@@ -1,12 +1,13 @@
 // The command's output thread (src/cli/output-thread.ts) writes a table's batches, handed over
-// as Arrow IPC, byte for byte as the command's own thread would (src/cli/batch-writer.ts), and
+// as Arrow IPC, byte for byte as the command's own thread would (src/cli/batch-writer.ts); builds
+// the connection table from its rows (connectionRows) as the batches `connections` streams; and
 // reports a file it cannot write.
 
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { analyze } from "../src/node.js";
+import { analyze, connectionRows, connections } from "../src/node.js";
 import { synthPackets } from "../src/synth/synth.js";
 import { writePcap } from "../src/synth/capture.js";
 import { BatchWriter, type OutputFormat } from "../src/cli/batch-writer.js";
@@ -36,6 +37,39 @@ describe("output thread", async () => {
       expect(t.batches.length).toBeGreaterThan(0);
       expect(Buffer.compare(readFileSync(there), Buffer.concat(chunks)), `${name} ${format}`).toBe(0);
     }
+  });
+
+  // More connections than a batch holds (Abi.BatchRows, 8,192): the history dictionary grows in deltas across batches.
+  const many = writePcap(synthPackets({ connections: 20_000, concurrency: 300, maxResponseBytes: 3_000, seed: 9, snaplen: 96 }), { linkType: 1, snaplen: 96 });
+  it.each([
+    ["arrow", false], ["arrow-stream", false], ["zeek", false], ["csv", false], ["ndjson", false], ["parquet", false], ["arrow", true], ["csv", true],
+  ] as Array<[OutputFormat, boolean]>)("builds the connection table's %s from rows as the command's thread does (packetStats %s)", async (format, packetStats) => {
+    const chunks: Uint8Array[] = [];
+    const writer = new BatchWriter(format, { closed: false, async write(c) { chunks.push(typeof c === "string" ? Buffer.from(c) : c.slice()); }, async end() {} }, "conn", false, packetStats);
+    let batches = 0;
+    for await (const batch of connections(many, { packetStats })) {
+      await writer.write(batch);
+      batches++;
+    }
+    await writer.end();
+    expect(batches).toBeGreaterThan(2);
+    const there = join(dir, `rows-${format}-${packetStats}`);
+    const fd = openSync(there, "w");
+    const failures: string[] = [];
+    const spares: ArrayBuffer[] = [];
+    const thread = new OutputThread({ fd, format, table: "conn", vlanKey: false, withStats: packetStats }, (reason) => failures.push(reason), spares);
+    let blocks = 0;
+    for await (const block of connectionRows(many, { packetStats }, spares)) {
+      await thread.writeRows(block);
+      blocks++;
+    }
+    await thread.end();
+    closeSync(fd);
+    expect(failures).toEqual([]);
+    expect(blocks).toBe(batches);
+    // The blocks' buffers came back for later rows.
+    expect(spares.length).toBeGreaterThan(0);
+    expect(Buffer.compare(readFileSync(there), Buffer.concat(chunks)), `${format}`).toBe(0);
   });
 
   it.skipIf(!existsSync("/dev/full"))("reports a file it cannot write (a full disk: /dev/full)", async () => {

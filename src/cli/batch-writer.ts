@@ -20,6 +20,19 @@ export interface ByteSink {
   end(): Promise<void>;
 }
 
+/** A ByteSink over a file's write stream: a write waits while the stream's buffer is full. */
+export function streamSink(stream: NodeJS.WritableStream): ByteSink {
+  return {
+    closed: false,
+    async write(chunk) {
+      if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once("drain", () => resolve()));
+    },
+    async end() {
+      await new Promise<void>((resolve) => stream.end(() => resolve()));
+    },
+  };
+}
+
 /**
  * Arrow's writer queues every byte it produces until someone reads them; this queue keeps them
  * for the BatchWriter to hand to the sink after each batch, so output waits for a slow disk.

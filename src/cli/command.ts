@@ -8,9 +8,11 @@ import { parseArgs } from "node:util";
 import { UsageError, parseArgsMessage, parseSize } from "./usage.js";
 import { packageJsonUrl } from "../assets.js";
 import type { RecordBatch } from "apache-arrow";
-import { connections, SynfinError, type Progress, type Stats } from "../node.js";
+import { connectionRows, connections, SynfinError, type AnalyzeOptions, type Progress, type Stats } from "../node.js";
 import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT } from "../core/core.js";
-import { BatchWriter, type OutputFormat } from "./batch-writer.js";
+import { BatchWriter, streamSink, type OutputFormat } from "./batch-writer.js";
+import { BatchBuilder } from "../core/batch.js";
+import type { RowBlock } from "../core/rows.js";
 import { OutputThread, SINK_BUFFER, THREADED_FORMATS } from "./output-thread.js";
 import type { ZeekTable } from "../output/zeek.js";
 import { Summary, counted, table } from "../output/summary.js";
@@ -341,6 +343,76 @@ class ThreadedFile implements TableWriter {
 }
 
 /**
+ * Connection rows per file at which the connection table's batches are built by an output thread
+ * (in Arrow or a Zeek log; Parquet, CSV and NDJSON always are): the thread's start and its code's
+ * warm-up cost about 0.25 s of the other core, and each batch it builds saves this thread about
+ * 5 ms. On the 1 GiB bench captures (two cores, alternated runs): many short connections (90
+ * batches) 3.54 → 3.36 s; header-only (11 batches) 1.38 → 1.49 s when it went to the thread too,
+ * which then competed with the reads for the second core.
+ */
+const THREAD_BATCHES = 32;
+
+/**
+ * The connection table written to a file from its rows (connectionRows): by an output thread,
+ * which builds the batches, or in this thread when the run will have few of them. Which is decided
+ * at the first batch, from how far into the input it came (the output is the same either way).
+ */
+class ConnectionFile {
+  private readonly temp: string;
+  private readonly fd: number;
+  /** Blocks' buffers handed back, for later rows. */
+  readonly spares: ArrayBuffer[] = [];
+  private thread: OutputThread | undefined;
+  private local: { builder: BatchBuilder; writer: BatchWriter; stream: NodeJS.WritableStream } | undefined;
+
+  /** `batchesExpected`: how many batches the run will have, judged at its first (undefined: not known). */
+  constructor(private readonly path: string, private readonly format: OutputFormat, private readonly vlanKey: boolean,
+    private readonly withStats: boolean, private readonly batchesExpected: () => number | undefined) {
+    this.temp = tempPath(path);
+    this.fd = openOutput(this.temp, path);
+    unfinished.add(this);
+  }
+
+  async writeRows(block: RowBlock): Promise<void> {
+    if (!this.thread && !this.local) this.start();
+    if (this.thread) return this.thread.writeRows(block);
+    const { builder, writer } = this.local!;
+    const batch = builder.buildRows(block, this.withStats);
+    this.spares.push(block.buffer);
+    await writer.write(batch);
+  }
+
+  private start(): void {
+    const expected = this.batchesExpected();
+    if (THREADED_FORMATS.has(this.format) || expected === undefined || expected >= THREAD_BATCHES) {
+      const data = { fd: this.fd, format: this.format, table: "conn" as const, vlanKey: this.vlanKey, withStats: this.withStats };
+      this.thread = new OutputThread(data, (reason) => failWriting(this.path, reason), this.spares);
+      return;
+    }
+    const stream = createWriteStream("", { fd: this.fd, autoClose: false, highWaterMark: SINK_BUFFER });
+    stream.on("error", (e) => failWriting(this.path, e.message));
+    this.local = { builder: new BatchBuilder(), writer: new BatchWriter(this.format, streamSink(stream), "conn", this.vlanKey, this.withStats), stream };
+  }
+
+  /** The table is complete: the file takes its name. */
+  async end(): Promise<void> {
+    if (!this.thread && !this.local) this.start(); // no rows: the table's schema alone
+    if (this.thread) await this.thread.end();
+    else await this.local!.writer.end();
+    closeSync(this.fd);
+    publish(this.temp, this.path);
+    unfinished.delete(this);
+  }
+
+  discard(): void {
+    if (!unfinished.delete(this)) return;
+    this.thread?.stop();
+    (this.local?.stream as (NodeJS.WritableStream & { destroy(): void }) | undefined)?.destroy();
+    rmSync(this.temp, { force: true });
+  }
+}
+
+/**
  * The writer of one table to `path` (standard output when undefined): a file in a format whose
  * writing costs about as much as the analysis is written by an output thread.
  */
@@ -406,15 +478,17 @@ function progressBar(enabled: boolean): { update(p: Progress): void; done(): voi
   };
 }
 
-/** `sides`: the events and packets tables' writers (the run hands their batches over as they come). */
-async function writeBatches(batches: AsyncIterable<RecordBatch>, writer: TableWriter | undefined, summary: Summary, sides: TableWriter[]): Promise<void> {
-  for await (const batch of batches) {
-    if (writer) await writer.write(batch);
-    else summary.add(batch);
-    if (writer?.closed) return;
+/**
+ * The connection table, as the run hands its batches on, to `write` (to a writer or the summary);
+ * `sides`: the events and packets tables' writers (the run hands their batches over as they come),
+ * ended first. Stops early when the reader of standard output went away (`closed`).
+ */
+async function writeTable<T>(items: AsyncIterable<T>, write: (item: T) => Promise<void> | void, closed: () => boolean, sides: TableWriter[]): Promise<void> {
+  for await (const item of items) {
+    await write(item);
+    if (closed()) return;
   }
   for (const side of sides) await side.end();
-  await writer?.end();
 }
 
 /** What was read but not used for lack of a decoder or for damage, in one line; "" if nothing. */
@@ -480,7 +554,10 @@ export async function main(argv: string[]): Promise<number> {
     opts.workers = cores;
   }
   const inputs = opts.files.map((f) => (f === "-" ? process.stdin : f));
-  const stream = connections(inputs, {
+  let progress: Progress | undefined;
+  // At the first batch: the whole input's size over the bytes read for it (an estimate: the reads run a step ahead).
+  const batchesExpected = () => (progress?.totalBytes === undefined || progress.bytesRead === 0 ? undefined : progress.totalBytes / progress.bytesRead);
+  const runOptions: AnalyzeOptions = {
     flushInterval: opts.flush,
     verifyChecksums: opts.verifyChecksums,
     filter: opts.filter,
@@ -488,13 +565,16 @@ export async function main(argv: string[]): Promise<number> {
     maxFlows: opts.maxFlows,
     memoryLimit: opts.memoryLimit,
     workers: opts.workers,
-    onProgress: (p) => bar.update(p),
+    onProgress: (p) => {
+      progress = p;
+      bar.update(p);
+    },
     events: opts.events !== undefined,
     onEvents: (batch) => eventsWriter!.write(batch),
     packets: opts.packets !== undefined,
     packetStats: opts.packetStats,
     onPackets: (batch) => packetsWriter!.write(batch),
-  });
+  };
   for (const [flag, path] of [["-o", opts.output], ["--events", opts.events?.path], ["--packets", opts.packets?.path]] as const) {
     const input = path === undefined ? undefined : inputAt(path, opts.files);
     if (input !== undefined) {
@@ -503,11 +583,14 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   removeUnfinishedOnSignals();
-  // The summary table is written at the end, in this thread; any other format as batches come.
+  // The summary table is written at the end, in this thread; a file in any other format from the
+  // rows (ConnectionFile); standard output as batches come, in this thread.
   let summarySink: Sink | undefined;
   let writer: TableWriter | undefined;
+  let rowsFile: ConnectionFile | undefined;
   try {
     if (opts.format === "table") summarySink = new Sink(opts.output);
+    else if (opts.output !== undefined) rowsFile = new ConnectionFile(opts.output, opts.format, opts.connKey === "vlan", opts.packetStats, batchesExpected);
     else writer = tableWriter(opts.output, opts.format, "conn", opts.connKey === "vlan", opts.packetStats);
     if (opts.events) eventsWriter = tableWriter(opts.events.path, opts.events.format, "events");
     if (opts.packets) packetsWriter = tableWriter(opts.packets.path, opts.packets.format, "packets");
@@ -519,8 +602,18 @@ export async function main(argv: string[]): Promise<number> {
   }
   const sides = [eventsWriter, packetsWriter].filter((w) => w !== undefined);
   const summary = new Summary();
+  let stream: { readonly stats: Stats | undefined };
   try {
-    await writeBatches(stream, writer, summary, sides);
+    if (rowsFile) {
+      const rows = (stream = connectionRows(inputs, runOptions, rowsFile.spares));
+      await writeTable(rows, (block) => rowsFile.writeRows(block), () => false, sides);
+      await rowsFile.end();
+    } else {
+      const batches = (stream = connections(inputs, runOptions));
+      const to = writer;
+      await writeTable(batches, (batch) => (to ? to.write(batch) : summary.add(batch)), () => to?.closed ?? false, sides);
+      if (!to?.closed) await to?.end();
+    }
   } catch (e) {
     bar.done();
     for (const s of unfinished) s.discard();

@@ -9,7 +9,7 @@
 import { openSync, closeSync, fstatSync, readdirSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { BatchBuilder } from "../core/batch.js";
-import { RowMerger, blockView, type RowBlock } from "../core/rows.js";
+import { RowMerger, type RowBlock } from "../core/rows.js";
 import { SynfinError } from "../errors.js";
 import { ParquetStreamWriter, emptyBatch } from "../output/parquet.js";
 import { SCHEMA } from "../output/schema.js";
@@ -67,7 +67,7 @@ export async function runMerge(dir: string, part = 0, of = 1): Promise<MergeResu
   };
   const write = async (block: RowBlock) => {
     const w = writer ?? await open();
-    await w.parquet.write(builder.build(blockView(block)));
+    await w.parquet.write(builder.buildRows(block));
     w.rows += block.rows;
     rows += block.rows;
     if (w.rows >= ROWS_PER_PART) await close();

@@ -8,6 +8,7 @@ import type { Core, OutputView } from "./core.js";
 import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA, STATS_COLUMNS, STATS_SCHEMA, arrowType, type ColumnDef } from "../output/schema.js";
 import { formatAddress } from "./address.js";
 import { int64At } from "../output/format.js";
+import { blockView, copyRows, type RowBlock } from "./rows.js";
 
 /** The high 32 bits of the core's null time, i64 min (its low bits are 0). */
 const NULL_HIGH = -2147483648;
@@ -44,6 +45,20 @@ export class CoreBatches {
     return batch;
   }
 
+  /**
+   * The same rows as takeBatch takes, copied out as a RowBlock for another thread to build
+   * (`BatchBuilder.buildRows` there makes the same RecordBatch); into a buffer of
+   * `spares` (blocks handed back) where one is large enough.
+   */
+  takeRows(all = false, spares: ArrayBuffer[] = []): RowBlock | null {
+    const view = this.core.outputView();
+    if (view.rows === 0 || (!all && view.rows < Abi.BatchRows)) return null;
+    const n = Math.min(view.rows, Abi.BatchRows);
+    const block = copyRows(view, n, spares.pop());
+    this.core.shiftOutput(n);
+    return block;
+  }
+
   /** The events written since the last call, as a RecordBatch (and clears them), or null. */
   takeEvents(): RecordBatch | null {
     const view = this.core.eventsView();
@@ -78,6 +93,12 @@ export class BatchBuilder {
     const ipVersion = this.u8(view, ColU8.IpVersion, n);
     const children = columns.map((def) => this.column(def, view, n, present, ipVersion));
     return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }));
+  }
+
+  /** A block of connection rows (src/core/rows.ts) as the connection batch: with STATS_COLUMNS when `packetStats`. */
+  buildRows(block: RowBlock, packetStats = false): RecordBatch {
+    const view = blockView(block);
+    return packetStats ? this.build(view, STATS_COLUMNS, STATS_SCHEMA) : this.build(view);
   }
 
   /** The events batch: the view's i64 and u8 groups are the events region's. */

@@ -36,10 +36,13 @@ function layout(rows: number): { offsets: number[][]; size: number } {
   return { offsets, size: at };
 }
 
-/** Copies the first `rows` rows of a core's output into a new block. */
-export function copyRows(view: OutputView, rows: number): RowBlock {
+/**
+ * Copies the first `rows` rows of a core's output into a new block: into `spare` when it is large
+ * enough (a buffer a block was handed back in: fresh memory costs a page fault per 4 KiB).
+ */
+export function copyRows(view: OutputView, rows: number, spare?: ArrayBuffer): RowBlock {
   const { offsets, size } = layout(rows);
-  const buffer = new ArrayBuffer(size);
+  const buffer = spare !== undefined && spare.byteLength >= size ? spare : new ArrayBuffer(size);
   const to = new Uint8Array(buffer);
   const from = new Uint8Array(view.buffer);
   for (const [group, widths] of GROUPS) {

@@ -9,7 +9,36 @@ import { makeWorker } from "./reducer.js";
 import { replicable, runReplicated } from "./replica.js";
 import { replicaWorker } from "./replica-worker.js";
 import { EVENT_SCHEMA, PACKET_SCHEMA, SCHEMA, STATS_SCHEMA } from "../output/schema.js";
+import { BatchBuilder, type CoreBatches } from "../core/batch.js";
+import type { RowBlock } from "../core/rows.js";
 import type { AnalyzeOptions, AnalyzeResult, ByteSource, ConnectionStream, SourceReplica, Stats } from "../public.js";
+
+/**
+ * The finished connections of a run, as the stream hands them on: Arrow batches, or the same rows
+ * copied out of the core for another thread to build them (the command's output thread).
+ */
+interface Form<T> {
+  /** Takes the next batch out of a single pass's core (see CoreBatches.takeBatch). */
+  single(out: CoreBatches, all: boolean): T | null;
+  /** One batch's worth of the parallel paths' merged rows. */
+  merged(block: RowBlock): T;
+}
+
+/** Each run's form of RecordBatches: its own builder, whose dictionaries grow over the run. */
+function batchForm(): Form<RecordBatch> {
+  const builder = new BatchBuilder();
+  return { single: (out, all) => out.takeBatch(all), merged: (block) => builder.buildRows(block) };
+}
+
+/** Rows copied out of a single pass's core into the buffers in `spares` where there are any. */
+function rowForm(spares: ArrayBuffer[]): Form<RowBlock> {
+  return { single: (out, all) => out.takeRows(all, spares), merged: (block) => block };
+}
+
+/** A stream of a run's finished connections, with the run's accounting once it has ended. */
+export interface RowStream<T> extends AsyncIterable<T> {
+  readonly stats: Stats | undefined;
+}
 
 
 
@@ -61,7 +90,7 @@ export function makeApi<S>(platform: Platform<S>) {
   const loadModule = () => (modulePromise ??= platform.loadModule());
   const loadShared = platform.loadSharedModule && (() => (sharedPromise ??= platform.loadSharedModule!()));
 
-  function connections(source: S, options: AnalyzeOptions = {}): ConnectionStream {
+  function stream<T>(source: S, options: AnalyzeOptions, form: () => Form<T>): RowStream<T> {
     let stats: Stats | undefined;
     return {
       get stats() { return stats; },
@@ -71,24 +100,38 @@ export function makeApi<S>(platform: Platform<S>) {
         const here = () => inThreadWorker({ ...makeWorker(), ...replicaWorker(platform.openReplica) });
         const spawn = options.testHooks?.inThreadWorkers ? here : platform.spawnWorker!;
         const done = (s: Stats) => { stats = s; };
+        const f = form();
         if (workers === 0) {
           // Sources read in steps are read straight into shared memory where there is one.
           const sharedMemory = loadShared !== undefined && !options.testHooks?.copyReads && sources.some((s) => !s.inMemory);
           const core = await Core.create(await (sharedMemory ? loadShared() : loadModule()), { ...options, sharedMemory, exactPathOnly: options.testHooks?.exactPathOnly });
-          yield* runEngine(core, sources, options, done);
+          yield* runEngine(core, sources, options, done, f.single);
           return;
         }
         const module = await loadModule();
-        if (replicable(sources) && options.testHooks?.design !== "shuffle") {
-          // This thread is the first replica: it has the module compiled and only merges besides.
-          yield* runReplicated(module, (j) => (j === 0 ? here() : spawn()), workers, sources, options, done);
-        } else {
+        // This thread is the first replica: it has the module compiled and only merges besides.
+        const blocks = replicable(sources) && options.testHooks?.design !== "shuffle"
+          ? runReplicated(module, (j) => (j === 0 ? here() : spawn()), workers, sources, options, done)
           // The framer holds no flows: its flow table is the smallest there is.
-          const framer = await Core.create(module, { ...options, maxFlows: 1 });
-          yield* runParallel(framer, module, spawn, workers, sources, options, done);
-        }
+          : runParallel(await Core.create(module, { ...options, maxFlows: 1 }), module, spawn, workers, sources, options, done);
+        for await (const block of blocks) yield f.merged(block);
       },
     };
+  }
+
+  function connections(source: S, options: AnalyzeOptions = {}): ConnectionStream {
+    return stream(source, options, batchForm) as ConnectionStream;
+  }
+
+  /**
+   * The connections as `connections` streams them, each batch's rows not yet built into Arrow:
+   * `new BatchBuilder().buildRows(block, packetStats)`, over the blocks in order, makes the same
+   * RecordBatches. The command hands them to an output thread, which builds and writes them
+   * while this thread analyses on, and hands their buffers back into `spares`, where a single
+   * pass copies later rows.
+   */
+  function connectionRows(source: S, options: AnalyzeOptions = {}, spares: ArrayBuffer[] = []): RowStream<RowBlock> {
+    return stream(source, options, () => rowForm(spares));
   }
 
   async function analyze(source: S, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
@@ -105,5 +148,5 @@ export function makeApi<S>(platform: Platform<S>) {
     return result;
   }
 
-  return { analyze, connections };
+  return { analyze, connections, connectionRows };
 }

@@ -2,7 +2,6 @@
 // over, drains full output batches, and finishes with every connection still open. Users never
 // write this loop: `analyze` and `connections` run it.
 
-import type { RecordBatch } from "apache-arrow";
 import { Status } from "../core/abi.js";
 import { Core } from "../core/core.js";
 import { CoreBatches } from "../core/batch.js";
@@ -38,8 +37,12 @@ async function untilOrTimeout(p: Promise<void>, ms: number): Promise<"done" | "t
   }
 }
 
-/** Runs the core over the sources in order, as one capture; yields each finished batch. */
-export async function* runEngine(core: Core, sources: ByteSource[], options: AnalyzeOptions, done: (stats: Stats) => void): AsyncGenerator<RecordBatch> {
+/**
+ * Runs the core over the sources in order, as one capture; yields each finished batch as `take`
+ * takes it out of the core (a RecordBatch, or the rows copied out for another thread to build).
+ */
+export async function* runEngine<T>(core: Core, sources: ByteSource[], options: AnalyzeOptions, done: (stats: Stats) => void,
+  take: (out: CoreBatches, all: boolean) => T | null): AsyncGenerator<T> {
   const out = new CoreBatches(core);
   const chunkSize = Math.max(64 << 10, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const sizes = sources.map((s) => s.size);
@@ -68,7 +71,7 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Ana
           for (let waited; (waited = await untilOrTimeout(filling, lastFlush + flushMs - performance.now())) === "timeout"; ) {
             lastFlush = performance.now();
             await drainSide(out, options);
-            const batch = out.takeBatch(true);
+            const batch = take(out, true);
             if (batch) yield batch;
           }
         }
@@ -77,13 +80,13 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Ana
           feed.consume(step.consumed);
           if (step.status !== Status.OutputFull) break;
           await drainSide(out, options);
-          const batch = out.takeBatch();
+          const batch = take(out, false);
           if (batch) yield batch;
         }
         if (flushMs !== undefined && performance.now() - lastFlush >= flushMs) {
           lastFlush = performance.now();
           await drainSide(out, options);
-          const batch = out.takeBatch(true);
+          const batch = take(out, true);
           if (batch) yield batch;
         }
       } while (feed.next());
@@ -91,11 +94,11 @@ export async function* runEngine(core: Core, sources: ByteSource[], options: Ana
     }
     while (core.finish() === Status.OutputFull) {
       await drainSide(out, options);
-      const batch = out.takeBatch();
+      const batch = take(out, false);
       if (batch) yield batch;
     }
     await drainSide(out, options);
-    for (let last; (last = out.takeBatch(true)); ) yield last;
+    for (let last; (last = take(out, true)); ) yield last;
     done(core.stats());
   } finally {
     if (feed instanceof DirectFeed) await feed.settle();

@@ -7,16 +7,14 @@
 // a single pass's do. The rows come back merged into exactly the single-pass order, numbered, and
 // cut into the same batches: the output is the same for any number of workers and any chunk size.
 
-import type { RecordBatch } from "apache-arrow";
 import { wrap, transfer, type Remote, type Endpoint } from "comlink";
-import { BatchBuilder } from "../core/batch.js";
 import { DEFAULT_MAX_FLOWS, Part, type Core, type CoreOptions } from "../core/core.js";
 import { DEFAULT_CHUNK_SIZE } from "./engine.js";
 import { FileFeed } from "../input/feed.js";
 import { SynfinError, type SynfinErrorCode } from "../errors.js";
 import { isFailure, recordBytes, type MapResult, type ReduceResult, type Reply, type WorkerApi, type WorkerFailure, type WorkerTotals } from "./reducer.js";
 import { BufferPool, type Bytes } from "../input/pool.js";
-import { RowMerger, blockView } from "../core/rows.js";
+import { RowMerger, type RowBlock } from "../core/rows.js";
 import { readAhead } from "../input/sources.js";
 import type { ReplicaApi } from "./replica-worker.js";
 import { RECORD_BUCKETS, type AnalyzeOptions, type ByteSource, type Stats } from "../public.js";
@@ -126,7 +124,7 @@ interface Mapping {
   map: Promise<MapResult>;
 }
 
-/** Runs the framer `core` over the sources with `count` worker threads; yields each batch. */
+/** Runs the framer `core` over the sources with `count` worker threads; yields the merged rows, a batch's worth at a time. */
 export async function* runParallel(
   core: Core,
   module: WebAssembly.Module,
@@ -135,7 +133,7 @@ export async function* runParallel(
   sources: ByteSource[],
   options: AnalyzeOptions & CoreOptions,
   done: (stats: Stats) => void,
-): AsyncGenerator<RecordBatch> {
+): AsyncGenerator<RowBlock> {
   const chunkSize = Math.max(64 << 10, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const sizes = sources.map((s) => s.size);
   const totalBytes = sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
@@ -153,7 +151,6 @@ export async function* runParallel(
 
     const pool = new BufferPool();
     const merger = new RowMerger();
-    const builder = new BatchBuilder();
     const mapping: Mapping[] = [];
     const reducing: Array<Promise<ReduceResult[]>> = [];
     let frames = 0;
@@ -196,10 +193,6 @@ export async function* runParallel(
       reducing.push(given);
     };
 
-    const settle = function* (all: boolean): Generator<RecordBatch> {
-      for (const block of merger.take(all)) yield builder.build(blockView(block));
-    };
-
     for (const source of readers) {
       sourceName = source.name;
       const feed = new FileFeed(core, source, chunkSize, (n) => {
@@ -215,7 +208,7 @@ export async function* runParallel(
         while (mapping.length > count) await dispatchReduce();
         while (reducing.length > REDUCE_AHEAD) {
           merger.add(await reducing.shift()!);
-          yield* settle(false);
+          yield* merger.take(false);
         }
       } while (feed.next());
       await source.close();
@@ -223,11 +216,11 @@ export async function* runParallel(
     while (mapping.length > 0) await dispatchReduce();
     while (reducing.length > 0) {
       merger.add(await reducing.shift()!);
-      yield* settle(false);
+      yield* merger.take(false);
     }
     const ends = await Promise.all(workers.map((w) => call(w.api.finish())));
     merger.add(ends);
-    yield* settle(true);
+    yield* merger.take(true);
     done(combine(core.stats(), ends.map((e) => e.totals)));
   } finally {
     for (const w of workers) w.handle.terminate();

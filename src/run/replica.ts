@@ -6,14 +6,12 @@
 // each step with RowMerger, as it merges reducers' rows, into exactly the single pass's order.
 // This is the host's side; src/run/replica-worker.ts is the workers'.
 
-import type { RecordBatch } from "apache-arrow";
-import { BatchBuilder } from "../core/batch.js";
 import { DEFAULT_MAX_FLOWS } from "../core/core.js";
 import { DEFAULT_CHUNK_SIZE } from "./engine.js";
 import { SynfinError, type SynfinErrorCode } from "../errors.js";
 import { startWorkers, type WorkerHandle } from "./parallel.js";
 import type { ReplicaRequest, ReplicaStep } from "./replica-worker.js";
-import { RowMerger, blockView } from "../core/rows.js";
+import { RowMerger, type RowBlock } from "../core/rows.js";
 import type { AnalyzeOptions, ByteSource, Stats } from "../public.js";
 
 /** Whether every source can be opened again by a worker (a file, a Blob; not a stream). */
@@ -24,7 +22,7 @@ export function replicable(sources: ByteSource[]): boolean {
 /** Steps asked of each replica ahead of the one being merged. */
 const STEPS_AHEAD = 6;
 
-/** Runs `count` replicas over the sources; yields each batch of the merged rows. */
+/** Runs `count` replicas over the sources; yields the merged rows, a batch's worth (BatchRows) at a time. */
 export async function* runReplicated(
   module: WebAssembly.Module,
   spawn: (j: number) => WorkerHandle,
@@ -32,7 +30,7 @@ export async function* runReplicated(
   sources: ByteSource[],
   options: AnalyzeOptions,
   done: (stats: Stats) => void,
-): AsyncGenerator<RecordBatch> {
+): AsyncGenerator<RowBlock> {
   const sizes = sources.map((s) => s.size);
   const totalBytes = sizes.every((s) => s !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
   let file = sources[0]?.name ?? "input";
@@ -53,7 +51,6 @@ export async function* runReplicated(
     await Promise.all(workers.map((w, j) => call(w.api.replicate(module, { ...request, hashes: hashes[j]! }))));
     const ahead = workers.map((w) => Array.from({ length: STEPS_AHEAD }, () => call(w.api.step())));
     const merger = new RowMerger();
-    const builder = new BatchBuilder();
     for (let merged = 1; ; merged++) {
       if (merged === options.testHooks?.killWorkerAfterBatches) workers[0]!.handle.kill();
       const steps = await Promise.all(ahead.map((queue, j) => {
@@ -71,7 +68,7 @@ export async function* runReplicated(
       }
       const last = first.stats !== undefined;
       merger.add(steps as ReplicaStep[]);
-      for (const block of merger.take(last)) yield builder.build(blockView(block));
+      yield* merger.take(last);
       if (last) {
         done(combine(steps.map((s) => s!.stats!)));
         return;

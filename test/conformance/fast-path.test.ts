@@ -50,7 +50,7 @@ async function oneStepShare(bytes: Uint8Array): Promise<{ tcp: number; zeek: num
   const module = await WebAssembly.compile(readFileSync(new URL("../../build/synfin.release.wasm", import.meta.url)));
   const core = await Core.create(module, {});
   let tcp = 0;
-  for await (const batch of runEngine(core, [openInput(bytes, "capture")], {}, (s) => { tcp = s.tcpPackets; })) void batch;
+  for await (const batch of runEngine(core, [openInput(bytes, "capture")], {}, (s) => { tcp = s.tcpPackets; }, (out, all) => out.takeBatch(all))) void batch;
   return { tcp, ...core.oneStepSegments() };
 }
 
