@@ -3,7 +3,7 @@
 // with one line on standard error.
 
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -218,6 +218,34 @@ describe("outputs are never destroyed", () => {
     const { status, stderr } = run(capture, "-o", join(dir, "no-such-dir", "out.ndjson"));
     expect(status).toBe(2);
     expect(lines(stderr)).toEqual([`synfin: cannot write ${join(dir, "no-such-dir", "out.ndjson")}: no such directory`]);
+  });
+
+  it("an output that is a directory: exit 2, one line, before the run", () => {
+    const { status, stderr } = run(capture, "-o", dir);
+    expect(status).toBe(2);
+    expect(lines(stderr)).toEqual([`synfin: cannot write ${dir}: it is a directory`]);
+  });
+
+  it.skipIf(process.platform === "win32")("writes into a named pipe in place: the pipe stays a pipe, its reader gets the table", async () => {
+    const d = mkdtempSync(join(dir, "fifo-"));
+    const fifo = join(d, "rows.ndjson");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const reader = spawn("cat", [fifo]);
+    let got = "";
+    reader.stdout.setEncoding("utf8").on("data", (chunk: string) => { got += chunk; });
+    const read = new Promise<void>((resolve) => reader.on("close", () => resolve()));
+    // Asynchronous: the pipe's reader runs beside it.
+    const child = spawn(process.execPath, [CLI, capture, "-o", fifo, "--no-progress"]);
+    try {
+      expect(await new Promise<number | null>((resolve) => child.on("exit", resolve))).toBe(0);
+      // Checked before waiting for the reader, which a pipe replaced by a file would leave waiting.
+      expect(statSync(fifo).isFIFO()).toBe(true);
+      await read;
+    } finally {
+      reader.kill();
+    }
+    expect(lines(got).map((l) => JSON.parse(l))).toEqual(expectedRows.map(asText));
+    expect(readdirSync(d)).toEqual(["rows.ndjson"]);
   });
 
   it.skipIf(!existsSync("/dev/full"))("an output that fails mid-run (standard output on a full disk) takes the other outputs' partial files with it", () => {

@@ -275,7 +275,7 @@ class Sink {
   discard(): void {
     if (!this.temp || !unfinished.delete(this)) return;
     (this.stream as NodeJS.WritableStream & { destroy(): void }).destroy();
-    rmSync(this.temp, { force: true });
+    unpublish(this.temp, this.path!);
   }
 }
 
@@ -295,12 +295,25 @@ function failWriting(what: string, reason: string): never {
  * heuristic), which held the run 170 ms for a 380 MB table. The name is absent for that moment only.
  */
 function publish(temp: string, path: string): void {
+  if (temp === path) return; // written in place (tempPath)
   rmSync(path, { force: true });
   renameSync(temp, path);
 }
 
-/** Where an output file is written until the run succeeds: beside it, hidden. */
+/** A failed run's partial output goes (one written in place stays: it is a pipe or a device). */
+function unpublish(temp: string, path: string): void {
+  if (temp !== path) rmSync(temp, { force: true });
+}
+
+/**
+ * Where an output file is written until the run succeeds: beside it, hidden. A path that names
+ * something other than a regular file or a directory (a named pipe, /dev/stdout, /dev/null) is
+ * written in place: the rename would replace it with a regular file.
+ */
 function tempPath(path: string): string {
+  const target = statSync(path, { throwIfNoEntry: false });
+  if (target?.isDirectory()) throw new OutputError(`cannot write ${path}: it is a directory`);
+  if (target !== undefined && !target.isFile()) return path;
   return join(dirname(path), `.${basename(path)}.${process.pid}.synfin-tmp`);
 }
 
@@ -338,7 +351,7 @@ class ThreadedFile implements TableWriter {
   discard(): void {
     if (!unfinished.delete(this)) return;
     this.thread.stop();
-    rmSync(this.temp, { force: true });
+    unpublish(this.temp, this.path);
   }
 }
 
@@ -408,7 +421,7 @@ class ConnectionFile {
     if (!unfinished.delete(this)) return;
     this.thread?.stop();
     (this.local?.stream as (NodeJS.WritableStream & { destroy(): void }) | undefined)?.destroy();
-    rmSync(this.temp, { force: true });
+    unpublish(this.temp, this.path);
   }
 }
 
