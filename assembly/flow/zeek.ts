@@ -101,9 +101,13 @@ export function processInOrder(f: Flow, s: u32, e: Endpoint, peer: Endpoint, tsN
   const isOrig = s == 0;
   // update_last_seq moves only forward; a payload of 2^31 or more would read as a step back.
   if (seq != e.lastSeq || window == 0 || len >= 0x8000_0000) return false;
-  // UpdateStateMachine changes nothing for these states without SYN, FIN or RST; CheckEOF waits for a FIN.
+  // UpdateStateMachine changes nothing for these states without SYN, FIN or RST, whatever the
+  // peer's; CheckEOF waits for this side's FIN. A side that sent its FIN (Closed) and reached its
+  // EOF may send pure ACKs too: UpdateClosedState acts on a RST only, CheckEOF has run.
   // (Partial and Established are 3 and 4; the flags' bytes ORed make one test, not a boolean each.)
-  if (<u32>(e.state - Zeek.Partial) > 1 || (<u32>e.finSeen | <u32>e.didClose | <u32>peer.didClose) != 0) return false;
+  if (<u32>(e.state - Zeek.Partial) > 1 || (<u32>e.finSeen | <u32>e.didClose) != 0) {
+    if (e.state != Zeek.Closed || !e.didEof || len != 0) return false;
+  }
   // update_history's second-packet flip ("H" alone, answered) is the exact path's.
   if (!isOrig && f.historyLen == 1) return false;
   // SetPartialStatus with no SYN and an ACK: partial unless this side's first packet was seen.
@@ -113,7 +117,8 @@ export function processInOrder(f: Flow, s: u32, e: Endpoint, peer: Endpoint, tsN
   if ((f.histSeen & seen) == 0) checkHistory(f, isOrig, len > 0 ? HIST_DATA : HIST_ACK, len > 0 ? LETTER_D : LETTER_A);
   // get_relative_seq at last_seq itself: no wrap to count.
   const relSeq = relativeOrUnderflow(seq, e.startSeq, e.seqWraps);
-  f.lastNs = tsNs;
+  // The last time stops once both sides closed.
+  if (!e.didClose || !peer.didClose) f.lastNs = tsNs;
   const relAck = ackOf(peer, ack, false);
   if (len > 0) setLastSeq(e, seq + len);
   if (ackReceived(f, s ^ 1, peer, relAck)) checkEof(f, s ^ 1);
