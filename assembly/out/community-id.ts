@@ -40,12 +40,20 @@ function compareAddresses(x: usize, y: usize, addrLen: u32): i32 {
 /** SHA-1 (FIPS 180-4) of a message of `len` < 56 bytes held in the 64-byte block `m`. */
 function sha1OneBlock(m: usize, len: usize, out: usize): void {
   store<u8>(m + len, 0x80);
-  store<u64>(m + 56, bswap<u64>(<u64>len * 8));
   const w = SHA1_W;
-  for (let i: usize = 0; i < 64; i += 4) store<u32>(w + i, bswap<u32>(load<u32>(m + i)));
-  // W[t] = ROTL1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16]), from p = &W[t-16] (offsets stay positive).
-  for (let p = w; p < w + 64 * 4; p += 4) {
+  // The words that hold message bytes or the 0x80 pad, in big endian; the zeros after them, and
+  // the bit length (under 448: the last word alone).
+  const used = (len + 4) & ~3;
+  for (let i: usize = 0; i < used; i += 4) store<u32>(w + i, bswap<u32>(load<u32>(m + i)));
+  for (let i = used; i < 60; i += 4) store<u32>(w + i, 0);
+  store<u32>(w + 60, <u32>len * 8);
+  // W[t] = ROTL1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16]), from p = &W[t-16] (offsets stay positive);
+  // four words per pass (each loop pass pays the engine's interrupt check).
+  for (let p = w; p < w + 64 * 4; p += 16) {
     store<u32>(p, rotl<u32>(load<u32>(p, 52) ^ load<u32>(p, 32) ^ load<u32>(p, 8) ^ load<u32>(p), 1), 64);
+    store<u32>(p, rotl<u32>(load<u32>(p, 56) ^ load<u32>(p, 36) ^ load<u32>(p, 12) ^ load<u32>(p, 4), 1), 68);
+    store<u32>(p, rotl<u32>(load<u32>(p, 60) ^ load<u32>(p, 40) ^ load<u32>(p, 16) ^ load<u32>(p, 8), 1), 72);
+    store<u32>(p, rotl<u32>(load<u32>(p, 64) ^ load<u32>(p, 44) ^ load<u32>(p, 20) ^ load<u32>(p, 12), 1), 76);
   }
   let a: u32 = 0x67452301, b: u32 = 0xefcdab89, c: u32 = 0x98badcfe, d: u32 = 0x10325476, e: u32 = 0xc3d2e1f0;
   // Five rounds per step, the working variables renamed in turn rather than moved (FIPS 180-4
