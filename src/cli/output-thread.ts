@@ -40,7 +40,7 @@ export type ToOutputThread = { kind: "batch"; ipc: Uint8Array } | { kind: "rows"
 /** "written": a batch is written; for rows, with the block's buffer handed back. */
 export type FromOutputThread = { kind: "written"; buffer?: ArrayBuffer } | { kind: "ended" } | { kind: "failed"; message: string };
 
-/** Batches handed over and not yet written: the analysis waits beyond this many. */
+/** Batches handed over and not yet written (rows: not yet built): the analysis waits beyond this many. */
 const AHEAD = 2;
 
 export class OutputThread {
