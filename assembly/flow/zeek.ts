@@ -90,8 +90,9 @@ export function processSegment(f: Flow, isOrig: bool, tsNs: i64, flags: u32, seq
 
 /**
  * processSegment for the common segment, in one step: an ACK (PSH, URG, ECE, CWR allowed) without
- * SYN, FIN or RST, sent by an established or partial side at exactly its last sequence number,
- * with a non-zero window, no close begun on either side, and no second-packet flip to make. Then
+ * SYN, FIN or RST, sent at exactly its side's last sequence number with a non-zero window, by an
+ * established or partial side that began no close (the peer may have), or with no payload by a
+ * side that sent its FIN and reached its EOF; and no second-packet flip to make. Then
  * Zeek's rules reduce to: the partial-status bit, the D or A letter the first time, the time, the
  * ACK (noteAck), last_seq moving over the payload, and the reassembler's ACK and data steps, which
  * are called as they are. Does what processSegment does and returns true; returns false, having
