@@ -327,32 +327,46 @@ interface TableWriter {
 }
 
 /**
- * An output file written by an output thread (src/cli/output-thread.ts). Its temporary file is
- * opened, renamed and removed here, as a Sink's; the output thread only writes to it.
+ * An output file opened under its temporary name (tempPath) for a writer of its descriptor: it
+ * takes its name when the writer is done (`published`), or goes if the run fails (`discard`).
  */
-class ThreadedFile implements TableWriter {
-  readonly closed = false;
-  private readonly temp: string;
-  private readonly fd: number;
-  private readonly thread: OutputThread;
-  constructor(private readonly path: string, format: OutputFormat, table: ZeekTable, vlanKey: boolean, withStats: boolean) {
+abstract class StagedFile {
+  protected readonly temp: string;
+  protected readonly fd: number;
+  constructor(protected readonly path: string) {
     this.temp = tempPath(path);
-    const fd = (this.fd = openOutput(this.temp, path));
+    this.fd = openOutput(this.temp, path);
     unfinished.add(this);
-    this.thread = new OutputThread({ fd, format, table, vlanKey, withStats }, (reason) => failWriting(path, reason));
   }
-  write(batch: RecordBatch): Promise<void> { return this.thread.write(batch); }
-  async end(): Promise<void> {
-    await this.thread.end();
+  /** Everything is written: the file takes its name. */
+  protected published(): void {
     closeSync(this.fd);
     publish(this.temp, this.path);
     unfinished.delete(this);
   }
+  /** The run failed: the writer stops and the partial file goes. */
   discard(): void {
     if (!unfinished.delete(this)) return;
-    this.thread.stop();
+    this.stopWriting();
     unpublish(this.temp, this.path);
   }
+  protected abstract stopWriting(): void;
+}
+
+/** An output file written by an output thread (src/cli/output-thread.ts), which only writes to it. */
+class ThreadedFile extends StagedFile implements TableWriter {
+  readonly closed = false;
+  private readonly thread: OutputThread;
+  constructor(path: string, format: OutputFormat, table: ZeekTable, vlanKey: boolean, withStats: boolean) {
+    super(path);
+    this.thread = new OutputThread({ fd: this.fd, format, table, vlanKey, withStats }, (reason) => failWriting(path, reason));
+  }
+  write(batch: RecordBatch): Promise<void> { return this.thread.write(batch); }
+  async end(): Promise<void> {
+    await this.thread.end();
+    this.published();
+  }
+  protected stopWriting(): void { this.thread.stop(); }
 }
 
 /**
@@ -370,20 +384,16 @@ const THREAD_BATCHES = 32;
  * which builds the batches, or in this thread when the run will have few of them. Which is decided
  * at the first batch, from how far into the input it came (the output is the same either way).
  */
-class ConnectionFile {
-  private readonly temp: string;
-  private readonly fd: number;
+class ConnectionFile extends StagedFile {
   /** Blocks' buffers handed back, for later rows. */
   readonly spares: ArrayBuffer[] = [];
   private thread: OutputThread | undefined;
   private local: { builder: BatchBuilder; writer: BatchWriter; stream: NodeJS.WritableStream } | undefined;
 
   /** `batchesExpected`: how many batches the run will have, judged at its first (undefined: not known). */
-  constructor(private readonly path: string, private readonly format: OutputFormat, private readonly vlanKey: boolean,
+  constructor(path: string, private readonly format: OutputFormat, private readonly vlanKey: boolean,
     private readonly withStats: boolean, private readonly batchesExpected: () => number | undefined) {
-    this.temp = tempPath(path);
-    this.fd = openOutput(this.temp, path);
-    unfinished.add(this);
+    super(path);
   }
 
   async writeRows(block: RowBlock): Promise<void> {
@@ -412,16 +422,12 @@ class ConnectionFile {
     if (!this.thread && !this.local) this.start(); // no rows: the table's schema alone
     if (this.thread) await this.thread.end();
     else await this.local!.writer.end();
-    closeSync(this.fd);
-    publish(this.temp, this.path);
-    unfinished.delete(this);
+    this.published();
   }
 
-  discard(): void {
-    if (!unfinished.delete(this)) return;
+  protected stopWriting(): void {
     this.thread?.stop();
     (this.local?.stream as (NodeJS.WritableStream & { destroy(): void }) | undefined)?.destroy();
-    unpublish(this.temp, this.path);
   }
 }
 
