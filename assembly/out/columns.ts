@@ -20,7 +20,6 @@ export let outRows: u32 = 0;
 /** Width in bytes of each ColBytes column. */
 @inline export function bytesWidth(col: ColBytes): usize {
   if (col == ColBytes.History) return <usize>Abi.HistoryBytes;
-  if (col == ColBytes.CommunityId) return <usize>Abi.CommunityIdBytes;
   if (col == ColBytes.FirstPackets) return <usize>Abi.FirstPackets * 4;
   return ADDR_BYTES;
 }
@@ -32,8 +31,7 @@ export let outRows: u32 = 0;
 @inline function bytesOffset(col: ColBytes): usize {
   const c = <i32>col;
   return ((c > <i32>ColBytes.OrigAddr ? bytesWidth(ColBytes.OrigAddr) : 0) + (c > <i32>ColBytes.RespAddr ? bytesWidth(ColBytes.RespAddr) : 0) +
-    (c > <i32>ColBytes.History ? bytesWidth(ColBytes.History) : 0) + (c > <i32>ColBytes.CommunityId ? bytesWidth(ColBytes.CommunityId) : 0) +
-    (c > <i32>ColBytes.FirstPackets ? bytesWidth(ColBytes.FirstPackets) : 0)) * ROWS;
+    (c > <i32>ColBytes.History ? bytesWidth(ColBytes.History) : 0) + (c > <i32>ColBytes.FirstPackets ? bytesWidth(ColBytes.FirstPackets) : 0)) * ROWS;
 }
 
 export function initOutput(): void {

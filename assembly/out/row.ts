@@ -6,7 +6,6 @@ import { Flow, Endpoint, EndpointRare, Zeek, NO_TIME, endpointOf, rareOf, rttOf,
 import { endpointSize } from "../flow/seq";
 import { origPort, respPort } from "../flow/roles";
 import { NULL_I64, putI64, putU16, putU32, putU8, rowI64, rowU32, rowU16, rowU8, bytesCell, commitRow } from "./columns";
-import { communityId } from "./community-id";
 import { copyAddress } from "../capture/bytes";
 import { packetStatsOn, writeShape } from "../flow/shape";
 
@@ -211,5 +210,4 @@ function writeAddresses(f: Flow): void {
   copyAddress(respCell, f.origIsA ? sideB : sideA, addrLen);
   putU16(u16s, ColU16.OrigPort, origPort(f));
   putU16(u16s, ColU16.RespPort, respPort(f));
-  communityId(origCell, origPort(f), respCell, respPort(f), addrLen, bytesCell(ColBytes.CommunityId));
 }

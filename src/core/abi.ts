@@ -3,15 +3,13 @@
 // plain enums only. Changing the meaning of any member means bumping `Abi.Version`.
 
 export enum Abi {
-  Version = 16,
+  Version = 17,
   /** Rows in one output batch; the host turns each full batch into one Arrow RecordBatch. */
   BatchRows = 8192,
   /** Room past BatchRows in the output region: one frame may end two rows after the batch filled. */
   BatchSlack = 8,
   /** Bytes of history kept per connection (Zeek's history is log-scaled, so it stays short). */
   HistoryBytes = 40,
-  /** Community ID v1 digest length (SHA-1). */
-  CommunityIdBytes = 20,
   /** Events in one output batch. */
   BatchEvents = 16384,
   /** Rows of the packets table in one output batch (a frame writes at most one). */
@@ -350,7 +348,7 @@ export enum Present {
 /** Output columns of fixed-width byte strings. */
 export enum ColBytes {
   /** 16 bytes; IPv4 addresses in the first 4. */
-  OrigAddr = 0, RespAddr, History, CommunityId,
+  OrigAddr = 0, RespAddr, History,
   /**
    * With Flag.PacketStats, Abi.FirstPackets × 4 bytes: each of the first packets as a u16 size
    * and a u16 direction (0 orig, 1 resp; 0xffff: no packet).

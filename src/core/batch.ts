@@ -1,6 +1,6 @@
 // Turns one output batch of the core (column regions in wasm memory) into an Arrow RecordBatch:
 // numeric columns are copied once into typed arrays and wrapped with makeData; strings (addresses,
-// history, community id) are formatted here, at the edge.
+// history, community id) are made here, at the edge.
 
 import { Data, RecordBatch, Struct, Utf8, Vector, makeData, makeVector, type DataType } from "apache-arrow";
 import { Abi, ColBytes, ColI64, ColU16, ColU8, Group, PacketCol, Present } from "./abi.js";
@@ -9,6 +9,7 @@ import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SC
 import { formatAddress } from "./address.js";
 import { int64At } from "../output/format.js";
 import { blockView, copyRows, type RowBlock } from "./rows.js";
+import { COMMUNITY_DIGEST_BYTES, communityDigest } from "./community-id.js";
 
 /** The high 32 bits of the core's null time, i64 min (its low bits are 0). */
 const NULL_HIGH = -2147483648;
@@ -16,7 +17,6 @@ const HISTORY_WIDTH = Abi.HistoryBytes as number;
 const FIRST_PACKETS = Abi.FirstPackets as number;
 /** The direction word of an unused first_packets slot. */
 const NO_PACKET = 0xffff;
-const COMMUNITY_WIDTH = Abi.CommunityIdBytes as number;
 const ADDRESS_WIDTH = 16;
 /** Each byte value as a one-character string (history letters are ASCII). */
 const HISTORY_CHARS = Array.from({ length: 256 }, (_, b) => String.fromCharCode(b));
@@ -203,7 +203,10 @@ export class BatchBuilder {
       case "history":
         return this.history(view, n);
       case "community-id": {
-        return communityColumn(new Uint8Array(view.buffer), view.address(Group.Bytes, ColBytes.CommunityId), n);
+        const origPorts = new Uint16Array(view.buffer, view.address(Group.U16, ColU16.OrigPort), n);
+        const respPorts = new Uint16Array(view.buffer, view.address(Group.U16, ColU16.RespPort), n);
+        return communityColumn(new Uint8Array(view.buffer), view.address(Group.Bytes, ColBytes.OrigAddr), origPorts,
+          view.address(Group.Bytes, ColBytes.RespAddr), respPorts, ipVersion, n);
       }
     }
   }
@@ -357,8 +360,8 @@ function utf8(n: number, valueOf: (i: number) => string): Data<Utf8> {
 
 /** An IPv6 address is at most 39 characters (45 with an embedded IPv4 form, which we never write). */
 const MAX_ADDRESS_TEXT = 45;
-/** "1:" and the base64 of a 20-byte digest. */
-const COMMUNITY_TEXT = 2 + 4 * Math.ceil(COMMUNITY_WIDTH / 3);
+/** "1:" and the base64 of a digest. */
+const COMMUNITY_TEXT = 2 + 4 * Math.ceil(COMMUNITY_DIGEST_BYTES / 3);
 /**
  * The decimal text of 0..255 packed in a word: its characters in the low three bytes (the first
  * lowest), their count in the top byte. One table load per byte of an address, no inner loop:
@@ -386,15 +389,23 @@ function addressColumn(bytes: Uint8Array, base: number, ipVersion: Uint8Array, n
   return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data: out.slice(0, at) });
 }
 
-/** The Community IDs of `n` rows: "1:" and the base64 of each digest (COMMUNITY_WIDTH bytes from `base`). */
-function communityColumn(bytes: Uint8Array, base: number, n: number): Data<Utf8> {
+/**
+ * The Community IDs of `n` rows: "1:" and the base64 of each digest, hashed from the rows'
+ * addresses (ADDRESS_WIDTH bytes each from `origBase` and `respBase`, IPv4 where `ipVersion` says
+ * so) and ports.
+ */
+function communityColumn(bytes: Uint8Array, origBase: number, origPorts: Uint16Array, respBase: number, respPorts: Uint16Array,
+  ipVersion: Uint8Array, n: number): Data<Utf8> {
   const offsets = new Int32Array(n + 1);
   const out = new Uint8Array(n * COMMUNITY_TEXT);
+  const digest = new Uint8Array(COMMUNITY_DIGEST_BYTES);
   let at = 0;
   for (let i = 0; i < n; i++) {
+    communityDigest(bytes, origBase + i * ADDRESS_WIDTH, origPorts[i]!, respBase + i * ADDRESS_WIDTH, respPorts[i]!,
+      ipVersion[i] === 4 ? 4 : 16, digest);
     out[at] = 0x31; // "1:"
     out[at + 1] = 0x3a;
-    at = writeBase64(bytes, base + i * COMMUNITY_WIDTH, COMMUNITY_WIDTH, out, at + 2);
+    at = writeBase64(digest, 0, COMMUNITY_DIGEST_BYTES, out, at + 2);
     offsets[i + 1] = at;
   }
   return makeData({ type: new Utf8(), length: n, valueOffsets: offsets, data: out.slice(0, at) });

@@ -12,7 +12,7 @@ export interface RowBlock {
   buffer: ArrayBuffer;
 }
 
-const BYTES_WIDTH = [16, 16, Abi.HistoryBytes as number, Abi.CommunityIdBytes as number, 4 * (Abi.FirstPackets as number)];
+const BYTES_WIDTH = [16, 16, Abi.HistoryBytes as number, 4 * (Abi.FirstPackets as number)];
 /** Each group's column count and each column's width in bytes, in layout order. */
 const GROUPS: Array<[Group, number[]]> = [
   [Group.I64, Array(ColI64.Count).fill(8)],
