@@ -85,14 +85,16 @@ function queue(idx: u32, deadlineNs: i64): void {
   store<i64>(SPARE, f.firstPacket, 8);
   store<u32>(SPARE, idx, 16);
   store<u32>(SPARE, slotGen(idx), 20);
+  const base = heapBase;
   let i = heapLen++;
   while (i > 0) {
     const parent = (i - 1) >> 1;
-    if (!before(SPARE, entryAt(parent))) break;
-    copyEntry(entryAt(i), entryAt(parent));
+    const at = base + <usize>parent * ENTRY_SIZE;
+    if (!before(SPARE, at)) break;
+    copyEntry(base + <usize>i * ENTRY_SIZE, at);
     i = parent;
   }
-  copyEntry(entryAt(i), SPARE);
+  copyEntry(base + <usize>i * ENTRY_SIZE, SPARE);
 }
 
 /** Earliest queued deadline, or NO_TIMER. */
@@ -130,9 +132,33 @@ export function popTimer(nowNs: i64): u32 {
   return idx;
 }
 
-/** Moves the last entry (index `last`) to the root and restores the heap order. */
+/**
+ * Moves the last entry (index `last`) to the root and restores the heap order. Bottom-up (Floyd's
+ * heapsort trick): the hole at the root goes down the path of earlier children to a leaf, one
+ * comparison per level, and the entry then rises from there. The last entry is usually among the
+ * latest deadlines, so it rises a level or two, where `sink` would compare it at every level.
+ */
 function siftDown(last: u32): void {
-  sink(0, entryAt(last));
+  // The heap's base and length in locals: the engine reloads a global at every use.
+  const base = heapBase, len = heapLen;
+  copyEntry(HELD, base + <usize>last * ENTRY_SIZE);
+  let i: u32 = 0;
+  while (true) {
+    let child: u32 = 2 * i + 1;
+    if (child >= len) break;
+    let at = base + <usize>child * ENTRY_SIZE;
+    if (child + 1 < len && before(at + ENTRY_SIZE, at)) { child++; at += ENTRY_SIZE; }
+    copyEntry(base + <usize>i * ENTRY_SIZE, at);
+    i = child;
+  }
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const at = base + <usize>parent * ENTRY_SIZE;
+    if (!before(HELD, at)) break;
+    copyEntry(base + <usize>i * ENTRY_SIZE, at);
+    i = parent;
+  }
+  copyEntry(base + <usize>i * ENTRY_SIZE, HELD);
 }
 
 /** Places the entry `moving` (read before anything moves) at hole `start` or below it. */
