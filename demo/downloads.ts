@@ -2,7 +2,7 @@
 // loaded on first use) and CSV (the CLI's CSV, from synfin's own formatter).
 
 import { tableToIPC, type Table } from "apache-arrow";
-import { csvHeader, csvLines } from "../src/output/format.js";
+import { csvHeader, textLines } from "../src/output/format.js";
 import parquetWasmUrl from "parquet-wasm/esm/parquet_wasm_bg.wasm?url";
 
 export type DownloadFormat = "arrow" | "parquet" | "csv";
@@ -15,12 +15,9 @@ async function parquetBytes(table: Table): Promise<Uint8Array> {
   return parquet.writeParquet(wasmTable, properties);
 }
 
-function csvParts(table: Table): string[] {
-  const parts = [`${csvHeader()}\n`];
-  for (const batch of table.batches) {
-    const lines = [...csvLines(batch)];
-    if (lines.length) parts.push(`${lines.join("\n")}\n`);
-  }
+function csvParts(table: Table): BlobPart[] {
+  const parts: BlobPart[] = [`${csvHeader()}\n`];
+  for (const batch of table.batches) parts.push(textLines(batch, "csv") as BlobPart);
   return parts;
 }
 

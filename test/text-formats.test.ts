@@ -8,7 +8,7 @@ import type { RecordBatch, Vector } from "apache-arrow";
 import { analyze } from "../src/node.js";
 import { synthPackets } from "../src/synth/synth.js";
 import { writePcap } from "../src/synth/capture.js";
-import { columnsOf, csvLines, int64At, isoFromHalves, ndjsonLines, uint64At } from "../src/output/format.js";
+import { columnsOf, csvLines, int64At, isoFromHalves, ndjsonLines, numberText, uint64At } from "../src/output/format.js";
 import { uidOfHalves, zeekTimeOfHalves } from "../src/output/zeek.js";
 
 // --- the definitions, with BigInts ---
@@ -106,6 +106,22 @@ describe("text formats", () => {
       const [tsHi, tsLo] = halves(ts);
       expect(uidOfHalves(idHi >>> 0, idLo, tsHi >>> 0, tsLo), `${id} ${ts}`).toBe(uidOf(BigInt.asUintN(64, id), ts));
     });
+  });
+
+  it("write numbers as String does", () => {
+    const cases = [0, -0, 1, 9, 10, 99, 100, 2147483647, 2147483648, 4294967295, 4294967296, 99999999, 100000000, 100000001,
+      Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, 2 ** 60, 1e21, -1, -2147483648, NaN, Infinity, -Infinity,
+      1e-6, 1e-7, 9.99e-7, 0.5, 0.1, 0.000001426, 4194303.999999999, 4194304, 4194304.5, 1 / 3, Math.PI];
+    for (let i = 0; i < 200_000; i++) {
+      const r = Math.random();
+      if (r < 0.25) cases.push(Math.floor(Math.random() * 2 ** 31));
+      else if (r < 0.4) cases.push(Math.floor(Math.random() * 2 ** 53));
+      // Durations: whole nanoseconds as seconds, over every magnitude the fast path and its edges meet.
+      else if (r < 0.8) cases.push(Math.floor(Math.random() * 10 ** Math.floor(Math.random() * 17)) / 1e9);
+      else if (r < 0.9) cases.push(Math.floor(Math.random() * 1e6) / 1e3);
+      else cases.push((Math.random() - 0.5) * 10 ** (Math.random() * 40 - 20));
+    }
+    for (const v of cases) expect(numberText(v), `${v}`).toBe(String(v));
   });
 
   it("write each table's rows as JSON.stringify and csv fields of the cells would", async () => {

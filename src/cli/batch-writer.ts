@@ -3,7 +3,7 @@
 // (src/cli/output-thread.ts).
 
 import { AsyncByteQueue, Message, RecordBatchFileWriter, RecordBatchStreamWriter, type RecordBatch, type Schema } from "apache-arrow";
-import { csvHeader, csvLines, ndjsonLines } from "../output/format.js";
+import { csvHeader, textLines } from "../output/format.js";
 import { COLUMNS, EVENT_COLUMNS, EVENT_SCHEMA, PACKET_COLUMNS, PACKET_SCHEMA, SCHEMA, STATS_COLUMNS, STATS_SCHEMA, type ColumnDef } from "../output/schema.js";
 import { ParquetStreamWriter, emptyBatch } from "../output/parquet.js";
 import { ZeekLog, type ZeekTable } from "../output/zeek.js";
@@ -92,11 +92,11 @@ export class BatchWriter {
         await this.sink.write(this.zeek.lines(batch));
         return;
     }
-    let text = "";
-    if (this.format === "csv" && !this.started) text += csvHeader(this.columns) + "\n";
+    if (this.format === "csv" && !this.started) await this.sink.write(csvHeader(this.columns) + "\n");
     this.started = true;
-    for (const line of this.format === "ndjson" ? ndjsonLines(batch) : csvLines(batch)) text += line + "\n";
-    await this.sink.write(text);
+    // The lines' buffer is written out whole and dropped: it need not be zeroed first.
+    const lines = textLines(batch, this.format === "ndjson" ? "json" : "csv", undefined, (n) => Buffer.allocUnsafe(n));
+    if (lines.length > 0) await this.sink.write(lines);
   }
 
   /** Finishes the table (a binary one that received no batch gets its schema and no rows). */
