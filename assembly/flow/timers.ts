@@ -85,16 +85,22 @@ function queue(idx: u32, deadlineNs: i64): void {
   store<i64>(SPARE, f.firstPacket, 8);
   store<u32>(SPARE, idx, 16);
   store<u32>(SPARE, slotGen(idx), 20);
-  const base = heapBase;
-  let i = heapLen++;
+  rise(heapBase, heapLen++, SPARE);
+}
+
+/**
+ * Places the entry `moving` at hole `i` or above it, moving the parents it fires before down
+ * (`base`: the heap's, in a local, as the engine reloads a global at every use).
+ */
+@inline function rise(base: usize, i: u32, moving: usize): void {
   while (i > 0) {
     const parent = (i - 1) >> 1;
     const at = base + <usize>parent * ENTRY_SIZE;
-    if (!before(SPARE, at)) break;
+    if (!before(moving, at)) break;
     copyEntry(base + <usize>i * ENTRY_SIZE, at);
     i = parent;
   }
-  copyEntry(base + <usize>i * ENTRY_SIZE, SPARE);
+  copyEntry(base + <usize>i * ENTRY_SIZE, moving);
 }
 
 /** Earliest queued deadline, or NO_TIMER. */
@@ -151,14 +157,7 @@ function siftDown(last: u32): void {
     copyEntry(base + <usize>i * ENTRY_SIZE, at);
     i = child;
   }
-  while (i > 0) {
-    const parent = (i - 1) >> 1;
-    const at = base + <usize>parent * ENTRY_SIZE;
-    if (!before(HELD, at)) break;
-    copyEntry(base + <usize>i * ENTRY_SIZE, at);
-    i = parent;
-  }
-  copyEntry(base + <usize>i * ENTRY_SIZE, HELD);
+  rise(base, i, HELD);
 }
 
 /** Places the entry `moving` (read before anything moves) at hole `start` or below it. */
