@@ -117,6 +117,12 @@ describe("DuckDB reads our Parquet and Arrow with the values of our NDJSON", () 
       cli(file, "--format", "parquet", "-o", out);
       const reader = await native.runAndReadAll(`SELECT ${selectList("ns")} FROM read_parquet('${out}') ORDER BY conn_id`);
       expectSameValues(reader.getRowObjects(), await ndjsonRows(file), file, "ns");
+      // Dictionary encoding on the string columns only (src/output/parquet.ts).
+      const chunks = (await native.runAndReadAll(`SELECT path_in_schema, type, encodings FROM parquet_metadata('${out}')`)).getRowObjects();
+      expect(chunks.length, file).toBeGreaterThanOrEqual(COLUMNS.length);
+      const dictionary = (c: Record<string, unknown>) => String(c.encodings).includes("DICTIONARY");
+      expect(chunks.filter((c) => c.type !== "BYTE_ARRAY" && dictionary(c)).map((c) => c.path_in_schema), file).toEqual([]);
+      expect(chunks.filter((c) => c.path_in_schema === "conn_state").every(dictionary), file).toBe(true);
     }
   });
 

@@ -84,7 +84,7 @@ export class BatchWriter {
         await this.handOver();
         return;
       case "parquet":
-        this.parquet ??= await ParquetStreamWriter.open(this.sink);
+        this.parquet ??= await ParquetStreamWriter.open(this.sink, batch.schema);
         await this.parquet.write(batch);
         return;
       case "zeek":

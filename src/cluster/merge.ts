@@ -62,7 +62,7 @@ export async function runMerge(dir: string, part = 0, of = 1): Promise<MergeResu
 
   const open = async () => {
     const file = new StageWriter(join(dir, `part-${five(part)}-${five(parts.length)}.parquet`));
-    writer = { file, parquet: await ParquetStreamWriter.open({ write: async (chunk) => file.write(chunk) }), rows: 0 };
+    writer = { file, parquet: await ParquetStreamWriter.open({ write: async (chunk) => file.write(chunk) }, SCHEMA), rows: 0 };
     return writer;
   };
   const write = async (block: RowBlock) => {

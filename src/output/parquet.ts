@@ -1,11 +1,19 @@
 // Parquet output for the CLI (Node), with parquet-wasm (Apache Arrow's Rust Parquet writer in
 // wasm): batches are encoded as they arrive, into row groups of up to 1,048,576 rows (arrow-rs's
 // default). The writer holds the row group it is writing, so its memory grows with the rows up to
-// that many: the command peaked at 0.76 GB writing 740,000 connections. Row groups of 131,072
+// that many: the command peaked at 0.65 GB writing 740,000 connections. Row groups of 131,072
 // rows took 0.45 GB there but made the file 27% larger (a dictionary and compression context per
 // row group). Batches cross into parquet-wasm as Arrow IPC streams.
+//
+// Dictionary encoding is used for string columns only (Utf8 and Arrow dictionaries: addresses,
+// states, history). The writer's default tries it on every column and falls back to plain
+// encoding once a column chunk's dictionary passes 1 MiB; on the numeric and time columns, most
+// of them unique or nearly so per row, that trial is wasted work and left larger files. Writing
+// the 1 GiB bench captures' tables (parquet-wasm alone, two alternated rounds): header-only,
+// 85,803 rows, 0.91–1.72 → 0.56–0.57 s and 15.98 → 12.70 MB; many short connections, 740,791
+// rows, 6.30–7.38 → 4.79–5.08 s and 95.74 → 97.37 MB.
 
-import { RecordBatch, Struct, Table, makeData, tableToIPC, type Schema } from "apache-arrow";
+import { DataType, RecordBatch, Struct, Table, makeData, tableToIPC, type Schema } from "apache-arrow";
 
 type ParquetWasm = typeof import("parquet-wasm/node");
 
@@ -19,12 +27,16 @@ export class ParquetStreamWriter {
   private taken: (() => void) | undefined;
   private readonly written: Promise<void>;
 
-  private constructor(private readonly pq: ParquetWasm, sink: ByteSink) {
+  private constructor(private readonly pq: ParquetWasm, sink: ByteSink, schema: Schema) {
     const batches = new ReadableStream<unknown>({
       start: (controller) => { this.controller = controller; },
       pull: () => { this.taken?.(); this.taken = undefined; },
     }, { highWaterMark: 1 });
-    const props = new pq.WriterPropertiesBuilder().setCompression(pq.Compression.ZSTD).setCreatedBy("synfin").build();
+    let builder = new pq.WriterPropertiesBuilder().setCompression(pq.Compression.ZSTD).setCreatedBy("synfin");
+    for (const field of schema.fields) {
+      if (!DataType.isUtf8(field.type) && !DataType.isDictionary(field.type)) builder = builder.setColumnDictionaryEnabled(field.name, false);
+    }
+    const props = builder.build();
     this.written = (async () => {
       const bytes = await pq.transformParquetStream(batches, props);
       for await (const chunk of bytes as unknown as AsyncIterable<Uint8Array>) await sink.write(chunk);
@@ -33,8 +45,9 @@ export class ParquetStreamWriter {
     this.written.catch(() => undefined);
   }
 
-  static async open(sink: ByteSink): Promise<ParquetStreamWriter> {
-    return new ParquetStreamWriter(await import("parquet-wasm/node"), sink);
+  /** A writer of batches of `schema` (which sets each column's encoding) to `sink`. */
+  static async open(sink: ByteSink, schema: Schema): Promise<ParquetStreamWriter> {
+    return new ParquetStreamWriter(await import("parquet-wasm/node"), sink, schema);
   }
 
   /** Queues one batch (a row group), waiting while the writer is still busy with the last one. */
