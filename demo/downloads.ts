@@ -3,6 +3,7 @@
 
 import { tableToIPC, type Table } from "apache-arrow";
 import { csvHeader, textLines } from "../src/output/format.js";
+import { plainColumns } from "../src/output/parquet.js";
 import parquetWasmUrl from "parquet-wasm/esm/parquet_wasm_bg.wasm?url";
 
 export type DownloadFormat = "arrow" | "parquet" | "csv";
@@ -11,8 +12,10 @@ async function parquetBytes(table: Table): Promise<Uint8Array> {
   const parquet = await import("parquet-wasm/esm");
   await parquet.default({ module_or_path: parquetWasmUrl });
   const wasmTable = parquet.Table.fromIPCStream(tableToIPC(table, "stream"));
-  const properties = new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.SNAPPY).build();
-  return parquet.writeParquet(wasmTable, properties);
+  // Dictionary encoding for the string columns only, as the CLI writes Parquet.
+  let builder = new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.SNAPPY);
+  for (const name of plainColumns(table.schema)) builder = builder.setColumnDictionaryEnabled(name, false);
+  return parquet.writeParquet(wasmTable, builder.build());
 }
 
 function csvParts(table: Table): BlobPart[] {

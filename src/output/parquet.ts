@@ -33,9 +33,7 @@ export class ParquetStreamWriter {
       pull: () => { this.taken?.(); this.taken = undefined; },
     }, { highWaterMark: 1 });
     let builder = new pq.WriterPropertiesBuilder().setCompression(pq.Compression.ZSTD).setCreatedBy("synfin");
-    for (const field of schema.fields) {
-      if (!DataType.isUtf8(field.type) && !DataType.isDictionary(field.type)) builder = builder.setColumnDictionaryEnabled(field.name, false);
-    }
+    for (const name of plainColumns(schema)) builder = builder.setColumnDictionaryEnabled(name, false);
     const props = builder.build();
     this.written = (async () => {
       const bytes = await pq.transformParquetStream(batches, props);
@@ -67,6 +65,11 @@ export class ParquetStreamWriter {
     this.controller.close();
     await this.written;
   }
+}
+
+/** The columns of `schema` written without dictionary encoding: all but the string ones. */
+export function plainColumns(schema: Schema): string[] {
+  return schema.fields.filter((f) => !DataType.isUtf8(f.type) && !DataType.isDictionary(f.type)).map((f) => f.name);
 }
 
 /** A batch of no rows: what a binary table that received none is written with, for its schema. */
