@@ -387,6 +387,15 @@ describe("standard input and live captures", () => {
       expect(p.status, args.join(" ")).toBe(0);
       expect(p.stdout).toBe(want);
     }
+    // Into a CSV or NDJSON file, whose lines lanes of output threads write when the input's size
+    // is not known (TextLanes): the bytes of the file input's, written by one thread.
+    for (const format of ["csv", "ndjson"]) {
+      const fromFile = join(dir, `from-file.${format}`), fromPipe = join(dir, `from-pipe.${format}`);
+      expect(run(capture, "-o", fromFile).status).toBe(0);
+      const p = spawnSync(process.execPath, [CLI, "-", "-o", fromPipe], { input: readFileSync(capture), encoding: "utf8" });
+      expect(p.status, p.stderr).toBe(0);
+      expect(readFileSync(fromPipe, "utf8"), format).toBe(readFileSync(fromFile, "utf8"));
+    }
     const empty = spawnSync(process.execPath, [CLI, "-"], { input: "", encoding: "utf8" });
     expect(empty.status).toBe(2);
     expect(empty.stderr).toBe("synfin: standard input: the file ends inside its header (empty or cut short) at byte offset 0\n");

@@ -1,7 +1,8 @@
 // The command's output thread (src/cli/output-thread.ts) writes a table's batches, handed over
 // as Arrow IPC, byte for byte as the command's own thread would (src/cli/batch-writer.ts); builds
 // the connection table from its rows (connectionRows) as the batches `connections` streams; and
-// reports a file it cannot write.
+// reports a file it cannot write. Several lanes (TextLanes) write the connection table's CSV and
+// NDJSON lines as one thread does.
 
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,8 @@ import { analyze, connectionRows, connections } from "../src/node.js";
 import { synthPackets } from "../src/synth/synth.js";
 import { writePcap } from "../src/synth/capture.js";
 import { BatchWriter, type OutputFormat } from "../src/cli/batch-writer.js";
-import { OutputThread } from "../src/cli/output-thread.js";
+import { csvHeader } from "../src/output/format.js";
+import { OutputThread, TextLanes } from "../src/cli/output-thread.js";
 
 const dir = mkdtempSync(join(tmpdir(), "synfin-output-thread-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,6 +72,56 @@ describe("output thread", async () => {
     // The blocks' buffers came back for later rows.
     expect(spares.length).toBeGreaterThan(0);
     expect(Buffer.compare(readFileSync(there), Buffer.concat(chunks)), `${format}`).toBe(0);
+  });
+
+  it.each([
+    ["csv", false, 2], ["ndjson", false, 2], ["csv", true, 3], ["ndjson", true, 3], ["csv", false, 4],
+  ] as Array<[OutputFormat, boolean, number]>)("writes the connection table's %s from rows in lanes as one thread does (packetStats %s, %i lanes)", async (format, packetStats, count) => {
+    const chunks: Uint8Array[] = [];
+    const writer = new BatchWriter(format, { closed: false, async write(c) { chunks.push(typeof c === "string" ? Buffer.from(c) : c.slice()); }, async end() {} }, "conn", false, packetStats);
+    for await (const batch of connections(many, { packetStats })) await writer.write(batch);
+    await writer.end();
+    const there = join(dir, `lanes-${format}-${packetStats}-${count}`);
+    const fd = openSync(there, "w");
+    const failures: string[] = [];
+    const spares: ArrayBuffer[] = [];
+    const lanes = new TextLanes({ fd, format, table: "conn", vlanKey: false, withStats: packetStats }, count, (reason) => failures.push(reason), spares);
+    let blocks = 0;
+    for await (const block of connectionRows(many, { packetStats }, spares)) {
+      await lanes.writeRows(block);
+      blocks++;
+    }
+    await lanes.end();
+    closeSync(fd);
+    expect(failures).toEqual([]);
+    // Three blocks: with 3 lanes one each, with 4 one lane left idle.
+    expect(blocks).toBeGreaterThan(2);
+    expect(Buffer.compare(readFileSync(there), Buffer.concat(chunks)), `${format}`).toBe(0);
+  });
+
+  it.each(["csv", "ndjson"] as OutputFormat[])("writes a connection table of no rows in lanes (%s): the header alone, or nothing", async (format) => {
+    const there = join(dir, `lanes-empty.${format}`);
+    const fd = openSync(there, "w");
+    const failures: string[] = [];
+    const lanes = new TextLanes({ fd, format, table: "conn", vlanKey: false, withStats: false }, 2, (reason) => failures.push(reason), []);
+    await lanes.end();
+    closeSync(fd);
+    expect(failures).toEqual([]);
+    expect(readFileSync(there, "utf8")).toBe(format === "csv" ? `${csvHeader()}\n` : "");
+  });
+
+  it.skipIf(!existsSync("/dev/full"))("reports a file its lanes cannot write (a full disk: /dev/full), once", async () => {
+    const fd = openSync("/dev/full", "w");
+    const failures: string[] = [];
+    const reason = await new Promise<string>((resolve) => {
+      const lanes = new TextLanes({ fd, format: "ndjson", table: "conn", vlanKey: false, withStats: false }, 2, (r) => { failures.push(r); lanes.stop(); resolve(r); }, []);
+      void (async () => {
+        for await (const block of connectionRows(many, {})) await lanes.writeRows(block);
+      })();
+    });
+    closeSync(fd);
+    expect(reason).toMatch(/ENOSPC|no space/i);
+    expect(failures).toHaveLength(1);
   });
 
   it.skipIf(!existsSync("/dev/full"))("reports a file it cannot write (a full disk: /dev/full)", async () => {

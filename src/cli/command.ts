@@ -13,7 +13,7 @@ import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT } 
 import { BatchWriter, streamSink, type OutputFormat } from "./batch-writer.js";
 import { BatchBuilder } from "../core/batch.js";
 import type { RowBlock } from "../core/rows.js";
-import { OutputThread, SINK_BUFFER, THREADED_FORMATS } from "./output-thread.js";
+import { OutputThread, SINK_BUFFER, TextLanes, THREADED_FORMATS } from "./output-thread.js";
 import type { ZeekTable } from "../output/zeek.js";
 import { Summary, counted, table } from "../output/summary.js";
 import { sortByFirstPacket } from "../input/first-time.js";
@@ -380,14 +380,26 @@ class ThreadedFile extends StagedFile implements TableWriter {
 const THREAD_BATCHES = 32;
 
 /**
+ * Output threads (TextLanes) that write the connection table's CSV or NDJSON lines when the run
+ * will have THREAD_BATCHES batches or more: one per core but the analysis's, at least two and at
+ * most four. On two cores the analysis ends long before one thread has formatted its rows, and
+ * the second lane takes the core it leaves. 1 GiB with many short connections (740,791 rows),
+ * two cores, medians of six alternated runs: NDJSON 9.06 → 7.06 s, CSV 5.44 → 4.38 s.
+ */
+function textLaneCount(): number {
+  return Math.min(4, Math.max(2, availableParallelism() - 1));
+}
+
+/**
  * The connection table written to a file from its rows (connectionRows): by an output thread,
- * which builds the batches, or in this thread when the run will have few of them. Which is decided
- * at the first batch, from how far into the input it came (the output is the same either way).
+ * which builds the batches (by several in CSV and NDJSON, TextLanes, when the run will have many
+ * batches), or in this thread when the run will have few of them. Which is decided at the first
+ * batch, from how far into the input it came (the output is the same either way).
  */
 class ConnectionFile extends StagedFile {
   /** Blocks' buffers handed back, for later rows. */
   readonly spares: ArrayBuffer[] = [];
-  private thread: OutputThread | undefined;
+  private thread: OutputThread | TextLanes | undefined;
   private local: { builder: BatchBuilder; writer: BatchWriter; stream: NodeJS.WritableStream } | undefined;
 
   /** `batchesExpected`: how many batches the run will have, judged at its first (undefined: not known). */
@@ -407,9 +419,15 @@ class ConnectionFile extends StagedFile {
 
   private start(): void {
     const expected = this.batchesExpected();
-    if (THREADED_FORMATS.has(this.format) || expected === undefined || expected >= THREAD_BATCHES) {
+    const many = expected === undefined || expected >= THREAD_BATCHES;
+    if (THREADED_FORMATS.has(this.format) || many) {
       const data = { fd: this.fd, format: this.format, table: "conn" as const, vlanKey: this.vlanKey, withStats: this.withStats };
-      this.thread = new OutputThread(data, (reason) => failWriting(this.path, reason), this.spares);
+      const fail = (reason: string) => failWriting(this.path, reason);
+      if (many && (this.format === "csv" || this.format === "ndjson")) {
+        this.thread = new TextLanes(data, textLaneCount(), fail, this.spares);
+      } else {
+        this.thread = new OutputThread(data, fail, this.spares);
+      }
       return;
     }
     const stream = createWriteStream("", { fd: this.fd, autoClose: false, highWaterMark: SINK_BUFFER });

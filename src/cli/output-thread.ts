@@ -5,11 +5,14 @@
 // Arrow batches, handed over as IPC streams: in Parquet, CSV or NDJSON, which take about half as
 // long as the analysis itself; other formats and standard output are written in the command's thread.
 
+import { writeSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { Table, tableToIPC, type RecordBatch } from "apache-arrow";
 import type { OutputFormat } from "./batch-writer.js";
 import type { ZeekTable } from "../output/zeek.js";
 import type { RowBlock } from "../core/rows.js";
+import { csvHeader } from "../output/format.js";
+import { COLUMNS, STATS_COLUMNS } from "../output/schema.js";
 import { outputWorkerUrl } from "../assets.js";
 
 /**
@@ -34,9 +37,18 @@ export interface OutputThreadData {
   table: ZeekTable;
   vlanKey: boolean;
   withStats: boolean;
+  /**
+   * One of several lanes writing the connection table's CSV or NDJSON lines (TextLanes): each
+   * builds and formats the blocks of rows it is given and writes their lines when `turn`'s first
+   * element is the block's number (then counts it on), or stops when it is TURN_STOPPED.
+   */
+  turn?: SharedArrayBuffer;
 }
 
-export type ToOutputThread = { kind: "batch"; ipc: Uint8Array } | { kind: "rows"; block: RowBlock } | { kind: "end" };
+export type ToOutputThread = { kind: "batch"; ipc: Uint8Array } | { kind: "rows"; block: RowBlock; seq?: number } | { kind: "end" };
+
+/** `turn` once a lane failed or the run stopped: no lane waits for its turn any longer. */
+export const TURN_STOPPED = -1;
 /** "written": a batch is written; for rows, with the block's buffer handed back. */
 export type FromOutputThread = { kind: "written"; buffer?: ArrayBuffer } | { kind: "ended" } | { kind: "failed"; message: string };
 
@@ -97,10 +109,11 @@ export class OutputThread {
 
   /**
    * Hands a batch's rows over (a RowBlock of the connection table, its buffer moved, not
-   * copied): the thread builds the batch. Waits as `write` does.
+   * copied): the thread builds the batch. Waits as `write` does. `seq`: the block's number, for
+   * a lane (TextLanes).
    */
-  async writeRows(block: RowBlock): Promise<void> {
-    this.worker.postMessage({ kind: "rows", block } satisfies ToOutputThread, [block.buffer]);
+  async writeRows(block: RowBlock, seq?: number): Promise<void> {
+    this.worker.postMessage({ kind: "rows", block, seq } satisfies ToOutputThread, [block.buffer]);
     await this.handedOver();
   }
 
@@ -122,4 +135,61 @@ export class OutputThread {
     this.stopped = true;
     void this.started?.terminate();
   }
+}
+
+/**
+ * The connection table's CSV or NDJSON lines written by several output threads, the lanes: block
+ * k of rows goes to lane k mod n, which builds and formats it while the others do theirs, and
+ * writes its lines once block k − 1's are written (a turn counter in shared memory). One thread
+ * formats about one row in the time the analysis makes two: with many short connections the
+ * table's thread was the run's bottleneck, and once the analysis is done the cores it leaves go
+ * to the lanes. The lines are those one thread writes.
+ */
+export class TextLanes {
+  private readonly lanes: OutputThread[];
+  private readonly turn = new SharedArrayBuffer(4);
+  private next = 0;
+  private stopped = false;
+
+  /**
+   * Lanes for the connection table in `data` (CSV or NDJSON), `count` of them. A CSV file gets its
+   * header here, before any lane writes.
+   */
+  constructor(data: OutputThreadData, count: number, onFailure: (reason: string) => void, spares: ArrayBuffer[]) {
+    const stop = (reason: string) => {
+      if (this.stopped) return;
+      this.stopped = true;
+      onFailure(reason);
+    };
+    this.lanes = Array.from({ length: count }, () => new OutputThread({ ...data, turn: this.turn }, stop, spares));
+    try {
+      if (data.format === "csv") writeAll(data.fd, Buffer.from(`${csvHeader(data.withStats ? STATS_COLUMNS : COLUMNS)}\n`));
+    } catch (e) {
+      stop((e as Error).message);
+    }
+  }
+
+  /** Hands block `next` to its lane; waits while that lane is behind (OutputThread.writeRows). */
+  writeRows(block: RowBlock): Promise<void> {
+    const seq = this.next++;
+    return this.lanes[seq % this.lanes.length]!.writeRows(block, seq);
+  }
+
+  /** Waits until every lane has written its last block. */
+  async end(): Promise<void> {
+    await Promise.all(this.lanes.slice(0, this.next).map((lane) => lane.end()));
+  }
+
+  /** Stops every lane (a failed run); none waits for a turn any more. */
+  stop(): void {
+    const turn = new Int32Array(this.turn);
+    Atomics.store(turn, 0, TURN_STOPPED);
+    Atomics.notify(turn, 0);
+    for (const lane of this.lanes) lane.stop();
+  }
+}
+
+/** Writes all of `bytes` to `fd` (a write may take part of them). */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
 }
