@@ -3,7 +3,7 @@
 // default). The writer holds the row group it is writing, so its memory grows with the rows up to
 // that many: the command peaked at 0.65 GB writing 740,000 connections. Row groups of 131,072
 // rows took 0.45 GB there but made the file 27% larger (a dictionary and compression context per
-// row group). Batches cross into parquet-wasm as Arrow IPC streams.
+// row group; measured when every column had a dictionary). Batches cross into parquet-wasm as Arrow IPC streams.
 //
 // Dictionary encoding is used for string columns only (Utf8 and Arrow dictionaries: addresses,
 // states, history). The writer's default tries it on every column and falls back to plain
