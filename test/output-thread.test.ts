@@ -43,9 +43,8 @@ describe("output thread", async () => {
 
   // More connections than a batch holds (Abi.BatchRows, 8,192): the history dictionary grows in deltas across batches.
   const many = writePcap(synthPackets({ connections: 20_000, concurrency: 300, maxResponseBytes: 3_000, seed: 9, snaplen: 96 }), { linkType: 1, snaplen: 96 });
-  it.each([
-    ["arrow", false], ["arrow-stream", false], ["zeek", false], ["csv", false], ["ndjson", false], ["parquet", false], ["arrow", true], ["csv", true],
-  ] as Array<[OutputFormat, boolean]>)("builds the connection table's %s from rows as the command's thread does (packetStats %s)", async (format, packetStats) => {
+  /** The connection table of `many` as the command's thread writes it, and its batch count. */
+  async function commandThreadBytes(format: OutputFormat, packetStats: boolean): Promise<{ bytes: Buffer; batches: number }> {
     const chunks: Uint8Array[] = [];
     const writer = new BatchWriter(format, { closed: false, async write(c) { chunks.push(typeof c === "string" ? Buffer.from(c) : c.slice()); }, async end() {} }, "conn", false, packetStats);
     let batches = 0;
@@ -54,49 +53,50 @@ describe("output thread", async () => {
       batches++;
     }
     await writer.end();
-    expect(batches).toBeGreaterThan(2);
-    const there = join(dir, `rows-${format}-${packetStats}`);
+    return { bytes: Buffer.concat(chunks), batches };
+  }
+
+  /** The rows of `many` handed to `open`'s writer (an output thread or lanes) for the file `name`: its bytes, blocks and failures. */
+  async function fromRows(name: string, packetStats: boolean, open: (fd: number, fail: (reason: string) => void, spares: ArrayBuffer[]) => OutputThread | TextLanes) {
+    const there = join(dir, name);
     const fd = openSync(there, "w");
     const failures: string[] = [];
     const spares: ArrayBuffer[] = [];
-    const thread = new OutputThread({ fd, format, table: "conn", vlanKey: false, withStats: packetStats }, (reason) => failures.push(reason), spares);
+    const writer = open(fd, (reason) => failures.push(reason), spares);
     let blocks = 0;
     for await (const block of connectionRows(many, { packetStats }, spares)) {
-      await thread.writeRows(block);
+      await writer.writeRows(block);
       blocks++;
     }
-    await thread.end();
+    await writer.end();
     closeSync(fd);
-    expect(failures).toEqual([]);
-    expect(blocks).toBe(batches);
+    return { bytes: readFileSync(there), blocks, failures, spares };
+  }
+
+  it.each([
+    ["arrow", false], ["arrow-stream", false], ["zeek", false], ["csv", false], ["ndjson", false], ["parquet", false], ["arrow", true], ["csv", true],
+  ] as Array<[OutputFormat, boolean]>)("builds the connection table's %s from rows as the command's thread does (packetStats %s)", async (format, packetStats) => {
+    const want = await commandThreadBytes(format, packetStats);
+    expect(want.batches).toBeGreaterThan(2);
+    const got = await fromRows(`rows-${format}-${packetStats}`, packetStats,
+      (fd, fail, spares) => new OutputThread({ fd, format, table: "conn", vlanKey: false, withStats: packetStats }, fail, spares));
+    expect(got.failures).toEqual([]);
+    expect(got.blocks).toBe(want.batches);
     // The blocks' buffers came back for later rows.
-    expect(spares.length).toBeGreaterThan(0);
-    expect(Buffer.compare(readFileSync(there), Buffer.concat(chunks)), `${format}`).toBe(0);
+    expect(got.spares.length).toBeGreaterThan(0);
+    expect(Buffer.compare(got.bytes, want.bytes), `${format}`).toBe(0);
   });
 
   it.each([
     ["csv", false, 2], ["ndjson", false, 2], ["csv", true, 3], ["ndjson", true, 3], ["csv", false, 4],
   ] as Array<[OutputFormat, boolean, number]>)("writes the connection table's %s from rows in lanes as one thread does (packetStats %s, %i lanes)", async (format, packetStats, count) => {
-    const chunks: Uint8Array[] = [];
-    const writer = new BatchWriter(format, { closed: false, async write(c) { chunks.push(typeof c === "string" ? Buffer.from(c) : c.slice()); }, async end() {} }, "conn", false, packetStats);
-    for await (const batch of connections(many, { packetStats })) await writer.write(batch);
-    await writer.end();
-    const there = join(dir, `lanes-${format}-${packetStats}-${count}`);
-    const fd = openSync(there, "w");
-    const failures: string[] = [];
-    const spares: ArrayBuffer[] = [];
-    const lanes = new TextLanes({ fd, format, table: "conn", vlanKey: false, withStats: packetStats }, count, (reason) => failures.push(reason), spares);
-    let blocks = 0;
-    for await (const block of connectionRows(many, { packetStats }, spares)) {
-      await lanes.writeRows(block);
-      blocks++;
-    }
-    await lanes.end();
-    closeSync(fd);
-    expect(failures).toEqual([]);
+    const want = await commandThreadBytes(format, packetStats);
+    const got = await fromRows(`lanes-${format}-${packetStats}-${count}`, packetStats,
+      (fd, fail, spares) => new TextLanes({ fd, format, table: "conn", vlanKey: false, withStats: packetStats }, count, fail, spares));
+    expect(got.failures).toEqual([]);
     // Three blocks: with 3 lanes one each, with 4 one lane left idle.
-    expect(blocks).toBeGreaterThan(2);
-    expect(Buffer.compare(readFileSync(there), Buffer.concat(chunks)), `${format}`).toBe(0);
+    expect(got.blocks).toBeGreaterThan(2);
+    expect(Buffer.compare(got.bytes, want.bytes), `${format}`).toBe(0);
   });
 
   it.each(["csv", "ndjson"] as OutputFormat[])("writes a connection table of no rows in lanes (%s): the header alone, or nothing", async (format) => {

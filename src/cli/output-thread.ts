@@ -4,6 +4,7 @@
 // short connections), formats them and writes them. The side tables (events, packets) come as
 // Arrow batches, handed over as IPC streams: in Parquet, CSV or NDJSON, which take about half as
 // long as the analysis itself; other formats and standard output are written in the command's thread.
+// A connection table of many rows in CSV or NDJSON is written by several such threads (TextLanes).
 
 import { writeSync } from "node:fs";
 import { Worker } from "node:worker_threads";
