@@ -370,18 +370,26 @@ class ThreadedFile extends StagedFile implements TableWriter {
 }
 
 /**
- * Connection rows per file at which the connection table's batches are built by an output thread
- * (in Arrow or a Zeek log; Parquet, CSV and NDJSON always are): the thread's start and its code's
- * warm-up cost about 0.25 s of the other core, and each batch it builds saves this thread about
- * 5 ms. On the 1 GiB bench captures (two cores, alternated runs): many short connections (90
- * batches) 3.54 → 3.36 s; header-only (11 batches) 1.38 → 1.49 s when it went to the thread too,
- * which then competed with the reads for the second core.
+ * Batches of the connection table at which its batches are built by an output thread (in Arrow
+ * or a Zeek log; Parquet, CSV and NDJSON always are). The thread's start and its code's warm-up
+ * cost about 0.1–0.25 s of the other core, and a late start leaves the command waiting for the
+ * thread's last batches; each batch it builds saves this thread 6–12 ms (and the first, while its
+ * code warms up, about 40 ms). 1 GiB header-only capture, two cores, sixteen alternated runs
+ * each: 11 batches 1.215 → 1.17 s median when the thread builds them; 512 and 768 MiB of that
+ * capture (6 and 8 batches) 0.71 and 0.96 s either way; the 2 GiB full-payload capture (3
+ * batches) 0.565 → 0.69 s, and a capture of a few packets 0.12 → 0.19 s, when they went to it.
  */
-const THREAD_BATCHES = 32;
+const THREAD_BATCHES = 8;
+
+/**
+ * Batches of a CSV or NDJSON connection table at which lanes (TextLanes) write it instead of one
+ * output thread: each lane is a thread to start and warm up.
+ */
+const LANE_BATCHES = 32;
 
 /**
  * Output threads (TextLanes) that write the connection table's CSV or NDJSON lines when the run
- * will have THREAD_BATCHES batches or more: one per core but the analysis's, at least two and at
+ * will have LANE_BATCHES batches or more: one per core but the analysis's, at least two and at
  * most four. On two cores the analysis ends long before one thread has formatted its rows, and
  * the second lane takes the core it leaves. 1 GiB with many short connections (740,791 rows),
  * two cores, medians of six alternated runs: NDJSON 9.06 → 7.06 s, CSV 5.44 → 4.38 s.
@@ -419,11 +427,11 @@ class ConnectionFile extends StagedFile {
 
   private start(): void {
     const expected = this.batchesExpected();
-    const many = expected === undefined || expected >= THREAD_BATCHES;
-    if (THREADED_FORMATS.has(this.format) || many) {
+    const atLeast = (batches: number) => expected === undefined || expected >= batches; // unknown: as many as it takes
+    if (THREADED_FORMATS.has(this.format) || atLeast(THREAD_BATCHES)) {
       const data = { fd: this.fd, format: this.format, table: "conn" as const, vlanKey: this.vlanKey, withStats: this.withStats };
       const fail = (reason: string) => failWriting(this.path, reason);
-      if (many && (this.format === "csv" || this.format === "ndjson")) {
+      if (atLeast(LANE_BATCHES) && (this.format === "csv" || this.format === "ndjson")) {
         this.thread = new TextLanes(data, textLaneCount(), fail, this.spares);
       } else {
         this.thread = new OutputThread(data, fail, this.spares);
