@@ -3,7 +3,7 @@
 
 import { tableToIPC, type Table } from "apache-arrow";
 import { csvHeader, textLines } from "../src/output/format.js";
-import { plainColumns } from "../src/output/parquet.js";
+import { stringDictionariesOnly } from "../src/output/parquet.js";
 import parquetWasmUrl from "parquet-wasm/esm/parquet_wasm_bg.wasm?url";
 
 export type DownloadFormat = "arrow" | "parquet" | "csv";
@@ -13,9 +13,8 @@ async function parquetBytes(table: Table): Promise<Uint8Array> {
   await parquet.default({ module_or_path: parquetWasmUrl });
   const wasmTable = parquet.Table.fromIPCStream(tableToIPC(table, "stream"));
   // Dictionary encoding for the string columns only, as the CLI writes Parquet.
-  let builder = new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.SNAPPY);
-  for (const name of plainColumns(table.schema)) builder = builder.setColumnDictionaryEnabled(name, false);
-  return parquet.writeParquet(wasmTable, builder.build());
+  const properties = stringDictionariesOnly(new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.SNAPPY), table.schema).build();
+  return parquet.writeParquet(wasmTable, properties);
 }
 
 function csvParts(table: Table): BlobPart[] {

@@ -32,9 +32,7 @@ export class ParquetStreamWriter {
       start: (controller) => { this.controller = controller; },
       pull: () => { this.taken?.(); this.taken = undefined; },
     }, { highWaterMark: 1 });
-    let builder = new pq.WriterPropertiesBuilder().setCompression(pq.Compression.ZSTD).setCreatedBy("synfin");
-    for (const name of plainColumns(schema)) builder = builder.setColumnDictionaryEnabled(name, false);
-    const props = builder.build();
+    const props = stringDictionariesOnly(new pq.WriterPropertiesBuilder().setCompression(pq.Compression.ZSTD).setCreatedBy("synfin"), schema).build();
     this.written = (async () => {
       const bytes = await pq.transformParquetStream(batches, props);
       for await (const chunk of bytes as unknown as AsyncIterable<Uint8Array>) await sink.write(chunk);
@@ -67,9 +65,15 @@ export class ParquetStreamWriter {
   }
 }
 
-/** The columns of `schema` written without dictionary encoding: all but the string ones. */
-export function plainColumns(schema: Schema): string[] {
-  return schema.fields.filter((f) => !DataType.isUtf8(f.type) && !DataType.isDictionary(f.type)).map((f) => f.name);
+/**
+ * A parquet-wasm writer's properties (Node's or the browser's build) with dictionary encoding
+ * turned off for every column of `schema` but the string ones.
+ */
+export function stringDictionariesOnly<B extends { setColumnDictionaryEnabled(name: string, enabled: boolean): B }>(builder: B, schema: Schema): B {
+  for (const f of schema.fields) {
+    if (!DataType.isUtf8(f.type) && !DataType.isDictionary(f.type)) builder = builder.setColumnDictionaryEnabled(f.name, false);
+  }
+  return builder;
 }
 
 /** A batch of no rows: what a binary table that received none is written with, for its schema. */
