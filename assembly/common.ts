@@ -51,12 +51,16 @@ const RAW_FRAGMENTED: u32 = <u32>bswap<u16>(<u16>(IPV4_MORE_FRAGMENTS | IPV4_FRA
   if (type == RAW_IPV4) {
     const b0 = <u32>load<u8>(ip);
     headerLen = (b0 & 0x0f) << 2;
-    if (b0 >> 4 != 4 || headerLen < IPV4_MIN_HEADER_LEN || headerLen + TCP_MIN_HEADER_LEN > ipCap) return false;
+    if (b0 >> 4 != 4) return false;
+    if (headerLen < IPV4_MIN_HEADER_LEN) return false;
+    if (headerLen + TCP_MIN_HEADER_LEN > ipCap) return false;
     // SAFE: the IPv4 header and a fixed TCP header after it are captured (checked above).
     totalLen = be16(ip + IPV4_TOTAL_LEN);
     // A zero total length (segmentation offload) and a packet longer than the wire's are the general path's.
-    if (totalLen < headerLen + TCP_MIN_HEADER_LEN || totalLen > wire) return false;
-    if (<u32>load<u8>(ip + IPV4_PROTOCOL) != IPPROTO_TCP || (<u32>load<u16>(ip + IPV4_FRAG) & RAW_FRAGMENTED) != 0) return false;
+    if (totalLen < headerLen + TCP_MIN_HEADER_LEN) return false;
+    if (totalLen > wire) return false;
+    if (<u32>load<u8>(ip + IPV4_PROTOCOL) != IPPROTO_TCP) return false;
+    if ((<u32>load<u16>(ip + IPV4_FRAG) & RAW_FRAGMENTED) != 0) return false;
     addrLen = 4;
     src = ip + IPV4_SRC;
     dst = ip + IPV4_DST;
@@ -65,10 +69,12 @@ const RAW_FRAGMENTED: u32 = <u32>bswap<u16>(<u16>(IPV4_MORE_FRAGMENTS | IPV4_FRA
     headerLen = IPV6_HEADER_LEN;
     if (headerLen + TCP_MIN_HEADER_LEN > ipCap) return false;
     // SAFE: the IPv6 header and a fixed TCP header after it are captured (checked above).
-    if (<u32>load<u8>(ip) >> 4 != 6 || <u32>load<u8>(ip + IPV6_NEXT_HEADER) != IPPROTO_TCP) return false;
+    if (<u32>load<u8>(ip) >> 4 != 6) return false;
+    if (<u32>load<u8>(ip + IPV6_NEXT_HEADER) != IPPROTO_TCP) return false;
     // ip_bytes counts the fixed header and the payload; a zero payload length (jumbogram) is the general path's.
     totalLen = headerLen + be16(ip + IPV6_PAYLOAD_LEN);
-    if (totalLen < headerLen + TCP_MIN_HEADER_LEN || totalLen > wire) return false;
+    if (totalLen < headerLen + TCP_MIN_HEADER_LEN) return false;
+    if (totalLen > wire) return false;
     addrLen = 16;
     src = ip + IPV6_SRC;
     dst = ip + IPV6_DST;
@@ -80,7 +86,9 @@ const RAW_FRAGMENTED: u32 = <u32>bswap<u16>(<u16>(IPV4_MORE_FRAGMENTS | IPV4_FRA
   const segLen = totalLen - headerLen;
   const tcpHeaderLen = (<u32>load<u8>(tcp + TCP_DATA_OFFSET) >> 4) << 2;
   // A header cut by the snap length, or longer than the segment, is the general path's.
-  if (tcpHeaderLen < TCP_MIN_HEADER_LEN || tcpHeaderLen > segLen || tcpHeaderLen > tcpCap) return false;
+  if (tcpHeaderLen < TCP_MIN_HEADER_LEN) return false;
+  if (tcpHeaderLen > segLen) return false;
+  if (tcpHeaderLen > tcpCap) return false;
   const flags = <u32>load<u8>(tcp + TCP_FLAGS);
   const srcPort = be16(tcp);
   const dstPort = be16(tcp + 2);

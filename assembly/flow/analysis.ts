@@ -100,13 +100,20 @@ export function analyzeSegment(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
  */
 export function analyzeInOrder(f: Flow, s: u32, fwd: Endpoint, rev: Endpoint, tsNs: i64, seq: u32, ack: u32, len: u32, window: u32): bool {
   // (No window scale option to take: options are read on SYN segments only, and this one has none.)
-  if (!fwd.wsBaseSeqSet || !rev.wsBaseSeqSet) return false;
+  // (One test each: a chain of || or && makes and tests a boolean per condition.)
+  if (!fwd.wsBaseSeqSet) return false;
+  if (!rev.wsBaseSeqSet) return false;
+  if (window == 0) return false;
+  if (fwd.wsNextSeq == 0) return false;
+  if (seq != fwd.wsNextSeq) return false;
+  if (len == 1) { if (rev.wsWindow == 0) return false; }
   // A length of 2^31 or more (a jumbogram's) would step nextseq back: the exact path's.
-  if (window == 0 || fwd.wsNextSeq == 0 || seq != fwd.wsNextSeq || (len == 1 && rev.wsWindow == 0) || len >= 0x8000_0000) return false;
+  if (len >= 0x8000_0000) return false;
   const sameAck = ack == fwd.wsLastAck;
-  if (len == 0 && sameAck && window == fwd.wsWindow) return false;
-  if (rev.wsMaxSeqToBeAcked != 0 && seqGt(ack, rev.wsMaxSeqToBeAcked)) return false;
-  if (len > 0 && rev.wsLastAck != 0 && seqLe(seq + len, rev.wsLastAck)) return false;
+  // A pure ACK repeating the last ACK and window: values ORed, one test.
+  if ((len | (ack ^ fwd.wsLastAck) | (window ^ fwd.wsWindow)) == 0) return false;
+  if (rev.wsMaxSeqToBeAcked != 0) { if (seqGt(ack, rev.wsMaxSeqToBeAcked)) return false; }
+  if (len > 0) { if (rev.wsLastAck != 0) { if (seqLe(seq + len, rev.wsLastAck)) return false; } }
   let a: u32 = 0;
   if (len == 0 && sameAck && window != fwd.wsWindow) a |= A_WINDOW_UPDATE;
   if (fillsWindow(rev, seq, len)) a |= A_WINDOW_FULL;
@@ -118,7 +125,8 @@ export function analyzeInOrder(f: Flow, s: u32, fwd: Endpoint, rev: Endpoint, ts
     fwd.wsNextSeq = seq + len;
     fwd.wsNextSeqTs = tsNs;
   }
-  if (seq == fwd.wsMaxSeqToBeAcked || fwd.wsMaxSeqToBeAcked == 0) fwd.wsMaxSeqToBeAcked = fwd.wsNextSeq;
+  if (seq == fwd.wsMaxSeqToBeAcked) fwd.wsMaxSeqToBeAcked = fwd.wsNextSeq;
+  else if (fwd.wsMaxSeqToBeAcked == 0) fwd.wsMaxSeqToBeAcked = fwd.wsNextSeq;
   fwd.wsWindow = window;
   fwd.wsLastAck = ack;
   fwd.wsLastAckTs = tsNs;
@@ -157,7 +165,8 @@ function beforeAnalysis(f: Flow, s: u32, synAck: u32, seq: u32, ack: u32, hasAck
 
 /** Step 6, window full: the payload ends exactly at the right edge of the peer's last window. */
 @inline function fillsWindow(rev: Endpoint, seq: u32, len: u32): bool {
-  if (len == 0 || rev.wsWinScale == SCALE_UNKNOWN) return false;
+  if (len == 0) return false;
+  if (rev.wsWinScale == SCALE_UNKNOWN) return false;
   const shift = rev.wsIsFirstAck || rev.wsWinScale == SCALE_NONE ? 0 : rev.wsWinScale;
   return seq + len == rev.wsLastAck + (rev.wsWindow << <u32>shift);
 }
@@ -226,7 +235,8 @@ function timeData(fwd: Endpoint, rev: Endpoint, revRtt: RttStats, a: u32, tsNs: 
 
 /** An ACK at or past the end of the peer's timed segment: its RTT sample. */
 @inline function completeSample(rev: Endpoint, revRtt: RttStats, tsNs: i64, ack: u32): void {
-  if (!rev.rttTimed || !seqGe(ack, rev.rttTimedEnd)) return;
+  if (!rev.rttTimed) return;
+  if (!seqGe(ack, rev.rttTimedEnd)) return;
   const sample = tsNs - rev.rttTimedNs;
   rev.rttTimed = false;
   if (sample >= 0) {
@@ -268,7 +278,7 @@ function afterAnalysis(f: Flow, fwd: Endpoint, rev: Endpoint, syn: bool, synAck:
   }
   if (synAck == TH_ACK) fwd.wsIsFirstAck = false;
   if (synAck == TH_SYN) f.wsMruSynNs = tsNs;
-  if (synAck == TH_ACK && f.wsFirstRttNs == 0 && f.wsMruSynNs != 0) f.wsFirstRttNs = tsNs - f.wsMruSynNs;
+  if (synAck == TH_ACK) { if (f.wsFirstRttNs == 0) { if (f.wsMruSynNs != 0) f.wsFirstRttNs = tsNs - f.wsMruSynNs; } }
 }
 
 /** tshark shows tcp.analysis.retransmission on fast and spurious retransmissions too. */

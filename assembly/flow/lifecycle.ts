@@ -59,7 +59,7 @@ export function trackInOrder(f: Flow, s: u32, x: Endpoint, y: Endpoint, tsNs: i6
     return;
   }
   countOneStep(false, true);
-  if (len > 0 && (x.sent & SENT_DATA) == 0) noteFirstData(f, s, tsNs);
+  if (len > 0) { if ((x.sent & SENT_DATA) == 0) noteFirstData(f, s, tsNs); }
   f.completeness |= len == 0 ? COMPLETE_ACK : COMPLETE_DATA;
   onAck(f, s, x, y, tsNs, flags, ack);
   if (x.rfcState == TcpState.UNKNOWN) x.rfcState = TcpState.ESTABLISHED;

@@ -35,7 +35,8 @@ export function initReassembly(e: Endpoint): void {
 @inline export function dataSent(f: Flow, s: u32, e: Endpoint, relSeq: u64, len: u32, capturedLen: u32): void {
   // A payload cut by the snap length is never stored: once ACKed it is a gap. (Tested here, where
   // it is inlined: every segment of a header-only capture stops here.)
-  if (capturedLen < len || e.skipDeliveries) return;
+  if (capturedLen < len) return;
+  if (e.skipDeliveries) return;
   storeData(f, s, relSeq, len);
 }
 
@@ -139,12 +140,14 @@ function deliverContiguous(f: Flow, s: u32): void {
     if (seq >= finSeq) seq = finSeq - 1;
   }
   if (seq <= e.trimSeq) return false;
-  if (e.blockCount == 0 && seq >= e.lastReassemSeq) {
-    // trimToSeq with nothing buffered and nothing delivered past `seq` (every ACK of a header-only
-    // capture): the gap up to it, and no block to drop or deliver.
-    if (seq > e.lastReassemSeq) undelivered(f, s, e, seq);
-    e.trimSeq = seq;
-    return true;
+  if (e.blockCount == 0) {
+    if (seq >= e.lastReassemSeq) {
+      // trimToSeq with nothing buffered and nothing delivered past `seq` (every ACK of a
+      // header-only capture): the gap up to it, and no block to drop or deliver.
+      if (seq > e.lastReassemSeq) undelivered(f, s, e, seq);
+      e.trimSeq = seq;
+      return true;
+    }
   }
   trimToSeq(f, s, seq);
   return true;
@@ -170,7 +173,7 @@ function trimToSeq(f: Flow, s: u32, seq: u64): void {
  * header-only ACK reaches it, with the walk over buffered blocks kept out of line.
  */
 @inline function undelivered(f: Flow, s: u32, e: Endpoint, upTo: u64): void {
-  if (upTo <= 2 && f.isPartial) return;
+  if (upTo <= 2) { if (f.isPartial) return; }
   if (!e.skipDeliveries) {
     if (e.blockCount > 0) gapsBetweenBlocks(f, s, upTo);
     if (upTo > e.lastReassemSeq) gap(f, s, upTo - e.lastReassemSeq);
@@ -192,13 +195,15 @@ function gapsBetweenBlocks(f: Flow, s: u32, upTo: u64): void {
 }
 
 @inline function clean(e: Endpoint): bool {
-  return e.state == Zeek.Established || (e.state == Zeek.Closed && e.prevState == Zeek.Established);
+  if (e.state == Zeek.Established) return true;
+  return e.state == Zeek.Closed && e.prevState == Zeek.Established;
 }
 
 /** TCP_Reassembler::Gap: counted only while both sides are established or closed cleanly. */
 function gap(f: Flow, s: u32, len: u64): void {
   const e = endpointOf(f, s);
-  if (!clean(e) || !clean(endpointOf(f, s ^ 1))) return;
+  if (!clean(e)) return;
+  if (!clean(endpointOf(f, s ^ 1))) return;
   e.gapCount++;
   e.gapThresh = scaledHistory(f, s == 0, LETTER_G, e.gapCount, e.gapThresh);
   f.missedBytes += len;

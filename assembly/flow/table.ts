@@ -170,7 +170,9 @@ export function keyDestinationIsBroadcast(): bool {
   if (addrLen == 4) {
     s0 = <u64>load<u32>(src); s1 = 0;
     d0 = <u64>load<u32>(dst); d1 = 0;
-    srcFirst = s0 < d0 || (s0 == d0 && sport <= dport);
+    // Address, then port: one compare of the two as one number each (a chain of || and && makes
+    // and tests a boolean per term).
+    srcFirst = (s0 << 16 | <u64>sport) <= (d0 << 16 | <u64>dport);
   } else {
     s0 = load<u64>(src); s1 = load<u64>(src, 8);
     d0 = load<u64>(dst); d1 = load<u64>(dst, 8);

@@ -94,7 +94,8 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
     idx = NO_FLOW;
   }
   if (idx == NO_FLOW) idx = createFlow(tsNs, flags, srcPort, dstPort, drop, tunnel, encap);
-  else if (encap != 0 || flowAt(idx).tunnelled) checkEncapsulation(flowAt(idx), encap);
+  else if (encap != 0) checkEncapsulation(flowAt(idx), encap);
+  else if (flowAt(idx).tunnelled) checkEncapsulation(flowAt(idx), encap);
   const f = flowAt(idx);
   const isOrig = packetFromA == f.origIsA;
   const s: u32 = isOrig ? 0 : 1;
@@ -117,7 +118,8 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
     // The queued timer is never later than the flow's earliest deadline. Of the deadlines this
     // segment moved only the inactivity timer's, with the last time (a deferred close completing
     // is the one way it sets others): the queued timer still comes first unless the time went back.
-    if (tsNs < lastNs || closeDeferred) scheduleFlow(f);
+    if (tsNs < lastNs) scheduleFlow(f);
+    else if (closeDeferred) scheduleFlow(f);
     touch(f, idx);
     return;
   } else {
@@ -142,7 +144,7 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
  */
 function touch(f: Flow, idx: u32): void {
   const slack = lruSlack;
-  if (frameIndex - f.lruStamp < slack && f.lruList == ANSWERED) return; // an answered flow stays answered
+  if (frameIndex - f.lruStamp < slack) { if (f.lruList == ANSWERED) return; } // an answered flow stays answered
   const list = endpointOf(f, 0).pkts == 0 || endpointOf(f, 1).pkts == 0 ? ATTEMPTS : ANSWERED;
   if (f.lruList == list && frameIndex - f.lruStamp < slack) return;
   f.lruStamp = frameIndex;

@@ -101,29 +101,39 @@ export function processSegment(f: Flow, isOrig: bool, tsNs: i64, flags: u32, seq
 export function processInOrder(f: Flow, s: u32, e: Endpoint, peer: Endpoint, tsNs: i64, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32): bool {
   const isOrig = s == 0;
   // update_last_seq moves only forward; a payload of 2^31 or more would read as a step back.
-  if (seq != e.lastSeq || window == 0 || len >= 0x8000_0000) return false;
+  // (One test each: a chain of || makes and tests a boolean per condition.)
+  if (seq != e.lastSeq) return false;
+  if (window == 0) return false;
+  if (len >= 0x8000_0000) return false;
   // UpdateStateMachine changes nothing for these states without SYN, FIN or RST, whatever the
   // peer's; CheckEOF waits for this side's FIN. A side that sent its FIN (Closed) and reached its
   // EOF may send pure ACKs too: UpdateClosedState acts on a RST only, CheckEOF has run.
   // (Partial and Established are 3 and 4; the flags' bytes ORed make one test, not a boolean each.)
-  if (<u32>(e.state - Zeek.Partial) > 1 || (<u32>e.finSeen | <u32>e.didClose) != 0) {
-    if (e.state != Zeek.Closed || !e.didEof || len != 0) return false;
+  if (<u32>(e.state - Zeek.Partial) <= 1) {
+    if ((<u32>e.finSeen | <u32>e.didClose) != 0) return false;
+  } else {
+    if (e.state != Zeek.Closed) return false;
+    if (!e.didEof) return false;
+    if (len != 0) return false;
   }
   // update_history's second-packet flip ("H" alone, answered) is the exact path's.
-  if (!isOrig && f.historyLen == 1) return false;
+  if (!isOrig) { if (f.historyLen == 1) return false; }
   // SetPartialStatus with no SYN and an ACK: partial unless this side's first packet was seen.
-  if ((f.firstPacketSeen & (isOrig ? SEEN_ORIG : SEEN_RESP)) == 0) f.isPartial = true;
+  // (SEEN_RESP is SEEN_ORIG << 1.)
+  if ((<u32>f.firstPacketSeen & (<u32>SEEN_ORIG << s)) == 0) f.isPartial = true;
   // update_history: the D or A letter of its direction, the first time.
-  const seen = len > 0 ? (isOrig ? HIST_DATA : HIST_DATA << 16) : (isOrig ? HIST_ACK : HIST_ACK << 16);
+  // (The responder's bits lie 16 above the originator's: s is 0 or 1.)
+  const seen = (len > 0 ? HIST_DATA : HIST_ACK) << (s << 4);
   if ((f.histSeen & seen) == 0) checkHistory(f, isOrig, len > 0 ? HIST_DATA : HIST_ACK, len > 0 ? LETTER_D : LETTER_A);
   // get_relative_seq at last_seq itself: no wrap to count.
   const relSeq = relativeOrUnderflow(seq, e.startSeq, e.seqWraps);
   // The last time stops once both sides closed.
-  if (!e.didClose || !peer.didClose) f.lastNs = tsNs;
+  if (!e.didClose) f.lastNs = tsNs;
+  else if (!peer.didClose) f.lastNs = tsNs;
   const relAck = ackOf(peer, ack, false);
   if (len > 0) setLastSeq(e, seq + len);
   if (ackReceived(f, s ^ 1, peer, relAck)) checkEof(f, s ^ 1);
-  if (len > 0 && relSeq != UNDERFLOW) dataSent(f, s, e, relSeq, len, capturedLen);
+  if (len > 0) { if (relSeq != UNDERFLOW) dataSent(f, s, e, relSeq, len, capturedLen); }
   return true;
 }
 
@@ -147,7 +157,7 @@ const UNDERFLOW: u64 = u64.MAX_VALUE;
 @inline function wrapsAt(cur: u32, last: u32, wrapsIn: u32): u32 {
   const d = seqDiff(cur, last);
   if (d < 0) return wrapsIn != 0 && cur > last ? wrapsIn - 1 : wrapsIn;
-  if (d > 0 && cur < last) return wrapsIn + 1;
+  if (d > 0) { if (cur < last) return wrapsIn + 1; }
   return wrapsIn;
 }
 
@@ -257,12 +267,16 @@ function noteAck(f: Flow, ack: u32, rst: bool): u64 {
   if (!rst) {
     // update_ack_seq
     const d = seqDiff(ack, peer.ackSeq);
-    if (!(ack == 0 && d > TOO_LARGE_SEQ_DELTA) && d > 0) {
-      if (ack < peer.ackSeq) peer.ackWraps++;
-      peer.ackSeq = ack;
-    }
+    // 0 < d <= TOO_LARGE_SEQ_DELTA as one unsigned test (the common ACK), then the rest.
+    if (<u32>(d - 1) < <u32>TOO_LARGE_SEQ_DELTA) updateAckSeq(peer, ack);
+    else if (d > 0 && ack != 0) updateAckSeq(peer, ack);
   }
   return relAck;
+}
+
+@inline function updateAckSeq(peer: Endpoint, ack: u32): void {
+  if (ack < peer.ackSeq) peer.ackWraps++;
+  peer.ackSeq = ack;
 }
 
 /** update_last_seq; a segment with payload that does not advance last_seq is the scaled 'T'. */
