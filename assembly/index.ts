@@ -11,7 +11,7 @@ import { setVerifyChecksums, resetEngine, updateCommonFrames } from "./engine";
 export { filterBuffer, setFilter } from "./filter";
 import { refusedLinkType } from "./filter";
 import { resetTable, setMaxFlows, setVlanKey, SLOT_BYTES } from "./flow/table";
-import { setFastPath, oneStepZeek, oneStepAnalysis, oneStepDecode } from "./flow/path";
+import { setFastPath, oneStepZeek, oneStepAnalysis, oneStepDecode, oneStepBlocks } from "./flow/path";
 import { FLOW_SIZE } from "./flow/record";
 import { carryBytes } from "./flow/carry";
 import { resetShape, shapeBytes, packetStatsOn } from "./flow/shape";
@@ -201,10 +201,10 @@ export function filterRefusedLinkType(): u32 {
 
 /**
  * Segments of this run that took the one-step path (assembly/flow/path.ts): 0 Zeek's model, 1
- * Wireshark's analysis, 2 frames decoded in one step.
+ * Wireshark's analysis, 2 frames decoded in one step, 3 pcapng blocks framed in one step.
  */
 export function oneStepSegments(model: u32): u64 {
-  return model == 0 ? oneStepZeek : model == 1 ? oneStepAnalysis : oneStepDecode;
+  return model == 0 ? oneStepZeek : model == 1 ? oneStepAnalysis : model == 2 ? oneStepDecode : oneStepBlocks;
 }
 
 /** Bytes reserved per flow of maxFlows: its record and its share of the kept analysis states (for memory bounds). */

@@ -8,8 +8,9 @@
 //
 //   node bench/instructions.mjs FILE [A.shared.wasm B.shared.wasm ...] [--top N]
 //
-// FILE: a pcap file (its records are counted here); a few tens of MB are enough (Valgrind runs
-// the pass about fifty times slower). The builds default to build/synfin.release.shared.wasm.
+// FILE: a pcap or pcapng file (its records are counted here); a few tens of MB are enough
+// (Valgrind runs the pass about fifty times slower). The builds default to
+// build/synfin.release.shared.wasm.
 // V8 is made deterministic (--predictable, fixed seeds) and compiles the core with its optimizing
 // compiler from the start (--no-liftoff), so that the count does not depend on when tiering
 // happened. Needs valgrind (Debian: apt-get install valgrind).
@@ -39,16 +40,32 @@ if (spawnSync("valgrind", ["--version"]).status !== 0) {
   process.exit(2);
 }
 
-/** Records of a pcap file (either byte order), as the framer counts them. */
-function pcapRecords(path) {
+/** Packet records of a pcap or pcapng file (either byte order), as the framer counts them. */
+function captureRecords(path) {
   const bytes = readFileSync(path);
   const magic = bytes.readUInt32LE(0);
+  if (magic === 0x0a0d0d0a) return pcapngRecords(bytes);
   const little = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-  if (!little && magic !== 0xd4c3b2a1 && magic !== 0x4d3cb2a1) throw new Error(`${path}: not a pcap file`);
+  if (!little && magic !== 0xd4c3b2a1 && magic !== 0x4d3cb2a1) throw new Error(`${path}: neither pcap nor pcapng`);
   let records = 0;
   for (let p = 24; p + 16 <= bytes.length; records++) {
     const capLen = little ? bytes.readUInt32LE(p + 8) : bytes.readUInt32BE(p + 8);
     p += 16 + capLen;
+  }
+  return records;
+}
+
+/** Packet blocks (enhanced, simple, obsolete) of a pcapng file; each section has its byte order. */
+function pcapngRecords(bytes) {
+  let records = 0;
+  let little = true;
+  for (let p = 0; p + 12 <= bytes.length;) {
+    if (bytes.readUInt32LE(p) === 0x0a0d0d0a) little = bytes.readUInt32LE(p + 8) === 0x1a2b3c4d;
+    const type = little ? bytes.readUInt32LE(p) : bytes.readUInt32BE(p);
+    const len = little ? bytes.readUInt32LE(p + 4) : bytes.readUInt32BE(p + 4);
+    if (len < 12) throw new Error("pcapng: a block shorter than 12 bytes");
+    if (type === 6 || type === 3 || type === 2) records++;
+    p += (len + 3) & ~3;
   }
   return records;
 }
@@ -90,7 +107,7 @@ function coreInstructions(callgrindOut, ranges) {
   return byFunction;
 }
 
-const records = pcapRecords(file);
+const records = captureRecords(file);
 console.log(`${file}: ${records.toLocaleString("en-US")} records`);
 for (const build of builds) {
   const dir = mkdtempSync(join(tmpdir(), "synfin-instructions-"));

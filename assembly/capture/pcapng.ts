@@ -5,6 +5,7 @@
 import { ErrorCode, Stat, Status } from "../../src/core/abi";
 import { rd16, rd32, rd64, setSwapped, swapped } from "./bytes";
 import { count, fail } from "../stats";
+import { countOneStepBlock } from "../flow/path";
 
 export const BT_SHB: u32 = 0x0a0d0d0a;
 const BT_IDB: u32 = 0x00000001;
@@ -277,6 +278,47 @@ function parseTimestampedPacketBlock(p: usize, len: u32, obsolete: bool): Status
   const iface = obsolete ? rd16(p + 8) : rd32(p + 8);
   const ts = (<u64>rd32(p + 12) << 32) | <u64>rd32(p + 16);
   return packetOn(iface, ts, true, rd32(p + 20), rd32(p + 24), p + 28);
+}
+
+/**
+ * The common block in one step: an Enhanced Packet Block of a little-endian section (wasm's own
+ * order) wholly within the `avail` bytes at `p` (at least PCAPNG_BLOCK_PEEK), whose two length
+ * fields agree and hold its packet, on a declared interface whose timestamps are in units of
+ * 10^-n s, n ≤ 9. Sets pkt* as parseBlock would and
+ * returns the block's span; for any other block returns 0 having changed nothing, and the block
+ * takes blockLength and parseBlock. Most blocks of most pcapng files are this: the general path
+ * reaches them through four calls, a dispatch on the block type and one on the resolution.
+ */
+@inline export function commonPacketBlock(p: usize, avail: u32): u32 {
+  // SAFE: the first 12 bytes are present (the caller's loop), the rest once `span <= avail`.
+  if (swapped || load<u32>(p) != BT_EPB) return 0;
+  // blockLength's, parseBlock's and parseTimestampedPacketBlock's tests, on the same lengths.
+  const len = load<u32>(p + 4);
+  // (One test each: these never fail in a sound file, and a chain of || makes and tests booleans.)
+  if (len < BLOCK_MIN_LEN) return 0;
+  if (len > MAX_BLOCK_LEN) return 0;
+  const span = (len + 3) & ~3;
+  if (span > avail) return 0;
+  if (span < EPB_MIN_LEN) return 0;
+  if (load<u32>(p + span - 4) != len) return 0;
+  const capLen = load<u32>(p + 20);
+  if (<u64>capLen + EPB_MIN_LEN > <u64>span) return 0;
+  const iface = load<u32>(p + 8);
+  if (iface >= interfaceCount) return 0;
+  const rec = interfaces + <usize>iface * IF_SIZE;
+  if (load<u32>(rec + IF_TS_MODE) != TS_MUL) return 0;
+  const ts = (<u64>load<u32>(p + 12) << 32) | <u64>load<u32>(p + 16);
+  // tsToNs's TS_MUL case.
+  const tsNs = <i64>(ts * load<u64>(rec + IF_TS_FACTOR)) + load<i64>(rec + IF_TS_OFFSET_NS);
+  pktTsNs = tsNs;
+  pktCapLen = capLen;
+  pktOrigLen = load<u32>(p + 24);
+  pktLinkType = load<u32>(rec + IF_LINKTYPE);
+  pktInterface = iface;
+  pktData = p + 28;
+  lastTsNs = tsNs;
+  countOneStepBlock();
+  return span;
 }
 
 /** A well-framed packet block whose fields do not fit inside it: one record, skipped. */

@@ -19,10 +19,11 @@ import {
 import {
   BT_SHB, blockLength, parseBlock, isPacketBlock, hasPacket, unknownInterface, resetPcapng,
   pktTsNs, pktCapLen, pktOrigLen, pktLinkType, pktInterface, pktData,
-  resyncCandidate, CANDIDATE_YES, CANDIDATE_NEED_MORE,
+  resyncCandidate, CANDIDATE_YES, CANDIDATE_NEED_MORE, commonPacketBlock,
 } from "./pcapng";
 import { deliverFrame, deliverFiltered, frameRefused } from "../engine";
 import { filterOn } from "../filter";
+import { fastPath } from "../flow/path";
 
 const FORMAT_NONE: u32 = 0;
 const FORMAT_PCAP: u32 = 1;
@@ -284,28 +285,35 @@ function pcapngRecords(base: usize, len: u32, start: u32, atEof: bool): Status {
       continue;
     }
     const block = base + p;
-    const blockLen = blockLength(block, fileOffset + p);
-    if (blockLen == 0) {
-      if (goodRecords == 0) return Status.Error;
-      p = damaged(p, errorCode);
-      continue;
+    // The common block in one step (commonPacketBlock), else blockLength and parseBlock.
+    let blockLen = fastPath ? commonPacketBlock(block, len - p) : 0;
+    let packet = blockLen != 0;
+    if (!packet) {
+      blockLen = blockLength(block, fileOffset + p);
+      if (blockLen == 0) {
+        if (goodRecords == 0) return Status.Error;
+        p = damaged(p, errorCode);
+        continue;
+      }
+      if (len - p < blockLen) break;
     }
-    if (len - p < blockLen) break;
     if (blockLen >= TOUCH_MIN_RECORD) touchAhead(base, p, len);
-    if (parseBlock(block, blockLen, fileOffset + p) == Status.Error) {
-      if (goodRecords == 0) return Status.Error;
-      p = damaged(p, errorCode);
-      continue;
-    }
-    if (hasPacket) {
-      if (unknownInterface) {
+    if (!packet) {
+      if (parseBlock(block, blockLen, fileOffset + p) == Status.Error) {
+        if (goodRecords == 0) return Status.Error;
+        p = damaged(p, errorCode);
+        continue;
+      }
+      packet = hasPacket && !unknownInterface;
+      if (hasPacket && unknownInterface) {
         count(Stat.Records);
         count(Stat.UnknownInterface);
-      } else if (!(filterOn ? deliverFiltered(pktTsNs, pktCapLen, pktOrigLen, pktLinkType, pktInterface, true, pktData)
-        : deliverFrame(pktTsNs, pktCapLen, pktOrigLen, pktLinkType, pktInterface, true, pktData))) {
-        consumed = p;
-        return frameRefused ? fail(ErrorCode.FilterRefused, fileOffset + p) : Status.OutputFull;
       }
+    }
+    if (packet && !(filterOn ? deliverFiltered(pktTsNs, pktCapLen, pktOrigLen, pktLinkType, pktInterface, true, pktData)
+      : deliverFrame(pktTsNs, pktCapLen, pktOrigLen, pktLinkType, pktInterface, true, pktData))) {
+      consumed = p;
+      return frameRefused ? fail(ErrorCode.FilterRefused, fileOffset + p) : Status.OutputFull;
     }
     goodRecords++;
     p += blockLen;

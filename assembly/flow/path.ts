@@ -12,17 +12,20 @@ export let fastPath: bool = true;
 
 /**
  * Segments that took the one-step path this run: Zeek's model, Wireshark's analysis; frames
- * decoded in one step (assembly/common.ts). For tests and benchmarks.
+ * decoded in one step (assembly/common.ts); pcapng blocks framed in one step (commonPacketBlock in
+ * assembly/capture/pcapng.ts). For tests and benchmarks.
  */
 export let oneStepZeek: u64 = 0;
 export let oneStepAnalysis: u64 = 0;
 export let oneStepDecode: u64 = 0;
+export let oneStepBlocks: u64 = 0;
 
 export function setFastPath(on: bool): void {
   fastPath = on;
   oneStepZeek = 0;
   oneStepAnalysis = 0;
   oneStepDecode = 0;
+  oneStepBlocks = 0;
 }
 
 @inline export function countOneStep(zeek: bool, analysis: bool): void {
@@ -32,6 +35,10 @@ export function setFastPath(on: bool): void {
 
 @inline export function countOneStepDecode(): void {
   oneStepDecode++;
+}
+
+@inline export function countOneStepBlock(): void {
+  oneStepBlocks++;
 }
 
 /** An ACK without SYN, FIN or RST: the only kind of segment the one-step path may take. */

@@ -445,12 +445,12 @@ export class Core {
   }
 
   /**
-   * Segments of this run that took the core's one-step path, per model, and frames decoded in one
-   * step (tests and benchmarks).
+   * Segments of this run that took the core's one-step path, per model, frames decoded in one
+   * step, and pcapng blocks framed in one step (tests and benchmarks).
    */
-  oneStepSegments(): { zeek: number; analysis: number; decode: number } {
+  oneStepSegments(): { zeek: number; analysis: number; decode: number; blocks: number } {
     const x = this.x;
-    return { zeek: Number(x.oneStepSegments(0)), analysis: Number(x.oneStepSegments(1)), decode: Number(x.oneStepSegments(2)) };
+    return { zeek: Number(x.oneStepSegments(0)), analysis: Number(x.oneStepSegments(1)), decode: Number(x.oneStepSegments(2)), blocks: Number(x.oneStepSegments(3)) };
   }
 
   error(): { code: ErrorCode; offset: number; detail?: string } {

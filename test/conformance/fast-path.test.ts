@@ -15,7 +15,7 @@ import { Core } from "../../src/core/core.js";
 import { runEngine } from "../../src/run/engine.js";
 import { openInput } from "../../src/input/sources.js";
 import { synthPackets } from "../../src/synth/synth.js";
-import { writePcap, type CapturedPacket } from "../../src/synth/capture.js";
+import { writePcap, writePcapng, type CapturedPacket, type PcapngSection } from "../../src/synth/capture.js";
 import { LINKTYPE } from "../../src/synth/packet.js";
 import { CAPTURES, HAS_CAPTURES, SKIP_NOTE } from "../support/shared.js";
 
@@ -45,8 +45,8 @@ async function expectSameBothWays(source: string | Uint8Array, label: string): P
   expect(fast.stats, `${label}: stats`).toEqual(exact.stats);
 }
 
-/** TCP segments of a capture and how many took the one-step path, per model and in decoding. */
-async function oneStepShare(bytes: Uint8Array): Promise<{ tcp: number; zeek: number; analysis: number; decode: number }> {
+/** TCP segments of a capture and how many took the one-step path, per model, in decoding and in pcapng framing. */
+async function oneStepShare(bytes: Uint8Array): Promise<{ tcp: number; zeek: number; analysis: number; decode: number; blocks: number }> {
   const module = await WebAssembly.compile(readFileSync(new URL("../../build/synfin.release.wasm", import.meta.url)));
   const core = await Core.create(module, {});
   let tcp = 0;
@@ -99,6 +99,42 @@ describe(`the one-step path changes no output${SKIP_NOTE}`, () => {
         const capture = writePcap(perturbed(packets, changes), { linkType: LINKTYPE.ETHERNET, snaplen });
         await expectSameBothWays(capture, `seed ${seed}`);
       }), { numRuns: PROPERTY_RUNS, seed: 20261204 });
+  });
+
+  it("property: pcapng sections of either byte order, any timestamp resolution, any packet block", async () => {
+    // The one-step framing of pcapng (commonPacketBlock) takes an Enhanced Packet Block of a
+    // little-endian section on an interface with a decimal resolution of at most nanoseconds;
+    // every other block, and every such block when it is off, takes the general framing.
+    const sectionArb = fc.record({
+      bigEndian: fc.boolean(),
+      block: fc.constantFrom<PcapngSection["block"]>("epb", "epb", "epb", "spb", "pb"),
+      tsresol: fc.constantFrom(undefined, 0, 3, 6, 9, 12, 0x80 | 20, 0x80 | 40),
+      tsoffsetSec: fc.constantFrom(undefined, 0, 1_000_000, -5),
+      twoInterfaces: fc.boolean(),
+      extraBlocks: fc.boolean(),
+    });
+    await fc.assert(fc.asyncProperty(
+      fc.integer({ min: 1, max: 1_000_000 }),
+      fc.array(sectionArb, { minLength: 1, maxLength: 3 }),
+      async (seed, layout) => {
+        const packets = [...synthPackets({ seed, connections: 60, concurrency: 20, snaplen: 96 })];
+        const per = Math.ceil(packets.length / layout.length);
+        const sections: PcapngSection[] = layout.map((l, i) => {
+          const iface = { linkType: LINKTYPE.ETHERNET, snaplen: 96, tsresol: l.tsresol, tsoffsetSec: l.tsoffsetSec };
+          const interfaces = l.twoInterfaces ? [iface, { ...iface, tsresol: 6 }] : [iface];
+          const own = packets.slice(i * per, (i + 1) * per).map((p, j) => ({ ...p, interfaceId: interfaces.length > 1 ? j % 2 : 0 }));
+          return { bigEndian: l.bigEndian, block: l.block, interfaces, packets: own, extraBlocks: l.extraBlocks };
+        });
+        await expectSameBothWays(writePcapng(sections), `seed ${seed}`);
+      }), { numRuns: PROPERTY_RUNS, seed: 20261207 });
+  });
+
+  it("on a pcapng capture, whose packet blocks take the one-step framing", async () => {
+    const packets = [...synthPackets({ seed: 5, connections: 400, concurrency: 50, snaplen: 96 })];
+    const capture = writePcapng([{ interfaces: [{ linkType: LINKTYPE.ETHERNET, snaplen: 96, tsresol: 9 }], packets }]);
+    await expectSameBothWays(capture, "synthetic pcapng");
+    const share = await oneStepShare(capture);
+    expect(share.blocks).toBe(packets.length);
   });
 
   it("property: frames with damaged or cut headers decode the same both ways", async () => {
