@@ -10,14 +10,14 @@ import { appendLetter } from "./history";
 import { clearTimer, nextDeadline, popTimer, poppedDeadlineNs } from "./timers";
 import { mode, MODE_REDUCE, MODE_REPLICA, noteCreated } from "../parallel/parts";
 import { processSegment, processInOrder, checksumError, HANDSHAKE_INACTIVITY_NS } from "./zeek";
-import { mayTakeFastPath, countOneStep } from "./path";
+import { fastPath, countOneStep } from "./path";
 import { flipAtCreation, flipRoles } from "./roles";
 import { initReassembly } from "./reassembly";
 import { initLifecycle, trackLifecycle, trackInOrder } from "./lifecycle";
 import { packetStatsOn, initShape, noteShape } from "./shape";
 import { keepAnalysis, takeAnalysis } from "./carry";
 import { armFirstExpire, scheduleFlow, onWake, STAY } from "./expiry";
-import { TH_ACK, TH_SYN } from "../decode/tcp";
+import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../decode/tcp";
 import { writeRow, setEmit } from "../out/row";
 import { outFull } from "../out/columns";
 import { count, setMax } from "../stats";
@@ -105,33 +105,43 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
     return;
   }
   f.lastPacketNs = tsNs;
+  if (trackOneStep(f, idx, s, tsNs, flags, seq, ack, window, len, capturedLen, ipTotalLen)) return;
+  const counted = endpointOf(f, processSegment(f, isOrig, tsNs, flags, seq, ack, window, len, capturedLen));
+  counted.pkts++;
+  counted.ipBytes += ipTotalLen;
+  if (packetStatsOn) noteShape(f, counted == endpointOf(f, 0) ? (f.origIsA ? 0 : 1) : (f.origIsA ? 1 : 0), tsNs, ipTotalLen);
+  // Zeek's flips may have moved the sender to the other side: find it again.
+  trackLifecycle(f, (packetFromA == f.origIsA) ? 0 : 1, tsNs, flags, seq, ack, window, len);
+  scheduleFlow(f);
+  touch(f, idx);
+}
+
+/**
+ * The common segment in one step: Zeek's model (processInOrder), then the lifecycle's and
+ * Wireshark's (trackInOrder). Returns false, having changed nothing, for a segment Zeek's one-step
+ * rules do not cover, which then takes the exact path. (Early returns, one test each: see
+ * docs/development.md.)
+ */
+@inline function trackOneStep(f: Flow, idx: u32, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32): bool {
+  if (!fastPath) return false;
+  if ((flags & (TH_SYN | TH_FIN | TH_RST | TH_ACK)) != TH_ACK) return false;
   const lastNs = f.lastNs, closeDeferred = f.closeDeferred;
   // Both endpoints, once for the one-step path's helpers (as Zeek's model has no flip there).
   const sender = endpointOf(f, s), peer = endpointOf(f, s ^ 1);
-  if (mayTakeFastPath(flags) && processInOrder(f, s, sender, peer, tsNs, seq, ack, window, len, capturedLen)) {
-    // Zeek's model in one step (no flip): the sender is counted, and its side is the lifecycle's.
-    countOneStep(true, false);
-    sender.pkts++;
-    sender.ipBytes += ipTotalLen;
-    if (packetStatsOn) noteShape(f, packetFromA ? 0 : 1, tsNs, ipTotalLen);
-    trackInOrder(f, s, sender, peer, tsNs, flags, seq, ack, window, len);
-    // The queued timer is never later than the flow's earliest deadline. Of the deadlines this
-    // segment moved only the inactivity timer's, with the last time (a deferred close completing
-    // is the one way it sets others): the queued timer still comes first unless the time went back.
-    if (tsNs < lastNs) scheduleFlow(f);
-    else if (closeDeferred) scheduleFlow(f);
-    touch(f, idx);
-    return;
-  } else {
-    const counted = endpointOf(f, processSegment(f, isOrig, tsNs, flags, seq, ack, window, len, capturedLen));
-    counted.pkts++;
-    counted.ipBytes += ipTotalLen;
-    if (packetStatsOn) noteShape(f, counted == endpointOf(f, 0) ? (f.origIsA ? 0 : 1) : (f.origIsA ? 1 : 0), tsNs, ipTotalLen);
-    // Zeek's flips may have moved the sender to the other side: find it again.
-    trackLifecycle(f, (packetFromA == f.origIsA) ? 0 : 1, tsNs, flags, seq, ack, window, len);
-  }
-  scheduleFlow(f);
+  if (!processInOrder(f, s, sender, peer, tsNs, seq, ack, window, len, capturedLen)) return false;
+  // Zeek's model in one step (no flip): the sender is counted, and its side is the lifecycle's.
+  countOneStep(true, false);
+  sender.pkts++;
+  sender.ipBytes += ipTotalLen;
+  if (packetStatsOn) noteShape(f, packetFromA ? 0 : 1, tsNs, ipTotalLen);
+  trackInOrder(f, s, sender, peer, tsNs, flags, seq, ack, window, len);
+  // The queued timer is never later than the flow's earliest deadline. Of the deadlines this
+  // segment moved only the inactivity timer's, with the last time (a deferred close completing
+  // is the one way it sets others): the queued timer still comes first unless the time went back.
+  if (tsNs < lastNs) scheduleFlow(f);
+  else if (closeDeferred) scheduleFlow(f);
   touch(f, idx);
+  return true;
 }
 
 /**
