@@ -2,7 +2,7 @@
 // case a separate process timed over several runs. Writes bench/out/bench.json and bench.md and
 // prints the Markdown (bench/README.md explains the cases). Exits 1 when a case of ours fails.
 //
-//   node bench/run.mjs [--smoke] [--runs N] [--only header|full|live|short] [--no-peers]
+//   node bench/run.mjs [--smoke] [--runs N] [--only header|full|live|short|pcapng] [--no-peers]
 
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { tableFromIPC } from "apache-arrow";
 import { DASK_INSTALL_HINT, daskInstalled, PYTHON, stageFigures, startCluster } from "./dask.mjs";
 
-const USAGE = "usage: node bench/run.mjs [--smoke] [--runs N] [--only header|full|live|short] [--no-peers]";
+const USAGE = "usage: node bench/run.mjs [--smoke] [--runs N] [--only header|full|live|short|pcapng] [--no-peers]";
 let flags;
 try {
   ({ values: flags } = parseArgs({
@@ -29,7 +29,7 @@ try {
   usage(e.message);
 }
 if (flags.help) {
-  process.stdout.write(`${USAGE}\n  --smoke      one quick run of each case\n  --runs N     runs per case (default 3)\n  --only K     only the header-only, full-payload, live-connection or short-connection cases\n  --no-peers   leave out tshark and tcptrace (the JS baseline and Dask still run)\nbench/README.md explains the cases.\n`);
+  process.stdout.write(`${USAGE}\n  --smoke      one quick run of each case\n  --runs N     runs per case (default 3)\n  --only K     only the header-only, full-payload, live-connection, short-connection or pcapng cases\n  --no-peers   leave out tshark and tcptrace (the JS baseline and Dask still run)\nbench/README.md explains the cases.\n`);
   process.exit(0);
 }
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -47,12 +47,12 @@ const INSTALL_HINT = "apt-get install tshark tcptrace";
 
 const runs = Number(flags.runs ?? (flags.smoke ? 1 : 3));
 if (!(Number.isInteger(runs) && runs >= 1)) usage(`--runs takes a positive whole number, got '${flags.runs}'`);
-if (flags.only !== undefined && !["header", "full", "live", "short"].includes(flags.only)) usage(`--only takes header, full, live or short, got '${flags.only}'`);
+if (flags.only !== undefined && !["header", "full", "live", "short", "pcapng"].includes(flags.only)) usage(`--only takes header, full, live, short or pcapng, got '${flags.only}'`);
 if (!existsSync(CLI)) usage("dist/cli.js is missing: run `npm run build` first");
 
 // Sizes are binary, as `synfin synth --bytes` reads them. "small" is there to show that peak
 // memory follows the connections alive at once, not the file size.
-const sizes = flags.smoke ? { full: "16M", header: "8M", small: "4M", live: "8M", short: "8M" } : { full: "2G", header: "1G", small: "256M", live: "1G", short: "1G" };
+const sizes = flags.smoke ? { full: "16M", header: "8M", small: "4M", live: "8M", short: "8M", pcapng: "8M" } : { full: "2G", header: "1G", small: "256M", live: "1G", short: "1G", pcapng: "1G" };
 const captures = [
   { id: "full", only: "full", title: "Full payload", bytes: sizes.full, snaplen: FULL_SNAPLEN, cases: "all" },
   { id: "header", only: "header", title: "Header-only (snaplen 96)", bytes: sizes.header, snaplen: HEADER_SNAPLEN, cases: "all" },
@@ -63,6 +63,8 @@ const captures = [
   // Another shape (issue #12, point 1): responses of at most 3 KiB, so about 16 packets per
   // connection against about 120: the work of starting and ending connections and writing rows.
   { id: "short", only: "short", title: "Header-only, many short connections (--max-response 3K)", bytes: sizes.short, snaplen: HEADER_SNAPLEN, maxResponse: "3K", cases: "short" },
+  // The header-only traffic as pcapng (Enhanced Packet Blocks), as dumpcap and Wireshark write it.
+  { id: "pcapng", only: "pcapng", title: "Header-only as pcapng", bytes: sizes.pcapng, snaplen: HEADER_SNAPLEN, format: "pcapng", cases: "pcapng" },
 ].filter((c) => flags.only === undefined || c.only === flags.only); // `only`: the --only value that runs it
 
 const rssMethod = gnuTimeWorks() ? "GNU time %M" : "polled /proc/PID/status VmHWM";
@@ -120,7 +122,7 @@ if (ownFailures > 0) {
 /** Writes the capture with `synfin synth` unless one with the same parameters is already there. */
 async function ensureCapture(capture) {
   const params = { bytes: capture.bytes, snaplen: capture.snaplen, seed: SEED, ...(capture.concurrency ? { concurrency: capture.concurrency } : {}), ...(capture.maxResponse ? { maxResponse: capture.maxResponse } : {}) };
-  const path = join(out, `synth-${capture.bytes}-snap${capture.snaplen}-seed${SEED}${capture.concurrency ? `-c${capture.concurrency}` : ""}${capture.maxResponse ? `-r${capture.maxResponse}` : ""}.pcap`);
+  const path = join(out, `synth-${capture.bytes}-snap${capture.snaplen}-seed${SEED}${capture.concurrency ? `-c${capture.concurrency}` : ""}${capture.maxResponse ? `-r${capture.maxResponse}` : ""}.${capture.format ?? "pcap"}`);
   const sidecar = `${path}.json`;
   if (existsSync(path) && existsSync(sidecar)) {
     const saved = JSON.parse(readFileSync(sidecar, "utf8"));
@@ -185,6 +187,7 @@ function casesFor(capture, path, cluster) {
   const readLoop = { name: "fs.read loop, 8 MiB buffer", id: "read", group: "limit", own: true, cmd: node, args: [MEASURE, "read", path] };
   const tcptrace = { name: "tcptrace -n -l", id: "tcptrace", group: "peer", status: notInstalled(peers.tcptrace), cmd: "tcptrace", args: ["-n", "-l", path] };
   if (capture.cases === "short") return [readLoop, cli(1), tcptrace];
+  if (capture.cases === "pcapng") return [readLoop, cli(1), tcptrace];
   if (capture.cases === "live") {
     const withStats = { ...cli(1), args: [...cli(1).args, "--stats"], reportsPeakFlows: true };
     return [readLoop, withStats];
