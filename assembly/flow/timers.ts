@@ -25,6 +25,7 @@ export function resetTimers(): void {
     heapBase = heap.alloc(<usize>heapCap * ENTRY_SIZE);
   }
   heapLen = 0;
+  store<i64>(heapBase, NO_TIMER);
 }
 
 @inline function entryAt(i: u32): usize { return heapBase + <usize>i * ENTRY_SIZE; }
@@ -103,9 +104,12 @@ function queue(idx: u32, deadlineNs: i64): void {
   copyEntry(base + <usize>i * ENTRY_SIZE, moving);
 }
 
-/** Earliest queued deadline, or NO_TIMER. */
+/**
+ * Earliest queued deadline, or NO_TIMER: an empty heap's first entry holds NO_TIMER (resetTimers,
+ * popTimer and compact put it there), so that the test every packet makes is one load.
+ */
 @inline export function nextDeadline(): i64 {
-  return heapLen == 0 ? NO_TIMER : deadlineAt(0);
+  return deadlineAt(0);
 }
 
 /** The deadline of the entry popTimer removed last (rows it ends are ordered by it). */
@@ -128,6 +132,7 @@ export function popTimer(nowNs: i64): u32 {
   poppedDeadlineNs = deadline;
   heapLen--;
   if (heapLen > 0) siftDown(heapLen);
+  else store<i64>(top, NO_TIMER);
   if (slotGen(idx) != gen) return 0xffffffff;
   const queued = slotTimer(idx);
   if (deadline != queued) {
@@ -190,6 +195,7 @@ function compact(): void {
     n++;
   }
   heapLen = n;
+  if (n == 0) store<i64>(heapBase, NO_TIMER);
   for (let i = <i32>(n >> 1) - 1; i >= 0; i--) {
     copyEntry(SPARE, entryAt(<u32>i));
     sink(<u32>i, SPARE);
