@@ -284,10 +284,10 @@ function parseTimestampedPacketBlock(p: usize, len: u32, obsolete: bool): Status
  * The common block in one step: an Enhanced Packet Block of a little-endian section (wasm's own
  * order) wholly within the `avail` bytes at `p` (at least PCAPNG_BLOCK_PEEK), whose two length
  * fields agree and hold its packet, on a declared interface whose timestamps are in units of
- * 10^-n s, n ≤ 9. Sets pkt* as parseBlock would and
- * returns the block's span; for any other block returns 0 having changed nothing, and the block
- * takes blockLength and parseBlock. Most blocks of most pcapng files are this: the general path
- * reaches them through four calls, a dispatch on the block type and one on the resolution.
+ * 10^-n s, n ≤ 9. Sets pkt* as parseBlock would and returns the block's span; for any other
+ * block returns 0 having changed nothing, and the block takes blockLength and parseBlock. Most
+ * blocks of most pcapng files are this: the general path reaches them through four calls, a
+ * dispatch on the block type and one on the resolution.
  */
 @inline export function commonPacketBlock(p: usize, avail: u32): u32 {
   // SAFE: the first 12 bytes are present (the caller's loop), the rest once `span <= avail`.
