@@ -310,13 +310,7 @@ function parseTimestampedPacketBlock(p: usize, len: u32, obsolete: bool): Status
   const ts = (<u64>load<u32>(p + 12) << 32) | <u64>load<u32>(p + 16);
   // tsToNs's TS_MUL case.
   const tsNs = <i64>(ts * load<u64>(rec + IF_TS_FACTOR)) + load<i64>(rec + IF_TS_OFFSET_NS);
-  pktTsNs = tsNs;
-  pktCapLen = capLen;
-  pktOrigLen = load<u32>(p + 24);
-  pktLinkType = load<u32>(rec + IF_LINKTYPE);
-  pktInterface = iface;
-  pktData = p + 28;
-  lastTsNs = tsNs;
+  setPacket(rec, tsNs, capLen, load<u32>(p + 24), iface, p + 28);
   countOneStepBlock();
   return span;
 }

@@ -41,7 +41,10 @@ export function setFastPath(on: bool): void {
   oneStepBlocks++;
 }
 
+/** The flags that tell a segment the one-step path may take: of these, ACK alone. */
+export const ONE_STEP_FLAGS: u32 = TH_SYN | TH_FIN | TH_RST | TH_ACK;
+
 /** An ACK without SYN, FIN or RST: the only kind of segment the one-step path may take. */
 @inline export function mayTakeFastPath(flags: u32): bool {
-  return fastPath && (flags & (TH_SYN | TH_FIN | TH_RST | TH_ACK)) == TH_ACK;
+  return fastPath && (flags & ONE_STEP_FLAGS) == TH_ACK;
 }

@@ -10,14 +10,14 @@ import { appendLetter } from "./history";
 import { clearTimer, nextDeadline, popTimer, poppedDeadlineNs } from "./timers";
 import { mode, MODE_REDUCE, MODE_REPLICA, noteCreated } from "../parallel/parts";
 import { processSegment, processInOrder, checksumError, HANDSHAKE_INACTIVITY_NS } from "./zeek";
-import { fastPath, countOneStep } from "./path";
+import { fastPath, countOneStep, ONE_STEP_FLAGS } from "./path";
 import { flipAtCreation, flipRoles } from "./roles";
 import { initReassembly } from "./reassembly";
 import { initLifecycle, trackLifecycle, trackInOrder } from "./lifecycle";
 import { packetStatsOn, initShape, noteShape } from "./shape";
 import { keepAnalysis, takeAnalysis } from "./carry";
 import { armFirstExpire, scheduleFlow, onWake, STAY } from "./expiry";
-import { TH_ACK, TH_FIN, TH_RST, TH_SYN } from "../decode/tcp";
+import { TH_ACK, TH_SYN } from "../decode/tcp";
 import { writeRow, setEmit } from "../out/row";
 import { outFull } from "../out/columns";
 import { count, setMax } from "../stats";
@@ -123,8 +123,9 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
  * docs/development.md.)
  */
 @inline function trackOneStep(f: Flow, idx: u32, s: u32, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32): bool {
+  // mayTakeFastPath's two tests, one each.
   if (!fastPath) return false;
-  if ((flags & (TH_SYN | TH_FIN | TH_RST | TH_ACK)) != TH_ACK) return false;
+  if ((flags & ONE_STEP_FLAGS) != TH_ACK) return false;
   const lastNs = f.lastNs, closeDeferred = f.closeDeferred;
   // Both endpoints, once for the one-step path's helpers (as Zeek's model has no flip there).
   const sender = endpointOf(f, s), peer = endpointOf(f, s ^ 1);
