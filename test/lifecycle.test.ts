@@ -534,6 +534,43 @@ describe("one 4-tuple, several connections", () => {
     expect(rows.map((r) => [r.conn_state, r.orig_retransmits, r.resp_retransmits])).toEqual([["REJ", 0, 0], ["REJ", 1, 0], ["REJ", 1, 0]]);
   });
 
+  // The state kept when a row ends (assembly/flow/carry.ts) is taken up for an hour of network time,
+  // and at most 1,024 states are kept with a maxFlows of 4,096 or less (a quarter of it, at least
+  // 1,024): the oldest is dropped first. Each case: `before` other keys' rows (SYN, RST) end, then
+  // the key's own (SYN, RST), then `between` others, `spacing` apart, then `gapNs` later the key's
+  // SYN again with the same ISN. Its second row's SYN is a retransmission only while the first
+  // row's state is kept. (A row ends when its timer runs, at the network time of a packet.)
+  async function secondSynRetransmits(before: number, between: number, gapNs = seconds(60), spacing = ms(1)): Promise<number> {
+    const SPACING = spacing;
+    const filler = (i: number, startNs: bigint) =>
+      conversation({ clientPort: 1024 + i, startNs }).syn().rst("server", { withAck: true }).packets();
+    const packets: CapturedPacket[] = [];
+    for (let i = 0; i < before; i++) packets.push(...filler(i, T0 + BigInt(i) * SPACING));
+    const keyStart = T0 + BigInt(before) * SPACING;
+    packets.push(...conversation({ startNs: keyStart }).syn().rst("server", { withAck: true }).packets());
+    for (let i = 0; i < between; i++) packets.push(...filler(before + i, keyStart + BigInt(i + 1) * SPACING));
+    packets.push(...conversation({ startNs: keyStart + BigInt(between) * SPACING + gapNs }).syn().packets());
+    const rows = await rowsOf(packets, { maxFlows: 4096 });
+    expect(rows.length).toBe(before + between + 2);
+    const again = rows.filter((r) => r.orig_p === CLIENT_PORT);
+    expect(again.map((r) => r.conn_state)).toEqual(["REJ", "S0"]);
+    return again[1]!.orig_retransmits as number;
+  }
+
+  it("a row's state is taken up after 1,023 later rows have ended, not after 1,024 (the oldest dropped first)", async () => {
+    expect(await secondSynRetransmits(0, 1023)).toBe(1);
+    expect(await secondSynRetransmits(0, 1024)).toBe(0);
+    // With thousands of rows before: states dropped long ago are never taken for the key's.
+    expect(await secondSynRetransmits(5000, 1023)).toBe(1);
+    expect(await secondSynRetransmits(5000, 1024)).toBe(0);
+  });
+
+  it("a row's state is taken up within an hour of network time after the row ended, not later", async () => {
+    // The key's first row ends within the 20 s of others after it.
+    expect(await secondSynRetransmits(10, 20, seconds(3500), seconds(1))).toBe(1);
+    expect(await secondSynRetransmits(10, 20, seconds(3700), seconds(1))).toBe(0);
+  });
+
   it("data resent after Zeek's inactivity timer ended the row is a retransmission in the next row", async () => {
     const conv = conversation().handshake().data("client", 100).ack("server").data("client", 100)
       .retransmit("client", { after: seconds(6 * 60) });
