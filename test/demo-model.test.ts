@@ -3,9 +3,10 @@
 // per chunk; every value must equal what Arrow's own accessors and BigInt arithmetic give.
 
 import { describe, expect, it } from "vitest";
-import type { Table } from "apache-arrow";
+import { Table } from "apache-arrow";
 import { readConnections } from "../demo/model.js";
 import { analyze } from "../src/node.js";
+import { SCHEMA } from "../src/output/schema.js";
 import { synthPackets } from "../src/synth/synth.js";
 import { pcapOf } from "./support/fixtures.js";
 
@@ -34,5 +35,12 @@ describe("the demo page's model of a finished run", () => {
     expect([...conns.durationS]).toEqual(expected(table, "duration", 1));
     const strings = { origH: "orig_h", respH: "resp_h", history: "history", connState: "conn_state", endReason: "end_reason" } as const;
     for (const [field, column] of Object.entries(strings)) expect(conns[field as keyof typeof strings], column).toEqual([...table.getChild(column)!].map((v) => v ?? ""));
+  });
+
+  it("of a run with no connections is empty in every column", () => {
+    const conns = readConnections(new Table(SCHEMA));
+    expect(conns.rows).toBe(0);
+    expect(conns.table.numRows).toBe(0);
+    for (const field of ["tsMs", "closedMs", "connId", "retransmits", "origP", "origH", "endReason"] as const) expect(conns[field].length, field).toBe(0);
   });
 });
