@@ -541,15 +541,14 @@ describe("one 4-tuple, several connections", () => {
   // SYN again with the same ISN. Its second row's SYN is a retransmission only while the first
   // row's state is kept. (A row ends when its timer runs, at the network time of a packet.)
   async function secondSynRetransmits(before: number, between: number, gapNs = seconds(60), spacing = ms(1)): Promise<number> {
-    const SPACING = spacing;
     const filler = (i: number, startNs: bigint) =>
       conversation({ clientPort: 1024 + i, startNs }).syn().rst("server", { withAck: true }).packets();
     const packets: CapturedPacket[] = [];
-    for (let i = 0; i < before; i++) packets.push(...filler(i, T0 + BigInt(i) * SPACING));
-    const keyStart = T0 + BigInt(before) * SPACING;
+    for (let i = 0; i < before; i++) packets.push(...filler(i, T0 + BigInt(i) * spacing));
+    const keyStart = T0 + BigInt(before) * spacing;
     packets.push(...conversation({ startNs: keyStart }).syn().rst("server", { withAck: true }).packets());
-    for (let i = 0; i < between; i++) packets.push(...filler(before + i, keyStart + BigInt(i + 1) * SPACING));
-    packets.push(...conversation({ startNs: keyStart + BigInt(between) * SPACING + gapNs }).syn().packets());
+    for (let i = 0; i < between; i++) packets.push(...filler(before + i, keyStart + BigInt(i + 1) * spacing));
+    packets.push(...conversation({ startNs: keyStart + BigInt(between) * spacing + gapNs }).syn().packets());
     const rows = await rowsOf(packets, { maxFlows: 4096 });
     expect(rows.length).toBe(before + between + 2);
     const again = rows.filter((r) => r.orig_p === CLIENT_PORT);

@@ -27,10 +27,10 @@
 // the index (2 MiB at the default maxFlows) per row. So a dropped state leaves its index entry
 // behind, stale (its sequence number lies before `headSeq`), for an insert to reuse or a sweep to
 // clear. A sweep runs when stale and kept entries together fill three quarters of the index, and
-// at least every 2^30 inserts, so that a stale sequence number never comes round to look kept again.
-// With the one-step paths off (Flag.ExactPathOnly, for tests) a dropped state's entry is removed
-// at once, so that no entry is ever stale and no sweep runs: test/conformance/fast-path.test.ts
-// compares the two.
+// at least once per eight times `capacity` inserts (2^30 at most), so that a stale sequence
+// number never comes round to look kept again. With the one-step paths off (Flag.ExactPathOnly,
+// for tests) a dropped state's entry is removed at once, so that no entry is ever stale:
+// test/conformance/fast-path.test.ts compares the two.
 
 import { Flow, Endpoint, EndpointRare, endpointOf, rareOf } from "./record";
 import { fastPath } from "./path";
