@@ -3,7 +3,7 @@
 // with one line on standard error.
 
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -572,6 +572,59 @@ describe("errors and usage", () => {
   it("--help and --version exit 0", () => {
     expect(run("--help")).toMatchObject({ status: 0, stdout: expect.stringContaining("usage: synfin") });
     expect(run("--version")).toMatchObject({ status: 0, stdout: expect.stringMatching(/^synfin \d+\.\d+\.\d+/) });
+  });
+});
+
+describe("the executable's code cache (dist/cli.bundle.cache, src/cli/start.ts)", () => {
+  const dist = fileURLToPath(new URL("../dist/", import.meta.url));
+
+  /** The executable's word on its cache (SYNFIN_REPORT_CODE_CACHE), and the run's exit code and rest of its standard error. */
+  const cacheReport = (cli: string, ...args: string[]) => {
+    const result = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", env: { ...process.env, SYNFIN_REPORT_CODE_CACHE: "1" } });
+    const [said, ...rest] = result.stderr.split("\n");
+    return { said, status: result.status, stderr: rest.join("\n") };
+  };
+
+  it("is the build's, and the executable takes it", () => {
+    expect(cacheReport(CLI, "--version")).toEqual({ said: "synfin: code cache taken", status: 0, stderr: "" });
+    expect(cacheReport(CLI, capture, "-o", join(dir, "cache-report.arrow"))).toEqual({ said: "synfin: code cache taken", status: 0, stderr: "" });
+  });
+
+  it("imports what is loaded when asked for (Parquet's writer, here in the command's thread), and runs the same without the cache", () => {
+    const out = (name: string) => join(dir, `cache-${name}`);
+    /** A run with the Parquet table on standard output (written by the command's thread, not an output thread). */
+    const runFrom = (cli: string, ...args: string[]) => {
+      const result = spawnSync(process.execPath, [cli, ...args], { maxBuffer: 256 << 20 });
+      return { status: result.status, stderr: result.stderr.toString(), stdout: result.stdout };
+    };
+    const parquetRows = (bytes: Buffer) => tableFromIPC(readParquet(bytes).intoIPCStream()).numRows;
+    const withCache = runFrom(CLI, capture, "--format", "parquet");
+    expect({ status: withCache.status, stderr: withCache.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(parquetRows(withCache.stdout)).toBe(expectedRows.length);
+    expect(runFrom(CLI, capture, "-o", out("with.arrow"))).toMatchObject({ status: 0, stderr: "" });
+    // A package beside this one whose dist/ is a copy: the script finds the core, the package's
+    // manifest and parquet-wasm from its own place.
+    const root = fileURLToPath(new URL("../", import.meta.url));
+    const pkg = join(dir, "package-copy");
+    mkdirSync(pkg);
+    cpSync(dist, join(pkg, "dist"), { recursive: true });
+    cpSync(join(root, "package.json"), join(pkg, "package.json"));
+    symlinkSync(join(root, "build"), join(pkg, "build"));
+    symlinkSync(join(root, "node_modules"), join(pkg, "node_modules"));
+    const cli = join(pkg, "dist", "cli.js"), cacheFile = join(pkg, "dist", "cli.bundle.cache");
+    // A cache made for another script: its first bytes (the script's SHA-1) no longer match.
+    const cache = readFileSync(cacheFile);
+    cache[0] ^= 0xff;
+    writeFileSync(cacheFile, cache);
+    expect(cacheReport(cli, "--version")).toMatchObject({ said: "synfin: code cache made for another script", status: 0 });
+    expect(runFrom(cli, capture, "-o", out("stale.arrow"))).toMatchObject({ status: 0, stderr: "" });
+    const stale = runFrom(cli, capture, "--format", "parquet");
+    expect({ status: stale.status, stderr: stale.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(stale.stdout.equals(withCache.stdout)).toBe(true);
+    rmSync(cacheFile);
+    expect(cacheReport(cli, "--version")).toMatchObject({ said: "synfin: code cache absent", status: 0 });
+    expect(runFrom(cli, capture, "-o", out("none.arrow"))).toMatchObject({ status: 0, stderr: "" });
+    for (const name of ["stale.arrow", "none.arrow"]) expect(readFileSync(out(name)).equals(readFileSync(out("with.arrow")))).toBe(true);
   });
 });
 

@@ -2,6 +2,7 @@
 // IPC file or stream, Parquet, Zeek conn.log). Exit 0 on success, 2 when an input is not a readable capture or the usage is wrong.
 
 import { closeSync, createWriteStream, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -689,7 +690,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function version(): Promise<string> {
-  const { readFile } = await import("node:fs/promises");
   const pkg = JSON.parse(await readFile(packageJsonUrl(), "utf8")) as { version: string };
   return pkg.version;
 }

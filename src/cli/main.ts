@@ -1,7 +1,7 @@
-#!/usr/bin/env node
-// The synfin executable: runs the command (or `synfin synth`, or a cluster step) and sets the exit
-// code. `npm run build` bundles it with everything it imports into dist/cli.js (package.json
-// "bin"; scripts/bundle-cli.mjs): one file loads in a fraction of the time of the modules it is made of.
+// The command (or `synfin synth`, or a cluster step): runs it and sets the exit code. `npm run
+// build` bundles it with everything it imports into one script, dist/cli.bundle.cjs
+// (scripts/bundle-cli.mjs), which the executable, dist/cli.js (src/cli/start.ts), runs: one file
+// loads in a fraction of the time of the modules it is made of.
 
 import { setFlagsFromString } from "node:v8";
 import { main } from "./command.js";
