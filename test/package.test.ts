@@ -3,13 +3,15 @@
 // builds, source maps of sources it does not ship); installed into a new project, it type-checks
 // under `moduleResolution` node16 and bundler (with the node condition), strictly, with
 // `skipLibCheck: false` and `lib: ["ES2022"]` (no DOM), a typo in a column name does not compile,
-// and the compiled program analyses a capture.
+// the compiled program analyses a capture, and the command runs from the code cache it ships.
 
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tableFromIPC } from "apache-arrow";
+import { readParquet } from "parquet-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Conversation } from "../src/synth/conversation.js";
 import { NS_PER_SECOND, pcapOf } from "./support/fixtures.js";
@@ -123,6 +125,16 @@ describe("the packed tarball, installed", () => {
     const checked = run(process.execPath, [TSC, "-p", config], project);
     expect(checked.out).toBe("");
     expect(checked.status).toBe(0);
+  });
+
+  it("runs its command from the code cache it ships, and writes Parquet there (parquet-wasm found from the installed package)", () => {
+    const project = join(dir, "consumer");
+    const cli = join(project, "node_modules", pkg.name, "dist/cli.js");
+    const { SYNFIN_WASM_BUILD: _, ...env } = process.env;
+    const ran = spawnSync(process.execPath, [cli, "capture.pcap", "--format", "parquet"], { cwd: project, env: { ...env, SYNFIN_REPORT_CODE_CACHE: "1" } });
+    // The cache was made by this Node (npm test's build), so it is taken.
+    expect({ status: ran.status, stderr: ran.stderr.toString() }).toEqual({ status: 0, stderr: "synfin: code cache taken\n" });
+    expect(tableFromIPC(readParquet(ran.stdout).intoIPCStream()).numRows).toBe(1);
   });
 
   it("runs: the compiled program analyses a capture", () => {
