@@ -11,10 +11,9 @@ import { tableFromIPC } from "apache-arrow";
 import { BatchBuilder } from "../core/batch.js";
 import { BatchWriter, streamSink } from "./batch-writer.js";
 import { textLines } from "../output/format.js";
-import { SINK_BUFFER, TURN_STOPPED, lowerThreadPriority, writeAll, type OutputThreadData, type ToOutputThread, type FromOutputThread } from "./output-thread.js";
+import { SINK_BUFFER, TURN_STOPPED, writeAll, type OutputThreadData, type ToOutputThread, type FromOutputThread } from "./output-thread.js";
 
 const data = workerData as OutputThreadData;
-if (data.yields) lowerThreadPriority();
 const port = parentPort!;
 const send = (message: FromOutputThread) => port.postMessage(message);
 
