@@ -3,7 +3,7 @@
 // and its output thread into dist/output-worker.js. Node loads one file of modules far faster than
 // the hundreds it is made of (apache-arrow alone is about 150): about 0.12 s less per run. Then
 // writes V8's code cache of the command's script (dist/cli.bundle.cache) after a run of it on a
-// small capture, which the next runs start from (about 20 ms less each; src/cli/start.ts). The
+// small capture, which the next runs start from (about 30 ms less each; src/cli/start.ts). The
 // library itself (dist/node.js, dist/browser.js) stays as modules: its users bundle it their own
 // way, and the Arrow objects it returns must be those of their own apache-arrow. parquet-wasm
 // stays out of the bundle (it finds its wasm next to its own files) and is loaded only when
@@ -24,9 +24,10 @@ const options = { platform: "node", external: [/^node:/, /^parquet-wasm(\/|$)/],
 await build({ ...options, input: `${root}dist/cli/main.js`, output: { file: `${root}dist/cli.bundle.cjs`, format: "cjs", codeSplitting: false, sourcemap: false } });
 await build({ ...options, input: `${root}dist/cli/start.js`, output: { file: cli, format: "esm", codeSplitting: false, sourcemap: false } });
 chmodSync(cli, 0o755);
-writeCodeCache();
 // The command's output thread (src/cli/output-worker.ts), one file too: it starts beside the analysis.
 await build({ ...options, input: `${root}dist/cli/output-worker.js`, output: { file: `${root}dist/output-worker.js`, format: "esm", codeSplitting: false, sourcemap: false } });
+// Last: the run that writes the cache is a run of the whole command.
+writeCodeCache();
 
 /**
  * Runs the command on a small synthetic capture with SYNFIN_WRITE_CODE_CACHE set, which makes it

@@ -1,6 +1,6 @@
 // import() of a package loaded only when asked for (parquet-wasm). The command's executable
-// (src/cli/start.ts) runs the bundled command from V8's code cache, and in Node 20 a function
-// taken from the cache has no loader for its own import() (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING):
+// (src/cli/start.ts) runs the bundled command from V8's code cache, and in Node 20 no function of
+// a script compiled with a code cache can import() by itself (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING):
 // the executable lends its import() under IMPORT_MODULE, and such imports go through it.
 
 /** Where the executable puts its import() (a global: the bundle and the executable share no module). */

@@ -43,8 +43,8 @@ if (!writeCacheTo) {
   }
 }
 // Wrapped as Node wraps a CommonJS module. Its dynamic imports (Parquet's writer) go through this
-// module's import() (src/import-module.ts): in Node 20 a script compiled with a code cache has
-// no loader for its own.
+// module's import() (src/import-module.ts): in Node 20 no function of a vm.Script compiled with
+// a code cache can import() by itself, whatever the script's importModuleDynamically.
 (globalThis as { [IMPORT_MODULE]?: (specifier: string) => Promise<unknown> })[IMPORT_MODULE] = (specifier) => import(specifier);
 const script = new Script(`(function (exports, require, module, __filename, __dirname) {${bytes.toString("utf8")}\n})`, { filename: bundle, cachedData });
 if (cachedData) state = script.cachedDataRejected ? "rejected by V8" : "taken";
