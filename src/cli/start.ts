@@ -5,8 +5,9 @@
 // command on a small capture ends, so the functions that ran then are not compiled again. A run
 // on a small capture takes about 0.11 s instead of 0.14. The cache holds bytecode. It is taken
 // only for the script it was made from (the script's SHA-1 heads the cache) and by the V8 that
-// made it, under the same flags (V8 checks those itself); otherwise the script is compiled as
-// it would be without one. Node 20 caches no ES module, so the bundle is a CommonJS script.
+// made it, under the same flags (V8 checks those itself), and only whole (its own SHA-1 beside
+// it); otherwise the script is compiled as it would be without one. Node 20 caches no ES module,
+// so the bundle is a CommonJS script.
 
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -28,16 +29,22 @@ const writeCacheTo = process.env.SYNFIN_WRITE_CODE_CACHE;
 /** Set by the tests (docs/development.md): say on standard error whether the cache was taken. */
 const report = process.env.SYNFIN_REPORT_CODE_CACHE === "1";
 const HASH_BYTES = 20;
+const sha1 = (data: Uint8Array) => createHash("sha1").update(data).digest();
 
+// The cache file: the script's SHA-1, the SHA-1 of V8's data, then the data. V8 checks the data's
+// length, its own version and flags, but not its bytes: data damaged on disk would crash the
+// process as V8 reads it, so its digest is checked first (about a millisecond).
 const bytes = readFileSync(bundle);
-const hash = createHash("sha1").update(bytes).digest();
+const hash = sha1(bytes);
 let cachedData: Buffer | undefined;
 let state = "absent";
 if (!writeCacheTo) {
   try {
     const cache = readFileSync(cacheFile);
-    if (cache.length > HASH_BYTES && hash.equals(cache.subarray(0, HASH_BYTES))) cachedData = cache.subarray(HASH_BYTES);
-    else state = "made for another script";
+    const data = cache.subarray(2 * HASH_BYTES);
+    if (cache.length <= 2 * HASH_BYTES || !hash.equals(cache.subarray(0, HASH_BYTES))) state = "made for another script";
+    else if (!sha1(data).equals(cache.subarray(HASH_BYTES, 2 * HASH_BYTES))) state = "damaged";
+    else cachedData = data;
   } catch {
     // No cache (a build that could not write one): compiled as usual.
   }
@@ -49,6 +56,11 @@ if (!writeCacheTo) {
 const script = new Script(`(function (exports, require, module, __filename, __dirname) {${bytes.toString("utf8")}\n})`, { filename: bundle, cachedData });
 if (cachedData) state = script.cachedDataRejected ? "rejected by V8" : "taken";
 if (report) process.stderr.write(`synfin: code cache ${state}\n`);
-if (writeCacheTo) process.on("exit", () => writeFileSync(writeCacheTo, Buffer.concat([hash, script.createCachedData()])));
+if (writeCacheTo) {
+  process.on("exit", () => {
+    const data = script.createCachedData();
+    writeFileSync(writeCacheTo, Buffer.concat([hash, sha1(data), data]));
+  });
+}
 const module = { exports: {} };
 (script.runInThisContext() as (...args: unknown[]) => void)(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
