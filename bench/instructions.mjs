@@ -4,9 +4,17 @@
 // the code) and divided by the capture's records. A wall time on a shared machine moves by a
 // tenth or more between runs; this count moves by less than one instruction per record, so a
 // change of 1% shows. It counts instructions, not time: cache misses and stalls do not show
-// (measure those with bench/ab-core.mjs).
+// (measure those with bench/ab-core.mjs, or count them with --misses).
 //
-//   node bench/instructions.mjs FILE [A.shared.wasm B.shared.wasm ...] [--top N]
+//   node bench/instructions.mjs FILE [A.shared.wasm B.shared.wasm ...] [--top N] [--misses [--ll BYTES]]
+//
+// --misses: callgrind simulates the caches too (--cache-sim=yes: this machine's first-level
+// cache, and its last-level one or one of --ll BYTES, 16-way), and what is counted per record is
+// each function's data misses in the last level, as exactly as its instructions: a change meant
+// to save cache misses shows there when the machine's wall times are too noisy to tell. The
+// simulation has no prefetcher (reading the input in order counts misses the processor hides),
+// and this machine's 32 MiB last level is shared with other machines' work: --ll 2097152 comes
+// closer to what a record last touched seconds of capture time ago meets.
 //
 // FILE: a pcap or pcapng file (its records are counted here); a few tens of MB are enough
 // (Valgrind runs the pass about fifty times slower). The builds default to
@@ -22,10 +30,10 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
-const USAGE = "usage: node bench/instructions.mjs FILE [A.shared.wasm ...] [--top N]";
+const USAGE = "usage: node bench/instructions.mjs FILE [A.shared.wasm ...] [--top N] [--misses [--ll BYTES]]";
 let values, positionals;
 try {
-  ({ values, positionals } = parseArgs({ options: { top: { type: "string", default: "8" } }, allowPositionals: true }));
+  ({ values, positionals } = parseArgs({ options: { top: { type: "string", default: "8" }, misses: { type: "boolean", default: false }, ll: { type: "string" } }, allowPositionals: true }));
 } catch (e) {
   console.error(`instructions: ${e.message}\n${USAGE}`);
   process.exit(2);
@@ -33,6 +41,11 @@ try {
 const [file, ...builds] = positionals;
 const top = Number(values.top);
 if (!file || !Number.isInteger(top) || top < 0) { console.error(USAGE); process.exit(2); }
+const ll = values.ll === undefined ? undefined : Number(values.ll);
+if (ll !== undefined && (!values.misses || !Number.isInteger(ll) || ll < 65536 || (ll & (ll - 1)) !== 0)) {
+  console.error(`instructions: --ll takes a power of two of bytes, 65536 or more, with --misses\n${USAGE}`);
+  process.exit(2);
+}
 const root = fileURLToPath(new URL("..", import.meta.url));
 if (builds.length === 0) builds.push(join(root, "build/synfin.release.shared.wasm"));
 if (spawnSync("valgrind", ["--version"]).status !== 0) {
@@ -79,8 +92,12 @@ function readPerfMap(path) {
   return ranges.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
-/** Instructions per core function from callgrind's output (--dump-instr=yes: an address per cost line). */
-function coreInstructions(callgrindOut, ranges) {
+/**
+ * Instructions (or, with `misses`, last-level data misses, read and write) per core function from
+ * callgrind's output (--dump-instr=yes: an address per cost line; its events line names the
+ * columns).
+ */
+function coreCosts(callgrindOut, ranges, misses) {
   const starts = ranges.map((r) => r[0]);
   const find = (addr) => {
     let lo = 0, hi = starts.length - 1, at = -1;
@@ -90,19 +107,28 @@ function coreInstructions(callgrindOut, ranges) {
   const byFunction = new Map();
   let addr = 0n;
   let callLine = false;
+  let columns = [0];
   for (const line of readFileSync(callgrindOut, "utf8").split("\n")) {
+    if (line.startsWith("events:")) {
+      const events = line.slice(7).trim().split(/\s+/);
+      columns = misses ? [events.indexOf("DLmr"), events.indexOf("DLmw")] : [events.indexOf("Ir")];
+      if (columns.some((i) => i < 0)) throw new Error(`callgrind's events lack what is counted: ${line}`);
+      continue;
+    }
     const c = line.charCodeAt(0);
     const isCost = (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 42; // digit + - *
     if (!isCost) { if (line.startsWith("calls=")) callLine = true; continue; }
-    const [position, , cost] = line.split(" ");
+    const [position, , ...costs] = line.split(" ");
     if (position.startsWith("0x")) addr = BigInt(position);
     else if (position[0] === "+") addr += BigInt(position.slice(1));
     else if (position[0] === "-") addr -= BigInt(position.slice(1));
     // The line after calls= is the call's inclusive cost, not the instruction's own.
     if (callLine) { callLine = false; continue; }
-    if (cost === undefined) continue;
+    // A cost line leaves out its trailing zero columns.
+    const cost = columns.reduce((sum, i) => sum + Number(costs[i] ?? 0), 0);
+    if (cost === 0) continue;
     const name = find(addr);
-    if (name && (name.includes("wasm-function") || name.includes("assembly/"))) byFunction.set(name, (byFunction.get(name) ?? 0) + Number(cost));
+    if (name && (name.includes("wasm-function") || name.includes("assembly/"))) byFunction.set(name, (byFunction.get(name) ?? 0) + cost);
   }
   return byFunction;
 }
@@ -113,7 +139,7 @@ for (const build of builds) {
   const dir = mkdtempSync(join(tmpdir(), "synfin-instructions-"));
   try {
     const out = join(dir, "callgrind.out");
-    const run = spawnSync("valgrind", ["--tool=callgrind", "--dump-instr=yes", `--callgrind-out-file=${out}`,
+    const run = spawnSync("valgrind", ["--tool=callgrind", "--dump-instr=yes", ...(values.misses ? ["--cache-sim=yes", ...(ll ? [`--LL=${ll},16,64`] : [])] : []), `--callgrind-out-file=${out}`,
       process.execPath, "--predictable", "--random-seed=1", "--hash-seed=1", "--no-liftoff", "--perf-basic-prof",
       join(root, "bench/ab-core.mjs"), file, "1", build], { encoding: "utf8", maxBuffer: 1 << 26 });
     const map = `/tmp/perf-${run.pid}.map`;
@@ -121,12 +147,13 @@ for (const build of builds) {
       console.error(`instructions: the run of ${build} failed:\n${run.stderr.split("\n").slice(-20).join("\n")}`);
       process.exit(1);
     }
-    const byFunction = coreInstructions(out, readPerfMap(map));
+    const byFunction = coreCosts(out, readPerfMap(map), values.misses);
     rmSync(map, { force: true });
     const total = [...byFunction.values()].reduce((a, b) => a + b, 0);
-    console.log(`${build}: ${(total / records).toFixed(1)} instructions per record in the core (${total.toLocaleString("en-US")} in all)`);
+    const what = values.misses ? "last-level data misses" : "instructions";
+    console.log(`${build}: ${(total / records).toFixed(values.misses ? 3 : 1)} ${what} per record in the core (${total.toLocaleString("en-US")} in all)`);
     for (const [name, n] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) {
-      console.log(`  ${(n / records).toFixed(1).padStart(8)}  ${name.replace(/^JS:/, "").replace(/-turbofan$/, "")}`);
+      console.log(`  ${(n / records).toFixed(values.misses ? 3 : 1).padStart(8)}  ${name.replace(/^JS:/, "").replace(/-turbofan$/, "")}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
