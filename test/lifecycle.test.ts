@@ -233,6 +233,22 @@ describe("attempts", () => {
   });
 });
 
+  it("attempts whose SYNs were captured out of time order time out in order of their deadlines, then of their first packets", async () => {
+    // Packet times go back (as in captures merged from several interfaces): seven SYNs, each
+    // earlier than the one before it but for two at the same instant, all within 5 s of the
+    // latest, so that every attempt timer is still to run when a SYN 90 s later runs them all.
+    const synSeconds = [10, 9, 8, 7, 7, 6, 5.5];
+    const packets = synSeconds.flatMap((s, i) => conversation({ clientPort: CLIENT_PORT + 1 + i, startNs: T0 + ms(s * 1000) }).syn().packets());
+    packets.push(...conversation({ clientPort: CLIENT_PORT, startNs: T0 + seconds(100) }).syn().packets());
+    const rows = await rowsOf(packets);
+    // The deadlines are each SYN's time + 5 s: earliest first, and the two at 12 s in the order
+    // of their first packets. The last SYN's attempt is open at the end.
+    expect(rows.map((r) => [r.first_packet, r.end_reason])).toEqual([
+      [6, "attempt_timeout"], [5, "attempt_timeout"], [3, "attempt_timeout"], [4, "attempt_timeout"],
+      [2, "attempt_timeout"], [1, "attempt_timeout"], [0, "attempt_timeout"], [7, "eof"],
+    ]);
+  });
+
 describe("resets after establishment", () => {
   it("the client aborts: RSTO", async () => {
     const conv = conversation().handshake().data("client", 100).ack("server").rst("client", { withAck: true });

@@ -1,13 +1,24 @@
-// Connection timers on packet time: a binary min-heap of (deadline, first packet, flow, generation),
-// ordered by deadline and then by the flow's first packet, so that timers due together fire in an
-// order that does not depend on the heap's shape (nor on which flows share a worker). Entries are
-// lazy: a flow's slot keeps the deadline of its queued entry (table.ts slotTimer), a later deadline
-// needs no new entry (the timer re-arms itself when it fires early) unless the caller asks for an
-// exact one (rearmTimer, which keeps the entry it supersedes as the slot's early one), and
-// entries no longer their flow's (an earlier deadline queued since, or the flow removed: its
+// Connection timers on packet time: entries of (deadline, first packet, flow, generation), taken
+// in order of deadline and then of the flow's first packet, so that timers due together fire in an
+// order that does not depend on where they are kept (nor on which flows share a worker). Entries
+// are lazy: a flow's slot keeps the deadline of its queued entry (table.ts slotTimer), a later
+// deadline needs no new entry (the timer re-arms itself when it fires early) unless the caller
+// asks for an exact one (rearmTimer, which keeps the entry it supersedes as the slot's early one),
+// and entries no longer their flow's (an earlier deadline queued since, or the flow removed: its
 // slot's generation) are dropped, told by the slot's words alone. A flow has at most two current
-// entries, and the stale ones are compacted away before the heap would grow past twice the live
-// flows, so its size is bounded by maxFlows, not by the flows seen.
+// entries, and the stale ones are compacted away before the entries' arrays would grow past twice
+// the live flows, so their size is bounded by maxFlows, not by the flows seen.
+//
+// Where they are kept: a deadline is a packet's time plus one of a few fixed timeouts (Zeek's
+// attempt, close and inactivity timers), and packet times mostly go forward, so the entries come
+// as a few interleaved streams, each already in order. Each stream goes to a run, an array
+// in order whose new entries are appended (the run whose last entry is the latest one not after
+// the new entry; an empty run if none is), and an entry that fits no run (a packet time that went
+// back, more streams than runs) goes to a binary min-heap. The earliest entry is the earliest of
+// the runs' first entries and the heap's root. With many short connections a timer heap of a few
+// thousand entries cost each pop a dozen levels of unpredictable comparisons; a run costs it one
+// comparison per run. The order of pops is the heap's alone would give (the order is total: two
+// entries equal in deadline and first packet are the same flow's, and either may go first).
 
 import { flowAt, liveFlows, slotGen, slotTimer, setSlotTimer, slotEarlyTimer, setSlotEarlyTimer } from "./table";
 
@@ -19,17 +30,40 @@ let heapBase: usize = 0;
 let heapCap: u32 = 0;
 let heapLen: u32 = 0;
 
+/** Runs, and each one's words: its array, capacity, first entry and end (entries [head, tail)). */
+const RUNS: i32 = 4;
+const RUN_INITIAL: u32 = 256;
+const RUN_WORDS: usize = 16;
+const RUN_BASE: usize = 0, RUN_CAP: usize = 4, RUN_HEAD: usize = 8, RUN_TAIL: usize = 12;
+const RUN_META: usize = memory.data(<i32>(RUN_WORDS * <usize>RUNS), 8);
+
+/**
+ * Where the earliest deadline queued is kept (NO_TIMER: none): the test every packet makes is one
+ * load, from a fixed address (a global of V8's took two more instructions).
+ */
+const EARLIEST: usize = memory.data(8, 8);
+
 export function resetTimers(): void {
   if (heapBase == 0) {
     heapCap = INITIAL_ENTRIES;
     heapBase = heap.alloc(<usize>heapCap * ENTRY_SIZE);
+    for (let r = 0; r < RUNS; r++) {
+      const m = runMeta(r);
+      store<u32>(m, <u32>heap.alloc(<usize>RUN_INITIAL * ENTRY_SIZE), RUN_BASE);
+      store<u32>(m, RUN_INITIAL, RUN_CAP);
+    }
   }
   heapLen = 0;
-  store<i64>(heapBase, NO_TIMER);
+  for (let r = 0; r < RUNS; r++) {
+    store<u32>(runMeta(r), 0, RUN_HEAD);
+    store<u32>(runMeta(r), 0, RUN_TAIL);
+  }
+  store<i64>(EARLIEST, NO_TIMER);
 }
 
+@inline function runMeta(r: i32): usize { return RUN_META + <usize>r * RUN_WORDS; }
+@inline function runEntry(m: usize, i: u32): usize { return <usize>load<u32>(m, RUN_BASE) + <usize>i * ENTRY_SIZE; }
 @inline function entryAt(i: u32): usize { return heapBase + <usize>i * ENTRY_SIZE; }
-@inline function deadlineAt(i: u32): i64 { return load<i64>(entryAt(i)); }
 /**
  * Copies one entry: three words, inline (a memory.copy is a call into the engine for each
  * entry moved, in the heap's inner loops).
@@ -72,21 +106,90 @@ export function clearTimer(idx: u32): void {
 
 /** Queues an entry for flow `idx` at `deadlineNs`, which becomes its current one. */
 function queue(idx: u32, deadlineNs: i64): void {
-  const f = flowAt(idx);
   setSlotTimer(idx, deadlineNs);
-  if (heapLen == heapCap) {
-    if (heapLen >= 2 * liveFlows + INITIAL_ENTRIES) {
-      compact();
-    } else {
+  const firstPacket = flowAt(idx).firstPacket;
+  store<i64>(SPARE, deadlineNs);
+  store<i64>(SPARE, firstPacket, 8);
+  store<u32>(SPARE, idx, 16);
+  store<u32>(SPARE, slotGen(idx), 20);
+  place(deadlineNs, firstPacket);
+  // After placing: a compaction on the way sets EARLIEST from the entries queued before.
+  if (deadlineNs < load<i64>(EARLIEST)) store<i64>(EARLIEST, deadlineNs);
+}
+
+/** Appends the entry in SPARE to its run, or adds it to the heap. */
+function place(deadlineNs: i64, firstPacket: i64): void {
+  while (true) {
+    const r = runFor(deadlineNs, firstPacket);
+    if (r >= 0) {
+      const m = runMeta(r);
+      const head = load<u32>(m, RUN_HEAD), tail = load<u32>(m, RUN_TAIL), cap = load<u32>(m, RUN_CAP);
+      if (tail < cap) {
+        copyEntry(runEntry(m, tail), SPARE);
+        store<u32>(m, tail + 1, RUN_TAIL);
+        return;
+      }
+      if (head >= cap >> 1) {
+        // Half of the array or more is taken: its entries move to the front.
+        const base = <usize>load<u32>(m, RUN_BASE);
+        memory.copy(base, base + <usize>head * ENTRY_SIZE, <usize>(tail - head) * ENTRY_SIZE);
+        store<u32>(m, 0, RUN_HEAD);
+        store<u32>(m, tail - head, RUN_TAIL);
+        continue;
+      }
+      if (compactsFirst()) continue;
+      store<u32>(m, <u32>heap.realloc(<usize>load<u32>(m, RUN_BASE), <usize>cap * 2 * ENTRY_SIZE), RUN_BASE);
+      store<u32>(m, cap * 2, RUN_CAP);
+      continue;
+    }
+    if (heapLen == heapCap) {
+      if (compactsFirst()) continue;
       heapCap *= 2;
       heapBase = heap.realloc(heapBase, <usize>heapCap * ENTRY_SIZE);
     }
+    rise(heapBase, heapLen++, SPARE);
+    return;
   }
-  store<i64>(SPARE, deadlineNs);
-  store<i64>(SPARE, f.firstPacket, 8);
-  store<u32>(SPARE, idx, 16);
-  store<u32>(SPARE, slotGen(idx), 20);
-  rise(heapBase, heapLen++, SPARE);
+}
+
+/**
+ * The run an entry of `deadlineNs` and `firstPacket` is appended to: of the runs whose last entry
+ * is not after it, the one whose last entry is the latest (the entries of one timeout stay
+ * together); else an empty run; else -1 (the heap).
+ */
+@inline function runFor(deadlineNs: i64, firstPacket: i64): i32 {
+  let best: i32 = -1, empty: i32 = -1;
+  let bestDeadline: i64 = 0, bestFirst: i64 = 0;
+  for (let r = 0; r < RUNS; r++) {
+    const m = runMeta(r);
+    const tail = load<u32>(m, RUN_TAIL);
+    if (tail == load<u32>(m, RUN_HEAD)) {
+      if (empty < 0) empty = r;
+      continue;
+    }
+    const last = runEntry(m, tail - 1);
+    const d = load<i64>(last), first = load<i64>(last, 8);
+    if (d > deadlineNs || (d == deadlineNs && first > firstPacket)) continue;
+    if (best < 0 || d > bestDeadline || (d == bestDeadline && first > bestFirst)) {
+      best = r;
+      bestDeadline = d;
+      bestFirst = first;
+    }
+  }
+  return best >= 0 ? best : empty;
+}
+
+/**
+ * Before an array grows: compacts every entry away that would pop as stale, if the entries are
+ * twice the live flows and more (a flow has at most two current ones, so at least
+ * INITIAL_ENTRIES go). Returns whether it did.
+ */
+function compactsFirst(): bool {
+  let entries = heapLen;
+  for (let r = 0; r < RUNS; r++) entries += load<u32>(runMeta(r), RUN_TAIL) - load<u32>(runMeta(r), RUN_HEAD);
+  if (entries < 2 * liveFlows + INITIAL_ENTRIES) return false;
+  compact();
+  return true;
 }
 
 /**
@@ -104,12 +207,9 @@ function queue(idx: u32, deadlineNs: i64): void {
   copyEntry(base + <usize>i * ENTRY_SIZE, moving);
 }
 
-/**
- * Earliest queued deadline, or NO_TIMER: an empty heap's first entry holds NO_TIMER (resetTimers,
- * popTimer and compact put it there), so that the test every packet makes is one load.
- */
+/** Earliest queued deadline, or NO_TIMER. */
 @inline export function nextDeadline(): i64 {
-  return deadlineAt(0);
+  return load<i64>(EARLIEST);
 }
 
 /** The deadline of the entry popTimer removed last (rows it ends are ordered by it). */
@@ -125,14 +225,34 @@ export let poppedDeadlineNs: i64 = 0;
  * the handler can re-arm it.
  */
 export function popTimer(nowNs: i64): u32 {
-  const top = entryAt(0);
+  // The earliest entry: the heap's root or a run's first.
+  let top: usize = heapLen > 0 ? heapBase : 0;
+  let from: i32 = -1;
+  for (let r = 0; r < RUNS; r++) {
+    const m = runMeta(r);
+    const head = load<u32>(m, RUN_HEAD);
+    if (head == load<u32>(m, RUN_TAIL)) continue;
+    const e = runEntry(m, head);
+    if (top == 0 || before(e, top)) { top = e; from = r; }
+  }
   const deadline = load<i64>(top);
   const idx = load<u32>(top, 16);
   const gen = load<u32>(top, 20);
   poppedDeadlineNs = deadline;
-  heapLen--;
-  if (heapLen > 0) siftDown(heapLen);
-  else store<i64>(top, NO_TIMER);
+  if (from < 0) {
+    heapLen--;
+    if (heapLen > 0) siftDown(heapLen);
+  } else {
+    const m = runMeta(from);
+    const head = load<u32>(m, RUN_HEAD) + 1;
+    if (head == load<u32>(m, RUN_TAIL)) {
+      store<u32>(m, 0, RUN_HEAD);
+      store<u32>(m, 0, RUN_TAIL);
+    } else {
+      store<u32>(m, head, RUN_HEAD);
+    }
+  }
+  store<i64>(EARLIEST, earliestQueued());
   if (slotGen(idx) != gen) return 0xffffffff;
   const queued = slotTimer(idx);
   if (deadline != queued) {
@@ -141,6 +261,19 @@ export function popTimer(nowNs: i64): u32 {
   }
   clearTimer(idx);
   return idx;
+}
+
+/** The earliest deadline of the heap's root and the runs' first entries, or NO_TIMER. */
+function earliestQueued(): i64 {
+  let d = heapLen > 0 ? load<i64>(heapBase) : NO_TIMER;
+  for (let r = 0; r < RUNS; r++) {
+    const m = runMeta(r);
+    const head = load<u32>(m, RUN_HEAD);
+    if (head == load<u32>(m, RUN_TAIL)) continue;
+    const first = load<i64>(runEntry(m, head));
+    if (first < d) d = first;
+  }
+  return d;
 }
 
 /**
@@ -185,8 +318,24 @@ function sink(start: u32, moving: usize): void {
   return slotGen(idx) == gen && (deadline == slotTimer(idx) || deadline == slotEarlyTimer(idx));
 }
 
-/** Drops the entries that would pop as stale and rebuilds the heap (Floyd's method). */
+/**
+ * Drops the entries that would pop as stale: from each run, whose others move to its front in
+ * their order, and from the heap, which is rebuilt (Floyd's method).
+ */
 function compact(): void {
+  for (let r = 0; r < RUNS; r++) {
+    const m = runMeta(r);
+    const tail = load<u32>(m, RUN_TAIL);
+    let n: u32 = 0;
+    for (let i = load<u32>(m, RUN_HEAD); i < tail; i++) {
+      const e = runEntry(m, i);
+      if (!current(load<u32>(e, 16), load<u32>(e, 20), load<i64>(e))) continue;
+      copyEntry(runEntry(m, n), e);
+      n++;
+    }
+    store<u32>(m, 0, RUN_HEAD);
+    store<u32>(m, n, RUN_TAIL);
+  }
   let n: u32 = 0;
   for (let i: u32 = 0; i < heapLen; i++) {
     const e = entryAt(i);
@@ -195,11 +344,10 @@ function compact(): void {
     n++;
   }
   heapLen = n;
-  if (n == 0) store<i64>(heapBase, NO_TIMER);
   for (let i = <i32>(n >> 1) - 1; i >= 0; i--) {
-    copyEntry(SPARE, entryAt(<u32>i));
-    sink(<u32>i, SPARE);
+    sink(<u32>i, entryAt(<u32>i));
   }
+  store<i64>(EARLIEST, earliestQueued());
 }
 
 const SPARE: usize = memory.data(<i32>ENTRY_SIZE, 8);
