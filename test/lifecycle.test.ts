@@ -231,7 +231,6 @@ describe("attempts", () => {
   it("SYN then FIN with no reply: SH", async () => {
     expect(await rowOf(conversation().syn().fin("client"))).toMatchObject({ conn_state: "SH", history: "SF" });
   });
-});
 
   it("attempts whose SYNs were captured out of time order time out in order of their deadlines, then of their first packets", async () => {
     // Packet times go back (as in captures merged from several interfaces): seven SYNs, each
@@ -248,6 +247,7 @@ describe("attempts", () => {
       [2, "attempt_timeout"], [1, "attempt_timeout"], [0, "attempt_timeout"], [7, "eof"],
     ]);
   });
+});
 
 describe("resets after establishment", () => {
   it("the client aborts: RSTO", async () => {
