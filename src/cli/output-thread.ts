@@ -82,6 +82,9 @@ export class OutputThread {
       if (this.failed) return;
       this.failed = true;
       this.onFailure(reason);
+      // Nothing more will be written: whoever waits on the thread goes on (and learns why from onFailure).
+      this.wake?.();
+      this.wake = undefined;
     };
     const worker = new Worker(outputWorkerUrl(), { workerData: this.data });
     worker.on("message", (m: FromOutputThread) => {
@@ -120,20 +123,26 @@ export class OutputThread {
 
   private async handedOver(): Promise<void> {
     this.pending++;
-    while (this.pending > AHEAD) await new Promise<void>((resolve) => { this.wake = resolve; });
+    while (this.pending > AHEAD && !this.failed && !this.stopped) await new Promise<void>((resolve) => { this.wake = resolve; });
   }
 
-  /** Finishes the table (the thread knows its schema) and waits until everything is written. */
+  /**
+   * Finishes the table (the thread knows its schema) and waits until everything is written, or
+   * until the thread failed (onFailure said why) or was stopped.
+   */
   async end(): Promise<void> {
+    if (this.failed || this.stopped) return;
     this.worker.postMessage({ kind: "end" } satisfies ToOutputThread);
-    while (!this.ended) await new Promise<void>((resolve) => { this.wake = resolve; });
+    while (!this.ended && !this.failed && !this.stopped) await new Promise<void>((resolve) => { this.wake = resolve; });
     this.stopped = true;
     await this.worker.terminate();
   }
 
-  /** Stops the thread (a failed run). */
+  /** Stops the thread (a failed run); nothing waits on it any longer. */
   stop(): void {
     this.stopped = true;
+    this.wake?.();
+    this.wake = undefined;
     void this.started?.terminate();
   }
 }
@@ -161,6 +170,8 @@ export class TextLanes {
       if (this.stopped) return;
       this.stopped = true;
       onFailure(reason);
+      // The other lanes stop too: none would write its turn, nor say it ended.
+      this.stop();
     };
     this.lanes = Array.from({ length: count }, () => new OutputThread({ ...data, turn: this.turn }, stop, spares));
     try {

@@ -5,13 +5,12 @@
 // command's thread would build them; a side table's as Arrow IPC streams. A lane (TextLanes)
 // writes the CSV or NDJSON lines of every n-th block of rows, in its turn.
 
-import { createWriteStream } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { tableFromIPC } from "apache-arrow";
 import { BatchBuilder } from "../core/batch.js";
-import { BatchWriter, streamSink } from "./batch-writer.js";
+import { BatchWriter, type ByteSink } from "./batch-writer.js";
 import { textLines } from "../output/format.js";
-import { SINK_BUFFER, TURN_STOPPED, writeAll, type OutputThreadData, type ToOutputThread, type FromOutputThread } from "./output-thread.js";
+import { TURN_STOPPED, writeAll, type OutputThreadData, type ToOutputThread, type FromOutputThread } from "./output-thread.js";
 
 const data = workerData as OutputThreadData;
 const port = parentPort!;
@@ -31,16 +30,24 @@ const fail = (message: string) => {
   send({ kind: "failed", message });
 };
 
-// The command opened the file and closes it when this thread has written everything.
-const stream = turn ? undefined : createWriteStream("", { fd: data.fd, autoClose: false, highWaterMark: SINK_BUFFER });
-stream?.on("error", (e) => fail(e.message));
-
-const writer = stream ? new BatchWriter(data.format, streamSink(stream), data.table, data.vlanKey, data.withStats) : undefined;
+/**
+ * The file, written synchronously (this thread has nothing else to do meanwhile): once a batch's
+ * write returns, its bytes are out, and so the rows a batch was built from (borrowed, not copied)
+ * can go back to the command. The command opened the file and closes it when this thread has
+ * written everything.
+ */
+const sink: ByteSink = {
+  closed: false,
+  async write(chunk) { writeAll(data.fd, typeof chunk === "string" ? Buffer.from(chunk) : chunk); },
+  async end() {},
+};
+const writer = turn ? undefined : new BatchWriter(data.format, sink, data.table, data.vlanKey, data.withStats);
 /**
  * Builds the connection table's batches from its rows, one builder for the run (its dictionaries
- * grow over it; a lane's own dictionaries change no line of text).
+ * grow over it; a lane's own dictionaries change no line of text). Its numeric columns are views
+ * of the rows' block, which goes back to the command once the batch is written.
  */
-const builder = new BatchBuilder();
+const builder = new BatchBuilder(true);
 
 /** Thrown in a lane when another lane failed or the command stopped them: that one reports why. */
 const STOPPED_ELSEWHERE = new Error("stopped");
@@ -67,11 +74,18 @@ port.on("message", (message: ToOutputThread) => {
       for (const batch of tableFromIPC(message.ipc).batches) await writer!.write(batch);
       send({ kind: "written" });
     } else if (message.kind === "rows") {
-      // The batch's columns are copies: the block goes back to the command for later rows.
+      // The batch's columns are views of the block: it goes back to the command, for later rows,
+      // once the batch is written (a lane: once its lines are made).
       const batch = builder.buildRows(message.block, data.withStats);
-      port.postMessage({ kind: "written", buffer: message.block.buffer } satisfies FromOutputThread, [message.block.buffer]);
-      if (turn) writeInTurn(message.seq!, textLines(batch, data.format === "ndjson" ? "json" : "csv", undefined, (n) => Buffer.allocUnsafe(n)));
-      else await writer!.write(batch);
+      const handBack = () => port.postMessage({ kind: "written", buffer: message.block.buffer } satisfies FromOutputThread, [message.block.buffer]);
+      if (turn) {
+        const lines = textLines(batch, data.format === "ndjson" ? "json" : "csv", undefined, (n) => Buffer.allocUnsafe(n));
+        handBack();
+        writeInTurn(message.seq!, lines);
+      } else {
+        await writer!.write(batch);
+        handBack();
+      }
     } else {
       await writer?.end();
       send({ kind: "ended" });

@@ -1,6 +1,6 @@
 // Turns one output batch of the core (column regions in wasm memory) into an Arrow RecordBatch:
-// numeric columns are copied once into typed arrays and wrapped with makeData; strings (addresses,
-// history, community id) are made here, at the edge.
+// numeric columns are copied once into typed arrays (or borrowed: BatchBuilder's `borrowed`) and
+// wrapped with makeData; strings (addresses, history, community id) are made here, at the edge.
 
 import { Data, RecordBatch, Struct, Utf8, Vector, makeData, makeVector, type DataType } from "apache-arrow";
 import { Abi, ColBytes, ColI64, ColU16, ColU8, Group, PacketCol, Present } from "./abi.js";
@@ -80,6 +80,14 @@ export class CoreBatches {
 
 /** Builds RecordBatches; keeps the history dictionary growing across batches (delta dictionaries). */
 export class BatchBuilder {
+  /**
+   * `borrowed`: the numeric columns are views of the rows the batch is built from, not copies,
+   * for a caller that has written the batch out before those rows' memory changes (the output
+   * thread, src/cli/output-worker.ts): copies made there are garbage a batch later, and with
+   * many short connections they held the largest part of the command's peak memory.
+   */
+  constructor(private readonly borrowed = false) {}
+
   private readonly enumDictionaries = new Map<string, Vector>();
   private historyChunks: Data<Utf8>[] = [];
   /** The analysis bits any row of the packets batch being built has. */
@@ -89,7 +97,8 @@ export class BatchBuilder {
   /** The connection batch: COLUMNS, or with packetStats STATS_COLUMNS. */
   build(view: OutputView, columns: readonly ColumnDef[] = COLUMNS, schema = SCHEMA): RecordBatch {
     const n = view.rows;
-    const present = new Uint16Array(view.buffer, view.address(Group.U16, ColU16.Present), n).slice();
+    // Read here only, for the null bitmaps.
+    const present = new Uint16Array(view.buffer, view.address(Group.U16, ColU16.Present), n);
     const ipVersion = this.u8(view, ColU8.IpVersion, n);
     const children = columns.map((def) => this.column(def, view, n, present, ipVersion));
     return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }));
@@ -126,9 +135,9 @@ export class BatchBuilder {
     switch (s.kind) {
       case "timestamp":
       case "duration": {
-        const values = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
+        const values = this.own(new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n));
         // Read as 32-bit halves: a BigInt per cell would cost an allocation each.
-        return makeData({ type, length: n, data: values, nullBitmap: timeBitmap(new Int32Array(values.buffer), n) } as never);
+        return makeData({ type, length: n, data: values, nullBitmap: timeBitmap(new Int32Array(values.buffer, values.byteOffset, 2 * n), n) } as never);
       }
       case "seconds": {
         const words = new Int32Array(view.buffer, view.address(Group.I64, s.col), 2 * n);
@@ -137,9 +146,9 @@ export class BatchBuilder {
         return makeData({ type, length: n, data: seconds } as never);
       }
       case "u64":
-        return makeData({ type, length: n, data: new BigUint64Array(view.buffer, view.address(Group.I64, s.col), n).slice() } as never);
+        return makeData({ type, length: n, data: this.own(new BigUint64Array(view.buffer, view.address(Group.I64, s.col), n)) } as never);
       case "f64": {
-        const values = new Float64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
+        const values = this.own(new Float64Array(view.buffer, view.address(Group.I64, s.col), n));
         return makeData({ type, length: n, data: values, nullBitmap: numberBitmap(values) } as never);
       }
       case "sack": {
@@ -171,13 +180,13 @@ export class BatchBuilder {
         });
       }
       case "index": {
-        const values = new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n).slice();
-        return makeData({ type, length: n, data: values, nullBitmap: indexBitmap(new Int32Array(values.buffer), n) } as never);
+        const values = this.own(new BigInt64Array(view.buffer, view.address(Group.I64, s.col), n));
+        return makeData({ type, length: n, data: values, nullBitmap: indexBitmap(new Int32Array(values.buffer, values.byteOffset, 2 * n), n) } as never);
       }
       case "u32":
-        return withPresence(type, n, new Uint32Array(view.buffer, view.address(Group.U32, s.col), n).slice(), present, s.present);
+        return withPresence(type, n, this.own(new Uint32Array(view.buffer, view.address(Group.U32, s.col), n)), present, s.present);
       case "u16":
-        return withPresence(type, n, new Uint16Array(view.buffer, view.address(Group.U16, s.col), n).slice(), present, s.present);
+        return withPresence(type, n, this.own(new Uint16Array(view.buffer, view.address(Group.U16, s.col), n)), present, s.present);
       case "u8":
         return withPresence(type, n, this.u8(view, s.col, n), present, s.present);
       case "bool": {
@@ -191,7 +200,8 @@ export class BatchBuilder {
         return makeData({ type, length: n, data: maskBitmap(v, mask) } as never);
       }
       case "enum": {
-        const codes = new Int8Array(this.u8(view, s.col, n).buffer);
+        const bytes = this.u8(view, s.col, n);
+        const codes = new Int8Array(bytes.buffer, bytes.byteOffset, n);
         const dictionary = this.enumDictionary(def.name, s.names);
         const nullCode = s.nullCode;
         const nullBitmap = nullCode === undefined ? undefined : codeBitmap(codes, nullCode);
@@ -212,7 +222,12 @@ export class BatchBuilder {
   }
 
   private u8(view: OutputView, col: ColU8, n: number): Uint8Array {
-    return new Uint8Array(view.buffer, view.address(Group.U8, col), n).slice();
+    return this.own(new Uint8Array(view.buffer, view.address(Group.U8, col), n));
+  }
+
+  /** A column's values as the batch holds them: the view itself when `borrowed`, else a copy. */
+  private own<T extends { slice(): T }>(values: T): T {
+    return this.borrowed ? values : values.slice();
   }
 
   private enumDictionary(name: string, names: readonly string[]): Vector {
