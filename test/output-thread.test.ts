@@ -2,9 +2,10 @@
 // as Arrow IPC, byte for byte as the command's own thread would (src/cli/batch-writer.ts); builds
 // the connection table from its rows (connectionRows) as the batches `connections` streams; and
 // reports a file it cannot write. Several lanes (TextLanes) write the connection table's CSV and
-// NDJSON lines as one thread does.
+// NDJSON lines as one thread does. The thread of an Arrow or Zeek connection table runs at a lower
+// priority (Linux), and only it.
 
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -13,7 +14,7 @@ import { synthPackets } from "../src/synth/synth.js";
 import { writePcap } from "../src/synth/capture.js";
 import { BatchWriter, type OutputFormat } from "../src/cli/batch-writer.js";
 import { csvHeader } from "../src/output/format.js";
-import { OutputThread, TextLanes } from "../src/cli/output-thread.js";
+import { OutputThread, TextLanes, YIELDING_NICE, yieldsToAnalysis } from "../src/cli/output-thread.js";
 
 const dir = mkdtempSync(join(tmpdir(), "synfin-output-thread-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -135,5 +136,34 @@ describe("output thread", async () => {
     });
     closeSync(fd);
     expect(reason).toMatch(/ENOSPC|no space/i);
+  });
+});
+
+describe("an output thread's priority", async () => {
+  const capture = writePcap(synthPackets({ connections: 40, concurrency: 8, maxResponseBytes: 20_000, seed: 7, snaplen: 96 }), { linkType: 1, snaplen: 96 });
+  const { table } = await analyze(capture);
+  /** The nice value of each thread of this process (a test file runs in a process of its own): /proc/self/task/TID/stat, field 19. */
+  const nices = () => readdirSync("/proc/self/task").map((tid) => Number(readFileSync(`/proc/self/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ")[16]));
+
+  it("yields for an Arrow file and a Zeek log, not for Parquet, CSV or NDJSON", () => {
+    expect((["arrow", "arrow-stream", "zeek", "parquet", "csv", "ndjson"] as OutputFormat[]).filter(yieldsToAnalysis)).toEqual(["arrow", "arrow-stream", "zeek"]);
+  });
+
+  it.skipIf(process.platform !== "linux").each([["zeek", true], ["parquet", false]] as const)("%s (yields: %s): that thread's priority is lowered if it yields, while it runs, and no other's", async (format, yields) => {
+    expect(yieldsToAnalysis(format)).toBe(yields);
+    const before = nices();
+    const fd = openSync(join(dir, `priority.${format}`), "w");
+    const failures: string[] = [];
+    const thread = new OutputThread({ fd, format, table: "conn", vlanKey: false, withStats: false, yields }, (reason) => failures.push(reason));
+    // A third batch is handed over once the thread has written the first (OutputThread's AHEAD
+    // is 2): by then it has started, and set its priority first.
+    for (let i = 0; i < 3; i++) await thread.write(table.batches[0]!);
+    const during = nices();
+    await thread.end();
+    closeSync(fd);
+    expect(failures).toEqual([]);
+    expect(during.filter((n) => n === YIELDING_NICE).length).toBe(yields ? 1 : 0);
+    expect(during.filter((n) => n !== YIELDING_NICE).every((n) => n === before[0])).toBe(true);
+    expect(nices().filter((n) => n === YIELDING_NICE)).toEqual([]);
   });
 });

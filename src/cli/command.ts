@@ -14,7 +14,7 @@ import { DEFAULT_MAX_FLOWS, MAX_MAX_FLOWS, MAX_MEMORY_LIMIT, MIN_MEMORY_LIMIT } 
 import { BatchWriter, streamSink, type OutputFormat } from "./batch-writer.js";
 import { BatchBuilder } from "../core/batch.js";
 import type { RowBlock } from "../core/rows.js";
-import { OutputThread, SINK_BUFFER, TextLanes, THREADED_FORMATS } from "./output-thread.js";
+import { OutputThread, SINK_BUFFER, TextLanes, THREADED_FORMATS, yieldsToAnalysis } from "./output-thread.js";
 import type { ZeekTable } from "../output/zeek.js";
 import { Summary, counted, table } from "../output/summary.js";
 import { sortByFirstPacket } from "../input/first-time.js";
@@ -430,7 +430,7 @@ class ConnectionFile extends StagedFile {
     const expected = this.batchesExpected();
     const atLeast = (batches: number) => expected === undefined || expected >= batches; // unknown: as many as it takes
     if (THREADED_FORMATS.has(this.format) || atLeast(THREAD_BATCHES)) {
-      const data = { fd: this.fd, format: this.format, table: "conn" as const, vlanKey: this.vlanKey, withStats: this.withStats };
+      const data = { fd: this.fd, format: this.format, table: "conn" as const, vlanKey: this.vlanKey, withStats: this.withStats, yields: yieldsToAnalysis(this.format) };
       const fail = (reason: string) => failWriting(this.path, reason);
       if (atLeast(LANE_BATCHES) && (this.format === "csv" || this.format === "ndjson")) {
         this.thread = new TextLanes(data, textLaneCount(), fail, this.spares);

@@ -10,9 +10,10 @@ import { tableFromIPC } from "apache-arrow";
 import { BatchBuilder } from "../core/batch.js";
 import { BatchWriter, type ByteSink } from "./batch-writer.js";
 import { textLines } from "../output/format.js";
-import { TURN_STOPPED, writeAll, type OutputThreadData, type ToOutputThread, type FromOutputThread } from "./output-thread.js";
+import { TURN_STOPPED, lowerThreadPriority, writeAll, type OutputThreadData, type ToOutputThread, type FromOutputThread } from "./output-thread.js";
 
 const data = workerData as OutputThreadData;
+if (data.yields) lowerThreadPriority();
 const port = parentPort!;
 const send = (message: FromOutputThread) => port.postMessage(message);
 
