@@ -339,8 +339,12 @@ abstract class StagedFile {
     this.fd = openOutput(this.temp, path);
     unfinished.add(this);
   }
-  /** Everything is written: the file takes its name. */
+  /**
+   * Everything is written: the file takes its name. Unless the run failed meanwhile (discard):
+   * a stopped output thread's end() returns without the file complete.
+   */
   protected published(): void {
+    if (!unfinished.has(this)) return;
     closeSync(this.fd);
     publish(this.temp, this.path);
     unfinished.delete(this);

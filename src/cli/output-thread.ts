@@ -90,7 +90,7 @@ export type ToOutputThread = { kind: "batch"; ipc: Uint8Array } | { kind: "rows"
 
 /** `turn` once a lane failed or the run stopped: no lane waits for its turn any longer. */
 export const TURN_STOPPED = -1;
-/** "written": a batch is written; for rows, with the block's buffer handed back. */
+/** "written": a batch is written (a lane's: its lines are made); for rows, with the block's buffer handed back. */
 export type FromOutputThread = { kind: "written"; buffer?: ArrayBuffer } | { kind: "ended" } | { kind: "failed"; message: string };
 
 /** Batches handed over and not yet written (rows: not yet built): the analysis waits beyond this many. */
