@@ -7,6 +7,7 @@
 // (measure those with bench/ab-core.mjs, or count them with --misses).
 //
 //   node bench/instructions.mjs FILE [A.shared.wasm B.shared.wasm ...] [--top N] [--misses [--ll BYTES]]
+//   node bench/instructions.mjs FILE [A.shared.wasm ...] --annotate NAME [--min COUNT]
 //
 // --misses: callgrind simulates the caches too (--cache-sim=yes: this machine's first-level
 // cache, and its last-level one or one of --ll BYTES, 16-way), and what is counted per record is
@@ -15,6 +16,13 @@
 // simulation has no prefetcher (reading the input in order counts misses the processor hides),
 // and this machine's 32 MiB last level is shared with other machines' work: --ll 2097152 comes
 // closer to what a record last touched seconds of capture time ago meets.
+//
+// --annotate NAME: also V8's machine code of the core function whose name contains NAME (a build
+// with names, `asc … --debug` then scripts/inline-wasm.mjs's wasm-opt flags with `-g`, names
+// them `assembly/flow/tracker/trackSegment`; otherwise `wasm-function[6]`), each instruction
+// with how many times per record it ran (those run at least --min times per record, default
+// 0.05), then its stretches of instructions that run equally often, costliest first: where the
+// instructions of a function go, to read against its source.
 //
 // FILE: a pcap or pcapng file (its records are counted here); a few tens of MB are enough
 // (Valgrind runs the pass about fifty times slower). The builds default to
@@ -30,10 +38,10 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
-const USAGE = "usage: node bench/instructions.mjs FILE [A.shared.wasm ...] [--top N] [--misses [--ll BYTES]]";
+const USAGE = "usage: node bench/instructions.mjs FILE [A.shared.wasm ...] [--top N] [--misses [--ll BYTES]] [--annotate NAME [--min COUNT]]";
 let values, positionals;
 try {
-  ({ values, positionals } = parseArgs({ options: { top: { type: "string", default: "8" }, misses: { type: "boolean", default: false }, ll: { type: "string" } }, allowPositionals: true }));
+  ({ values, positionals } = parseArgs({ options: { top: { type: "string", default: "8" }, misses: { type: "boolean", default: false }, ll: { type: "string" }, annotate: { type: "string" }, min: { type: "string", default: "0.05" } }, allowPositionals: true }));
 } catch (e) {
   console.error(`instructions: ${e.message}\n${USAGE}`);
   process.exit(2);
@@ -44,6 +52,11 @@ if (!file || !Number.isInteger(top) || top < 0) { console.error(USAGE); process.
 const ll = values.ll === undefined ? undefined : Number(values.ll);
 if (ll !== undefined && (!values.misses || !Number.isInteger(ll) || ll < 65536 || (ll & (ll - 1)) !== 0)) {
   console.error(`instructions: --ll takes a power of two of bytes, 65536 or more, with --misses\n${USAGE}`);
+  process.exit(2);
+}
+const minCount = Number(values.min);
+if (values.annotate !== undefined && (values.annotate === "" || values.misses || !(minCount >= 0))) {
+  console.error(`instructions: --annotate takes a function's name (or part of it), without --misses; --min a count per record, 0 or more\n${USAGE}`);
   process.exit(2);
 }
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -97,7 +110,7 @@ function readPerfMap(path) {
  * callgrind's output (--dump-instr=yes: an address per cost line; its events line names the
  * columns).
  */
-function coreCosts(callgrindOut, ranges, misses) {
+function coreCosts(callgrindOut, ranges, misses, byAddress = undefined) {
   const starts = ranges.map((r) => r[0]);
   const find = (addr) => {
     let lo = 0, hi = starts.length - 1, at = -1;
@@ -128,7 +141,10 @@ function coreCosts(callgrindOut, ranges, misses) {
     const cost = columns.reduce((sum, i) => sum + Number(costs[i] ?? 0), 0);
     if (cost === 0) continue;
     const name = find(addr);
-    if (name && (name.includes("wasm-function") || name.includes("assembly/"))) byFunction.set(name, (byFunction.get(name) ?? 0) + cost);
+    if (name && (name.includes("wasm-function") || name.includes("assembly/"))) {
+      byFunction.set(name, (byFunction.get(name) ?? 0) + cost);
+      byAddress?.set(addr, (byAddress.get(addr) ?? 0) + cost);
+    }
   }
   return byFunction;
 }
@@ -141,13 +157,15 @@ for (const build of builds) {
     const out = join(dir, "callgrind.out");
     const run = spawnSync("valgrind", ["--tool=callgrind", "--dump-instr=yes", ...(values.misses ? ["--cache-sim=yes", ...(ll ? [`--LL=${ll},16,64`] : [])] : []), `--callgrind-out-file=${out}`,
       process.execPath, "--predictable", "--random-seed=1", "--hash-seed=1", "--no-liftoff", "--perf-basic-prof",
-      join(root, "bench/ab-core.mjs"), file, "1", build], { encoding: "utf8", maxBuffer: 1 << 26 });
+      ...(values.annotate !== undefined ? ["--print-wasm-code"] : []),
+      join(root, "bench/ab-core.mjs"), file, "1", build], { encoding: "utf8", maxBuffer: 1 << 28 });
     const map = `/tmp/perf-${run.pid}.map`;
     if (run.status !== 0 || !existsSync(map)) {
       console.error(`instructions: the run of ${build} failed:\n${run.stderr.split("\n").slice(-20).join("\n")}`);
       process.exit(1);
     }
-    const byFunction = coreCosts(out, readPerfMap(map), values.misses);
+    const byAddress = values.annotate !== undefined ? new Map() : undefined;
+    const byFunction = coreCosts(out, readPerfMap(map), values.misses, byAddress);
     rmSync(map, { force: true });
     const total = [...byFunction.values()].reduce((a, b) => a + b, 0);
     const what = values.misses ? "last-level data misses" : "instructions";
@@ -155,7 +173,50 @@ for (const build of builds) {
     for (const [name, n] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) {
       console.log(`  ${(n / records).toFixed(values.misses ? 3 : 1).padStart(8)}  ${name.replace(/^JS:/, "").replace(/-turbofan$/, "")}`);
     }
+    if (byAddress) annotate(run.stdout, byAddress, values.annotate, records);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * --annotate: the TurboFan code of the function named like `name` in V8's --print-wasm-code
+ * listing (`code`), each instruction run at least minCount times per record with that count, then
+ * the stretches of consecutive instructions run equally often, costliest first.
+ */
+function annotate(code, byAddress, name, records) {
+  const lines = code.split("\n");
+  const blocks = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].startsWith("name: ") || !lines[i].includes(name)) continue;
+    const block = { name: lines[i].slice(6), turbofan: false, instructions: [] };
+    for (i++; i < lines.length && !lines[i].startsWith("--- End code ---"); i++) {
+      if (lines[i].startsWith("compiler: ")) block.turbofan = lines[i].includes("TurboFan");
+      const m = /^(0x[0-9a-f]+)\s+[0-9a-f]+\s+[0-9a-f]+\s+(.*)$/.exec(lines[i]);
+      if (m) block.instructions.push([BigInt(m[1]), m[2]]);
+    }
+    if (block.turbofan) blocks.push(block);
+  }
+  if (blocks.length === 0) {
+    console.log(`  --annotate: no function's name contains '${name}' (a build without names calls them wasm-function[N])`);
+    return;
+  }
+  for (const block of blocks) {
+    const counts = block.instructions.map(([addr, text]) => [addr, text, (byAddress.get(addr) ?? 0) / records]);
+    const total = counts.reduce((sum, c) => sum + c[2], 0);
+    console.log(`\n  ${block.name}: ${total.toFixed(1)} instructions per record, ${block.instructions.length} in its code`);
+    for (const [addr, text, n] of counts) if (n >= minCount) console.log(`  ${n.toFixed(3).padStart(9)}  ${addr.toString(16).slice(-6)}  ${text}`);
+    const stretches = [];
+    for (let i = 0; i < counts.length;) {
+      let j = i;
+      while (j < counts.length && counts[j][2] === counts[i][2]) j++;
+      if (counts[i][2] >= minCount) stretches.push({ from: counts[i][0], length: j - i, each: counts[i][2], first: counts[i][1] });
+      i = j;
+    }
+    stretches.sort((a, b) => b.each * b.length - a.each * a.length);
+    console.log("\n  stretches run equally often (per record: instructions × times), costliest first:");
+    for (const s of stretches.slice(0, top)) {
+      console.log(`  ${(s.each * s.length).toFixed(1).padStart(8)}  ${s.length} × ${s.each.toFixed(3)} from ${s.from.toString(16).slice(-6)}: ${s.first}`);
+    }
   }
 }
