@@ -22,9 +22,10 @@ export function daskInstalled() {
  * process group, their logs and the workers' directories in `dir` (emptied first). Resolves once
  * the workers have registered to `{ address, stop }`, or to `{ error, stop }` with the cluster
  * stopped. `stop` kills the process groups by PID; a bench that ends before it calls it (an
- * exception, a signal) runs it on its way out.
+ * exception, a signal) runs it on its way out. `env`: the processes' environment (the bench's
+ * cases' own, which the tasks' synfin commands then run in).
  */
-export async function startCluster(dir, workers) {
+export async function startCluster(dir, workers, env = process.env) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
@@ -32,7 +33,7 @@ export async function startCluster(dir, workers) {
   const started = [];
   const launch = (cmd, args, name) => {
     const fd = openSync(join(dir, `${name}.log`), "w");
-    const child = spawn(cmd, args, { detached: true, stdio: ["ignore", fd, fd] });
+    const child = spawn(cmd, args, { detached: true, env, stdio: ["ignore", fd, fd] });
     child.on("error", () => {}); // it never registers: the wait below reports it
     started.push(child);
     closeSync(fd);

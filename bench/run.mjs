@@ -75,6 +75,15 @@ const peers = {
 // The cluster case is synfin's own: --no-peers keeps it. It runs on the header-only capture.
 const dask = captures.some((c) => c.id === "header") ? daskInstalled() : "not needed";
 
+/**
+ * What every case runs without from this process's environment: NODE_EXTRA_CA_CERTS makes every
+ * Node process parse that bundle of CA certificates as it starts (50 ms on this project's
+ * machine, whose environment sets it), a cost of the machine, not of the case, which would add to
+ * the read loop's time as much as to synfin's and make their ratio look better than it is.
+ */
+const WITHOUT_ENV = ["NODE_EXTRA_CA_CERTS"].filter((k) => process.env[k] !== undefined);
+const caseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !WITHOUT_ENV.includes(k)));
+
 mkdirSync(out, { recursive: true });
 const report = {
   date: new Date().toISOString(),
@@ -82,13 +91,14 @@ const report = {
   runs,
   smoke: flags.smoke,
   rssMethod,
+  withoutEnv: WITHOUT_ENV,
   captures: [],
 };
 let ownFailures = 0;
 for (const capture of captures) {
   const file = await ensureCapture(capture);
   // One local Dask cluster for all runs of the cluster case; if the bench dies first, its exit stops it.
-  const cluster = capture.id === "header" && dask === "installed" ? await startCluster(join(out, "dask-cluster"), DASK_WORKERS) : undefined;
+  const cluster = capture.id === "header" && dask === "installed" ? await startCluster(join(out, "dask-cluster"), DASK_WORKERS, caseEnv) : undefined;
   if (cluster?.error) ownFailures++;
   const cases = casesFor(capture, file.path, cluster);
   await runCase({ cmd: process.execPath, args: [MEASURE, "read", file.path] }); // warm the page cache, untimed
@@ -220,7 +230,7 @@ function runCase(c) {
   spawnSync("sync", { stdio: "ignore" });
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const child = spawn(cmd, args, { stdio: ["ignore", c.keepStdout ? "pipe" : devNull, "pipe"] });
+    const child = spawn(cmd, args, { env: caseEnv, stdio: ["ignore", c.keepStdout ? "pipe" : devNull, "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout?.on("data", (d) => { stdout += d; });
@@ -344,7 +354,7 @@ function renderMarkdown(r) {
   const lines = [];
   const m = r.machine;
   lines.push(`# synfin benchmark${r.smoke ? " (smoke: small files, 1 run)" : ""}`, "");
-  lines.push(`${r.date}; ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}; median of ${r.runs} run(s) (min–max), each case a fresh process, the file in the page cache; peak RSS by ${r.rssMethod}.`, "");
+  lines.push(`${r.date}; ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}; median of ${r.runs} run(s) (min–max), each case a fresh process, the file in the page cache${r.withoutEnv?.length ? `, without ${r.withoutEnv.join(" and ")} in its environment` : ""}; peak RSS by ${r.rssMethod}.`, "");
   const refs = [["read", "read"], ["tshark", "tshark"], ["tcptrace", "tcptrace"], ["js", "JS"]];
   for (const c of r.captures.filter((c) => c.id !== "small" && !c.id.startsWith("live"))) {
     const synth = c.synth ? `; written in ${c.synth.seconds.toFixed(1)} s (${c.synth.MBps.toFixed(0)} MB/s) by \`synfin synth\`` : "";
