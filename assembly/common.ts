@@ -7,13 +7,12 @@
 // changed nothing, and the frame takes the general path; with the one-step paths off
 // (Flag.ExactPathOnly) every frame does, and test/conformance/fast-path.test.ts compares the two.
 
-import { Tunnel } from "../src/core/abi";
 import { be16, be32 } from "./capture/bytes";
 import { ETH_HEADER_LEN, ETH_TYPE, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN } from "./decode/link";
 import { IPPROTO_TCP, IPV4_DST, IPV4_FRAG, IPV4_FRAG_OFFSET_MASK, IPV4_MIN_HEADER_LEN, IPV4_MORE_FRAGMENTS, IPV4_PROTOCOL, IPV4_SRC, IPV4_TOTAL_LEN, IPV6_DST, IPV6_HEADER_LEN, IPV6_NEXT_HEADER, IPV6_PAYLOAD_LEN, IPV6_SRC } from "./decode/ip";
-import { TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_MIN_HEADER_LEN, TCP_SEQ, TCP_WINDOW, TH_SYN, clearOptions, parseSynOptions, setAnalysisLen, setOptionsAt } from "./decode/tcp";
+import { TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_MIN_HEADER_LEN, TCP_SEQ, TCP_WINDOW, TH_SYN, parseSynOptions, setAnalysisLen, setOptionsAt } from "./decode/tcp";
 import { setKey } from "./flow/table";
-import { trackSegment, DROP_NONE } from "./flow/tracker";
+import { trackSegment } from "./flow/tracker";
 import { ownsKey } from "./parallel/parts";
 import { countOneStepDecode } from "./flow/path";
 
@@ -95,15 +94,16 @@ const RAW_FRAGMENTED: u32 = <u32>bswap<u16>(<u16>(IPV4_MORE_FRAGMENTS | IPV4_FRA
   const payload = segLen - tcpHeaderLen;
   const captured = tcpCap - tcpHeaderLen;
   countOneStepDecode();
-  clearOptions();
   setOptionsAt(tcp + TCP_MIN_HEADER_LEN, tcpHeaderLen - TCP_MIN_HEADER_LEN);
-  // A SYN's options are the flow layer's (those of other segments are read only by the packets table).
+  // A SYN's options are the flow layer's (those of other segments are read only by the packets
+  // table). Another segment's opt* are left as they were, an earlier SYN's: the flow layer reads
+  // them on a SYN only, and a parallel run's mapper, which stores every segment's, does not get here.
   if ((flags & TH_SYN) != 0) parseSynOptions(tcp + TCP_MIN_HEADER_LEN, tcpHeaderLen - TCP_MIN_HEADER_LEN);
   setAnalysisLen(payload);
   setKey(src, srcPort, dst, dstPort, addrLen, vlan, -1);
   if (ownsKey()) {
-    trackSegment(tsNs, flags, srcPort, dstPort, be32(tcp + TCP_SEQ), be32(tcp + TCP_ACK), be16(tcp + TCP_WINDOW),
-      payload, captured < payload ? captured : payload, totalLen, DROP_NONE, Tunnel.None, 0);
+    trackSegment(tsNs, flags, be32(tcp + TCP_SEQ), be32(tcp + TCP_ACK), be16(tcp + TCP_WINDOW),
+      payload, captured < payload ? captured : payload, totalLen);
   }
   return true;
 }

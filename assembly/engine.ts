@@ -12,7 +12,7 @@ import { udpChecksumOk, udpInstance } from "./decode/udp";
 import { be16 } from "./capture/bytes";
 import { NOT_ANALYZED, decodeTcp, tcpChecksumOk, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpFlags, tcpWindow, tcpHeaderLen, tcpPayloadLen, tcpHeaderCut, setAnalysisLen } from "./decode/tcp";
 import { setKey, vlanKeyOf } from "./flow/table";
-import { advanceTime, trackSegment, setClockIndex, networkTimeNs, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
+import { advanceTime, trackSegmentAs, setClockIndex, networkTimeNs, DROP_NONE, DROP_CHECKSUM, DROP_HEADER_CUT } from "./flow/tracker";
 import { outFull } from "./out/columns";
 import { mode, MODE_FRAME, MODE_MAP, MODE_SINGLE, MODE_REPLICA, frameOut, frameInput, mapSegment, ownsKey, deferFragments, STAT_DEFERRED, FILTERED_TIME, LINKTYPE_FILTERED } from "./parallel/parts";
 import { frameIndex } from "./capture/frame";
@@ -224,7 +224,7 @@ export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32,
   } else {
     setKey(ipSrc, tcpSrcPort, ipDst, tcpDstPort, ipVersion == 4 ? 4 : 16, vlan, innerVlan);
     // A replica counts every segment in its bucket, as a single pass does, but tracks only its own.
-    if (ownsKey()) trackSegment(tsNs, tcpFlags, tcpSrcPort, tcpDstPort, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel, encapsulation);
+    if (ownsKey()) trackSegmentAs(tsNs, tcpFlags, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel, encapsulation);
   }
   if (drop == DROP_HEADER_CUT) return Stat.TruncatedHeader;
   return drop == DROP_CHECKSUM ? Stat.BadChecksum : Stat.TcpPackets;

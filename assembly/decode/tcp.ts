@@ -60,7 +60,11 @@ export let tcpOptionsLen: u32 = 0;
 
 /** Whether the snap length cut the header's options (Zeek then drops the segment). */
 export let tcpHeaderCut: bool = false;
-/** Options (parsed on SYN segments only): -1 when absent. */
+/**
+ * A SYN's options (-1 when absent), set when a SYN is decoded: they are parsed on SYN segments
+ * only. decodeTcp clears them for any other segment; the one-step decode (assembly/common.ts)
+ * leaves them as they were, so that they are to be read on a SYN only.
+ */
 export let optMss: i32 = -1;
 export let optWscale: i32 = -1;
 export let optSackOk: bool = false;
@@ -110,6 +114,7 @@ export function decodeTcp(p: usize, capLen: u32, segLen: u32): Stat {
 
 /** Reads the options of a SYN whose `len` bytes of options at `p` are all captured (assembly/common.ts). */
 export function parseSynOptions(p: usize, len: u32): void {
+  clearOptions();
   parseOptions(p, len, false);
 }
 

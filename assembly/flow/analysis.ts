@@ -268,9 +268,12 @@ function advance(fwd: Endpoint, a: u32, tsNs: i64, seq: u32, len: u32, synOrFin:
   if (seq == fwd.wsMaxSeqToBeAcked || fwd.wsMaxSeqToBeAcked == 0) fwd.wsMaxSeqToBeAcked = fwd.wsNextSeq;
 }
 
-/** dissect_tcp after the analysis: window scale option, is_first_ack, the initial RTT. */
+/**
+ * dissect_tcp after the analysis: window scale option, is_first_ack, the initial RTT. Options are
+ * read on SYN segments only (decode/tcp.ts): another segment's may be an earlier SYN's.
+ */
 function afterAnalysis(f: Flow, fwd: Endpoint, rev: Endpoint, syn: bool, synAck: u32, tsNs: i64): void {
-  if (optWscale >= 0) fwd.wsWinScale = <i8>(optWscale > MAX_SCALE ? MAX_SCALE : optWscale);
+  if (syn && optWscale >= 0) fwd.wsWinScale = <i8>(optWscale > MAX_SCALE ? MAX_SCALE : optWscale);
   if (syn) {
     if (fwd.wsWinScale == SCALE_UNKNOWN) { fwd.wsWinScale = SCALE_NONE; rev.wsWinScale = SCALE_NONE; }
     else if (synAck == (TH_SYN | TH_ACK) && rev.wsWinScale == SCALE_NONE) fwd.wsWinScale = SCALE_NONE;

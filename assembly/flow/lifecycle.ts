@@ -8,7 +8,7 @@ import { eventsEnabled, putEvent } from "../out/events";
 import { packetsEnabled, putPacket } from "../out/packets";
 import { sideTables } from "../out/side";
 import { analyzeSegment, analyzeInOrder, initAnalysis } from "./analysis";
-import { mayTakeFastPath, countOneStep } from "./path";
+import { mayTakeFastPath, countOneStepBoth, countOneStepZeekOnly, countOneStepAnalysisOnly } from "./path";
 import { frameIndex } from "../capture/frame";
 import { Flow, Endpoint, EndpointRare, NO_TIME, SENT_SYN, SENT_DATA, SENT_FIN, endpointOf, rareOf, OPT_MSS, OPT_WSCALE, OPT_SACK_OK, OPT_TIMESTAMPS, OPT_ECN_SETUP, OPT_ISN } from "./record";
 import { seqGe } from "./seq";
@@ -55,10 +55,11 @@ export function trackLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
  */
 export function trackInOrder(f: Flow, s: u32, x: Endpoint, y: Endpoint, tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32): void {
   if (sideTables || tcpAnalysisLen == NOT_ANALYZED || !analyzeInOrder(f, s, x, y, tsNs, seq, ack, tcpAnalysisLen, window)) {
+    countOneStepZeekOnly();
     trackLifecycle(f, s, tsNs, flags, seq, ack, window, len);
     return;
   }
-  countOneStep(false, true);
+  countOneStepBoth();
   if (len > 0) { if ((x.sent & SENT_DATA) == 0) noteFirstData(f, s, tsNs); }
   f.completeness |= len == 0 ? COMPLETE_ACK : COMPLETE_DATA;
   onAck(f, s, x, y, tsNs, flags, ack);
@@ -98,7 +99,7 @@ function updateLifecycle(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32, ack: 
   const syn = (flags & TH_SYN) != 0, fin = (flags & TH_FIN) != 0, rst = (flags & TH_RST) != 0, hasAck = (flags & TH_ACK) != 0;
   if (tcpAnalysisLen != NOT_ANALYZED) {
     const inOrder = mayTakeFastPath(flags) && analyzeInOrder(f, s, x, y, tsNs, seq, ack, tcpAnalysisLen, window);
-    countOneStep(false, inOrder);
+    countOneStepAnalysisOnly(inOrder);
     if (!inOrder) analyzeSegment(f, s, tsNs, flags, seq, ack, tcpAnalysisLen, window);
   }
   if (syn) noteSyn(x, rareOf(f, s), tsNs, flags, seq);

@@ -128,11 +128,12 @@ function deliverContiguous(f: Flow, s: u32): void {
 }
 
 /**
- * TCP_Reassembler::AckReceived on the side `s` (endpoint `e`) whose data the ACK covers. Returns
- * whether it trimmed (Zeek's CheckEOF follows then: the caller's, in zeek.ts). The hot helpers
- * take the endpoint its caller has at hand: computed again, it costs a multiply per use.
+ * TCP_Reassembler::AckReceived on the side `s` (endpoint `e`, the other one `other`) whose data the
+ * ACK covers. Returns whether it trimmed (Zeek's CheckEOF follows then: the caller's, in zeek.ts).
+ * The hot helpers take the endpoints their caller has at hand: computed again, each costs a
+ * multiply per use.
  */
-@inline export function ackReceived(f: Flow, s: u32, e: Endpoint, relAck: u64): bool {
+@inline export function ackReceived(f: Flow, s: u32, e: Endpoint, other: Endpoint, relAck: u64): bool {
   let seq = relAck;
   // The FIN's sequence number is never data.
   if (e.finSeen) {
@@ -144,7 +145,7 @@ function deliverContiguous(f: Flow, s: u32): void {
     if (seq >= e.lastReassemSeq) {
       // trimToSeq with nothing buffered and nothing delivered past `seq` (every ACK of a
       // header-only capture): the gap up to it, and no block to drop or deliver.
-      if (seq > e.lastReassemSeq) undelivered(f, s, e, seq);
+      if (seq > e.lastReassemSeq) undelivered(f, s, e, other, seq);
       e.trimSeq = seq;
       return true;
     }
@@ -156,7 +157,7 @@ function deliverContiguous(f: Flow, s: u32): void {
 /** DataBlockList::Trim: whatever is below `seq` is done with; a hole below it is a gap. */
 function trimToSeq(f: Flow, s: u32, seq: u64): void {
   const e = endpointOf(f, s);
-  if (seq > e.lastReassemSeq) undelivered(f, s, e, seq);
+  if (seq > e.lastReassemSeq) undelivered(f, s, e, endpointOf(f, s ^ 1), seq);
   const b = blocksOf(f, s);
   let keep: u32 = 0;
   for (let i: u32 = 0; i < e.blockCount; i++) {
@@ -172,11 +173,11 @@ function trimToSeq(f: Flow, s: u32, seq: u64): void {
  * TCP_Reassembler::Undelivered: each uncovered run below `upTo` is one gap. Inlined where every
  * header-only ACK reaches it, with the walk over buffered blocks kept out of line.
  */
-@inline function undelivered(f: Flow, s: u32, e: Endpoint, upTo: u64): void {
+@inline function undelivered(f: Flow, s: u32, e: Endpoint, other: Endpoint, upTo: u64): void {
   if (upTo <= 2) { if (f.isPartial) return; }
   if (!e.skipDeliveries) {
     if (e.blockCount > 0) gapsBetweenBlocks(f, s, upTo);
-    if (upTo > e.lastReassemSeq) gap(f, s, upTo - e.lastReassemSeq);
+    if (upTo > e.lastReassemSeq) gap(f, s, e, other, upTo - e.lastReassemSeq);
   }
   if (upTo > e.lastReassemSeq) e.lastReassemSeq = upTo;
 }
@@ -189,7 +190,7 @@ function gapsBetweenBlocks(f: Flow, s: u32, upTo: u64): void {
     const bs = blockSeq(b, i);
     if (bs < e.lastReassemSeq) continue;
     if (bs >= upTo) break;
-    gap(f, s, bs - e.lastReassemSeq);
+    gap(f, s, e, endpointOf(f, s ^ 1), bs - e.lastReassemSeq);
     e.lastReassemSeq = blockUpper(b, i);
   }
 }
@@ -199,11 +200,10 @@ function gapsBetweenBlocks(f: Flow, s: u32, upTo: u64): void {
   return e.state == Zeek.Closed && e.prevState == Zeek.Established;
 }
 
-/** TCP_Reassembler::Gap: counted only while both sides are established or closed cleanly. */
-function gap(f: Flow, s: u32, len: u64): void {
-  const e = endpointOf(f, s);
+/** TCP_Reassembler::Gap on side `s` (endpoint `e`): counted only while both sides are established or closed cleanly. */
+function gap(f: Flow, s: u32, e: Endpoint, other: Endpoint, len: u64): void {
   if (!clean(e)) return;
-  if (!clean(endpointOf(f, s ^ 1))) return;
+  if (!clean(other)) return;
   e.gapCount++;
   e.gapThresh = scaledHistory(f, s == 0, LETTER_G, e.gapCount, e.gapThresh);
   f.missedBytes += len;

@@ -158,6 +158,7 @@ export const OPT_ISN: u8 = 32;
   lruStamp: i64;           // packet index of its last move in that list
   missedBytes: u64;
   wsFirstRttNs: i64;       // Wireshark's ts_first_rtt, the initial RTT (0 = not yet)
+  // portA, portB and keyVlan stay in this order, one word together (table.ts compares them so).
   portA: u16; portB: u16;
   keyVlan: u32;            // with Flag.VlanKey: outer VLAN | inner VLAN << 16 (0: none), else 0
   histSeen: u32;           // Zeek's hist_seen mask (responder bits << 16)

@@ -55,9 +55,8 @@ let keyA0: u64 = 0;
 let keyA1: u64 = 0;
 let keyB0: u64 = 0;
 let keyB1: u64 = 0;
-let keyPortA: u32 = 0;
-let keyPortB: u32 = 0;
-let keyVlan: u32 = 0;
+/** The key's ports and VLAN part as the record holds them (portA, portB, keyVlan): one word. */
+let keyTail: u64 = 0;
 let keyBits: u32 = 0;
 /** The looked-up packet's outer and inner VLAN ids (-1: untagged), which a flow it creates keeps. */
 let packetVlan: i32 = -1;
@@ -150,6 +149,15 @@ export function setKeyHashed(src: usize, sport: u32, dst: usize, dport: u32, add
   return vlanKey ? (vlan > 0 ? <u32>vlan : 0) | ((innerVlan > 0 ? <u32>innerVlan : 0) << 16) : 0;
 }
 
+/** The looked-up packet's source and destination ports (the key's, in the packet's direction). */
+export function packetSrcPort(): u32 {
+  return <u32>(packetFromA ? keyTail : keyTail >> 16) & 0xffff;
+}
+
+export function packetDstPort(): u32 {
+  return <u32>(packetFromA ? keyTail >> 16 : keyTail) & 0xffff;
+}
+
 /**
  * Whether the current packet's destination is IPAddr::IsBroadcast: 255.255.255.255, also as an
  * IPv4-mapped IPv6 address (Zeek stores every address as IPv6 and calls those IPv4).
@@ -165,30 +173,30 @@ export function keyDestinationIsBroadcast(): bool {
  * Returns its hash (from the values at hand: a global's store is not forwarded to its next load).
  */
 @inline function orderKey(src: usize, sport: u32, dst: usize, dport: u32, addrLen: u32, vlan: i32, innerVlan: i32): u32 {
-  let s0: u64, s1: u64, d0: u64, d1: u64;
+  let a0: u64, a1: u64, b0: u64, b1: u64, portA: u32, portB: u32;
   let srcFirst: bool;
   if (addrLen == 4) {
-    s0 = <u64>load<u32>(src); s1 = 0;
-    d0 = <u64>load<u32>(dst); d1 = 0;
-    // Address, then port: one compare of the two as one number each (a chain of || and && makes
-    // and tests a boolean per term).
-    srcFirst = (s0 << 16 | <u64>sport) <= (d0 << 16 | <u64>dport);
+    // Address, then port, as one number each: one compare orders them (a chain of || and && makes
+    // and tests a boolean per term), and the lower number is side A's address and port.
+    const x = <u64>load<u32>(src) << 16 | <u64>sport, y = <u64>load<u32>(dst) << 16 | <u64>dport;
+    srcFirst = x <= y;
+    const a = srcFirst ? x : y, b = srcFirst ? y : x;
+    a0 = a >> 16; a1 = 0; portA = <u32>a & 0xffff;
+    b0 = b >> 16; b1 = 0; portB = <u32>b & 0xffff;
   } else {
-    s0 = load<u64>(src); s1 = load<u64>(src, 8);
-    d0 = load<u64>(dst); d1 = load<u64>(dst, 8);
+    const s0 = load<u64>(src), s1 = load<u64>(src, 8);
+    const d0 = load<u64>(dst), d1 = load<u64>(dst, 8);
     srcFirst = s0 < d0 || (s0 == d0 && (s1 < d1 || (s1 == d1 && sport <= dport)));
+    a0 = srcFirst ? s0 : d0; a1 = srcFirst ? s1 : d1;
+    b0 = srcFirst ? d0 : s0; b1 = srcFirst ? d1 : s1;
+    portA = srcFirst ? sport : dport; portB = srcFirst ? dport : sport;
   }
   packetFromA = srcFirst;
-  const a0 = srcFirst ? s0 : d0, a1 = srcFirst ? s1 : d1;
-  const b0 = srcFirst ? d0 : s0, b1 = srcFirst ? d1 : s1;
-  const portA = srcFirst ? sport : dport, portB = srcFirst ? dport : sport;
   const kv = vlanKeyOf(vlan, innerVlan), bits = addrLen == 16 ? KEY_IPV6 : 0;
   keyA0 = a0; keyA1 = a1; keyB0 = b0; keyB1 = b1;
-  keyPortA = portA;
-  keyPortB = portB;
   packetVlan = vlan;
   packetInnerVlan = innerVlan;
-  keyVlan = kv;
+  keyTail = <u64>portA | <u64>portB << 16 | <u64>kv << 32;
   keyBits = bits;
   return hashKey(a0, a1, b0, b1, portA, portB, kv, bits);
 }
@@ -205,11 +213,16 @@ export function keyDestinationIsBroadcast(): bool {
   return <u32>(h >> 32);
 }
 
+/** Where a record's portA, portB and keyVlan lie, read and written as one word (record.ts keeps them so). */
+const KEY_TAIL: usize = offsetof<Flow>("portA");
+// A layout that moved them apart stops the build.
+if (offsetof<Flow>("portB") != KEY_TAIL + 2 || offsetof<Flow>("keyVlan") != KEY_TAIL + 4) ERROR("Flow: portA, portB and keyVlan must be one word");
+
 @inline function sameKey(f: Flow): bool {
   // One test of the words' differences ORed together: a chain of && compiles to a boolean made and
   // tested per field. The fields lie in the record's first two lines of its hot stretch.
   return ((f.keyA0 ^ keyA0) | (f.keyA1 ^ keyA1) | (f.keyB0 ^ keyB0) | (f.keyB1 ^ keyB1) |
-    <u64>((<u32>f.portA ^ keyPortA) | (<u32>f.portB ^ keyPortB) | (f.keyVlan ^ keyVlan) | (<u32>f.keyBits ^ keyBits))) == 0;
+    (load<u64>(changetype<usize>(f) + KEY_TAIL) ^ keyTail) | <u64>(<u32>f.keyBits ^ keyBits)) == 0;
 }
 
 /** The flow with the current key, or NO_FLOW. */
@@ -240,7 +253,7 @@ export function insertFlow(): u32 {
   const f = flowAt(idx);
   memory.fill(changetype<usize>(f), 0, FLOW_SIZE);
   f.keyA0 = keyA0; f.keyA1 = keyA1; f.keyB0 = keyB0; f.keyB1 = keyB1;
-  f.portA = <u16>keyPortA; f.portB = <u16>keyPortB; f.keyVlan = keyVlan; f.keyBits = <u8>keyBits;
+  store<u64>(changetype<usize>(f) + KEY_TAIL, keyTail); f.keyBits = <u8>keyBits;
   f.vlan = <i16>packetVlan;
   f.innerVlan = <i16>packetInnerVlan;
   f.hash = keyHash;

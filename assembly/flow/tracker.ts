@@ -5,12 +5,12 @@
 import { EndReason, Event, Stat, Tunnel } from "../../src/core/abi";
 import { putEvent, eventsRoom, DIR_NONE } from "../out/events";
 import { Flow, Zeek, NO_TIME, endpointOf, rareOf, flowRareOf } from "./record";
-import { NO_FLOW, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows, lruSlack, maxFlows, keyDestinationIsBroadcast } from "./table";
+import { NO_FLOW, packetSrcPort, packetDstPort, findFlow, insertFlow, removeFlow, flowAt, packetFromA, liveFlows, lruSlack, maxFlows, keyDestinationIsBroadcast } from "./table";
 import { appendLetter } from "./history";
 import { clearTimer, nextDeadline, popTimer, poppedDeadlineNs } from "./timers";
 import { mode, MODE_REDUCE, MODE_REPLICA, noteCreated } from "../parallel/parts";
 import { processSegment, processInOrder, checksumError, HANDSHAKE_INACTIVITY_NS } from "./zeek";
-import { fastPath, countOneStep, ONE_STEP_FLAGS } from "./path";
+import { fastPath, ONE_STEP_FLAGS } from "./path";
 import { flipAtCreation, flipRoles } from "./roles";
 import { initReassembly } from "./reassembly";
 import { initLifecycle, trackLifecycle, trackInOrder } from "./lifecycle";
@@ -81,11 +81,32 @@ function runTimers(): bool {
   return true;
 }
 
+/** A segment's drop, tunnel and encapsulation (trackSegmentAs), for trackSegment: none but while it runs. */
+let segmentDrop: u32 = DROP_NONE;
+let segmentTunnel: Tunnel = Tunnel.None;
+let segmentEncap: u64 = 0;
+
+/**
+ * trackSegment for a segment that may be dropped (`drop`, see DROP_*), came through a tunnel or
+ * has an encapsulation (decode/encap.ts): the general decoding's and a reducer's. The one-step
+ * decode's segments have none of these, and it calls trackSegment with three arguments fewer.
+ */
+export function trackSegmentAs(tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel, encap: u64): void {
+  segmentDrop = drop;
+  segmentTunnel = tunnel;
+  segmentEncap = encap;
+  trackSegment(tsNs, flags, seq, ack, window, len, capturedLen, ipTotalLen);
+  segmentDrop = DROP_NONE;
+  segmentTunnel = Tunnel.None;
+  segmentEncap = 0;
+}
+
 /**
  * One TCP segment whose key was set with setKey. `capturedLen` is how much of the payload the
- * capture holds; `drop` says why it goes no further than the lookup (see DROP_*).
+ * capture holds; segmentDrop says why it goes no further than the lookup (see DROP_*).
  */
-export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32, drop: u32, tunnel: Tunnel, encap: u64): void {
+export function trackSegment(tsNs: i64, flags: u32, seq: u32, ack: u32, window: u32, len: u32, capturedLen: u32, ipTotalLen: u32): void {
+  const drop = segmentDrop, encap = segmentEncap;
   let idx = findFlow();
   frameRows = 0;
   if (idx != NO_FLOW && isReuse(flowAt(idx), flags, seq)) {
@@ -93,7 +114,7 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
     endFlow(idx, EndReason.Reuse, tsNs);
     idx = NO_FLOW;
   }
-  if (idx == NO_FLOW) idx = createFlow(tsNs, flags, srcPort, dstPort, drop, tunnel, encap);
+  if (idx == NO_FLOW) idx = createFlow(tsNs, flags, drop, segmentTunnel, encap);
   else if (encap != 0) checkEncapsulation(flowAt(idx), encap);
   else if (flowAt(idx).tunnelled) checkEncapsulation(flowAt(idx), encap);
   const f = flowAt(idx);
@@ -131,7 +152,6 @@ export function trackSegment(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, 
   const sender = endpointOf(f, s), peer = endpointOf(f, s ^ 1);
   if (!processInOrder(f, s, sender, peer, tsNs, seq, ack, window, len, capturedLen)) return false;
   // Zeek's model in one step (no flip): the sender is counted, and its side is the lifecycle's.
-  countOneStep(true, false);
   sender.pkts++;
   sender.ipBytes += ipTotalLen;
   if (packetStatsOn) noteShape(f, packetFromA ? 0 : 1, tsNs, ipTotalLen);
@@ -228,7 +248,7 @@ function checkEncapsulation(f: Flow, encap: u64): void {
   }
 }
 
-function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32, tunnel: Tunnel, encap: u64): u32 {
+function createFlow(tsNs: i64, flags: u32, drop: u32, tunnel: Tunnel, encap: u64): u32 {
   if (liveFlows >= maxFlows) evictOne(tsNs);
   const idx = insertFlow();
   const f = flowAt(idx);
@@ -274,7 +294,7 @@ function createFlow(tsNs: i64, flags: u32, srcPort: u32, dstPort: u32, drop: u32
   lruAppend(idx, ATTEMPTS);
   // A segment whose options the snap length cut does not flip (Zeek baseline core.vntag-in-vlan);
   // nor does one to the broadcast address (IPBasedAnalyzer::NewConn).
-  if (drop != DROP_HEADER_CUT && flipAtCreation(flags, srcPort, dstPort) && !keyDestinationIsBroadcast()) flipRoles(f);
+  if (drop != DROP_HEADER_CUT && flipAtCreation(flags, packetSrcPort(), packetDstPort()) && !keyDestinationIsBroadcast()) flipRoles(f);
   setMax(Stat.PeakFlows, liveFlows);
   return idx;
 }

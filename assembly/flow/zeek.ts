@@ -80,7 +80,7 @@ export function processSegment(f: Flow, isOrig: bool, tsNs: i64, flags: u32, seq
   if (hasAck) relAck = noteAck(f, ack, rst);
   const deltaLast = updateLastSeq(f, seqOnePast, syn, fin, rst, len);
   const close = updateStateMachine(f, tsNs, seq, ack, len, deltaLast, syn, fin, rst, hasAck);
-  if (hasAck && ackReceived(f, side ^ 1, receiver(f), relAck)) checkEof(f, side ^ 1);
+  if (hasAck && ackReceived(f, side ^ 1, receiver(f), sender(f), relAck)) checkEof(f, side ^ 1);
   const relDataSeq = syn ? relSeq + 1 : relSeq;
   if (len > 0 && !rst && !seqUnderflow) dataSent(f, side, sender(f), relDataSeq, len, capturedLen);
   checkEof(f, side);
@@ -125,15 +125,22 @@ export function processInOrder(f: Flow, s: u32, e: Endpoint, peer: Endpoint, tsN
   // (The responder's bits lie 16 above the originator's: s is 0 or 1.)
   const seen = (len > 0 ? HIST_DATA : HIST_ACK) << (s << 4);
   if ((f.histSeen & seen) == 0) checkHistory(f, isOrig, len > 0 ? HIST_DATA : HIST_ACK, len > 0 ? LETTER_D : LETTER_A);
-  // get_relative_seq at last_seq itself: no wrap to count.
-  const relSeq = relativeOrUnderflow(seq, e.startSeq, e.seqWraps);
+  // get_relative_seq at last_seq itself: no wrap to count (the wraps before setLastSeq's; nothing
+  // below changes the sender's startSeq).
+  const seqWraps = e.seqWraps;
   // The last time stops once both sides closed.
   if (!e.didClose) f.lastNs = tsNs;
   else if (!peer.didClose) f.lastNs = tsNs;
   const relAck = ackOf(peer, ack, false);
   if (len > 0) setLastSeq(e, seq + len);
-  if (ackReceived(f, s ^ 1, peer, relAck)) checkEof(f, s ^ 1);
-  if (len > 0) { if (relSeq != UNDERFLOW) dataSent(f, s, e, relSeq, len, capturedLen); }
+  if (ackReceived(f, s ^ 1, peer, e, relAck)) checkEof(f, s ^ 1);
+  // A payload cut by the snap length is never stored (dataSent): its position is not needed then.
+  if (len > 0) {
+    if (capturedLen >= len) {
+      const relSeq = relativeOrUnderflow(seq, e.startSeq, seqWraps);
+      if (relSeq != UNDERFLOW) dataSent(f, s, e, relSeq, len, capturedLen);
+    }
+  }
   return true;
 }
 

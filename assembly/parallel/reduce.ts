@@ -4,7 +4,7 @@ import { Tunnel } from "../../src/core/abi";
 import { setFrameAt } from "../capture/frame";
 import { setAnalysisLen, setOptions } from "../decode/tcp";
 import { setKeyHashed } from "../flow/table";
-import { advanceTime, trackSegment, setClockIndex } from "../flow/tracker";
+import { advanceTime, trackSegmentAs, setClockIndex } from "../flow/tracker";
 import { nextDeadline } from "../flow/timers";
 import { outRoom, outFull } from "../out/columns";
 import { RECORD_FIXED, FILTERED_TIME, STAMP_BYTES } from "./parts";
@@ -68,7 +68,7 @@ function replaySegment(r: usize, index: i64, tsNs: i64): usize {
   setOptions(load<i32>(r, 40), <i32>load<u8>(r, 51) - 1, (bits & 1) != 0, (bits & 2) != 0);
   const srcPort = <u32>load<u16>(r, 44), dstPort = <u32>load<u16>(r, 46);
   setKeyHashed(r + RECORD_FIXED, srcPort, r + RECORD_FIXED + addrLen, dstPort, addrLen, <i32>load<i16>(r, 36), <i32>load<i16>(r, 38), load<u32>(r, 4));
-  trackSegment(tsNs, <u32>load<u8>(r, 50), srcPort, dstPort, load<u32>(r, 8), load<u32>(r, 12),
+  trackSegmentAs(tsNs, <u32>load<u8>(r, 50), load<u32>(r, 8), load<u32>(r, 12),
     <u32>load<u16>(r, 48), load<u32>(r, 16), load<u32>(r, 20), load<u32>(r, 24), <u32>load<u8>(r, 53), <Tunnel>load<u8>(r, 54), load<u64>(r, 56));
   return <usize>(RECORD_FIXED + 2 * addrLen + 7) & ~<usize>7;
 }
