@@ -87,7 +87,8 @@ export function analyzeSegment(f: Flow, s: u32, tsNs: i64, flags: u32, seq: u32,
   fwd.wsLastAckTs = tsNs;
   fwd.wsLastSegmentFlags = a;
   afterAnalysis(f, fwd, rev, syn, synAck, tsNs);
-  count(rareOf(f, s), a);
+  // Most segments have no flag: then nothing to count.
+  if (a != 0) count(rareOf(f, s), a);
   segmentAnalysis = a;
 }
 

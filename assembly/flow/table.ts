@@ -66,10 +66,10 @@ let packetInnerVlan: i32 = -1;
  * tag with id 0 counting as none, as there. Otherwise the key is addresses and ports, as Zeek's
  * default and Wireshark's tcp.stream.
  */
-let vlanKey: bool = false;
+let vlanKeyMask: u32 = 0; // all ones with it, else 0: a key's VLAN part is masked, not chosen by a test
 
 export function setVlanKey(on: bool): void {
-  vlanKey = on;
+  vlanKeyMask = on ? u32.MAX_VALUE : 0;
 }
 /** The current key's symmetric hash (the parallel mapper partitions by it). */
 export let keyHash: u32 = 0;
@@ -146,7 +146,7 @@ export function setKeyHashed(src: usize, sport: u32, dst: usize, dport: u32, add
 
 /** The VLAN part of a connection key: outer | inner << 16 (0: none) with connKey "vlan", else 0. */
 @inline export function vlanKeyOf(vlan: i32, innerVlan: i32): u32 {
-  return vlanKey ? (vlan > 0 ? <u32>vlan : 0) | ((innerVlan > 0 ? <u32>innerVlan : 0) << 16) : 0;
+  return ((vlan > 0 ? <u32>vlan : 0) | ((innerVlan > 0 ? <u32>innerVlan : 0) << 16)) & vlanKeyMask;
 }
 
 /** The looked-up packet's source and destination ports (the key's, in the packet's direction). */
