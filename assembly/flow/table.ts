@@ -64,9 +64,10 @@ let packetInnerVlan: i32 = -1;
 /**
  * Zeek's VLAN-aware key (Flag.VlanKey; conn_key/vlan_fivetuple): both tags are part of the key, a
  * tag with id 0 counting as none, as there. Otherwise the key is addresses and ports, as Zeek's
- * default and Wireshark's tcp.stream.
+ * default and Wireshark's tcp.stream. All ones when that key is on, else 0: a key's VLAN part is
+ * masked with it, not chosen by a test.
  */
-let vlanKeyMask: u32 = 0; // all ones with it, else 0: a key's VLAN part is masked, not chosen by a test
+let vlanKeyMask: u32 = 0;
 
 export function setVlanKey(on: bool): void {
   vlanKeyMask = on ? u32.MAX_VALUE : 0;
