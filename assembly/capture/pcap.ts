@@ -108,3 +108,23 @@ export function pcapRecordTsNs(p: usize): i64 {
 @inline export function pcapRecordOrigLen(p: usize): u32 {
   return rd32(p + RH_ORIGLEN);
 }
+
+// The same fields of a file in this machine's byte order (little-endian, as wasm's loads), for the
+// record loop of such a file (reader.ts): no test of the byte order per field.
+
+@inline export function nativeRecordCapLen(p: usize): u32 {
+  return load<u32>(p + RH_CAPLEN);
+}
+
+@inline export function nativeRecordOrigLen(p: usize): u32 {
+  return load<u32>(p + RH_ORIGLEN);
+}
+
+@inline export function nativeRecordSec(p: usize): i64 {
+  return <i64>load<u32>(p + RH_TS_SEC);
+}
+
+@inline export function nativeRecordTsNs(p: usize): i64 {
+  const frac = <i64>load<u32>(p + RH_TS_FRAC);
+  return nativeRecordSec(p) * 1_000_000_000 + (nanos ? frac : frac * 1000);
+}
