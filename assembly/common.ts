@@ -14,7 +14,6 @@ import { TCP_ACK, TCP_DATA_OFFSET, TCP_FLAGS, TCP_MIN_HEADER_LEN, TCP_SEQ, TCP_W
 import { setKey } from "./flow/table";
 import { trackSegment } from "./flow/tracker";
 import { ownsKey } from "./parallel/parts";
-import { countOneStepDecode } from "./flow/path";
 
 /** An 802.1Q tag: tag control information, then the next type. */
 const VLAN_TAG_LEN: u32 = 4;
@@ -93,7 +92,6 @@ const RAW_FRAGMENTED: u32 = <u32>bswap<u16>(<u16>(IPV4_MORE_FRAGMENTS | IPV4_FRA
   const dstPort = be16(tcp + 2);
   const payload = segLen - tcpHeaderLen;
   const captured = tcpCap - tcpHeaderLen;
-  countOneStepDecode();
   setOptionsAt(tcp + TCP_MIN_HEADER_LEN, tcpHeaderLen - TCP_MIN_HEADER_LEN);
   // A SYN's options are the flow layer's (those of other segments are read only by the packets
   // table). Another segment's opt* are left as they were, an earlier SYN's: the flow layer reads

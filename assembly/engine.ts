@@ -19,7 +19,7 @@ import { frameIndex } from "./capture/frame";
 import { frameRoom } from "./out/side";
 import { count } from "./stats";
 import { trackCommonFrame } from "./common";
-import { fastPath } from "./flow/path";
+import { fastPath, countGeneralTcp } from "./flow/path";
 import { filterFrame, FILTER_REJECT, FILTER_REFUSED } from "./filter";
 import { swapped } from "./capture/bytes";
 import { setFrame, skipFrame } from "./capture/frame";
@@ -227,5 +227,7 @@ export function decodeFrame(tsNs: i64, capLen: u32, origLen: u32, linkType: u32,
     if (ownsKey()) trackSegmentAs(tsNs, tcpFlags, tcpSeq, tcpAck, tcpWindow, tcpPayloadLen, captured < tcpPayloadLen ? captured : tcpPayloadLen, ipTotalLen, drop, tunnel, encapsulation);
   }
   if (drop == DROP_HEADER_CUT) return Stat.TruncatedHeader;
-  return drop == DROP_CHECKSUM ? Stat.BadChecksum : Stat.TcpPackets;
+  if (drop == DROP_CHECKSUM) return Stat.BadChecksum;
+  countGeneralTcp();
+  return Stat.TcpPackets;
 }

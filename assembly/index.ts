@@ -204,7 +204,7 @@ export function filterRefusedLinkType(): u32 {
  * Wireshark's analysis, 2 frames decoded in one step, 3 pcapng blocks framed in one step.
  */
 export function oneStepSegments(model: u32): u64 {
-  return model == 0 ? oneStepZeek() : model == 1 ? oneStepAnalysis() : model == 2 ? oneStepDecode : oneStepBlocks;
+  return model == 0 ? oneStepZeek() : model == 1 ? oneStepAnalysis() : model == 2 ? oneStepDecode() : oneStepBlocks;
 }
 
 /** Bytes reserved per flow of maxFlows: its record and its share of the kept analysis states (for memory bounds). */
