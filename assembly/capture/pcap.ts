@@ -100,8 +100,11 @@ export function plausibleFraction(p: usize): bool {
 
 /** Timestamp of the record at `p`, in ns. */
 export function pcapRecordTsNs(p: usize): i64 {
-  const sec = <i64>rd32(p + RH_TS_SEC);
-  const frac = <i64>rd32(p + RH_TS_FRAC);
+  return recordTsNs(<i64>rd32(p + RH_TS_SEC), <i64>rd32(p + RH_TS_FRAC));
+}
+
+/** A record's time in ns from its seconds and fraction (micro- or nanoseconds, by the file's magic). */
+@inline function recordTsNs(sec: i64, frac: i64): i64 {
   return sec * 1_000_000_000 + (nanos ? frac : frac * 1000);
 }
 
@@ -125,6 +128,5 @@ export function pcapRecordTsNs(p: usize): i64 {
 }
 
 @inline export function nativeRecordTsNs(p: usize): i64 {
-  const frac = <i64>load<u32>(p + RH_TS_FRAC);
-  return nativeRecordSec(p) * 1_000_000_000 + (nanos ? frac : frac * 1000);
+  return recordTsNs(nativeRecordSec(p), <i64>load<u32>(p + RH_TS_FRAC));
 }
